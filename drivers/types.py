@@ -1,0 +1,102 @@
+"""Values the driver hands to its users: identity, health, stored locations, events.
+
+These are the whole vocabulary between ``drivers`` and ``gateway``; the gateway
+never sees an AT line.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from drivers.pdu import Deliver, StatusReport
+
+
+class ModemState(enum.Enum):
+    STARTING = "starting"  # opening the port, waiting for boot, initialising
+    READY = "ready"  # initialised; send() is accepted
+    DOWN = "down"  # port gone or init failed; reopening with backoff
+    CLOSED = "closed"  # stop() was called
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    manufacturer: str | None
+    model: str | None
+    revision: str | None
+    imei: str | None
+    imsi: str | None
+    iccid: str | None
+
+
+class Registration(enum.Enum):
+    NOT_REGISTERED = "not_registered"
+    HOME = "home"
+    SEARCHING = "searching"
+    DENIED = "denied"
+    UNKNOWN = "unknown"
+    ROAMING = "roaming"
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    signal_dbm: int | None  # from AT+CSQ: -113 + 2*rssi; None when rssi is 99
+    csq: int | None  # raw rssi 0..31, None for 99
+    registration: Registration  # best of CREG/CGREG/CEREG
+    technology: str | None  # "gsm", "umts", "lte", ... from the AcT field when given
+    operator: str | None
+    sim: str  # "ready", "pin", "puk", "absent", "unknown"
+    storage_used: int | None
+    storage_total: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLocation:
+    """Where the modem keeps a message: memory ("SM", "ME", "SR", "MT") and index."""
+
+    memory: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class UssdReply:
+    status: int  # +CUSD <m>: 0 done, 1 more action, 2 terminated, 4 unsupported, 5 timeout
+    text: str  # decoded (plain, UCS-2 hex or packed 7-bit as the DCS says)
+    dcs: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One received SMS-DELIVER segment (multipart is reassembled by the gateway).
+
+    ``location`` is set when the modem stored it: call ``Modem.delete(location)``
+    only after the message is committed (invariant 2). None for routed (+CMT) ones.
+    """
+
+    pdu_hex: str
+    deliver: Deliver
+    location: StoredLocation | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReportReceived:
+    pdu_hex: str
+    report: StatusReport
+    location: StoredLocation | None
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    state: ModemState
+    reason: str  # short, stable-ish text: "initialised", "unplugged", "timeouts", "reset", ...
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkChanged:
+    """An unsolicited registration or signal change (+CREG, ^RSSI, ...)."""
+
+    registration: Registration | None
+    signal_dbm: int | None
+
+
+ModemEvent = InboundMessage | StatusReportReceived | StateChanged | NetworkChanged

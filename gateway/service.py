@@ -1,0 +1,73 @@
+"""What the HTTP API (and CLI) may ask of the running daemon.
+
+The API layer validates the *shape* of a request; the service validates its
+*meaning* (number normalisation, segment limits, routing) so that every entry
+point (``/v1``, the Twilio and Kannel shapes, the CLI) shares one rule set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from drivers.types import Health, Identity
+from gateway.store.base import AddResult, ApiKey, Message, Priority, Store
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    to: str  # as the client wrote it; the service normalises to E.164
+    body: str
+    priority: Priority = Priority.NORMAL
+    send_at: float | None = None  # POSIX seconds
+    ttl: float | None = None  # seconds from send_at (or now)
+    idempotency_key: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+    request_report: bool = True
+    field_prefix: str = ""  # "messages[3]." in a batch, so errors name the field
+
+
+@dataclass(frozen=True, slots=True)
+class ModemStatus:
+    name: str  # the configured, stable, non-PHI name
+    port: str
+    profile: str
+    state: str  # drivers.types.ModemState value, or "degraded"
+    reason: str | None
+    tags: tuple[str, ...]
+    identity: Identity | None
+    health: Health | None
+    sent_total: int
+    failed_total: int
+    last_error: str | None
+    last_seen: float | None  # last time the modem answered anything
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    max_body_bytes: int = 1_048_576
+    max_batch: int = 1000
+    max_segments: int = 10
+
+
+class GatewayService(Protocol):
+    store: Store
+    api: ApiSettings
+
+    async def submit(
+        self, requests: Sequence[SendRequest], api_key: ApiKey | None
+    ) -> list[AddResult]:
+        """All or nothing: a bad item raises ValidationError naming ``field_prefix + field``."""
+        ...
+
+    async def cancel(self, message_id: str) -> Message: ...
+
+    def modems(self) -> list[ModemStatus]: ...
+
+    def is_ready(self) -> bool:
+        """Store open and at least one modem ready."""
+        ...
