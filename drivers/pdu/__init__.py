@@ -3,12 +3,21 @@
     encode(number, text, *, request_report=True, validity=None, smsc=None,
            reference=None, national=None) -> list[SubmitPdu]
     decode(hex_pdu, *, smsc=True) -> Deliver | StatusReport | Submit
-    segments(text, *, national=None) -> (Encoding, count)
+    segments(text, *, national=None, reference=None) -> (Encoding, count)
     encode_deliver(...) / encode_status_report(...)   (for the simulator)
+    decode_gsm7_packed(data) / decode_ussd(text, dcs, *, packed=False)   (USSD replies)
+
+Our own codec rather than python-gsmmodem-new's ``gsmmodem.pdu``: that one fails on
+emoji, on DCS groups other than 00xx, on fill bits after a 16-bit concatenation header,
+on references above 255, on validity periods under 5 minutes and on § and form feed;
+it stays only as a test oracle for the cases it gets right.
 
 Implementation lives in the sibling modules; this file only re-exports.
 """
 
+from drivers.pdu.decode import decode
+from drivers.pdu.encode import encode, encode_deliver, encode_status_report
+from drivers.pdu.segmenting import segments
 from drivers.pdu.types import (
     Concat,
     Decoded,
@@ -18,6 +27,7 @@ from drivers.pdu.types import (
     Submit,
     SubmitPdu,
 )
+from drivers.pdu.ussd import decode_gsm7_packed, decode_ussd
 
 __all__ = [
     "Concat",
@@ -27,4 +37,11 @@ __all__ = [
     "StatusReport",
     "Submit",
     "SubmitPdu",
+    "decode",
+    "decode_gsm7_packed",
+    "decode_ussd",
+    "encode",
+    "encode_deliver",
+    "encode_status_report",
+    "segments",
 ]

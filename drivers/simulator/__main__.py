@@ -1,0 +1,5 @@
+import sys
+
+from drivers.simulator.cli import main
+
+sys.exit(main())
