@@ -4,22 +4,32 @@ Layers, bottom up (each module knows only the one below it):
 
     transport.py   serial port (path or pyserial URL) on the event loop; bytes only
     lines.py       sans-IO splitter: bytes -> lines / the ``> `` prompt; counts garbage
-    engine.py      AT command engine: one command in flight, final results, URC routing,
-                   deadlines
+    urcs.py        the URC prefix table and the final-result grammar (no IO)
+    engine.py      AT command engine: one command in flight under a priority lock,
+                   final results, URC routing, deadlines, the shielded AT+CMGS exchange
+    replies.py     parsers for answer and URC bodies (+CPMS, +CNMI, +CREG, +CMGL, ...)
+    quirks.py      vendor profiles as data (generic, simcom, quectel, huawei; "auto")
     modem.py       modem operations and supervision (init, send, read, delete, health,
-                   reset, USSD), with vendor quirk profiles from quirks.py
+                   reset, USSD)
     pdu/           the SMS PDU codec (no IO)
     simulator/     a simulated modem on a real pseudo-terminal
 
-The public interface the gateway uses (see modem.py):
+The public interface the gateway uses (see modem.py; all timeouts in seconds):
 
     modem = Modem(ModemSettings(port=..., profile="quectel"), name="m1")
     await modem.start()              # supervision task: open, init, reopen on unplug
-    await modem.wait_ready(timeout)  # raises ModemUnavailable
+    await modem.wait_ready(timeout)  # raises ModemUnavailable (also when the SIM is locked)
     modem.events                     # asyncio.Queue[ModemEvent] (drivers.types)
+    modem.state, modem.state_reason, modem.identity, modem.stats
     mr = await modem.send(submit_pdu)  # one segment -> TP-MR; SendUnknown on lost answer
     await modem.delete(location)     # after the gateway committed an inbound message
     await modem.health(); await modem.reset(); await modem.ussd("*100#")
     await modem.command("AT+COPS?")  # technician passthrough, between sends
     await modem.stop()
+
+Events: StateChanged(STARTING/READY/DOWN/CLOSED, reason) with reasons "initialised",
+"identity_changed" (another IMEI answers on the same path), "unplugged", "unresponsive",
+"reset", "rebooted", "sim_pin", "sim_absent", or an error code; InboundMessage and
+StatusReportReceived (with their StoredLocation when stored; a message can be handed out
+again after a reopen if it was not deleted); NetworkChanged from +CREG/^RSSI.
 """

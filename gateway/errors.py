@@ -81,3 +81,54 @@ class Forbidden(GatewayError):
 class Unavailable(GatewayError):
     code = "unavailable"
     status = 503
+
+
+class InvalidJson(ValidationError):
+    """The request body is not JSON (or not UTF-8)."""
+
+    code = "invalid_json"
+
+
+class UnknownField(ValidationError):
+    """A field the API does not define: refused rather than ignored, so typos surface."""
+
+    code = "unknown_field"
+
+
+class EmptyText(ValidationError):
+    code = "empty_text"
+
+
+class InvalidPriority(ValidationError):
+    code = "invalid_priority"
+
+
+class InvalidTime(ValidationError):
+    """Not an RFC 3339 date-time with an offset, or a duration out of range."""
+
+    code = "invalid_time"
+
+
+class BatchTooLarge(ValidationError):
+    code = "batch_too_large"
+
+
+class PayloadTooLarge(GatewayError):
+    code = "payload_too_large"
+    status = 413
+
+
+class UnsupportedMediaType(GatewayError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+class MethodNotAllowed(GatewayError):
+    code = "method_not_allowed"
+    status = 405
+
+
+class DaemonUnreachable(Unavailable):
+    """A client (the CLI) could not reach the daemon's API at all."""
+
+    code = "daemon_unreachable"

@@ -1,0 +1,190 @@
+"""The CLI's host-side admin actions: they open the store with the key file.
+
+``init``, ``keys`` and ``rotate-key`` act on the files directly rather than
+through the API, so the technician can bootstrap and recover a gateway whose
+daemon is stopped (or that has no admin key left).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, TextIO
+
+from gateway.cli_client import format_table
+from gateway.config import StoreConfig
+from gateway.crypto import KeyRing
+from gateway.errors import KeyFileError, NotFound, ValidationError
+from gateway.store.base import ApiKey, Scope, Store
+
+ADMIN_KEY_NAME: Final = "admin"
+ALL_SCOPES: Final = frozenset(Scope)
+DEMO_KEY_FILE_NAME: Final = "demo-api-key"
+ROTATE_BATCH: Final = 500
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Files created inside are owner-only, whatever else creates them (SQLite's -wal)."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@contextlib.asynccontextmanager
+async def open_store(cfg: StoreConfig, ring: KeyRing | None = None) -> AsyncIterator[Store]:
+    from gateway.store.sqlite import SqliteStore
+
+    keyring = ring if ring is not None else KeyRing.load(cfg.key_file)
+    store = SqliteStore(cfg.database, keyring, durable=cfg.durable)
+    with private_umask():
+        await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _ensure_data_dir(path: Path) -> None:
+    if path.exists():
+        if not path.is_dir():
+            raise KeyFileError(f"data_dir {path} exists and is not a directory")
+        return
+    try:
+        path.mkdir(mode=0o700, parents=True)
+        path.chmod(0o700)
+    except OSError as exc:
+        raise KeyFileError(f"cannot create data_dir {path}: {exc.strerror}") from exc
+
+
+def is_initialised(cfg: StoreConfig) -> bool:
+    return cfg.key_file.exists()
+
+
+async def init(cfg: StoreConfig) -> str:
+    """Data dir (0700), key file (0600), database (0600); returns a new admin API token."""
+    if cfg.key_file.exists():
+        raise KeyFileError(f"key file {cfg.key_file} already exists; refusing to overwrite it")
+    if cfg.database.exists():
+        raise KeyFileError(
+            f"database {cfg.database} exists but its key file {cfg.key_file} does not; "
+            "restore the key file instead of creating a new one"
+        )
+    with private_umask():
+        _ensure_data_dir(cfg.data_dir)
+        _ensure_data_dir(cfg.key_file.parent)
+        ring = KeyRing.create(cfg.key_file)
+    async with open_store(cfg, ring) as store:
+        _key, token = await store.create_api_key(ADMIN_KEY_NAME, ALL_SCOPES)
+    _tighten(cfg.database)
+    return token
+
+
+def _tighten(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(candidate.stat().st_mode) & 0o077:
+                candidate.chmod(0o600)
+
+
+async def demo_key(cfg: StoreConfig) -> str:
+    """The demo's admin token: reused from ``<data_dir>/demo-api-key`` while it still works."""
+    path = cfg.data_dir / DEMO_KEY_FILE_NAME
+    async with open_store(cfg) as store:
+        with contextlib.suppress(FileNotFoundError):
+            token = path.read_text(encoding="utf-8").strip()
+            if token and await store.verify_api_key(token) is not None:
+                return token
+        _key, token = await store.create_api_key("demo", ALL_SCOPES)
+    with private_umask():
+        tmp = path.with_name(f".{path.name}.tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(token + "\n")
+        os.replace(tmp, path)
+    return token
+
+
+def parse_scopes(text: str) -> frozenset[Scope]:
+    scopes = set()
+    for part in text.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        try:
+            scopes.add(Scope(name))
+        except ValueError:
+            known = ", ".join(s.value for s in Scope)
+            raise ValidationError(f"unknown scope {name!r} (known: {known})") from None
+    if not scopes:
+        raise ValidationError("at least one scope is required")
+    return frozenset(scopes)
+
+
+async def create_key(cfg: StoreConfig, name: str, scopes: frozenset[Scope]) -> tuple[ApiKey, str]:
+    async with open_store(cfg) as store:
+        return await store.create_api_key(name, scopes)
+
+
+async def list_keys(cfg: StoreConfig) -> list[ApiKey]:
+    async with open_store(cfg) as store:
+        return await store.list_api_keys()
+
+
+async def revoke_key(cfg: StoreConfig, key_id: str) -> ApiKey:
+    async with open_store(cfg) as store:
+        keys = {k.id for k in await store.list_api_keys()}
+        if key_id not in keys:
+            raise NotFound(f"no API key with id {key_id!r}")
+        return await store.revoke_api_key(key_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RotateResult:
+    key_id: str
+    rewritten: int
+
+
+async def rotate(cfg: StoreConfig, out: TextIO) -> RotateResult:
+    """A new current key in the key file, then every stored value re-encrypted.
+
+    The store re-encrypts in batches, each its own short transaction, so the
+    database stays usable throughout; the caller makes sure no daemon holds the
+    old key ring in memory (it could not open values sealed with the new key).
+    """
+    ring = KeyRing.load(cfg.key_file)
+    async with open_store(cfg, ring) as store:
+        old = sorted(ring.key_ids)
+        with private_umask():
+            key_id = ring.rotate(cfg.key_file)
+        out.write(f"new key {key_id} written to {cfg.key_file} (kept: {', '.join(old)})\n")
+        out.write(f"re-encrypting stored values in batches of {ROTATE_BATCH}...\n")
+        out.flush()
+        total = await store.rotate_key(batch=ROTATE_BATCH)
+    out.write(f"done: {total} values re-encrypted; all now sealed with key {key_id}\n")
+    return RotateResult(key_id, total)
+
+
+def format_keys(keys: list[ApiKey]) -> str:
+    rows = [
+        {
+            "id": key.id,
+            "name": key.name,
+            "scopes": ",".join(sorted(s.value for s in key.scopes)),
+            "created": _utc(key.created_at),
+            "state": "active" if key.revoked_at is None else f"revoked {_utc(key.revoked_at)}",
+        }
+        for key in keys
+    ]
+    return format_table(rows, ("id", "name", "scopes", "created", "state"), empty="(no API keys)")
+
+
+def _utc(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")

@@ -1,0 +1,609 @@
+"""The daemon's configuration: one TOML file read into frozen dataclasses.
+
+Validation is strict because a typo in a clinic's config should stop the daemon
+at start with a message that names the key, not leave a setting silently at its
+default. Every error is a ``ConfigError`` whose ``field`` is the dotted path of
+the bad key (``modems[1].rate.per_minute``; list indexes count from 0).
+
+Units: all durations are in seconds. Relative paths are resolved against the
+directory of the config file, so a config can be moved with its data.
+``config/smsgw.example.toml`` documents every key with its default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from gateway.errors import ConfigError
+from gateway.service import ApiSettings
+
+MODEM_PROFILES: Final = ("auto", "generic", "simcom", "quectel", "huawei")
+SIMULATOR_PROFILES: Final = ("generic", "simcom", "quectel", "huawei")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+LOG_FORMATS: Final = ("text", "json")
+DEFAULT_KEY_FILE_NAME: Final = "smsgw.key"
+DATABASE_FILE_NAME: Final = "smsgw.db"
+
+_NAME_RE: Final = re.compile(r"[a-z0-9_-]{1,32}")
+_PREFIX_RE: Final = re.compile(r"\+[0-9]{1,15}")
+_SMSC_RE: Final = re.compile(r"\+?[0-9]{3,20}")
+_PIN_RE: Final = re.compile(r"[0-9]{4,8}")
+_COUNTRY_RE: Final = re.compile(r"[1-9][0-9]{0,2}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """``[server]``: the HTTP API listener and the limits it applies to requests."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080  # 0 lets the OS pick (tests)
+    tls_cert: Path | None = None  # both or neither; required to listen beyond loopback safely
+    tls_key: Path | None = None
+    default_country: str = "1"  # calling code used to normalise national numbers
+    max_body_bytes: int = 1_048_576
+    max_batch: int = 1000
+    max_segments: int = 10  # longer texts are refused, not truncated
+    public_url: str | None = None  # how clients reach us (links in webhooks, status page)
+
+    @property
+    def loopback(self) -> bool:
+        """Whether only this host can connect (the daemon warns when not, and no TLS is set)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def api_settings(self) -> ApiSettings:
+        return ApiSettings(
+            listen_host=self.host,
+            listen_port=self.port,
+            max_body_bytes=self.max_body_bytes,
+            max_batch=self.max_batch,
+            max_segments=self.max_segments,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """``[store]``: where the encrypted queue lives and how long it keeps things."""
+
+    data_dir: Path
+    key_file: Path  # default <data_dir>/smsgw.key
+    durable: bool = True  # fsync each commit; False trades crash safety for speed
+    retention_days: int = 90  # final messages and inbound older than this are purged; 0 = keep
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file: always ``<data_dir>/smsgw.db``, so backups know where to look."""
+        return self.data_dir / DATABASE_FILE_NAME
+
+
+@dataclass(frozen=True, slots=True)
+class RateConfig:
+    """``[modems.rate]``: per-modem send limits (carriers block SIMs that send too fast)."""
+
+    per_minute: int = 10  # 0 = unlimited
+    per_hour: int = 0  # 0 = unlimited
+    per_day: int = 0  # 0 = unlimited
+    jitter_seconds: float = 0.0  # random extra spacing between sends, 0..jitter_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    """``[modems.simulator]``: timing of a built-in simulated modem (demo and tests)."""
+
+    radio_time: float = 0.5  # seconds between AT+CMGS and its +CMGS answer
+    report_delay: float = 2.0  # seconds from +CMGS to the status report (+CDS)
+    report_status: int = 0  # TP-ST of the status report: 0 delivered, 64+ permanent failure
+
+
+@dataclass(frozen=True, slots=True)
+class ModemConfig:
+    """``[[modems]]``: one modem, by a stable name used in metrics, logs and the store."""
+
+    name: str
+    port: str | None = None  # device path, by-id glob, or pyserial URL; exclusive with simulate
+    simulate: str | None = None  # simulator profile; exclusive with port
+    profile: str = "auto"  # vendor quirk profile; "auto" asks the modem (AT+CGMI)
+    pin: str | None = field(default=None, repr=False)
+    pin_file: Path | None = None  # file holding the PIN; exclusive with pin
+    smsc: str | None = None  # service centre number, when the SIM lacks a correct one
+    tags: tuple[str, ...] = ()  # groups for routing
+    enabled: bool = True
+    cmgs_timeout: float | None = None  # seconds; None = the driver's default for the profile
+    rate: RateConfig = field(default_factory=RateConfig)
+    simulator: SimulatorConfig | None = None  # set (defaults filled) when simulate is set
+
+    def read_pin(self) -> str | None:
+        """The SIM PIN from ``pin`` or ``pin_file``, read late so it is not kept in memory."""
+        if self.pin is not None:
+            return self.pin
+        if self.pin_file is None:
+            return None
+        try:
+            text = self.pin_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read pin_file {self.pin_file}: {exc.strerror}", field="pin_file"
+            ) from exc
+        if not _PIN_RE.fullmatch(text):
+            raise ConfigError(f"pin_file {self.pin_file} must hold 4-8 digits", field="pin_file")
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class RouteConfig:
+    """``[[routes]]``: which modems may send a message; first match wins."""
+
+    name: str
+    prefixes: tuple[str, ...] = ()  # E.164 prefixes ("+1", "+4420"); empty = any number
+    tags: tuple[str, ...] = ()  # modems having any of these tags
+    modems: tuple[str, ...] = ()  # or these modems by name; neither = every modem
+    sticky: bool = True  # reply from the modem the patient last wrote to, when it is up
+    fallback: bool = True  # use any modem when none of the route's modems is up
+
+    def matches(self, number: str) -> bool:
+        return not self.prefixes or any(number.startswith(p) for p in self.prefixes)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    """``[retry]``: what happens after a failed attempt (temporary errors only)."""
+
+    max_attempts: int = 5
+    backoff_initial: float = 30.0  # seconds before the second attempt; doubles each time
+    backoff_max: float = 900.0  # cap of the backoff, seconds
+    max_modem_switches: int = 2  # how often a message may move to another modem
+    resend_unknown: bool = False  # after a crash mid-send: True resends (may duplicate)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundConfig:
+    """``[inbound]``: assembling long inbound texts from their parts."""
+
+    reassembly_timeout: float = 600.0  # seconds; then the parts received are released as is
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    """``[logging]``."""
+
+    level: str = "info"
+    format: str = "text"  # "text" for people, "json" (one object per line) for collectors
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path  # the file this was loaded from (absolute)
+    server: ServerConfig
+    store: StoreConfig
+    modems: tuple[ModemConfig, ...]
+    routes: tuple[RouteConfig, ...] = ()
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    inbound: InboundConfig = field(default_factory=InboundConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def api_settings(self) -> ApiSettings:
+        return self.server.api_settings()
+
+    def modem(self, name: str) -> ModemConfig:
+        for modem in self.modems:
+            if modem.name == name:
+                return modem
+        raise KeyError(name)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate ``path``; raises ``ConfigError`` naming the first bad key."""
+    file = Path(path).expanduser().absolute()
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {file}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    return parse_config(data, base_dir=file.parent, path=file)
+
+
+def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Config:
+    root = _Table(
+        data, "", {"server", "store", "modems", "routes", "retry", "inbound", "logging"}, base_dir
+    )
+    server = _server(root.table("server"))
+    store_table = root.table("store", required=True)
+    store = _store(store_table)
+    modems = tuple(_modem(t) for t in root.tables("modems"))
+    if not modems:
+        raise ConfigError("modems: at least one [[modems]] table is required", field="modems")
+    _check_unique([m.name for m in modems], "modems")
+    routes = tuple(_route(t, modems) for t in root.tables("routes"))
+    _check_unique([r.name for r in routes], "routes")
+    return Config(
+        path=path,
+        server=server,
+        store=store,
+        modems=modems,
+        routes=routes,
+        retry=_retry(root.table("retry")),
+        inbound=InboundConfig(
+            reassembly_timeout=root.table("inbound", allowed={"reassembly_timeout"}).number(
+                "reassembly_timeout", 600.0, minimum=1.0
+            )
+        ),
+        logging=_logging(root.table("logging")),
+    )
+
+
+# sections -------------------------------------------------------------------
+
+
+def _server(t: _Table) -> ServerConfig:
+    t.allow(
+        "host",
+        "port",
+        "tls_cert",
+        "tls_key",
+        "default_country",
+        "max_body_bytes",
+        "max_batch",
+        "max_segments",
+        "public_url",
+    )
+    host = t.string("host", "127.0.0.1")
+    if not host:
+        raise t.error("host", "must not be empty")
+    tls_cert = t.path("tls_cert", must_exist=True)
+    tls_key = t.path("tls_key", must_exist=True)
+    if (tls_cert is None) != (tls_key is None):
+        missing = "tls_key" if tls_key is None else "tls_cert"
+        raise t.error(missing, "tls_cert and tls_key must be set together (both or neither)")
+    country = t.string("default_country", "1")
+    if not _COUNTRY_RE.fullmatch(country):
+        raise t.error("default_country", f"must be a calling code of 1-3 digits, got {country!r}")
+    public_url = t.optional_string("public_url")
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise t.error("public_url", "must start with http:// or https://")
+    return ServerConfig(
+        host=host,
+        port=t.integer("port", 8080, minimum=0, maximum=65535),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        default_country=country,
+        max_body_bytes=t.integer("max_body_bytes", 1_048_576, minimum=1024),
+        max_batch=t.integer("max_batch", 1000, minimum=1),
+        max_segments=t.integer("max_segments", 10, minimum=1, maximum=255),
+        public_url=public_url.rstrip("/") if public_url else None,
+    )
+
+
+def _store(t: _Table) -> StoreConfig:
+    t.allow("data_dir", "key_file", "durable", "retention_days")
+    data_dir = t.path("data_dir", required=True)
+    assert data_dir is not None
+    key_file = t.path("key_file") or data_dir / DEFAULT_KEY_FILE_NAME
+    return StoreConfig(
+        data_dir=data_dir,
+        key_file=key_file,
+        durable=t.boolean("durable", True),
+        retention_days=t.integer("retention_days", 90, minimum=0),
+    )
+
+
+def _modem(t: _Table) -> ModemConfig:
+    t.allow(
+        "name",
+        "port",
+        "simulate",
+        "profile",
+        "pin",
+        "pin_file",
+        "smsc",
+        "tags",
+        "enabled",
+        "cmgs_timeout",
+        "rate",
+        "simulator",
+    )
+    name = t.string("name", required=True)
+    if not _NAME_RE.fullmatch(name):
+        raise t.error("name", f"{name!r} must match [a-z0-9_-]{{1,32}}")
+    port = t.optional_string("port")
+    simulate = t.optional_string("simulate")
+    if (port is None) == (simulate is None):
+        raise t.error(
+            "port" if port is None else "simulate",
+            "set exactly one of port (a device) or simulate (a built-in simulated modem)",
+        )
+    if port is not None and not (port.startswith("/") or "://" in port):
+        raise t.error(
+            "port", f"{port!r} must be an absolute device path, a glob, or a URL like socket://h:p"
+        )
+    if simulate is not None:
+        t.choice("simulate", simulate, SIMULATOR_PROFILES)
+    simulator: SimulatorConfig | None = None
+    if "simulator" in t.data and simulate is None:
+        raise t.error("simulator", "only allowed together with simulate")
+    if simulate is not None:
+        s = t.table("simulator", allowed={"radio_time", "report_delay", "report_status"})
+        simulator = SimulatorConfig(
+            radio_time=s.number("radio_time", 0.5, minimum=0.0),
+            report_delay=s.number("report_delay", 2.0, minimum=0.0),
+            report_status=s.integer("report_status", 0, minimum=0, maximum=255),
+        )
+    profile = t.string("profile", "auto")
+    t.choice("profile", profile, MODEM_PROFILES)
+    pin = t.optional_string("pin")
+    if pin is not None and not _PIN_RE.fullmatch(pin):
+        raise t.error("pin", 'must be 4-8 digits (write it as a string: pin = "1234")')
+    pin_file = t.path("pin_file", must_exist=True)
+    if pin is not None and pin_file is not None:
+        raise t.error("pin_file", "set pin or pin_file, not both")
+    smsc = t.optional_string("smsc")
+    if smsc is not None and not _SMSC_RE.fullmatch(smsc):
+        raise t.error("smsc", f"{smsc!r} is not a phone number")
+    tags = t.string_list("tags")
+    for i, tag in enumerate(tags):
+        if not _NAME_RE.fullmatch(tag):
+            raise t.error(f"tags[{i}]", f"{tag!r} must match [a-z0-9_-]{{1,32}}")
+    r = t.table("rate", allowed={"per_minute", "per_hour", "per_day", "jitter_seconds"})
+    return ModemConfig(
+        name=name,
+        port=port,
+        simulate=simulate,
+        profile=profile,
+        pin=pin,
+        pin_file=pin_file,
+        smsc=smsc,
+        tags=tags,
+        enabled=t.boolean("enabled", True),
+        cmgs_timeout=t.optional_number("cmgs_timeout", minimum=1.0),
+        rate=RateConfig(
+            per_minute=r.integer("per_minute", 10, minimum=0),
+            per_hour=r.integer("per_hour", 0, minimum=0),
+            per_day=r.integer("per_day", 0, minimum=0),
+            jitter_seconds=r.number("jitter_seconds", 0.0, minimum=0.0),
+        ),
+        simulator=simulator,
+    )
+
+
+def _route(t: _Table, modems: tuple[ModemConfig, ...]) -> RouteConfig:
+    t.allow("name", "prefixes", "tags", "modems", "sticky", "fallback")
+    name = t.string("name", required=True)
+    if not _NAME_RE.fullmatch(name):
+        raise t.error("name", f"{name!r} must match [a-z0-9_-]{{1,32}}")
+    prefixes = t.string_list("prefixes")
+    for i, prefix in enumerate(prefixes):
+        if not _PREFIX_RE.fullmatch(prefix):
+            raise t.error(f"prefixes[{i}]", f'{prefix!r} must be + and 1-15 digits, like "+44"')
+    tags = t.string_list("tags")
+    names = t.string_list("modems")
+    if tags and names:
+        raise t.error("modems", "set tags or modems, not both")
+    known_names = {m.name for m in modems}
+    for i, modem_name in enumerate(names):
+        if modem_name not in known_names:
+            raise t.error(
+                f"modems[{i}]",
+                f"no modem named {modem_name!r}{_hint(modem_name, known_names)}",
+            )
+    known_tags = {tag for m in modems for tag in m.tags}
+    for i, tag in enumerate(tags):
+        if tag not in known_tags:
+            raise t.error(f"tags[{i}]", f"no modem has tag {tag!r}{_hint(tag, known_tags)}")
+    return RouteConfig(
+        name=name,
+        prefixes=prefixes,
+        tags=tags,
+        modems=names,
+        sticky=t.boolean("sticky", True),
+        fallback=t.boolean("fallback", True),
+    )
+
+
+def _retry(t: _Table) -> RetryConfig:
+    t.allow(
+        "max_attempts", "backoff_initial", "backoff_max", "max_modem_switches", "resend_unknown"
+    )
+    initial = t.number("backoff_initial", 30.0, minimum=0.0)
+    maximum = t.number("backoff_max", 900.0, minimum=0.0)
+    if maximum < initial:
+        raise t.error("backoff_max", f"must be at least backoff_initial ({initial})")
+    return RetryConfig(
+        max_attempts=t.integer("max_attempts", 5, minimum=1),
+        backoff_initial=initial,
+        backoff_max=maximum,
+        max_modem_switches=t.integer("max_modem_switches", 2, minimum=0),
+        resend_unknown=t.boolean("resend_unknown", False),
+    )
+
+
+def _logging(t: _Table) -> LoggingConfig:
+    t.allow("level", "format")
+    level = t.string("level", "info").lower()
+    t.choice("level", level, LOG_LEVELS)
+    fmt = t.string("format", "text")
+    t.choice("format", fmt, LOG_FORMATS)
+    return LoggingConfig(level=level, format=fmt)
+
+
+def _check_unique(names: list[str], section: str) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise ConfigError(
+                f"{section}[{i}].name: duplicate name {name!r}", field=f"{section}[{i}].name"
+            )
+        seen.add(name)
+
+
+def _hint(word: str, candidates: set[str] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# typed reading of one table ------------------------------------------------------
+
+
+class _Table:
+    """One TOML table plus its dotted path, with typed getters that name the key on error."""
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        prefix: str,
+        allowed: set[str] | None,
+        base_dir: Path,
+    ) -> None:
+        self.data = data
+        self.prefix = prefix
+        self.base_dir = base_dir
+        if allowed is not None:
+            self.allow(*allowed)
+
+    def dotted(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def error(self, key: str, why: str) -> ConfigError:
+        name = self.dotted(key)
+        return ConfigError(f"{name}: {why}", field=name)
+
+    def allow(self, *keys: str) -> None:
+        allowed = frozenset(keys)
+        for key in self.data:
+            if key not in allowed:
+                raise self.error(key, f"unknown key{_hint(key, allowed)}")
+
+    def _get(self, key: str, kinds: tuple[type, ...], what: str) -> Any:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.error(key, f"must be {what}, got a boolean")
+        if not isinstance(value, kinds):
+            raise self.error(key, f"must be {what}, got {_toml_type(value)}")
+        return value
+
+    def _missing(self, key: str) -> ConfigError:
+        return self.error(key, "is required")
+
+    def string(self, key: str, default: str = "", *, required: bool = False) -> str:
+        value: str | None = self._get(key, (str,), "a string")
+        if value is None:
+            if required:
+                raise self._missing(key)
+            return default
+        return value
+
+    def optional_string(self, key: str) -> str | None:
+        value: str | None = self._get(key, (str,), "a string")
+        return value
+
+    def choice(self, key: str, value: str, options: tuple[str, ...]) -> None:
+        if value not in options:
+            raise self.error(
+                key,
+                f"{value!r} is not one of {', '.join(options)}{_hint(value, set(options))}",
+            )
+
+    def integer(
+        self, key: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        value: int | None = self._get(key, (int,), "an integer")
+        if value is None:
+            return default
+        self._range(key, value, minimum, maximum)
+        return value
+
+    def number(self, key: str, default: float, *, minimum: float | None = None) -> float:
+        value = self.optional_number(key, minimum=minimum)
+        return default if value is None else value
+
+    def optional_number(self, key: str, *, minimum: float | None = None) -> float | None:
+        value: int | float | None = self._get(key, (int, float), "a number")
+        if value is None:
+            return None
+        if not math.isfinite(value):
+            raise self.error(key, "must be a finite number")
+        self._range(key, value, minimum, None)
+        return float(value)
+
+    def _range(self, key: str, value: float, minimum: float | None, maximum: float | None) -> None:
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"must be at most {maximum}, got {value}")
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value: bool | None = self._get(key, (bool,), "true or false")
+        return default if value is None else value
+
+    def string_list(self, key: str) -> tuple[str, ...]:
+        value: list[Any] | None = self._get(key, (list,), "a list of strings")
+        if value is None:
+            return ()
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.error(f"{key}[{i}]", f"must be a string, got {_toml_type(item)}")
+        return tuple(value)
+
+    def path(self, key: str, *, required: bool = False, must_exist: bool = False) -> Path | None:
+        value = self.string(key, "", required=required)
+        if not value:
+            if key in self.data:
+                raise self.error(key, "must not be empty")
+            return None
+        # normpath, not resolve(): keep symlinks (by-id paths) as written, drop the "..".
+        resolved = Path(os.path.normpath(self.base_dir / Path(value).expanduser()))
+        if must_exist and not resolved.is_file():
+            raise self.error(key, f"file not found: {resolved}")
+        return resolved
+
+    def table(self, key: str, *, required: bool = False, allowed: set[str] | None = None) -> _Table:
+        value: dict[str, Any] | None = self._get(key, (dict,), "a table")
+        if value is None:
+            if required:
+                raise self.error(key, f"the [{self.dotted(key)}] table is required")
+            value = {}
+        return _Table(value, self.dotted(key), allowed, self.base_dir)
+
+    def tables(self, key: str) -> list[_Table]:
+        value: list[Any] | None = self._get(key, (list,), f"an array of tables ([[{key}]])")
+        if value is None:
+            return []
+        out = []
+        for i, item in enumerate(value):
+            name = f"{self.dotted(key)}[{i}]"
+            if not isinstance(item, dict):
+                raise ConfigError(f"{name}: must be a table ([[{key}]])", field=name)
+            out.append(_Table(item, name, None, self.base_dir))
+        return out
+
+
+def _toml_type(value: object) -> str:
+    kinds = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }
+    for kind, word in kinds.items():
+        if isinstance(value, kind):
+            return word
+    return type(value).__name__

@@ -1,0 +1,512 @@
+"""Prometheus metrics: what a technician's dashboards and alerts read.
+
+Two kinds live here. Gauges describing *now* (modem state, signal, queue depth,
+store size) are read from the service when Prometheus scrapes, by ``OpsCollector``,
+so they can never drift from the daemon's own view. Counters and histograms for
+*events* (segments sent, resets, HTTP requests) are incremented by the code that
+sees the event, through the small methods of ``Metrics``.
+
+Label values are only configured modem names, states, error classes, outcomes and
+route patterns. ``safe_label`` enforces that at every call site, so a phone
+number or a text can never become a time series (invariant 3): anything that is
+not a short lowercase token becomes ``"other"``.
+
+Everything uses a registry of its own, so two daemons in one process (tests)
+never share a counter. All durations are in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Final, Protocol
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from drivers.types import ModemState, Registration
+from gateway.service import ModemStatus
+from gateway.store.base import MessageState, Priority, Store
+
+LOGGER = logging.getLogger(__name__)
+
+PREFIX: Final = "smsgw"
+OTHER: Final = "other"
+UNMATCHED_ROUTE: Final = "unmatched"
+
+# A send is one AT+CMGS round trip: from tens of milliseconds on a quiet LTE
+# modem to the two-minute worst case some 2G modems need before answering.
+SEND_DURATION_BUCKETS_SECONDS: Final = (
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0
+)  # fmt: skip
+HTTP_DURATION_BUCKETS_SECONDS: Final = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
+)  # fmt: skip
+STATS_MAX_AGE_SECONDS: Final = 2.0  # scrapes and page polls closer than this share one query
+
+MODEM_STATES: Final = (*(s.value for s in ModemState), "degraded")
+UP_STATES: Final = frozenset({ModemState.READY.value, "degraded"})
+REGISTRATIONS: Final = tuple(r.value for r in Registration)
+REGISTERED: Final = frozenset({Registration.HOME.value, Registration.ROAMING.value})
+PRIORITIES: Final = tuple(p.name.lower() for p in Priority)
+MESSAGE_STATES: Final = tuple(s.value for s in MessageState)
+DELIVERY_OUTCOMES: Final = ("delivered", "failed", "pending", "unmatched")
+WEBHOOK_OUTCOMES: Final = ("delivered", "failed", "abandoned")
+
+# A label value: a lowercase token of up to 48 characters, without a run of five
+# digits (which is how a phone number would look, however it was punctuated).
+_LABEL_RE: Final = re.compile(r"[a-z][a-z0-9_.:-]{0,47}")
+_DIGIT_RUN_RE: Final = re.compile(r"[0-9][0-9 .()-]{3,}[0-9]")
+_MODEM_NAME_RE: Final = re.compile(r"[a-z0-9_-]{1,32}")  # as gateway.config accepts
+_ROUTE_RE: Final = re.compile(r"/[A-Za-z0-9_./{}-]{0,99}")
+
+
+def safe_label(value: str | None) -> str:
+    """A label value we are sure carries no PHI; anything else becomes ``other``."""
+    if value is None:
+        return OTHER
+    token = value.strip().lower()
+    if not _LABEL_RE.fullmatch(token) or _DIGIT_RUN_RE.search(token):
+        return OTHER
+    return token
+
+
+def modem_label(name: str) -> str:
+    """Modem names are configured (config refuses anything else), so they pass as given."""
+    return name if _MODEM_NAME_RE.fullmatch(name) else OTHER
+
+
+def route_label(pattern: str | None) -> str:
+    """An aiohttp route's canonical pattern (``/v1/messages/{id}``), never a raw path."""
+    if pattern is None or not _ROUTE_RE.fullmatch(pattern):
+        return UNMATCHED_ROUTE
+    return pattern
+
+
+class StatusSource(Protocol):
+    """The part of ``GatewayService`` the collector and the status page read."""
+
+    @property
+    def store(self) -> Store: ...
+
+    def modems(self) -> list[ModemStatus]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    """Counts from ``Store.stats()`` plus the age of the oldest message due to be sent."""
+
+    at: float
+    by_state: dict[str, int]
+    queued_by_priority: dict[str, int]
+    store_size_bytes: int | None
+    oldest_queued_age_seconds: float
+    inbound_parts_waiting: int | None = None  # parts of long texts waiting for the rest
+    ok: bool = True  # False: the store did not answer; counts are those of the last success
+
+
+EMPTY_SNAPSHOT: Final = QueueSnapshot(0.0, {}, {p: 0 for p in PRIORITIES}, None, 0.0, ok=False)
+
+
+@dataclass(slots=True)
+class _Today:
+    """Per-modem counts since local midnight (or since start), for the status page."""
+
+    day: str = ""
+    sent: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+
+    def roll(self, now: float) -> None:
+        day = time.strftime("%Y-%m-%d", time.localtime(now))
+        if day != self.day:
+            self.day, self.sent, self.failed = day, {}, {}
+
+
+class Metrics:
+    """The daemon's metric registry and the event counters the runtime and API increment.
+
+    Create one per daemon; the daemon hands it to dispatch, inbound, reports,
+    webhooks and the HTTP app.
+    """
+
+    def __init__(self, modem_names: Iterable[str] = ()) -> None:
+        # ``*_created`` series only double the series count; the daemon owns the process,
+        # so switching them off (a process-wide setting of the client library) is ours to do.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.segments_sent = Counter(
+            f"{PREFIX}_segments_sent", "Segments a modem accepted (+CMGS).", ["modem"], registry=r
+        )
+        self.segments_failed = Counter(
+            f"{PREFIX}_segments_failed",
+            "Segment sends that failed, by the policy's error class.",
+            ["modem", "error_class"],
+            registry=r,
+        )
+        self.send_duration = Histogram(
+            f"{PREFIX}_send_duration_seconds",
+            "Time from writing AT+CMGS to its final answer, success or not.",
+            ["modem"],
+            buckets=SEND_DURATION_BUCKETS_SECONDS,
+            registry=r,
+        )
+        self.modem_resets = Counter(
+            f"{PREFIX}_modem_resets", "Modem resets and reopens, by reason.", ["modem", "reason"],
+            registry=r,
+        )  # fmt: skip
+        self.inbound_messages = Counter(
+            f"{PREFIX}_inbound_messages",
+            "Inbound SMS committed to the store (multipart counted once).",
+            ["modem"],
+            registry=r,
+        )
+        self.delivery_reports = Counter(
+            f"{PREFIX}_delivery_reports",
+            "Status reports received, by what they said about the message.",
+            ["modem", "outcome"],
+            registry=r,
+        )
+        self.webhook_deliveries = Counter(
+            f"{PREFIX}_webhook_deliveries",
+            "Webhook POST attempts, by outcome (abandoned: retries exhausted).",
+            ["outcome"],
+            registry=r,
+        )
+        self.http_requests = Counter(
+            f"{PREFIX}_http_requests",
+            "HTTP requests answered, by route pattern, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            f"{PREFIX}_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route pattern and method.",
+            ["route", "method"],
+            buckets=HTTP_DURATION_BUCKETS_SECONDS,
+            registry=r,
+        )
+        self._last_success: dict[str, float] = {}
+        self._today = _Today()
+        for outcome in WEBHOOK_OUTCOMES:
+            self.webhook_deliveries.labels(outcome)
+        for name in modem_names:
+            self.add_modem(name)
+
+    def add_modem(self, name: str) -> None:
+        """Start a modem's counters at zero so ``rate()`` sees its first event."""
+        modem = modem_label(name)
+        self.segments_sent.labels(modem)
+        self.send_duration.labels(modem)
+        self.inbound_messages.labels(modem)
+        for outcome in DELIVERY_OUTCOMES:
+            self.delivery_reports.labels(modem, outcome)
+
+    # -- the runtime's call sites ------------------------------------------------
+
+    def segment_sent(self, modem: str, duration_seconds: float, *, at: float | None = None) -> None:
+        now = time.time() if at is None else at
+        name = modem_label(modem)
+        self.segments_sent.labels(name).inc()
+        self.send_duration.labels(name).observe(duration_seconds)
+        self._last_success[name] = now
+        self._today.roll(now)
+        self._today.sent[name] = self._today.sent.get(name, 0) + 1
+
+    def segment_failed(
+        self, modem: str, error_class: str, duration_seconds: float | None = None
+    ) -> None:
+        """``duration_seconds`` is None when the modem was never asked (e.g. it was down)."""
+        name = modem_label(modem)
+        self.segments_failed.labels(name, safe_label(error_class)).inc()
+        if duration_seconds is not None:
+            self.send_duration.labels(name).observe(duration_seconds)
+        self._today.roll(time.time())
+        self._today.failed[name] = self._today.failed.get(name, 0) + 1
+
+    def modem_reset(self, modem: str, reason: str) -> None:
+        self.modem_resets.labels(modem_label(modem), safe_label(reason)).inc()
+
+    def inbound_received(self, modem: str) -> None:
+        self.inbound_messages.labels(modem_label(modem)).inc()
+
+    def delivery_report(self, modem: str, outcome: str) -> None:
+        """``outcome``: delivered, failed, pending (a temporary status) or unmatched."""
+        label = outcome if outcome in DELIVERY_OUTCOMES else OTHER
+        self.delivery_reports.labels(modem_label(modem), label).inc()
+
+    def webhook_delivery(self, outcome: str) -> None:
+        """``outcome``: delivered (2xx), failed (will retry) or abandoned (gave up)."""
+        self.webhook_deliveries.labels(outcome if outcome in WEBHOOK_OUTCOMES else OTHER).inc()
+
+    def http_request(self, route: str | None, method: str, status: int, seconds: float) -> None:
+        route_value = route_label(route)
+        method_value = safe_label(method)
+        self.http_requests.labels(route_value, method_value, str(status)).inc()
+        self.http_duration.labels(route_value, method_value).observe(seconds)
+
+    # -- what the status page shows ----------------------------------------------
+
+    def last_success(self, modem: str) -> float | None:
+        return self._last_success.get(modem_label(modem))
+
+    def today(self, modem: str) -> tuple[int, int]:
+        """(segments sent, segments failed) since local midnight or daemon start."""
+        self._today.roll(time.time())
+        name = modem_label(modem)
+        return self._today.sent.get(name, 0), self._today.failed.get(name, 0)
+
+
+# -- queue snapshot -------------------------------------------------------------
+
+
+def _split_stats(stats: Mapping[str, int]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Read ``Store.stats()``: counts by state, queued by priority, and the other figures.
+
+    Keys as the store writes them: ``messages_<state>``, ``queued_<priority>``,
+    ``db_bytes``, ``inbound_parts_waiting``, ``unmatched_reports``.
+    """
+    by_state: dict[str, int] = {}
+    by_priority: dict[str, int] = {}
+    other: dict[str, int] = {}
+    for key, value in stats.items():
+        head, _, tail = key.partition("_")
+        if head == "messages" and tail in MESSAGE_STATES:
+            by_state[tail] = int(value)
+        elif head == "queued" and tail in PRIORITIES:
+            by_priority[tail] = int(value)
+        else:
+            other[key] = int(value)
+    return by_state, by_priority, other
+
+
+class QueueView:
+    """Store counts for scrapes and page polls, queried at most every ``max_age_seconds``."""
+
+    def __init__(
+        self,
+        store: Callable[[], Store],
+        *,
+        max_age_seconds: float = STATS_MAX_AGE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._max_age = max_age_seconds
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self.snapshot: QueueSnapshot | None = None
+
+    async def refresh(self) -> QueueSnapshot:
+        async with self._lock:
+            now = self._clock()
+            current = self.snapshot
+            if current is not None and now - current.at < self._max_age:
+                return current
+            store = self._store()
+            try:
+                by_state, by_priority, other = _split_stats(await store.stats())
+                # Scanning the queue is needed only when something is queued at all.
+                queued = by_state.get(MessageState.QUEUED.value, 0)
+                oldest = await _oldest_due_age(store, now) if queued else 0.0
+            except Exception:  # a scrape must still answer: modem metrics matter most then
+                LOGGER.warning("store figures unavailable for metrics", exc_info=True)
+                self.snapshot = replace(current or EMPTY_SNAPSHOT, at=now, ok=False)
+                return self.snapshot
+            for priority in PRIORITIES:
+                by_priority.setdefault(priority, 0)
+            self.snapshot = QueueSnapshot(
+                at=now,
+                by_state=by_state,
+                queued_by_priority=by_priority,
+                store_size_bytes=other.get("db_bytes"),
+                oldest_queued_age_seconds=oldest,
+                inbound_parts_waiting=other.get("inbound_parts_waiting"),
+            )
+            return self.snapshot
+
+
+async def _oldest_due_age(store: Store, now: float) -> float:
+    """Seconds the longest-waiting due message has waited past its send time (0 if none)."""
+    due = [item.send_at for item in await store.queued() if item.send_at <= now]
+    return max(0.0, now - min(due)) if due else 0.0
+
+
+# -- the scrape-time collector --------------------------------------------------
+
+
+class OpsCollector(Collector):
+    """Gauges read from the service at scrape time (after ``QueueView.refresh``)."""
+
+    def __init__(self, source: StatusSource, queue: QueueView, metrics: Metrics) -> None:
+        self._source = source
+        self._queue = queue
+        self._metrics = metrics
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # families depend on the modems; describing them would call the service
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._modem_families(self._source.modems())
+        yield from self._queue_families(self._queue.snapshot)
+
+    def _modem_families(self, modems: Sequence[ModemStatus]) -> Iterator[Metric]:
+        p = PREFIX
+        up = GaugeMetricFamily(f"{p}_modem_up", "1 when the modem can send.", labels=["modem"])
+        state = GaugeMetricFamily(
+            f"{p}_modem_state", "1 for the modem's current state, 0 for the others.",
+            labels=["modem", "state"],
+        )  # fmt: skip
+        signal = GaugeMetricFamily(
+            f"{p}_modem_signal_dbm", "Received signal strength (AT+CSQ), dBm.", labels=["modem"]
+        )
+        registration = GaugeMetricFamily(
+            f"{p}_modem_registration",
+            "1 for the modem's current network registration, 0 for the others.",
+            labels=["modem", "registration"],
+        )
+        registered = GaugeMetricFamily(
+            f"{p}_modem_registered", "1 when registered (home or roaming).", labels=["modem"]
+        )
+        last_seen = GaugeMetricFamily(
+            f"{p}_modem_last_seen_timestamp_seconds",
+            "When the modem last answered anything (POSIX seconds).",
+            labels=["modem"],
+        )
+        last_success = GaugeMetricFamily(
+            f"{p}_modem_last_send_success_timestamp_seconds",
+            "When the modem last had a segment accepted (POSIX seconds).",
+            labels=["modem"],
+        )
+        info = GaugeMetricFamily(
+            f"{p}_modem_info",
+            "Modem hardware, always 1 (no IMEI, IMSI or ICCID).",
+            labels=["modem", "profile", "manufacturer", "model", "revision"],
+        )
+        for m in modems:
+            name = modem_label(m.name)
+            up.add_metric([name], 1.0 if m.state in UP_STATES else 0.0)
+            for s in MODEM_STATES:
+                state.add_metric([name, s], 1.0 if m.state == s else 0.0)
+            health = m.health
+            if health is not None:
+                if health.signal_dbm is not None:
+                    signal.add_metric([name], float(health.signal_dbm))
+                current = health.registration.value
+                for r in REGISTRATIONS:
+                    registration.add_metric([name, r], 1.0 if current == r else 0.0)
+                registered.add_metric([name], 1.0 if current in REGISTERED else 0.0)
+            if m.last_seen is not None:
+                last_seen.add_metric([name], m.last_seen)
+            success = self._metrics.last_success(m.name)
+            if success is not None:
+                last_success.add_metric([name], success)
+            ident = m.identity
+            info.add_metric(
+                [
+                    name,
+                    safe_label(m.profile),
+                    _hardware_label(ident.manufacturer if ident else None),
+                    _hardware_label(ident.model if ident else None),
+                    _hardware_label(ident.revision if ident else None),
+                ],
+                1.0,
+            )
+        yield from (up, state, signal, registration, registered, last_seen, last_success, info)
+
+    def _queue_families(self, snap: QueueSnapshot | None) -> Iterator[Metric]:
+        p = PREFIX
+        store_up = GaugeMetricFamily(
+            f"{p}_store_up", "1 when the last store query for these figures succeeded."
+        )
+        store_up.add_metric([], 1.0 if snap is not None and snap.ok else 0.0)
+        yield store_up
+        if snap is None:
+            return
+        messages = GaugeMetricFamily(
+            f"{p}_messages", "Messages in the store, by state.", labels=["state"]
+        )
+        for s in MESSAGE_STATES:
+            messages.add_metric([s], float(snap.by_state.get(s, 0)))
+        depth = GaugeMetricFamily(
+            f"{p}_queue_depth", "Messages waiting to be sent, by priority.", labels=["priority"]
+        )
+        for priority, count in sorted(snap.queued_by_priority.items()):
+            depth.add_metric([priority], float(count))
+        oldest = GaugeMetricFamily(
+            f"{p}_queue_oldest_age_seconds",
+            "How long the longest-waiting due message has waited past its send time.",
+        )
+        oldest.add_metric([], snap.oldest_queued_age_seconds)
+        yield from (messages, depth, oldest)
+        if snap.store_size_bytes is not None:
+            size = GaugeMetricFamily(f"{p}_store_size_bytes", "Size of the store on disk.")
+            size.add_metric([], float(snap.store_size_bytes))
+            yield size
+        if snap.inbound_parts_waiting is not None:
+            parts = GaugeMetricFamily(
+                f"{p}_inbound_parts_waiting",
+                "Parts of long inbound texts held until the rest arrives.",
+            )
+            parts.add_metric([], float(snap.inbound_parts_waiting))
+            yield parts
+
+
+_HARDWARE_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.,:/+-]{0,63}")
+
+
+def _hardware_label(value: str | None) -> str:
+    """Manufacturer, model and firmware strings as the modem reports them (not PHI)."""
+    if value is None:
+        return ""
+    text = value.strip()
+    return text if _HARDWARE_RE.fullmatch(text) else OTHER
+
+
+# -- aiohttp glue -----------------------------------------------------------------
+
+
+def http_metrics_middleware(metrics: Metrics) -> Middleware:
+    """Counts every request by its route *pattern*; place it outermost so 4xx/5xx count too."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            resource = request.match_info.route.resource
+            pattern = resource.canonical if resource is not None else None
+            metrics.http_request(pattern, request.method, status, time.perf_counter() - started)
+
+    return middleware
+
+
+class MetricsEndpoint:
+    """``GET /metrics``: refresh the store figures, then render the registry."""
+
+    def __init__(self, source: StatusSource, metrics: Metrics, queue: QueueView) -> None:
+        self.metrics = metrics
+        self.queue = queue
+        metrics.registry.register(OpsCollector(source, queue, metrics))
+
+    async def handle(self, request: web.Request) -> web.Response:
+        await self.queue.refresh()
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        response = web.Response(body=encoder(self.metrics.registry))
+        response.headers["Content-Type"] = content_type
+        response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,68 @@
+"""Routes: which modems may send a message.
+
+At accept time ``route_for`` picks the first ``[[routes]]`` rule whose prefixes
+match the E.164 number; its name is stored with the message. At queue time
+``eligibility`` turns that name (plus the patient's conversation modem, for
+sticky routes) into the scheduler's ``Eligibility``. Readiness is applied late,
+by the scheduler, so a modem going down moves work without re-routing.
+
+A message no rule matches, or whose rule was removed from the config since it
+was accepted, may use every enabled modem, sticky and with fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.config import ModemConfig, RouteConfig
+from gateway.scheduler import Eligibility
+from gateway.store.base import QueueItem, Store
+
+DEFAULT_ROUTE = RouteConfig(name="default", sticky=True, fallback=True)
+
+
+class Router:
+    def __init__(self, routes: Sequence[RouteConfig], modems: Sequence[ModemConfig]) -> None:
+        self._routes = tuple(routes)
+        self._modems = tuple(m for m in modems if m.enabled)
+        self._all = frozenset(m.name for m in self._modems)
+        self._by_name = {r.name: r for r in self._routes}
+        self._pools = {r.name: self._pool_of(r) for r in self._routes}
+
+    def route_for(self, number: str) -> str | None:
+        """Name of the first rule matching the E.164 ``number``; None for the default."""
+        for route in self._routes:
+            if route.matches(number):
+                return route.name
+        return None
+
+    def rule(self, name: str | None) -> RouteConfig:
+        return self._by_name.get(name, DEFAULT_ROUTE) if name is not None else DEFAULT_ROUTE
+
+    def pool(self, name: str | None) -> frozenset[str]:
+        """The route's modems; every enabled modem for the default route."""
+        if name is None:
+            return self._all
+        return self._pools.get(name, self._all)
+
+    def eligibility(self, name: str | None, sticky_modem: str | None = None) -> Eligibility:
+        """``sticky_modem``: where the patient last wrote; used only inside the route's pool."""
+        rule = self.rule(name)
+        pool = self.pool(name)
+        preferred = sticky_modem if rule.sticky and sticky_modem in pool else None
+        return Eligibility(modems=pool, fallback=rule.fallback, preferred=preferred)
+
+    async def resolve(self, item: QueueItem, store: Store) -> Eligibility:
+        """The item's eligibility, looking up its conversation modem for sticky routes."""
+        sticky: str | None = None
+        if self.rule(item.route).sticky:
+            sticky = await store.conversation_modem(item.to_hash)
+        return self.eligibility(item.route, sticky)
+
+    def _pool_of(self, route: RouteConfig) -> frozenset[str]:
+        if route.modems:
+            return frozenset(route.modems) & self._all
+        if route.tags:
+            wanted = set(route.tags)
+            return frozenset(m.name for m in self._modems if wanted.intersection(m.tags))
+        return self._all

@@ -1,0 +1,349 @@
+"""The in-memory send queue: which queued message a given modem should send next.
+
+It mirrors the store's ``queued`` messages (ids and scheduling facts only, no PHI)
+so that picking the next message never touches SQLite. The store stays the
+truth: a restart rebuilds this queue from ``Store.queued()``.
+
+Structure, chosen so that 50,000 bulk messages never slow down an urgent one:
+
+- Items that are *due* live in pools, one per distinct ``Eligibility`` (route
+  pool, sticky modem, excluded modems). A pool is a heap ordered by
+  (priority, due sequence), so FIFO within a priority. A route has one pool in
+  the common case; a few more appear for sticky replies and retries.
+- ``next_for(modem)`` peeks at the head of each pool the modem may serve and pops
+  the best one: O(pools + log n), never a scan of the items.
+- Items with a future ``send_at`` wait in a timer heap; items with an expiry sit
+  in an expiry heap. One ``loop.call_at``-style handle is armed for the earliest
+  of the two, so there is no polling loop.
+- Removal (cancel, expiry) is lazy: the id leaves ``_live`` and its heap entries
+  are skipped when they surface.
+
+Timestamps are POSIX seconds from the injected clock (the store's time base).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+
+from gateway.store.base import Priority, QueueItem
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Eligibility:
+    """Which modems may take an item; hashable, so items that share it share a pool.
+
+    ``modems`` empty means every modem. ``preferred`` (sticky) wins while it is
+    ready; ``fallback`` lets any ready modem take the item when none of the pool
+    is ready. ``excluded`` holds modems that failed this item.
+    """
+
+    modems: frozenset[str] = frozenset()
+    fallback: bool = False
+    preferred: str | None = None
+    excluded: frozenset[str] = frozenset()
+
+    def allows(self, modem: str, ready: AbstractSet[str], known: AbstractSet[str]) -> bool:
+        """Whether ``modem`` (ready) may take the item now.
+
+        Exclusions are advisory: an excluded modem is used again when no other
+        candidate is ready, so an item is never stranded by its own history
+        (the retry budget bounds the attempts).
+        """
+        if self.preferred is not None and self.preferred in ready:
+            return modem == self.preferred
+        pool = self.modems or known
+        usable = pool if (pool & ready or not self.fallback) else known
+        first_choice = usable - self.excluded
+        if modem in first_choice:
+            return True
+        return modem in usable and not (first_choice & ready)
+
+    def excluding(self, modem: str) -> Eligibility:
+        return Eligibility(self.modems, self.fallback, self.preferred, self.excluded | {modem})
+
+
+ANY_MODEM = Eligibility()
+
+
+@dataclass(slots=True)
+class _Entry:
+    item: QueueItem
+    eligibility: Eligibility
+    token: int  # unique per add(): heap entries of an earlier add() are stale
+    seq: int = -1  # due sequence; -1 while waiting for send_at
+
+
+@dataclass(slots=True)
+class _Pool:
+    eligibility: Eligibility
+    heap: list[tuple[int, int, str]] = field(default_factory=list)  # (priority, seq, id)
+    live: int = 0
+
+
+class Scheduler:
+    """Priority queue over queued messages, served to modem workers one at a time."""
+
+    def __init__(self, *, clock: Clock) -> None:
+        self._clock = clock
+        self._live: dict[str, _Entry] = {}
+        self._pools: dict[Eligibility, _Pool] = {}
+        self._timers: list[tuple[float, int, str]] = []  # (send_at, token, id) not yet due
+        self._expiries: list[tuple[float, int, str]] = []  # (expires_at, token, id)
+        self._counter = itertools.count()
+        self._ready: set[str] = set()
+        self._known: set[str] = set()
+        self._wakeup = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._expired: list[QueueItem] = []
+        self._expired_event = asyncio.Event()
+
+    # modems --------------------------------------------------------------
+
+    def add_modem(self, name: str) -> None:
+        self._known.add(name)
+
+    def set_ready(self, name: str, ready: bool) -> None:
+        """Readiness decides sticky and fallback eligibility, and whether a worker is served."""
+        self._known.add(name)
+        if ready == (name in self._ready):
+            return
+        if ready:
+            self._ready.add(name)
+        else:
+            self._ready.discard(name)
+        self._notify()
+
+    def is_ready(self, name: str) -> bool:
+        return name in self._ready
+
+    @property
+    def ready_modems(self) -> frozenset[str]:
+        return frozenset(self._ready)
+
+    def has_alternative(self, eligibility: Eligibility, modem: str) -> bool:
+        """Whether a ready modem other than ``modem`` could take an item now."""
+        return any(
+            eligibility.allows(m, self._ready, self._known) for m in self._ready if m != modem
+        )
+
+    # items ---------------------------------------------------------------
+
+    def add(self, item: QueueItem, eligibility: Eligibility = ANY_MODEM) -> None:
+        """Queue (or re-queue) an item; an item already queued is replaced."""
+        self.remove(item.id)
+        entry = _Entry(item, eligibility, next(self._counter))
+        self._live[item.id] = entry
+        if item.expires_at is not None:
+            heapq.heappush(self._expiries, (item.expires_at, entry.token, item.id))
+        now = self._clock()
+        if item.expires_at is not None and item.expires_at <= now:
+            self._expire_due(now)
+        elif item.send_at > now:
+            heapq.heappush(self._timers, (item.send_at, entry.token, item.id))
+        else:
+            self._make_due(entry)
+            self._notify()
+        self._arm_timer()
+
+    def add_many(self, items: Iterable[tuple[QueueItem, Eligibility]]) -> None:
+        """Bulk load (start-up): items are made due in the order given."""
+        for item, eligibility in items:
+            self.add(item, eligibility)
+
+    def remove(self, message_id: str) -> bool:
+        """Forget an item (cancelled); False when it was not queued here."""
+        entry = self._live.pop(message_id, None)
+        if entry is None:
+            return False
+        pool = self._pools.get(entry.eligibility)
+        if entry.seq >= 0 and pool is not None:
+            pool.live -= 1
+        return True
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._live
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def counts(self) -> dict[Priority, int]:
+        out = dict.fromkeys(Priority, 0)
+        for entry in self._live.values():
+            out[entry.item.priority] += 1
+        return out
+
+    def get(self, message_id: str) -> QueueItem | None:
+        entry = self._live.get(message_id)
+        return entry.item if entry is not None else None
+
+    def eligibility(self, message_id: str) -> Eligibility | None:
+        entry = self._live.get(message_id)
+        return entry.eligibility if entry is not None else None
+
+    # serving -------------------------------------------------------------
+
+    async def next_for(self, modem: str) -> QueueItem:
+        """Wait until ``modem`` is ready and an item it may send is due; claim it."""
+        self._known.add(modem)
+        while True:
+            item = self.take(modem)
+            if item is not None:
+                return item
+            await self._wakeup.wait()
+
+    def take(self, modem: str, *, better_than: Priority | None = None) -> QueueItem | None:
+        """Claim the best due item for ``modem`` now, or None.
+
+        With ``better_than``, only an item of strictly higher priority qualifies:
+        a worker in the middle of a long message uses it to let urgent ones through.
+        """
+        if modem not in self._ready:
+            return None
+        best: tuple[int, int, str] | None = None
+        best_pool: _Pool | None = None
+        for pool in list(self._pools.values()):
+            head = self._head(pool)
+            if head is None:
+                continue
+            if not pool.eligibility.allows(modem, self._ready, self._known):
+                continue
+            if best is None or head < best:
+                best, best_pool = head, pool
+        if best is None or best_pool is None:
+            return None
+        if better_than is not None and best[0] >= better_than:
+            return None
+        heapq.heappop(best_pool.heap)
+        best_pool.live -= 1
+        entry = self._live.pop(best[2])
+        if best_pool.live == 0:
+            del self._pools[best_pool.eligibility]
+        return entry.item
+
+    def has_due(self, modem: str) -> bool:
+        if modem not in self._ready:
+            return False
+        return any(
+            self._head(pool) is not None
+            and pool.eligibility.allows(modem, self._ready, self._known)
+            for pool in list(self._pools.values())
+        )
+
+    # expiry --------------------------------------------------------------
+
+    def take_expired(self) -> list[QueueItem]:
+        """Items whose ``expires_at`` passed while queued; the caller marks them expired."""
+        out, self._expired = self._expired, []
+        self._expired_event.clear()
+        return out
+
+    async def wait_expired(self) -> list[QueueItem]:
+        while not self._expired:
+            await self._expired_event.wait()
+        return self.take_expired()
+
+    # time ----------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Promote items whose ``send_at`` came and expire old ones (the timer calls this)."""
+        if self._timer is not None:
+            self._timer.cancel()  # a manual refresh; the timer is re-armed below
+        self._timer = None
+        self._timer_at = None
+        now = self._clock()
+        promoted = False
+        while self._timers and self._timers[0][0] <= now:
+            _, token, message_id = heapq.heappop(self._timers)
+            entry = self._live.get(message_id)
+            if entry is not None and entry.token == token and entry.seq < 0:
+                self._make_due(entry)
+                promoted = True
+        self._expire_due(now)
+        if promoted:
+            self._notify()
+        self._arm_timer()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._timer_at = None
+
+    # internals -----------------------------------------------------------
+
+    def _pool_for(self, eligibility: Eligibility) -> _Pool:
+        pool = self._pools.get(eligibility)
+        if pool is None:
+            pool = self._pools[eligibility] = _Pool(eligibility)
+        return pool
+
+    def _make_due(self, entry: _Entry) -> None:
+        entry.seq = next(self._counter)
+        pool = self._pool_for(entry.eligibility)
+        heapq.heappush(pool.heap, (int(entry.item.priority), entry.seq, entry.item.id))
+        pool.live += 1
+
+    def _head(self, pool: _Pool) -> tuple[int, int, str] | None:
+        """The pool's best live entry, dropping stale ones (removed or re-added)."""
+        heap = pool.heap
+        while heap:
+            head = heap[0]
+            entry = self._live.get(head[2])
+            if entry is not None and entry.seq == head[1]:
+                return head
+            heapq.heappop(heap)
+        if pool.live <= 0:
+            self._pools.pop(pool.eligibility, None)
+        return None
+
+    def _current(self, token: int, message_id: str) -> bool:
+        entry = self._live.get(message_id)
+        return entry is not None and entry.token == token
+
+    def _expire_due(self, now: float) -> None:
+        found = False
+        while self._expiries and self._expiries[0][0] <= now:
+            _, token, message_id = heapq.heappop(self._expiries)
+            entry = self._live.get(message_id)
+            if entry is None or entry.token != token:
+                continue
+            self.remove(message_id)
+            self._expired.append(entry.item)
+            found = True
+        if found:
+            self._expired_event.set()
+
+    def _next_deadline(self) -> float | None:
+        for heap in (self._expiries, self._timers):
+            while heap and not self._current(heap[0][1], heap[0][2]):
+                heapq.heappop(heap)
+        times = [heap[0][0] for heap in (self._timers, self._expiries) if heap]
+        return min(times) if times else None
+
+    def _arm_timer(self) -> None:
+        at = self._next_deadline()
+        if at is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+                self._timer_at = None
+            return
+        if self._timer is not None and self._timer_at is not None and self._timer_at <= at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = max(0.0, at - self._clock())
+        self._timer = asyncio.get_running_loop().call_later(delay, self.refresh)
+        self._timer_at = at
+
+    def _notify(self) -> None:
+        self._wakeup.set()
+        self._wakeup = asyncio.Event()

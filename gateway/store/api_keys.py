@@ -1,0 +1,111 @@
+"""API keys: ``sgw_<key id>_<secret>`` tokens of which only a hash is stored.
+
+The secret is 32 random bytes, so a plain SHA-256 is enough (no slow password
+hash: there is nothing to guess). Verification runs on every request, so
+verified keys are cached in memory for a short time; a revocation made through
+this store drops the entry at once, one made by another process within
+:data:`CACHE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.errors import NotFound
+from gateway.ids import new_id
+from gateway.store.base import ApiKey, Scope
+
+TOKEN_PREFIX = "sgw"  # noqa: S105 (a fixed prefix, not a secret)
+SECRET_BYTES = 32
+CACHE_SECONDS = 30.0
+
+_COLUMNS = "id, name, scopes, secret_hash, created_at, revoked_at"
+
+
+def new_token() -> tuple[str, str, bytes]:
+    """(key id, token, stored hash)."""
+    key_id = new_id("key")
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    return key_id, f"{TOKEN_PREFIX}_{key_id}_{secret}", hash_secret(secret)
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def parse_token(token: str) -> tuple[str, str] | None:
+    """(key id, secret), or None when the token is not ours. Key ids are ``key_<base32>``."""
+    parts = token.split("_", 3)
+    if len(parts) != 4 or parts[0] != TOKEN_PREFIX or parts[1] != "key" or not parts[3]:
+        return None
+    return f"{parts[1]}_{parts[2]}", parts[3]
+
+
+def encode_scopes(scopes: frozenset[Scope]) -> str:
+    return ",".join(sorted(scope.value for scope in scopes))
+
+
+def decode_key(row: Sequence[Any]) -> ApiKey:
+    scopes = frozenset(Scope(value) for value in row[2].split(",") if value)
+    return ApiKey(id=row[0], name=row[1], scopes=scopes, created_at=row[4], revoked_at=row[5])
+
+
+def insert_key(conn: sqlite3.Connection, key: ApiKey, secret_hash: bytes) -> None:
+    conn.execute(
+        f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL)",  # noqa: S608
+        (key.id, key.name, encode_scopes(key.scopes), secret_hash, key.created_at),
+    )
+
+
+def select_key(conn: sqlite3.Connection, key_id: str) -> tuple[ApiKey, bytes] | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", (key_id,)).fetchone()  # noqa: S608
+    return None if row is None else (decode_key(row), row[3])
+
+
+def select_keys(conn: sqlite3.Connection) -> list[ApiKey]:
+    return [decode_key(row) for row in conn.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY id")]  # noqa: S608
+
+
+def revoke(conn: sqlite3.Connection, key_id: str) -> ApiKey:
+    conn.execute(
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+        (time.time(), key_id),
+    )
+    found = select_key(conn, key_id)
+    if found is None:
+        raise NotFound(f"no API key {key_id}")
+    return found[0]
+
+
+class KeyCache:
+    """Verified keys by id, each with its stored hash and the time it was read."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[ApiKey, bytes, float]] = {}
+
+    def get(self, key_id: str) -> tuple[ApiKey, bytes] | None:
+        entry = self._entries.get(key_id)
+        if entry is None or time.monotonic() - entry[2] > CACHE_SECONDS:
+            return None
+        return entry[0], entry[1]
+
+    def put(self, key: ApiKey, secret_hash: bytes) -> None:
+        self._entries[key.id] = (key, secret_hash, time.monotonic())
+
+    def drop(self, key_id: str) -> None:
+        self._entries.pop(key_id, None)
+
+
+def check(found: tuple[ApiKey, bytes] | None, secret: str) -> ApiKey | None:
+    if found is None:
+        return None
+    key, stored = found
+    if not hmac.compare_digest(stored, hash_secret(secret)) or key.revoked_at is not None:
+        return None
+    return key

@@ -1,0 +1,134 @@
+"""Statistics, retention purge and key rotation."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from gateway.crypto import KeyRing
+from gateway.store.base import MessageState, Priority
+from gateway.store.files import wal_bytes
+from gateway.store.reports import count_unmatched
+from gateway.store.sealing import aad
+
+# Every sealed column: table → (row id column, logical column names; stored as <name>_enc).
+SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "messages": ("id", ("recipient", "body", "metadata")),
+    "inbound": ("id", ("sender", "text")),
+    "inbound_parts": ("id", ("sender", "text")),
+    "events": ("id", ("detail",)),
+    "webhook_outbox": ("id", ("payload",)),
+    "audit": ("id", ("detail",)),
+}
+CANARY = b"smsgw key canary"
+CANARY_AAD = aad("meta", "value", "canary")
+
+
+def stats(conn: sqlite3.Connection, path: Path) -> dict[str, int]:
+    """Keys: ``messages_<state>``, ``queued_<priority>``, ``oldest_queued_created_at``
+    (POSIX seconds, 0 when none), ``unmatched_reports``, ``inbound_parts_waiting``,
+    ``db_bytes`` (pages plus write-ahead log)."""
+    result = {f"messages_{state.value}": 0 for state in MessageState}
+    for state, count in conn.execute("SELECT state, count(*) FROM messages GROUP BY state"):
+        result[f"messages_{state}"] = count
+    result |= {f"queued_{priority.name.lower()}": 0 for priority in Priority}
+    for priority, count in conn.execute(
+        "SELECT priority, count(*) FROM messages WHERE state = 'queued' GROUP BY priority"
+    ):
+        result[f"queued_{Priority(priority).name.lower()}"] = count
+    oldest = conn.execute("SELECT min(created_at) FROM messages WHERE state = 'queued'").fetchone()
+    result["oldest_queued_created_at"] = int(oldest[0] or 0)
+    result["unmatched_reports"] = count_unmatched(conn)
+    result["inbound_parts_waiting"] = conn.execute("SELECT count(*) FROM inbound_parts").fetchone()[
+        0
+    ]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    result["db_bytes"] = pages * page_size + wal_bytes(path)
+    return result
+
+
+# Retention covers every state nothing will change any more; `sent` too, as no report
+# arrives after the retention period and a message without one would otherwise stay forever.
+PURGEABLE_STATES = frozenset(
+    {
+        MessageState.DELIVERED,
+        MessageState.FAILED,
+        MessageState.EXPIRED,
+        MessageState.CANCELLED,
+        MessageState.SENT,  # no report will come any more after the retention period
+        MessageState.UNKNOWN,
+    }
+)
+
+
+def purge(conn: sqlite3.Connection, older_than: float) -> int:
+    """Delete final messages, inbound, reports and events older than the cutoff; returns
+    messages + inbound deleted. ``secure_delete`` is on, so freed pages are zeroed."""
+    final = ", ".join(f"'{state.value}'" for state in sorted(PURGEABLE_STATES))
+    doomed = f"SELECT id FROM messages WHERE state IN ({final}) AND updated_at < ?"  # noqa: S608
+    conn.execute(f"DELETE FROM segments WHERE message_id IN ({doomed})", (older_than,))  # noqa: S608
+    deleted = conn.execute(f"DELETE FROM messages WHERE id IN ({doomed})", (older_than,)).rowcount  # noqa: S608
+    deleted += conn.execute("DELETE FROM inbound WHERE received_at < ?", (older_than,)).rowcount
+    conn.execute("DELETE FROM inbound_seen WHERE at < ?", (older_than,))
+    conn.execute("DELETE FROM reports WHERE at < ?", (older_than,))
+    conn.execute("DELETE FROM events WHERE at < ?", (older_than,))
+    conn.execute("DELETE FROM inbound_parts WHERE received_at < ?", (older_than,))
+    conn.execute("DELETE FROM conversations WHERE last_at < ?", (older_than,))
+    return deleted
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy the log into the database and truncate it, so purged rows leave the -wal too."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def rotate_batch(
+    conn: sqlite3.Connection, keyring: KeyRing, limit: int, after: dict[str, str | int]
+) -> int:
+    """Re-seal up to ``limit`` rows whose values use an older key; ``after`` carries each
+    table's position between batches. Returns rows rewritten (0: this pass is done)."""
+    prefix = keyring.current_prefix
+    rewritten = 0
+    canary = conn.execute("SELECT value FROM meta WHERE key = 'canary'").fetchone()
+    if canary is not None and not bytes(canary[0]).startswith(prefix):
+        value = keyring.seal(keyring.open(canary[0], aad=CANARY_AAD), aad=CANARY_AAD)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'canary'", (value,))
+    for table, (id_column, names) in SEALED.items():
+        if rewritten >= limit:
+            break
+        if after.get(table) == "":  # finished in this pass
+            continue
+        columns = [f"{name}_enc" for name in names]
+        stale = " OR ".join(
+            f"({column} IS NOT NULL AND substr({column}, 1, {len(prefix)}) != ?)"
+            for column in columns
+        )
+        position = after.get(table)
+        where = f"({stale})" + (f" AND {id_column} > ?" if position is not None else "")
+        params: list[object] = [prefix] * len(columns)
+        if position is not None:
+            params.append(position)
+        want = limit - rewritten
+        rows = conn.execute(
+            f"SELECT {id_column}, {', '.join(columns)} FROM {table} WHERE {where} "  # noqa: S608
+            f"ORDER BY {id_column} LIMIT ?",
+            [*params, want],
+        ).fetchall()
+        for row in rows:
+            row_id = row[0]
+            values: list[bytes | None] = []
+            for name, blob in zip(names, row[1:], strict=True):
+                if blob is None:
+                    values.append(None)
+                    continue
+                place = aad(table, name, row_id)
+                values.append(keyring.seal(keyring.open(blob, aad=place), aad=place))
+            assignments = ", ".join(f"{column} = ?" for column in columns)
+            conn.execute(
+                f"UPDATE {table} SET {assignments} WHERE {id_column} = ?",  # noqa: S608
+                [*values, row_id],
+            )
+        rewritten += len(rows)
+        after[table] = rows[-1][0] if len(rows) == want else ""
+    return rewritten

@@ -1,0 +1,317 @@
+"""Inbound texts: dedupe, reassembly of concatenated parts, conversations.
+
+A part is committed before the daemon deletes it from the modem (invariant 2),
+so a crash in between makes the modem hand it over again: the keyed hash of its
+dedupe key turns that second delivery into a no-op. Parts of a long text wait in
+``inbound_parts`` (keyed by modem, sender hash, reference and total) until the
+last one arrives, in any order; a text whose parts never all arrive is released
+after a timeout with a marker where parts are missing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.crypto import KeyRing
+from gateway.ids import new_id
+from gateway.store.base import Inbound, InboundPart, InboundResult
+from gateway.store.sealing import aad
+
+MISSING_PART = "[…]"
+
+_INBOUND_COLUMNS = (
+    "id, modem, sender_enc, text_enc, encoding, received_at, sent_at, parts, complete, "
+    "conversation_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPart:
+    """A part with its hashes and sealed values computed on the event loop."""
+
+    part: InboundPart
+    row_id: str  # the inbound id (single part) or the inbound_parts id
+    key_hash: bytes
+    sender_hash: bytes
+    sender_enc: bytes
+    text_enc: bytes
+    conversation_id: str  # used when the sender has none yet
+
+    @property
+    def is_single(self) -> bool:
+        return self.part.concat_total is None or self.part.concat_total <= 1
+
+
+def prepare_part(keyring: KeyRing, part: InboundPart) -> PreparedPart:
+    single = part.concat_total is None or part.concat_total <= 1
+    table = "inbound" if single else "inbound_parts"
+    row_id = new_id("in" if single else "inp")
+    return PreparedPart(
+        part=part,
+        row_id=row_id,
+        key_hash=keyring.lookup_hash(part.dedupe_key),
+        sender_hash=keyring.lookup_hash(part.sender),
+        sender_enc=keyring.seal(part.sender.encode(), aad=aad(table, "sender", row_id)),
+        text_enc=keyring.seal(part.text.encode(), aad=aad(table, "text", row_id)),
+        conversation_id=new_id("conv"),
+    )
+
+
+def _conversation(
+    conn: sqlite3.Connection, sender_hash: bytes, modem: str, at: float, new_conversation_id: str
+) -> str:
+    conn.execute(
+        "INSERT INTO conversations (sender_hash, id, modem, last_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (sender_hash) DO UPDATE SET modem = excluded.modem, "
+        "last_at = excluded.last_at WHERE excluded.last_at >= conversations.last_at",
+        (sender_hash, new_conversation_id, modem, at),
+    )
+    row = conn.execute(
+        "SELECT id FROM conversations WHERE sender_hash = ?", (sender_hash,)
+    ).fetchone()
+    return str(row[0])
+
+
+def _insert_inbound(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
+    conn.execute(
+        f"INSERT INTO inbound ({_INBOUND_COLUMNS}, sender_hash) "  # noqa: S608
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        row,
+    )
+
+
+def add_part(conn: sqlite3.Connection, keyring: KeyRing, prepared: PreparedPart) -> InboundResult:
+    """Store one part; a duplicate changes nothing (not even the conversation)."""
+    part = prepared.part
+    fresh = conn.execute(
+        "INSERT OR IGNORE INTO inbound_seen (key_hash, at) VALUES (?, ?)",
+        (prepared.key_hash, part.received_at),
+    ).rowcount
+    if not fresh:
+        return InboundResult(inbound=None, duplicate=True)
+    if prepared.is_single:
+        return InboundResult(inbound=_add_single(conn, prepared), duplicate=False)
+    group = (part.modem, prepared.sender_hash, part.concat_ref or 0, part.concat_total or 0)
+    stored = conn.execute(
+        "INSERT OR IGNORE INTO inbound_parts (id, modem, sender_hash, concat_ref, concat_total, "
+        "concat_seq, sender_enc, text_enc, encoding, received_at, sent_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            prepared.row_id,
+            *group,
+            part.concat_seq or 0,
+            prepared.sender_enc,
+            prepared.text_enc,
+            part.encoding,
+            part.received_at,
+            part.sent_at,
+        ),
+    ).rowcount
+    if not stored:  # the same part again under another dedupe key (resent by the SMSC)
+        return InboundResult(inbound=None, duplicate=True)
+    conversation_id = _conversation(
+        conn, prepared.sender_hash, part.modem, part.received_at, prepared.conversation_id
+    )
+    have = conn.execute(
+        "SELECT count(*) FROM inbound_parts "
+        "WHERE modem = ? AND sender_hash = ? AND concat_ref = ? AND concat_total = ?",
+        group,
+    ).fetchone()[0]
+    if have < group[3]:
+        return InboundResult(inbound=None, duplicate=False)
+    return InboundResult(
+        inbound=_assemble(conn, keyring, group, conversation_id, complete=True), duplicate=False
+    )
+
+
+def _add_single(conn: sqlite3.Connection, prepared: PreparedPart) -> Inbound:
+    part = prepared.part
+    conversation_id = _conversation(
+        conn, prepared.sender_hash, part.modem, part.received_at, prepared.conversation_id
+    )
+    _insert_inbound(
+        conn,
+        (
+            prepared.row_id,
+            part.modem,
+            prepared.sender_enc,
+            prepared.text_enc,
+            part.encoding,
+            part.received_at,
+            part.sent_at,
+            1,
+            1,
+            conversation_id,
+            prepared.sender_hash,
+        ),
+    )
+    return Inbound(
+        id=prepared.row_id,
+        modem=part.modem,
+        sender=part.sender,
+        text=part.text,
+        encoding=part.encoding,
+        received_at=part.received_at,
+        sent_at=part.sent_at,
+        parts=1,
+        complete=True,
+        conversation_id=conversation_id,
+    )
+
+
+def _assemble(
+    conn: sqlite3.Connection,
+    keyring: KeyRing,
+    group: tuple[str, bytes, int, int],
+    conversation_id: str,
+    *,
+    complete: bool,
+) -> Inbound:
+    where = "WHERE modem = ? AND sender_hash = ? AND concat_ref = ? AND concat_total = ?"
+    rows = conn.execute(
+        "SELECT id, concat_seq, sender_enc, text_enc, encoding, received_at, sent_at "  # noqa: S608
+        f"FROM inbound_parts {where} ORDER BY concat_seq",
+        group,
+    ).fetchall()
+    texts: dict[int, str] = {}
+    for part_id, seq, _sender_enc, text_enc, *_ in rows:
+        texts[seq] = keyring.open(text_enc, aad=aad("inbound_parts", "text", part_id)).decode()
+    first = rows[0]
+    sender = keyring.open(first[2], aad=aad("inbound_parts", "sender", first[0])).decode()
+    total = group[3]
+    text = "".join(texts.get(seq, MISSING_PART) for seq in range(1, total + 1))
+    inbound_id = new_id("in")
+    inbound = Inbound(
+        id=inbound_id,
+        modem=group[0],
+        sender=sender,
+        text=text,
+        encoding=first[4],
+        received_at=max(row[5] for row in rows),
+        sent_at=first[6],
+        parts=total,
+        complete=complete,
+        conversation_id=conversation_id,
+    )
+    _insert_inbound(
+        conn,
+        (
+            inbound_id,
+            inbound.modem,
+            keyring.seal(sender.encode(), aad=aad("inbound", "sender", inbound_id)),
+            keyring.seal(text.encode(), aad=aad("inbound", "text", inbound_id)),
+            inbound.encoding,
+            inbound.received_at,
+            inbound.sent_at,
+            total,
+            int(complete),
+            conversation_id,
+            group[1],
+        ),
+    )
+    conn.execute(f"DELETE FROM inbound_parts {where}", group)  # noqa: S608
+    return inbound
+
+
+def release_incomplete(
+    conn: sqlite3.Connection, keyring: KeyRing, older_than: float
+) -> list[Inbound]:
+    groups = conn.execute(
+        "SELECT modem, sender_hash, concat_ref, concat_total FROM inbound_parts "
+        "GROUP BY modem, sender_hash, concat_ref, concat_total HAVING min(received_at) < ? "
+        "ORDER BY min(received_at)",
+        (older_than,),
+    ).fetchall()
+    released = []
+    for modem, sender_hash, ref, total in groups:
+        conversation = conn.execute(
+            "SELECT id FROM conversations WHERE sender_hash = ?", (sender_hash,)
+        ).fetchone()
+        conversation_id = conversation[0] if conversation else new_id("conv")
+        released.append(
+            _assemble(
+                conn, keyring, (modem, sender_hash, ref, total), conversation_id, complete=False
+            )
+        )
+    return released
+
+
+def decode_inbound(keyring: KeyRing, row: Sequence[Any]) -> Inbound:
+    inbound_id = row[0]
+    return Inbound(
+        id=inbound_id,
+        modem=row[1],
+        sender=keyring.open(row[2], aad=aad("inbound", "sender", inbound_id)).decode(),
+        text=keyring.open(row[3], aad=aad("inbound", "text", inbound_id)).decode(),
+        encoding=row[4],
+        received_at=row[5],
+        sent_at=row[6],
+        parts=row[7],
+        complete=bool(row[8]),
+        conversation_id=row[9],
+    )
+
+
+def select_inbound(
+    conn: sqlite3.Connection,
+    keyring: KeyRing,
+    *,
+    inbound_id: str | None = None,
+    sender_hash: bytes | None = None,
+    modem: str | None = None,
+    before_id: str | None = None,
+    limit: int = 1,
+) -> list[Inbound]:
+    """Newest first."""
+    where: list[str] = []
+    params: list[Any] = []
+    for clause, value in (
+        ("id = ?", inbound_id),
+        ("sender_hash = ?", sender_hash),
+        ("modem = ?", modem),
+        ("id < ?", before_id),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    condition = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(
+        f"SELECT {_INBOUND_COLUMNS} FROM inbound {condition} ORDER BY id DESC LIMIT ?",  # noqa: S608
+        [*params, limit],
+    ).fetchall()
+    return [decode_inbound(keyring, row) for row in rows]
+
+
+class ConversationMap:
+    """Sender hash → (modem, last time), mirrored in memory.
+
+    The scheduler asks for the sticky modem of every message it routes; a dict
+    lookup spares each of them a round trip to the database. The daemon's store is
+    the only writer of ``conversations``, and it updates this map after each commit
+    with the same rule the SQL upsert applies."""
+
+    def __init__(self) -> None:
+        self._latest: dict[bytes, tuple[str, float]] = {}
+
+    def load(self, conn: sqlite3.Connection) -> None:
+        self._latest = {
+            bytes(sender_hash): (modem, last_at)
+            for sender_hash, modem, last_at in conn.execute(
+                "SELECT sender_hash, modem, last_at FROM conversations"
+            )
+        }
+
+    def modem(self, sender_hash: bytes) -> str | None:
+        found = self._latest.get(sender_hash)
+        return None if found is None else found[0]
+
+    def seen(self, sender_hash: bytes, modem: str, at: float) -> None:
+        current = self._latest.get(sender_hash)
+        if current is None or at >= current[1]:
+            self._latest[sender_hash] = (modem, at)
+
+    def forget_before(self, cutoff: float) -> None:
+        self._latest = {h: entry for h, entry in self._latest.items() if entry[1] >= cutoff}

@@ -1,0 +1,492 @@
+"""Messages and their segments: rows in and out, and the state machine.
+
+Functions taking a ``sqlite3.Connection`` run on a connection's worker thread:
+writes as jobs of the group writer, reads on the read connection.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.crypto import KeyRing
+from gateway.errors import Conflict, IdempotencyConflict, NotCancellable, NotFound, StoreError
+from gateway.store.base import (
+    AddResult,
+    Message,
+    MessageFilter,
+    MessageState,
+    NewMessage,
+    Priority,
+    QueueItem,
+    RecoveryReport,
+    Segment,
+    SegmentState,
+)
+from gateway.store.sealing import aad, dump_json
+
+_INSERT_MESSAGE = """INSERT INTO messages (
+    id, recipient_enc, recipient_hash, body_enc, metadata_enc, priority, state, created_at,
+    updated_at, send_at, expires_at, encoding, segment_count, concat_ref, request_report, route,
+    tags, api_key_id, idempotency_key, request_hash
+) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+_INSERT_SEGMENT = "INSERT INTO segments (message_id, seq, state) VALUES (?, ?, 'pending')"
+
+MESSAGE_COLUMNS = (
+    "id, recipient_enc, body_enc, metadata_enc, priority, state, created_at, updated_at, "
+    "send_at, expires_at, encoding, concat_ref, request_report, route, tags, modem, attempts, "
+    "last_error_code, last_error_text, sent_at, delivered_at, api_key_id"
+)
+_SEGMENT_COLUMNS = "message_id, seq, state, modem, reference, sent_at, report_status, reported_at"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMessages:
+    """New messages sealed on the event loop, ready for one executemany each."""
+
+    rows: list[tuple[Any, ...]]
+    segments: list[tuple[str, int]]
+    keyed: list[tuple[int, str, str, str | None]]  # index, key scope, idempotency key, hash
+    messages: list[Message]  # each message as it reads once committed
+
+
+def prepare_messages(keyring: KeyRing, new: Sequence[NewMessage], now: float) -> PreparedMessages:
+    rows: list[tuple[Any, ...]] = []
+    segments: list[tuple[str, int]] = []
+    keyed: list[tuple[int, str, str, str | None]] = []
+    messages: list[Message] = []
+    seal = keyring.seal
+    lookup_hash = keyring.lookup_hash
+    for index, m in enumerate(new):
+        mid = m.id
+        rows.append(
+            (
+                mid,
+                seal(m.to.encode(), aad=aad("messages", "recipient", mid)),
+                lookup_hash(m.to),
+                seal(m.body.encode(), aad=aad("messages", "body", mid)),
+                seal(dump_json(m.metadata), aad=aad("messages", "metadata", mid))
+                if m.metadata
+                else None,
+                int(m.priority),
+                now,
+                now,
+                m.send_at,
+                m.expires_at,
+                m.encoding,
+                m.segment_count,
+                m.concat_ref,
+                int(m.request_report),
+                m.route,
+                json.dumps(list(m.tags)) if m.tags else None,
+                m.api_key_id,
+                m.idempotency_key,
+                m.request_hash,
+            )
+        )
+        segments.extend((mid, seq) for seq in range(1, m.segment_count + 1))
+        if m.idempotency_key is not None:
+            keyed.append((index, m.api_key_id or "", m.idempotency_key, m.request_hash))
+        messages.append(
+            Message(
+                id=mid,
+                to=m.to,
+                body=m.body,
+                priority=m.priority,
+                state=MessageState.QUEUED,
+                created_at=now,
+                updated_at=now,
+                send_at=m.send_at,
+                expires_at=m.expires_at,
+                encoding=m.encoding,
+                concat_ref=m.concat_ref,
+                request_report=m.request_report,
+                route=m.route,
+                tags=tuple(m.tags),
+                metadata=dict(m.metadata),
+                modem=None,
+                attempts=0,
+                last_error_code=None,
+                last_error_text=None,
+                sent_at=None,
+                delivered_at=None,
+                segments=tuple(
+                    Segment(seq, SegmentState.PENDING, None, None, None, None, None)
+                    for seq in range(1, m.segment_count + 1)
+                ),
+                api_key_id=m.api_key_id,
+            )
+        )
+    return PreparedMessages(rows, segments, keyed, messages)
+
+
+def insert_messages(
+    conn: sqlite3.Connection, keyring: KeyRing, batch: PreparedMessages
+) -> list[AddResult]:
+    """All or nothing: one idempotency conflict fails the whole batch."""
+    earlier: dict[int, Message] = {}  # index → message an idempotency key already names
+    seen: dict[tuple[str, str], tuple[int, str | None]] = {}
+    for index, scope, key, request_hash in batch.keyed:
+        previous = seen.get((scope, key))
+        if previous is None:
+            row = conn.execute(
+                "SELECT id, request_hash FROM messages "
+                "WHERE coalesce(api_key_id, '') = ? AND idempotency_key = ?",
+                (scope, key),
+            ).fetchone()
+            if row is None:
+                seen[(scope, key)] = (index, request_hash)
+                continue
+            if row[1] != request_hash:
+                raise _idempotency_conflict(key)
+            found = load_message(conn, keyring, row[0])
+            assert found is not None
+            earlier[index] = found
+            seen[(scope, key)] = (index, request_hash)
+        else:
+            # The same key twice in one batch: the second names the first.
+            first_index, first_hash = previous
+            if first_hash != request_hash:
+                raise _idempotency_conflict(key)
+            earlier[index] = earlier.get(first_index, batch.messages[first_index])
+    rows, segments = batch.rows, batch.segments
+    if earlier:
+        skipped = {batch.messages[index].id for index in earlier}
+        rows = [row for row in rows if row[0] not in skipped]
+        segments = [segment for segment in segments if segment[0] not in skipped]
+    try:
+        conn.executemany(_INSERT_MESSAGE, rows)
+        conn.executemany(_INSERT_SEGMENT, segments)
+    except sqlite3.IntegrityError as exc:
+        raise StoreError(f"message could not be stored: {exc}") from exc
+    return [
+        AddResult(earlier[index], created=False)
+        if index in earlier
+        else AddResult(message, created=True)
+        for index, message in enumerate(batch.messages)
+    ]
+
+
+def _idempotency_conflict(key: str) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        f"idempotency key {key!r} was already used with a different request",
+        field="idempotency_key",
+    )
+
+
+# -- reading ---------------------------------------------------------------------
+
+
+def decode_message(keyring: KeyRing, row: Sequence[Any], segments: Iterable[Segment]) -> Message:
+    (
+        mid,
+        recipient_enc,
+        body_enc,
+        metadata_enc,
+        priority,
+        state,
+        created_at,
+        updated_at,
+        send_at,
+        expires_at,
+        encoding,
+        concat_ref,
+        request_report,
+        route,
+        tags,
+        modem,
+        attempts,
+        last_error_code,
+        last_error_text,
+        sent_at,
+        delivered_at,
+        api_key_id,
+    ) = row
+    open_ = keyring.open
+    metadata = (
+        json.loads(open_(metadata_enc, aad=aad("messages", "metadata", mid)))
+        if metadata_enc is not None
+        else {}
+    )
+    return Message(
+        id=mid,
+        to=open_(recipient_enc, aad=aad("messages", "recipient", mid)).decode(),
+        body=open_(body_enc, aad=aad("messages", "body", mid)).decode(),
+        priority=Priority(priority),
+        state=MessageState(state),
+        created_at=created_at,
+        updated_at=updated_at,
+        send_at=send_at,
+        expires_at=expires_at,
+        encoding=encoding,
+        concat_ref=concat_ref,
+        request_report=bool(request_report),
+        route=route,
+        tags=tuple(json.loads(tags)) if tags else (),
+        metadata=metadata,
+        modem=modem,
+        attempts=attempts,
+        last_error_code=last_error_code,
+        last_error_text=last_error_text,
+        sent_at=sent_at,
+        delivered_at=delivered_at,
+        segments=tuple(segments),
+        api_key_id=api_key_id,
+    )
+
+
+def _segment(row: Sequence[Any]) -> Segment:
+    return Segment(row[1], SegmentState(row[2]), row[3], row[4], row[5], row[6], row[7])
+
+
+def load_message(conn: sqlite3.Connection, keyring: KeyRing, message_id: str) -> Message | None:
+    row = conn.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?",  # noqa: S608
+        (message_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    segments = conn.execute(
+        f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE message_id = ? ORDER BY seq",  # noqa: S608
+        (message_id,),
+    ).fetchall()
+    return decode_message(keyring, row, map(_segment, segments))
+
+
+def load_messages(
+    conn: sqlite3.Connection, keyring: KeyRing, rows: Sequence[Sequence[Any]]
+) -> list[Message]:
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    by_message: dict[str, list[Segment]] = {mid: [] for mid in ids}
+    marks = ",".join("?" * len(ids))
+    for segment_row in conn.execute(
+        f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE message_id IN ({marks}) "  # noqa: S608
+        "ORDER BY message_id, seq",
+        ids,
+    ):
+        by_message[segment_row[0]].append(_segment(segment_row))
+    return [decode_message(keyring, row, by_message[row[0]]) for row in rows]
+
+
+def select_messages(
+    conn: sqlite3.Connection,
+    keyring: KeyRing,
+    flt: MessageFilter,
+    to_hash: bytes | None,
+    before_id: str | None,
+    limit: int,
+) -> list[Message]:
+    """Newest first; ``before_id`` continues after the last id of the previous page."""
+    where: list[str] = []
+    params: list[Any] = []
+    if before_id is not None:
+        where.append("id < ?")
+        params.append(before_id)
+    if flt.state is not None:
+        where.append("state = ?")
+        params.append(flt.state.value)
+    if to_hash is not None:
+        where.append("recipient_hash = ?")
+        params.append(to_hash)
+    if flt.tag is not None:
+        where.append("EXISTS (SELECT 1 FROM json_each(messages.tags) WHERE value = ?)")
+        params.append(flt.tag)
+    if flt.since is not None:
+        where.append("created_at >= ?")
+        params.append(flt.since)
+    if flt.until is not None:
+        where.append("created_at < ?")
+        params.append(flt.until)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages {clause} ORDER BY id DESC LIMIT ?",  # noqa: S608
+        [*params, limit],
+    ).fetchall()
+    return load_messages(conn, keyring, rows)
+
+
+def select_queued(conn: sqlite3.Connection) -> list[QueueItem]:
+    return [
+        QueueItem(row[0], Priority(row[1]), row[2], row[3], row[4], row[5], row[6])
+        for row in conn.execute(
+            "SELECT id, priority, send_at, expires_at, route, recipient_hash, attempts "
+            "FROM messages WHERE state = 'queued' ORDER BY id"
+        )
+    ]
+
+
+# -- state machine (write jobs) ------------------------------------------------------
+
+
+def _state_of(conn: sqlite3.Connection, message_id: str) -> MessageState:
+    row = conn.execute("SELECT state FROM messages WHERE id = ?", (message_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no message {message_id}")
+    return MessageState(row[0])
+
+
+def _require_segment(conn: sqlite3.Connection, message_id: str, seq: int) -> None:
+    row = conn.execute(
+        "SELECT 1 FROM segments WHERE message_id = ? AND seq = ?", (message_id, seq)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no segment {seq} of message {message_id}")
+
+
+def cancel(conn: sqlite3.Connection, keyring: KeyRing, message_id: str) -> Message:
+    state = _state_of(conn, message_id)
+    if state is not MessageState.CANCELLED:
+        handed = conn.execute(
+            "SELECT 1 FROM segments WHERE message_id = ? AND state != 'pending' LIMIT 1",
+            (message_id,),
+        ).fetchone()
+        if state is not MessageState.QUEUED or handed is not None:
+            raise NotCancellable(
+                f"message {message_id} is {state.value} and can no longer be cancelled"
+            )
+        conn.execute(
+            "UPDATE messages SET state = 'cancelled', updated_at = ? WHERE id = ?",
+            (time.time(), message_id),
+        )
+    message = load_message(conn, keyring, message_id)
+    assert message is not None
+    return message
+
+
+def recover(conn: sqlite3.Connection, *, resend_unknown: bool) -> RecoveryReport:
+    now = time.time()
+    in_flight = [
+        row[0]
+        for row in conn.execute("SELECT DISTINCT message_id FROM segments WHERE state = 'sending'")
+    ]
+    unknown_segments = conn.execute(
+        "UPDATE segments SET state = 'unknown' WHERE state = 'sending'"
+    ).rowcount
+    requeued = 0
+    for message_id in in_flight:
+        if resend_unknown:
+            # Possibly a duplicate for the patient, but never a silent loss (invariant 5).
+            conn.execute(
+                "UPDATE segments SET state = 'pending', modem = NULL, reference = NULL "
+                "WHERE message_id = ? AND state = 'unknown'",
+                (message_id,),
+            )
+            requeued += conn.execute(
+                "UPDATE messages SET state = 'queued', attempts = attempts + 1, "
+                "last_error_code = 'send_unknown', "
+                "last_error_text = 'interrupted while sending', updated_at = ? "
+                "WHERE id = ? AND state IN ('sending', 'unknown')",
+                (now, message_id),
+            ).rowcount
+        else:
+            conn.execute(
+                "UPDATE messages SET state = 'unknown', last_error_code = 'send_unknown', "
+                "last_error_text = 'interrupted while sending', updated_at = ? "
+                "WHERE id = ? AND state = 'sending'",
+                (now, message_id),
+            )
+    requeued += conn.execute(
+        "UPDATE messages SET state = 'queued', updated_at = ? WHERE state = 'sending'",
+        (now,),
+    ).rowcount
+    return RecoveryReport(unknown_segments=unknown_segments, requeued_messages=requeued)
+
+
+def segment_sending(conn: sqlite3.Connection, message_id: str, seq: int, modem: str) -> None:
+    state = _state_of(conn, message_id)
+    if state not in (MessageState.QUEUED, MessageState.SENDING):
+        raise Conflict(f"message {message_id} is {state.value}; it must not be sent")
+    _require_segment(conn, message_id, seq)
+    conn.execute(
+        "UPDATE segments SET state = 'sending', modem = ? WHERE message_id = ? AND seq = ?",
+        (modem, message_id, seq),
+    )
+    conn.execute(
+        "UPDATE messages SET state = 'sending', modem = ?, updated_at = ? WHERE id = ?",
+        (modem, time.time(), message_id),
+    )
+
+
+def segment_sent(
+    conn: sqlite3.Connection, message_id: str, seq: int, modem: str, reference: int, at: float
+) -> MessageState:
+    state = _state_of(conn, message_id)
+    _require_segment(conn, message_id, seq)
+    conn.execute(
+        "UPDATE segments SET state = 'sent', modem = ?, reference = ?, sent_at = ? "
+        "WHERE message_id = ? AND seq = ?",
+        (modem, reference, at, message_id, seq),
+    )
+    remaining = conn.execute(
+        "SELECT count(*) FROM segments WHERE message_id = ? AND state NOT IN ('sent', 'delivered')",
+        (message_id,),
+    ).fetchone()[0]
+    if remaining == 0 and state in (MessageState.SENDING, MessageState.QUEUED):
+        conn.execute(
+            "UPDATE messages SET state = 'sent', modem = ?, sent_at = ?, updated_at = ? "
+            "WHERE id = ?",
+            (modem, at, time.time(), message_id),
+        )
+        return MessageState.SENT
+    return state
+
+
+def segment_unknown(
+    conn: sqlite3.Connection, message_id: str, seq: int, modem: str, error: str
+) -> None:
+    _state_of(conn, message_id)
+    _require_segment(conn, message_id, seq)
+    conn.execute(
+        "UPDATE segments SET state = 'unknown', modem = ? WHERE message_id = ? AND seq = ?",
+        (modem, message_id, seq),
+    )
+    conn.execute(
+        "UPDATE messages SET state = 'unknown', modem = ?, last_error_code = 'send_unknown', "
+        "last_error_text = ?, updated_at = ? WHERE id = ? AND state IN ('queued', 'sending')",
+        (modem, error, time.time(), message_id),
+    )
+
+
+def requeue(
+    conn: sqlite3.Connection,
+    message_id: str,
+    *,
+    send_at: float,
+    error_code: str,
+    error_text: str,
+) -> None:
+    _state_of(conn, message_id)
+    # Segments already accepted by the network stay sent; the rest go again with the
+    # message's fixed concat_ref, so the handset still joins them.
+    conn.execute(
+        "UPDATE segments SET state = 'pending', modem = NULL, reference = NULL "
+        "WHERE message_id = ? AND state NOT IN ('sent', 'delivered')",
+        (message_id,),
+    )
+    conn.execute(
+        "UPDATE messages SET state = 'queued', attempts = attempts + 1, send_at = ?, "
+        "last_error_code = ?, last_error_text = ?, updated_at = ? WHERE id = ?",
+        (send_at, error_code, error_text, time.time(), message_id),
+    )
+
+
+def finish(
+    conn: sqlite3.Connection,
+    message_id: str,
+    state: MessageState,
+    *,
+    error_code: str | None,
+    error_text: str | None,
+) -> None:
+    _state_of(conn, message_id)
+    conn.execute(
+        "UPDATE messages SET state = ?, last_error_code = coalesce(?, last_error_code), "
+        "last_error_text = coalesce(?, last_error_text), updated_at = ? WHERE id = ?",
+        (state.value, error_code, error_text, time.time(), message_id),
+    )

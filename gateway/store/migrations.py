@@ -1,0 +1,191 @@
+"""Versioned schema: an ordered list of steps, the applied version kept in ``meta``.
+
+Each step runs in its own transaction together with the version bump, so a crash
+during an upgrade leaves the store at the previous version, never in between.
+New steps are appended; a step, once released, is never edited.
+
+Columns ending in ``_enc`` hold values sealed by :mod:`gateway.crypto` with the
+associated data ``<table>.<column>.<row id>``; columns ending in ``_hash`` hold
+keyed hashes for lookups. Phone numbers and texts exist in no other form.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+from gateway.errors import StoreError
+
+_V1: Final = (
+    """CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        recipient_enc BLOB NOT NULL,
+        recipient_hash BLOB NOT NULL,
+        body_enc BLOB NOT NULL,
+        metadata_enc BLOB,
+        priority INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        send_at REAL NOT NULL,
+        expires_at REAL,
+        encoding TEXT NOT NULL,
+        segment_count INTEGER NOT NULL,
+        concat_ref INTEGER NOT NULL,
+        request_report INTEGER NOT NULL,
+        route TEXT,
+        -- Tags are the integrator's operational labels ("reminder", "clinic-3"), kept
+        -- in clear so they can be filtered on; the API documents that they must not
+        -- carry PHI.
+        tags TEXT,
+        modem TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error_code TEXT,
+        last_error_text TEXT,
+        sent_at REAL,
+        delivered_at REAL,
+        api_key_id TEXT,
+        idempotency_key TEXT,
+        request_hash TEXT
+    )""",
+    "CREATE INDEX messages_state ON messages (state, priority)",
+    "CREATE INDEX messages_recipient ON messages (recipient_hash)",
+    """CREATE UNIQUE INDEX messages_idempotency
+        ON messages (coalesce(api_key_id, ''), idempotency_key)
+        WHERE idempotency_key IS NOT NULL""",
+    # No PDU is stored: it contains the text. The daemon encodes again at send time
+    # from the body and the message's fixed concat_ref.
+    """CREATE TABLE segments (
+        message_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        modem TEXT,
+        reference INTEGER,
+        sent_at REAL,
+        report_status INTEGER,
+        reported_at REAL,
+        PRIMARY KEY (message_id, seq)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX segments_report ON segments (modem, reference, sent_at)",
+    """CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        modem TEXT NOT NULL,
+        reference INTEGER NOT NULL,
+        recipient_hash BLOB NOT NULL,
+        status INTEGER NOT NULL,
+        at REAL NOT NULL,
+        message_id TEXT,
+        seq INTEGER
+    )""",
+    "CREATE INDEX reports_unmatched ON reports (at) WHERE message_id IS NULL",
+    "CREATE INDEX reports_at ON reports (at)",
+    """CREATE TABLE inbound (
+        id TEXT PRIMARY KEY,
+        modem TEXT NOT NULL,
+        sender_enc BLOB NOT NULL,
+        sender_hash BLOB NOT NULL,
+        text_enc BLOB NOT NULL,
+        encoding TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        sent_at REAL,
+        parts INTEGER NOT NULL,
+        complete INTEGER NOT NULL,
+        conversation_id TEXT NOT NULL
+    )""",
+    "CREATE INDEX inbound_sender ON inbound (sender_hash)",
+    # Keyed hash of each part's dedupe key: a part read again after a crash is a no-op.
+    """CREATE TABLE inbound_seen (
+        key_hash BLOB PRIMARY KEY,
+        at REAL NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE inbound_parts (
+        id TEXT PRIMARY KEY,
+        modem TEXT NOT NULL,
+        sender_hash BLOB NOT NULL,
+        concat_ref INTEGER NOT NULL,
+        concat_total INTEGER NOT NULL,
+        concat_seq INTEGER NOT NULL,
+        sender_enc BLOB NOT NULL,
+        text_enc BLOB NOT NULL,
+        encoding TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        sent_at REAL,
+        UNIQUE (modem, sender_hash, concat_ref, concat_total, concat_seq)
+    )""",
+    "CREATE INDEX inbound_parts_age ON inbound_parts (received_at)",
+    """CREATE TABLE conversations (
+        sender_hash BLOB PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        modem TEXT NOT NULL,
+        last_at REAL NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        secret_hash BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    )""",
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        modem TEXT,
+        detail_enc BLOB
+    )""",
+    "CREATE INDEX events_at ON events (at)",
+    """CREATE TABLE webhook_outbox (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        subscriber TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload_enc BLOB NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        delivered_at REAL,
+        last_error TEXT
+    )""",
+    "CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE delivered_at IS NULL",
+    # Hash-chained: each row's hash covers the previous row's hash and its own content.
+    """CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT,
+        detail_enc BLOB,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL
+    )""",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (("initial schema", _V1),)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to :data:`SCHEMA_VERSION`; returns the version found before."""
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    found = int(row[0]) if row else 0
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"the database has schema version {found}, newer than this gateway "
+            f"understands ({SCHEMA_VERSION}); upgrade the gateway"
+        )
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        _description, statements = MIGRATIONS[version - 1]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(version),),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found

@@ -1,0 +1,380 @@
+"""The SQLite store: one file, WAL, field-level encryption, group commit.
+
+Two connections: the writer, owned by :class:`~gateway.store.writer.GroupWriter`
+(every write transaction, group-committed), and a reader for queries, which WAL
+lets run beside the writer without blocking it. ``durable`` selects
+``synchronous=FULL`` (each commit survives a power cut) or ``NORMAL`` (survives a
+crash of the process, may lose the last commits on power loss).
+
+Values are sealed (and numbers hashed) on the event loop before a job is queued,
+so the writer's transaction holds only SQLite work. Listings are newest first;
+a cursor is the last id of the previous page, base64-encoded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from gateway.crypto import KeyRing
+from gateway.errors import KeyFileError, StoreError, ValidationError
+from gateway.store import api_keys, events, housekeeping, inbound, messages, reports
+from gateway.store.base import (
+    AddResult,
+    ApiKey,
+    Event,
+    Inbound,
+    InboundPart,
+    InboundResult,
+    Message,
+    MessageFilter,
+    MessageState,
+    NewMessage,
+    Page,
+    QueueItem,
+    RecoveryReport,
+    ReportResult,
+    Scope,
+)
+from gateway.store.files import PrivateFileConnection
+from gateway.store.migrations import migrate
+from gateway.store.sealing import decode_cursor, encode_cursor
+from gateway.store.writer import GroupWriter, run_sync
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5000
+MAX_PAGE = 1000
+
+
+class SqliteStore:
+    def __init__(self, path: Path, keyring: KeyRing, *, durable: bool = True) -> None:
+        self.path = path
+        self.keyring = keyring
+        self.durable = durable
+        self._write_conn: aiosqlite.Connection | None = None
+        self._read_conn: aiosqlite.Connection | None = None
+        self._writer: GroupWriter | None = None
+        self._keys = api_keys.KeyCache()
+        self._conversations = inbound.ConversationMap()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            raise StoreError("the store is already open")
+        try:
+            self._write_conn = await self._connect()
+            await run_sync(self._write_conn, self._prepare)
+            self._read_conn = await self._connect()
+            await run_sync(self._read_conn, lambda conn: conn.execute("PRAGMA query_only=ON"))
+            await run_sync(self._read_conn, self._conversations.load)
+        except BaseException:
+            await self._close_connections()
+            raise
+        self._writer = GroupWriter(self._write_conn)
+        self._writer.start()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
+        await self._close_connections()
+
+    @property
+    def commit_count(self) -> int:
+        """Write transactions committed since open (several calls can share one)."""
+        return self._writer.commits if self._writer else 0
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(
+            self.path, isolation_level=None, factory=PrivateFileConnection
+        )
+        try:
+            await run_sync(conn, self._configure)
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{self.path}: cannot use write-ahead logging (got {mode})")
+        conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Schema up to date, and the key proven to be this database's (the canary)."""
+        migrate(conn)
+        # A new database gets a canary sealed with this key; an existing one keeps its own.
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('canary', ?)",
+            (self.keyring.seal(housekeeping.CANARY, aad=housekeeping.CANARY_AAD),),
+        )
+        (canary,) = conn.execute("SELECT value FROM meta WHERE key = 'canary'").fetchone()
+        try:
+            matches = self.keyring.open(canary, aad=housekeeping.CANARY_AAD) == housekeeping.CANARY
+        except (KeyFileError, StoreError):
+            matches = False
+        if not matches:
+            raise KeyFileError(f"key does not match this database ({self.path})")
+
+    async def _close_connections(self) -> None:
+        for conn in (self._read_conn, self._write_conn):
+            if conn is not None:
+                await conn.close()
+        self._read_conn = self._write_conn = None
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        if self._writer is None:
+            raise StoreError("the store is not open")
+        return await self._writer.submit(job)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._read_conn is None:
+            raise StoreError("the store is not open")
+        return await run_sync(self._read_conn, fn)
+
+    # -- messages ------------------------------------------------------------------
+
+    async def add_messages(self, new: Sequence[NewMessage]) -> list[AddResult]:
+        if not new:
+            return []
+        batch = messages.prepare_messages(self.keyring, new, time.time())
+        keyring = self.keyring
+        return await self._write(lambda conn: messages.insert_messages(conn, keyring, batch))
+
+    async def get_message(self, message_id: str) -> Message | None:
+        keyring = self.keyring
+        return await self._read(lambda conn: messages.load_message(conn, keyring, message_id))
+
+    async def list_messages(
+        self, flt: MessageFilter, *, cursor: str | None, limit: int
+    ) -> Page[Message]:
+        """Newest first. ``next_cursor`` is None on the last page."""
+        limit = _page_limit(limit)
+        before = decode_cursor(cursor) if cursor else None
+        to_hash = self.number_hash(flt.to) if flt.to is not None else None
+        keyring = self.keyring
+        items = await self._read(
+            lambda conn: messages.select_messages(conn, keyring, flt, to_hash, before, limit + 1)
+        )
+        return _page(items, limit, lambda m: m.id)
+
+    async def cancel_message(self, message_id: str) -> Message:
+        keyring = self.keyring
+        return await self._write(lambda conn: messages.cancel(conn, keyring, message_id))
+
+    async def recover(self, *, resend_unknown: bool) -> RecoveryReport:
+        return await self._write(lambda conn: messages.recover(conn, resend_unknown=resend_unknown))
+
+    async def queued(self) -> list[QueueItem]:
+        return await self._read(messages.select_queued)
+
+    async def segment_sending(self, message_id: str, seq: int, modem: str) -> None:
+        await self._write(lambda conn: messages.segment_sending(conn, message_id, seq, modem))
+
+    async def segment_sent(
+        self, message_id: str, seq: int, modem: str, reference: int, at: float
+    ) -> MessageState:
+        return await self._write(
+            lambda conn: messages.segment_sent(conn, message_id, seq, modem, reference, at)
+        )
+
+    async def segment_unknown(self, message_id: str, seq: int, modem: str, error: str) -> None:
+        await self._write(
+            lambda conn: messages.segment_unknown(conn, message_id, seq, modem, error)
+        )
+
+    async def requeue(
+        self, message_id: str, *, send_at: float, error_code: str, error_text: str
+    ) -> None:
+        await self._write(
+            lambda conn: messages.requeue(
+                conn, message_id, send_at=send_at, error_code=error_code, error_text=error_text
+            )
+        )
+
+    async def finish(
+        self,
+        message_id: str,
+        state: MessageState,
+        *,
+        error_code: str | None,
+        error_text: str | None,
+    ) -> None:
+        await self._write(
+            lambda conn: messages.finish(
+                conn, message_id, state, error_code=error_code, error_text=error_text
+            )
+        )
+
+    # -- reports -------------------------------------------------------------------
+
+    async def apply_report(
+        self, modem: str, reference: int, recipient: str, status: int, at: float
+    ) -> ReportResult:
+        keyring = self.keyring
+        return await self._write(
+            lambda conn: reports.apply_report(
+                conn, keyring, modem, reference, recipient, status, at
+            )
+        )
+
+    async def unmatched_reports(self) -> int:
+        return await self._read(reports.count_unmatched)
+
+    # -- inbound -------------------------------------------------------------------
+
+    async def add_inbound(self, part: InboundPart) -> InboundResult:
+        prepared = inbound.prepare_part(self.keyring, part)
+        keyring = self.keyring
+        result = await self._write(lambda conn: inbound.add_part(conn, keyring, prepared))
+        if not result.duplicate:
+            self._conversations.seen(prepared.sender_hash, part.modem, part.received_at)
+        return result
+
+    async def release_incomplete(self, older_than: float) -> list[Inbound]:
+        keyring = self.keyring
+        return await self._write(lambda conn: inbound.release_incomplete(conn, keyring, older_than))
+
+    async def get_inbound(self, inbound_id: str) -> Inbound | None:
+        keyring = self.keyring
+        found = await self._read(
+            lambda conn: inbound.select_inbound(conn, keyring, inbound_id=inbound_id)
+        )
+        return found[0] if found else None
+
+    async def list_inbound(
+        self, *, sender: str | None, modem: str | None, cursor: str | None, limit: int
+    ) -> Page[Inbound]:
+        """Newest first. ``next_cursor`` is None on the last page."""
+        limit = _page_limit(limit)
+        before = decode_cursor(cursor) if cursor else None
+        sender_hash = self.number_hash(sender) if sender is not None else None
+        keyring = self.keyring
+        items = await self._read(
+            lambda conn: inbound.select_inbound(
+                conn,
+                keyring,
+                sender_hash=sender_hash,
+                modem=modem,
+                before_id=before,
+                limit=limit + 1,
+            )
+        )
+        return _page(items, limit, lambda i: i.id)
+
+    async def conversation_modem(self, to_hash: bytes) -> str | None:
+        """From memory (see :class:`~gateway.store.inbound.ConversationMap`)."""
+        return self._conversations.modem(to_hash)
+
+    def number_hash(self, number: str) -> bytes:
+        return self.keyring.lookup_hash(number)
+
+    # -- API keys --------------------------------------------------------------------
+
+    async def create_api_key(self, name: str, scopes: frozenset[Scope]) -> tuple[ApiKey, str]:
+        key_id, token, secret_hash = api_keys.new_token()
+        key = ApiKey(id=key_id, name=name, scopes=scopes, created_at=time.time(), revoked_at=None)
+        await self._write(lambda conn: api_keys.insert_key(conn, key, secret_hash))
+        return key, token
+
+    async def verify_api_key(self, token: str) -> ApiKey | None:
+        parsed = api_keys.parse_token(token)
+        if parsed is None:
+            return None
+        key_id, secret = parsed
+        found = self._keys.get(key_id)
+        if found is None:
+            found = await self._read(lambda conn: api_keys.select_key(conn, key_id))
+            if found is None:
+                return None
+            self._keys.put(*found)
+        return api_keys.check(found, secret)
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        return await self._read(api_keys.select_keys)
+
+    async def revoke_api_key(self, key_id: str) -> ApiKey:
+        key = await self._write(lambda conn: api_keys.revoke(conn, key_id))
+        self._keys.drop(key_id)
+        return key
+
+    # -- events ------------------------------------------------------------------------
+
+    async def add_event(self, kind: str, modem: str | None, detail: dict[str, Any]) -> None:
+        keyring, at = self.keyring, time.time()
+        await self._write(lambda conn: events.insert_event(conn, keyring, at, kind, modem, detail))
+
+    async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]:
+        """Newest first. ``next_cursor`` is None on the last page."""
+        limit = _page_limit(limit)
+        before: int | None = None
+        if cursor:
+            try:
+                before = int(decode_cursor(cursor))
+            except ValueError:
+                raise ValidationError("invalid cursor", field="cursor") from None
+        keyring = self.keyring
+        items = await self._read(
+            lambda conn: events.select_events(conn, keyring, before, limit + 1)
+        )
+        return _page(items, limit, lambda e: e.id)
+
+    # -- housekeeping ------------------------------------------------------------------
+
+    async def stats(self) -> dict[str, int]:
+        """See :func:`gateway.store.housekeeping.stats` for the keys."""
+        path = self.path
+        return await self._read(lambda conn: housekeeping.stats(conn, path))
+
+    async def rotate_key(self, *, batch: int = 500) -> int:
+        """Each batch is its own transaction, queued behind the daemon's writes. Passes
+        repeat until one finds nothing left, so values sealed while a pass ran are
+        caught too."""
+        total = 0
+        while rewritten := await self._rotate_pass(batch):
+            total += rewritten
+        return total
+
+    async def _rotate_pass(self, batch: int) -> int:
+        keyring = self.keyring
+        positions: dict[str, str | int] = {}
+        rewritten = 0
+        while True:
+            rewritten += await self._write(
+                lambda conn: housekeeping.rotate_batch(conn, keyring, batch, positions)
+            )
+            if all(positions.get(table) == "" for table in housekeeping.SEALED):
+                return rewritten
+
+    async def purge(self, older_than: float) -> int:
+        """Messages in a state nothing changes any more and inbound, both older than the
+        cutoff, plus reports and events; returns messages + inbound deleted."""
+        deleted = await self._write(lambda conn: housekeeping.purge(conn, older_than))
+        self._conversations.forget_before(older_than)
+        if self._write_conn is not None:
+            # Between two groups the writer holds no transaction, so this is safe.
+            await run_sync(self._write_conn, housekeeping.checkpoint)
+        return deleted
+
+
+def _page_limit(limit: int) -> int:
+    if limit < 1:
+        raise ValidationError("limit must be at least 1", field="limit")
+    return min(limit, MAX_PAGE)
+
+
+def _page(items: list[T], limit: int, key: Callable[[T], str | int]) -> Page[T]:
+    if len(items) > limit:
+        items = items[:limit]
+        return Page(items=items, next_cursor=encode_cursor(key(items[-1])))
+    return Page(items=items, next_cursor=None)

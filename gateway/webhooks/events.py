@@ -1,0 +1,100 @@
+"""What an event is: its kind, the data a subscriber receives, the key that orders it.
+
+Events about one patient (messages to a number, texts from it) share an ordering
+key, the keyed hash of the number, so a subscriber sees them in the order they
+happened; modem events are ordered per modem. The key is a hash, never a number.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Final
+
+from gateway.api.resources import rfc3339
+from gateway.store.base import Inbound, Message, MessageState
+
+
+class EventKind(enum.StrEnum):
+    MESSAGE_SENT = "message.sent"
+    MESSAGE_DELIVERED = "message.delivered"
+    MESSAGE_FAILED = "message.failed"
+    INBOUND_RECEIVED = "inbound.received"
+    MODEM_DOWN = "modem.down"
+    MODEM_UP = "modem.up"
+
+
+ALL_KINDS: Final = frozenset(EventKind)
+
+MESSAGE_KINDS: Final = {
+    MessageState.SENT: EventKind.MESSAGE_SENT,
+    MessageState.DELIVERED: EventKind.MESSAGE_DELIVERED,
+    MessageState.FAILED: EventKind.MESSAGE_FAILED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    order_key: str  # events with one key are delivered in order
+    source: str | None  # message or inbound id: one event of a kind per source
+    at: float
+    data: dict[str, Any]
+    message: Message | None = None  # for compatibility callbacks (status callbacks, DLRs)
+    inbound: Inbound | None = None
+
+
+def number_key(number_hash: bytes) -> str:
+    return "n:" + number_hash[:16].hex()
+
+
+def message_event(kind: EventKind, message: Message, number_hash: bytes, at: float) -> Event:
+    error = None
+    if message.last_error_code is not None:
+        error = {"code": message.last_error_code, "message": message.last_error_text}
+    data = {
+        "message_id": message.id,
+        "to": message.to,
+        "state": message.state.value,
+        "modem": message.modem,
+        "segments": len(message.segments),
+        "tags": list(message.tags),
+        "metadata": message.metadata,
+        "created_at": rfc3339(message.created_at),
+        "sent_at": rfc3339(message.sent_at),
+        "delivered_at": rfc3339(message.delivered_at),
+        "error": error,
+    }
+    return Event(kind, number_key(number_hash), message.id, at, data, message=message)
+
+
+def inbound_event(inbound: Inbound, number_hash: bytes, at: float) -> Event:
+    data = {
+        "inbound_id": inbound.id,
+        "from": inbound.sender,
+        "text": inbound.text,
+        "modem": inbound.modem,
+        "encoding": inbound.encoding,
+        "parts": inbound.parts,
+        "complete": inbound.complete,
+        "conversation_id": inbound.conversation_id,
+        "received_at": rfc3339(inbound.received_at),
+        "sent_at": rfc3339(inbound.sent_at),
+    }
+    return Event(
+        EventKind.INBOUND_RECEIVED, number_key(number_hash), inbound.id, at, data, inbound=inbound
+    )
+
+
+def modem_event(kind: EventKind, modem: str, reason: str | None, at: float) -> Event:
+    return Event(kind, f"m:{modem}", None, at, {"modem": modem, "reason": reason})
+
+
+def envelope(event_id: str, event: Event) -> dict[str, Any]:
+    """The JSON body a subscriber receives."""
+    return {
+        "id": event_id,
+        "type": event.kind.value,
+        "created_at": rfc3339(event.at),
+        "data": event.data,
+    }

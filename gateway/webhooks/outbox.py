@@ -1,0 +1,286 @@
+"""The webhook outbox: rows in the store's ``webhook_outbox`` table, and their attempts.
+
+A row is one event for one receiver (a subscription, or a per-message callback of
+the Twilio or Kannel shapes). Its payload is sealed with the store's key ring,
+bound to ``webhook_outbox.payload.<row id>`` like every other sealed value, so
+key rotation covers it. A row is ``pending`` until a 2xx answer makes it
+``delivered`` or the last allowed attempt makes it ``dead``.
+
+Ordering: among a receiver's pending rows with one ``order_key``, only the oldest
+(ids sort by creation) is ever due, so event N+1 of a conversation never leaves
+before event N was delivered or dead-lettered.
+
+The statements run through :class:`StoreAccess`, a two-method hook on the store
+(a write job run by its group-commit writer, a read on its read connection).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, TypeVar
+
+from gateway.crypto import KeyRing
+from gateway.store.sealing import aad
+
+T = TypeVar("T")
+
+TABLE: Final = "webhook_outbox"
+PENDING: Final = "pending"
+DELIVERED: Final = "delivered"
+DEAD: Final = "dead"
+STATES: Final = (PENDING, DELIVERED, DEAD)
+
+# Columns and tables the outbox needs beyond the store's first schema. Each statement
+# is idempotent, so this runs at every start; as a migration step it runs once.
+_ADDED_COLUMNS: Final = (
+    ("order_key", "TEXT NOT NULL DEFAULT ''"),
+    ("state", "TEXT NOT NULL DEFAULT 'pending'"),
+    ("source", "TEXT"),
+)
+SCHEMA: Final = (
+    """CREATE UNIQUE INDEX IF NOT EXISTS webhook_outbox_source
+        ON webhook_outbox (subscriber, kind, source) WHERE source IS NOT NULL""",
+    """CREATE INDEX IF NOT EXISTS webhook_outbox_head
+        ON webhook_outbox (subscriber, order_key, id) WHERE state = 'pending'""",
+    """CREATE INDEX IF NOT EXISTS webhook_outbox_pending
+        ON webhook_outbox (next_at) WHERE state = 'pending'""",
+    """CREATE TABLE IF NOT EXISTS webhook_attempts (
+        id INTEGER PRIMARY KEY,
+        delivery_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        attempt INTEGER NOT NULL,
+        status INTEGER,
+        error TEXT,
+        duration REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS webhook_attempts_delivery ON webhook_attempts (delivery_id)",
+    """CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        format TEXT NOT NULL,
+        account_sid TEXT,
+        secret_enc BLOB NOT NULL,
+        created_at REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS compat_messages (
+        message_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        spec_enc BLOB NOT NULL,
+        created_at REAL NOT NULL
+    )""",
+)
+
+
+class StoreAccess(Protocol):
+    """What the outbox needs of a store: its key ring, a write job, a read."""
+
+    @property
+    def keyring(self) -> KeyRing: ...
+
+    async def run_write(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
+
+    async def run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
+    for name, decl in _ADDED_COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {decl}")
+    for statement in SCHEMA:
+        conn.execute(statement)
+
+
+@dataclass(frozen=True, slots=True)
+class NewRow:
+    id: str
+    created_at: float
+    subscriber: str
+    kind: str
+    payload_enc: bytes
+    order_key: str
+    source: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueRow:
+    id: str
+    subscriber: str
+    kind: str
+    attempts: int
+    payload_enc: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    at: float
+    attempt: int
+    status: int | None  # HTTP status, None when no answer came
+    error: str | None  # a short class of failure ("timeout", "connect", "http 500")
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    subscriber: str
+    kind: str
+    state: str
+    created_at: float
+    attempts: int
+    next_at: float | None
+    delivered_at: float | None
+    last_error: str | None
+    history: tuple[Attempt, ...]
+
+
+def payload_aad(row_id: str) -> bytes:
+    return aad(TABLE, "payload", row_id)
+
+
+def insert(conn: sqlite3.Connection, rows: Sequence[NewRow]) -> int:
+    """Rows whose (receiver, kind, source) exists already are skipped: a report
+    applied twice does not notify twice. Returns rows inserted."""
+    inserted = 0
+    for r in rows:
+        inserted += conn.execute(
+            f"INSERT OR IGNORE INTO {TABLE} (id, created_at, subscriber, kind, payload_enc, "  # noqa: S608
+            "attempts, next_at, order_key, state, source) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+            (
+                r.id,
+                r.created_at,
+                r.subscriber,
+                r.kind,
+                r.payload_enc,
+                r.created_at,
+                r.order_key,
+                PENDING,
+                r.source,
+            ),
+        ).rowcount
+    return inserted
+
+
+def select_due(conn: sqlite3.Connection, now: float, limit: int) -> list[DueRow]:
+    """Pending rows whose time has come and that head their (receiver, order key) line."""
+    rows = conn.execute(
+        f"""SELECT o.id, o.subscriber, o.kind, o.attempts, o.payload_enc FROM {TABLE} o
+        WHERE o.state = 'pending' AND o.next_at <= ?
+          AND NOT EXISTS (
+            SELECT 1 FROM {TABLE} p WHERE p.state = 'pending' AND p.subscriber = o.subscriber
+              AND p.order_key = o.order_key AND p.id < o.id)
+        ORDER BY o.next_at, o.id LIMIT ?""",  # noqa: S608
+        (now, limit),
+    ).fetchall()
+    return [DueRow(*row) for row in rows]
+
+
+def next_due_at(conn: sqlite3.Connection) -> float | None:
+    row = conn.execute(f"SELECT min(next_at) FROM {TABLE} WHERE state = 'pending'").fetchone()  # noqa: S608
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def record_attempt(
+    conn: sqlite3.Connection,
+    row_id: str,
+    attempt: Attempt,
+    *,
+    state: str,
+    next_at: float | None,
+) -> None:
+    """Store one attempt's outcome: delivered, dead, or pending again at ``next_at``."""
+    conn.execute(
+        "INSERT INTO webhook_attempts (delivery_id, at, attempt, status, error, duration) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (row_id, attempt.at, attempt.attempt, attempt.status, attempt.error, attempt.duration),
+    )
+    conn.execute(
+        f"UPDATE {TABLE} SET state = ?, attempts = ?, next_at = coalesce(?, next_at), "  # noqa: S608
+        "delivered_at = ?, last_error = ? WHERE id = ?",
+        (
+            state,
+            attempt.attempt,
+            next_at,
+            attempt.at if state == DELIVERED else None,
+            attempt.error,
+            row_id,
+        ),
+    )
+
+
+def drop_receiver(conn: sqlite3.Connection, subscriber: str, at: float) -> int:
+    """A removed subscription's pending rows become dead (kept for the record)."""
+    return conn.execute(
+        f"UPDATE {TABLE} SET state = 'dead', last_error = 'subscription removed', next_at = ? "  # noqa: S608
+        "WHERE subscriber = ? AND state = 'pending'",
+        (at, subscriber),
+    ).rowcount
+
+
+def select_deliveries(
+    conn: sqlite3.Connection,
+    subscriber: str,
+    *,
+    state: str | None,
+    before_id: str | None,
+    limit: int,
+) -> list[Delivery]:
+    """Newest first, each with its attempts (no payload: it holds PHI)."""
+    where = ["subscriber = ?"]
+    params: list[Any] = [subscriber]
+    if state is not None:
+        where.append("state = ?")
+        params.append(state)
+    if before_id is not None:
+        where.append("id < ?")
+        params.append(before_id)
+    rows = conn.execute(
+        "SELECT id, subscriber, kind, state, created_at, attempts, next_at, delivered_at, "
+        f"last_error FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",  # noqa: S608
+        [*params, limit],
+    ).fetchall()
+    deliveries = []
+    for row in rows:
+        history = tuple(
+            Attempt(*a)
+            for a in conn.execute(
+                "SELECT at, attempt, status, error, duration FROM webhook_attempts "
+                "WHERE delivery_id = ? ORDER BY id",
+                (row[0],),
+            )
+        )
+        deliveries.append(
+            Delivery(
+                id=row[0],
+                subscriber=row[1],
+                kind=row[2],
+                state=row[3],
+                created_at=row[4],
+                attempts=row[5],
+                next_at=row[6] if row[3] == PENDING else None,
+                delivered_at=row[7],
+                last_error=row[8],
+                history=history,
+            )
+        )
+    return deliveries
+
+
+def purge(conn: sqlite3.Connection, older_than: float) -> int:
+    """Delivered and dead rows older than the cutoff, with their attempts."""
+    doomed = f"SELECT id FROM {TABLE} WHERE state != 'pending' AND created_at < ?"  # noqa: S608
+    conn.execute(f"DELETE FROM webhook_attempts WHERE delivery_id IN ({doomed})", (older_than,))  # noqa: S608
+    return conn.execute(
+        f"DELETE FROM {TABLE} WHERE state != 'pending' AND created_at < ?",  # noqa: S608
+        (older_than,),
+    ).rowcount
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, int]:
+    found = {state: 0 for state in STATES}
+    for state, count in conn.execute(f"SELECT state, count(*) FROM {TABLE} GROUP BY state"):  # noqa: S608
+        found[state] = count
+    return found

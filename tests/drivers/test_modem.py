@@ -1,0 +1,434 @@
+"""The modem layer against the simulated modem on a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.errors import CmsError, CommandTimeout, ModemUnavailable, SendUnknown
+from drivers.modem import Modem, ModemSettings
+from drivers.pdu import Encoding, encode
+from drivers.simulator.modem import SimulatedModem
+from drivers.types import (
+    InboundMessage,
+    ModemState,
+    NetworkChanged,
+    Registration,
+    StateChanged,
+    StatusReportReceived,
+)
+from tests.drivers.conftest import WAIT, fast_settings, next_event, until
+
+NUMBER = "+15551234567"
+OTHER = "+15557654321"
+
+# simulator profile -> driver profile
+PROFILES = {
+    "generic": "generic",
+    "simcom": "simcom",
+    "simcom7600": "simcom",
+    "quectel": "quectel",
+    "huawei": "huawei",
+}
+
+
+@asynccontextmanager
+async def running(
+    path: Path,
+    *,
+    sim_profile: str = "generic",
+    start_sim: bool = True,
+    sim_options: dict[str, Any] | None = None,
+    **settings: Any,
+) -> AsyncIterator[tuple[SimulatedModem, Modem]]:
+    sim = SimulatedModem(path, profile=sim_profile, seed=7, **(sim_options or {}))
+    settings.setdefault("profile", PROFILES[sim_profile])
+    modem = Modem(fast_settings(path, **settings), name="m1")
+    if start_sim:
+        await sim.start()
+    try:
+        yield sim, modem
+    finally:
+        await modem.stop()
+        await sim.stop()
+
+
+async def ready(modem: Modem) -> None:
+    """Start, wait for READY, and consume the state events up to it."""
+    await modem.start()
+    await modem.wait_ready(WAIT)
+    await state(modem, ModemState.READY)
+
+
+async def state(modem: Modem, wanted: ModemState, within: float = WAIT) -> StateChanged:
+    async with asyncio.timeout(within):
+        while True:
+            event = await next_event(modem, StateChanged)
+            assert isinstance(event, StateChanged)
+            if event.state is wanted:
+                return event
+
+
+async def inbound(modem: Modem, count: int) -> list[InboundMessage]:
+    out = []
+    for _ in range(count):
+        event = await next_event(modem, InboundMessage)
+        assert isinstance(event, InboundMessage)
+        out.append(event)
+    return out
+
+
+@pytest.mark.parametrize("sim_profile", sorted(PROFILES))
+async def test_initialises_each_vendor_profile(sim_path: Path, sim_profile: str) -> None:
+    async with running(sim_path, sim_profile=sim_profile) as (sim, modem):
+        await ready(modem)
+        assert modem.state is ModemState.READY
+        assert modem.identity is not None
+        assert (modem.identity.imei, modem.identity.imsi, modem.identity.iccid) == (
+            sim.imei,
+            sim.imsi,
+            sim.iccid,
+        )
+        assert sim.settings.cmgf == 0
+        assert sim.settings.echo is False
+        assert sim.settings.cnmi[1] == 1  # +CMTI
+        # SIM800 has no <ds>=2: reports are routed as +CDS instead of stored.
+        assert sim.settings.cnmi[3] == (1 if sim_profile == "simcom" else 2)
+        if sim_profile == "huawei":
+            assert "AT^CURC=0" in sim.commands
+        mr = await modem.send(encode(NUMBER, "ping")[0])
+        assert sim.sent[-1].reference == mr
+
+
+@pytest.mark.parametrize(
+    ("sim_profile", "expected"), [("quectel", "quectel"), ("huawei", "huawei")]
+)
+async def test_auto_profile_from_identity(sim_path: Path, sim_profile: str, expected: str) -> None:
+    async with running(sim_path, sim_profile=sim_profile, profile="auto") as (_, modem):
+        await ready(modem)
+        assert modem.profile.name == expected
+
+
+async def test_send_single_multipart_and_unicode(sim_path: Path) -> None:
+    async with running(sim_path) as (sim, modem):
+        await ready(modem)
+        texts = ["Your appointment is at 10:00", "x" * 300, "Привет 👋 see you"]
+        sent_refs = []
+        for text in texts:
+            for pdu in encode(NUMBER, text):
+                sent_refs.append(await modem.send(pdu))
+        assert len(sim.sent) == len(sent_refs) == 1 + 2 + 1
+        assert [s.reference for s in sim.sent] == sent_refs
+        assert len(set(sent_refs)) == len(sent_refs)
+        assert {s.submit.recipient for s in sim.sent} == {NUMBER}
+        assert sim.sent[0].submit.text == texts[0]
+        assert "".join(s.submit.text for s in sim.sent[1:3]) == texts[1]
+        assert sim.sent[3].submit.encoding is Encoding.UCS2
+        assert sim.sent[3].submit.text == texts[2]
+
+
+async def test_receive_single_and_multipart_stored(sim_path: Path) -> None:
+    async with running(sim_path) as (sim, modem):
+        await ready(modem)
+        sim.deliver(OTHER, "hello")
+        (single,) = await inbound(modem, 1)
+        assert single.deliver.text == "hello"
+        assert single.deliver.sender == OTHER
+        assert single.location is not None
+        assert single.location.memory == "ME"
+        sim.deliver(OTHER, "y" * 200, shuffle=True)
+        parts = await inbound(modem, 2)
+        assert sorted(p.deliver.concat.sequence for p in parts if p.deliver.concat) == [1, 2]
+        assert (
+            "".join(
+                p.deliver.text
+                for p in sorted(parts, key=lambda p: p.deliver.concat.sequence)  # type: ignore[union-attr]
+            )
+            == "y" * 200
+        )
+        for event in (single, *parts):
+            assert event.location is not None
+            await modem.delete(event.location)
+        assert sim.memories["ME"].used == 0
+
+
+async def test_messages_stored_while_away_are_swept_at_start(sim_path: Path) -> None:
+    async with running(sim_path) as (sim, modem):
+        sim.preload(OTHER, "while you were out")
+        sim.preload(NUMBER, "second")
+        await ready(modem)
+        events = await inbound(modem, 2)
+        assert sorted(e.deliver.text for e in events) == ["second", "while you were out"]
+        assert all(e.location is not None for e in events)
+        assert sim.memories["ME"].used == 2  # nothing deleted before the gateway says so
+
+
+async def test_status_report_stored_and_read_from_its_memory(sim_path: Path) -> None:
+    async with running(sim_path) as (sim, modem):
+        await ready(modem)
+        mr = await modem.send(encode(NUMBER, "report me")[0])
+        event = await next_event(modem, StatusReportReceived)
+        assert isinstance(event, StatusReportReceived)
+        assert event.report.reference == mr
+        assert event.report.outcome == "delivered"
+        assert event.location is not None
+        assert event.location.memory == "SR"
+        await modem.delete(event.location)
+        assert sim.memories["SR"].used == 0
+
+
+async def test_status_report_routed_and_acknowledged(sim_path: Path) -> None:
+    async with running(sim_path, sim_profile="simcom", message_service=1) as (sim, modem):
+        sim.set_ack_timeout(2.0)
+        await ready(modem)
+        mr = await modem.send(encode(NUMBER, "report me")[0])
+        event = await next_event(modem, StatusReportReceived)
+        assert isinstance(event, StatusReportReceived)
+        assert event.report.reference == mr
+        assert event.location is None
+        await sim.wait_command("AT+CNMA", WAIT)
+        await until(lambda: not sim.take_ack() and sim.settings.cnmi[3] == 1)
+
+
+async def test_cms_error_carries_its_number(sim_path: Path) -> None:
+    async with running(sim_path) as (sim, modem):
+        await ready(modem)
+        sim.fail_sends(42)
+        with pytest.raises(CmsError) as caught:
+            await modem.send(encode(NUMBER, "congested")[0])
+        assert caught.value.number == 42
+        assert caught.value.code == "cms_error"
+        assert await modem.send(encode(NUMBER, "again")[0]) == sim.sent[-1].reference
+
+
+async def test_lost_answer_after_prompt_is_send_unknown(sim_path: Path) -> None:
+    async with running(sim_path, cmgs_timeout=0.2) as (sim, modem):
+        await ready(modem)
+        sim.hang_after_prompt()
+        with pytest.raises(SendUnknown):
+            await modem.send(encode(NUMBER, "did it go?")[0])
+        assert sim.sent[-1].answered is False
+        assert await modem.send(encode(NUMBER, "next")[0]) == sim.sent[-1].reference
+
+
+async def test_hang_mid_command_reopens_and_recovers(sim_path: Path) -> None:
+    async with running(sim_path, command_timeout=0.3, max_consecutive_timeouts=2) as (
+        sim,
+        modem,
+    ):
+        await ready(modem)
+        sim.hang()
+        for _ in range(2):
+            with pytest.raises((CommandTimeout, ModemUnavailable)):
+                await modem.health()
+        down = await state(modem, ModemState.DOWN)
+        assert down.reason == "unresponsive"
+        with pytest.raises(ModemUnavailable):
+            await modem.send(encode(NUMBER, "not now")[0])
+        sim.resume()
+        up = await state(modem, ModemState.READY)
+        assert up.reason == "initialised"
+        assert (await modem.health()).registration is Registration.HOME
+
+
+async def test_registration_loss_shows_in_health_and_events(sim_path: Path) -> None:
+    async with running(sim_path) as (sim, modem):
+        await ready(modem)
+        health = await modem.health()
+        assert health.registration is Registration.HOME
+        assert health.signal_dbm == -113 + 2 * sim.csq
+        assert health.technology == "lte"
+        assert health.operator == sim.operator
+        sim.set_registration(0)
+        event = await next_event(modem, NetworkChanged)
+        assert isinstance(event, NetworkChanged)
+        assert event.registration is Registration.NOT_REGISTERED
+        sim.set_signal(99)
+        lost = await modem.health()
+        assert lost.registration is Registration.NOT_REGISTERED
+        assert lost.signal_dbm is None
+        assert lost.csq is None
+
+
+async def test_garbage_is_survived_and_counted(sim_path: Path) -> None:
+    async with running(sim_path) as (sim, modem):
+        await ready(modem)
+        sim.emit(b"\r\n\xff\xfe\x80junk\r\n" + b"Z" * 5000 + b"\r\n")
+        await until(lambda: modem.stats.overlong_lines == 1)
+        assert modem.stats.garbage_bytes >= 3
+        assert (await modem.health()).registration is Registration.HOME
+        assert modem.state is ModemState.READY
+
+
+async def test_vanish_and_reappear_under_the_same_path(sim_path: Path) -> None:
+    async with running(sim_path) as (sim, modem):
+        await ready(modem)
+        await sim.vanish()
+        down = await state(modem, ModemState.DOWN)
+        assert down.reason == "unplugged"
+        sim.deliver(OTHER, "sent while unplugged")
+        await sim.reappear()
+        up = await state(modem, ModemState.READY)
+        assert up.reason == "initialised"
+        (event,) = await inbound(modem, 1)
+        assert event.deliver.text == "sent while unplugged"
+
+
+async def test_a_different_modem_on_the_same_path_is_reported(sim_path: Path) -> None:
+    async with running(sim_path) as (sim, modem):
+        await ready(modem)
+        await sim.stop()
+        replacement = SimulatedModem(sim_path, profile="generic", imei="490154203237518")
+        await replacement.start()
+        try:
+            up = await state(modem, ModemState.READY)
+            assert up.reason == "identity_changed"
+            assert modem.identity is not None
+            assert modem.identity.imei == "490154203237518"
+        finally:
+            await modem.stop()
+            await replacement.stop()
+
+
+async def test_reset_reopens_by_path(sim_path: Path) -> None:
+    async with running(sim_path, sim_options={"reset_time": 0.05}) as (sim, modem):
+        await ready(modem)
+        await modem.reset()
+        assert (await state(modem, ModemState.DOWN)).reason == "reset"
+        await state(modem, ModemState.READY)
+        assert "AT+CFUN=1,1" in sim.commands
+
+
+async def test_sim_storage_full_is_drained_by_deletes(sim_path: Path) -> None:
+    async with running(sim_path, sim_options={"storage_capacity": 5}) as (sim, modem):
+        assert sim.fill_storage() == 5
+        await ready(modem)
+        stored = await inbound(modem, 5)
+        health = await modem.health()
+        assert (health.storage_used, health.storage_total) == (5, 5)
+        sim.deliver(OTHER, "waiting at the network")
+        assert sim.pending == 1
+        for event in stored:
+            assert event.location is not None
+            await modem.delete(event.location)
+        (late,) = await inbound(modem, 1)
+        assert late.deliver.text == "waiting at the network"
+
+
+async def test_wrong_pin_is_never_retried(sim_path: Path) -> None:
+    async with running(sim_path, sim_options={"pin": "1234"}, pin="9999") as (sim, modem):
+        await modem.start()
+        with pytest.raises(ModemUnavailable):
+            await modem.wait_ready(WAIT)
+        assert modem.state is ModemState.DOWN
+        assert modem.state_reason == "sim_pin"
+        assert sum(c.startswith('AT+CPIN="') for c in sim.commands) == 1
+
+
+async def test_configured_pin_unlocks(sim_path: Path) -> None:
+    async with running(sim_path, sim_options={"pin": "1234"}, pin="1234") as (_, modem):
+        await ready(modem)
+        assert (await modem.health()).sim == "ready"
+
+
+@pytest.mark.parametrize("sim_profile", ["generic", "huawei"])
+async def test_ussd(sim_path: Path, sim_profile: str) -> None:
+    async with running(sim_path, sim_profile=sim_profile) as (sim, modem):
+        await ready(modem)
+        reply = await modem.ussd("*100#")
+        assert reply.text == sim.ussd_reply
+        assert reply.status == 0
+
+
+async def test_technician_command_and_unavailable_when_not_ready(sim_path: Path) -> None:
+    async with running(sim_path, start_sim=False) as (sim, modem):
+        with pytest.raises(ModemUnavailable):
+            await modem.send(encode(NUMBER, "too early")[0])
+        await sim.start()
+        await ready(modem)
+        assert await modem.command("AT+CGMM") == [sim.profile.model]
+
+
+async def test_stop_leaves_nothing_running(sim_path: Path) -> None:
+    async with running(sim_path) as (_, modem):
+        await ready(modem)
+        await modem.stop()
+        assert modem.state is ModemState.CLOSED
+        names = [t.get_name() for t in asyncio.all_tasks()]
+        assert not [n for n in names if n.startswith("modem:")]
+
+
+async def test_stop_while_port_missing(sim_path: Path) -> None:
+    async with running(sim_path, start_sim=False) as (_, modem):
+        await modem.start()
+        with pytest.raises(ModemUnavailable):
+            await modem.wait_ready(0.2)
+        await modem.stop()
+        assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("modem:")]
+
+
+async def test_logs_carry_no_numbers_or_texts(
+    sim_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="drivers")
+    async with running(sim_path) as (sim, modem):
+        await ready(modem)
+        await modem.send(encode(NUMBER, "secret diagnosis")[0])
+        sim.deliver(OTHER, "secret reply")
+        await inbound(modem, 1)
+    assert caplog.records  # something was logged
+    for needle in ("5551234567", "5557654321", "secret", "ZWNyZXQ"):
+        assert needle not in caplog.text
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="profile"):
+        ModemSettings(port="/dev/null", profile="nokia")
+    with pytest.raises(ValueError, match="command_timeout"):
+        ModemSettings(port="/dev/null", command_timeout=0)
+    assert "1234" not in repr(ModemSettings(port="/dev/null", pin="1234"))
+
+
+async def test_passthrough_and_ussd_refuse_injection(sim_path: Path) -> None:
+    async with running(sim_path) as (sim, modem):
+        await ready(modem)
+        with pytest.raises(ValueError, match="passthrough"):
+            await modem.command("AT+CMGS=20")
+        with pytest.raises(ValueError, match="USSD"):
+            await modem.ussd('*100#",15\rAT+CMGD=1,4')
+        assert not [c for c in sim.commands if c.startswith(("AT+CMGD", "AT+CMGS"))]
+
+
+@pytest.mark.parametrize("sim_profile", ["quectel", "simcom"])
+async def test_waits_for_a_booting_modem(sim_path: Path, sim_profile: str) -> None:
+    async with running(sim_path, sim_profile=sim_profile, sim_options={"boot_delay": 0.3}) as (
+        sim,
+        modem,
+    ):
+        await modem.start()
+        await modem.wait_ready(WAIT)
+        assert modem.state_reason == "initialised"
+        assert sim.commands.count("AT") >= 1
+        events = []
+        while not modem.events.empty():
+            events.append(modem.events.get_nowait())
+        assert [e.state for e in events if isinstance(e, StateChanged)] == [
+            ModemState.STARTING,
+            ModemState.READY,
+        ]
+
+
+async def test_unexpected_reboot_reinitialises(sim_path: Path) -> None:
+    async with running(sim_path) as (sim, modem):
+        await ready(modem)
+        before = sim.commands.count("AT+CNMI=2,1,0,2,0")
+        sim.urc("RDY")  # the modem restarted by itself: its CNMI settings are gone
+        assert (await state(modem, ModemState.DOWN)).reason == "rebooted"
+        await state(modem, ModemState.READY)
+        assert sim.commands.count("AT+CNMI=2,1,0,2,0") == before + 1

@@ -1,0 +1,151 @@
+"""The real daemon in a subprocess (``smsgw init`` then ``smsgw run``) on simulated modems.
+
+The simulators live in the test process, so a test can unplug one (``vanish``) and
+see the daemon notice; the daemon opens their pty links like any serial port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from drivers.simulator import SimulatedModem
+
+STARTUP_TIMEOUT = 30.0  # seconds for the daemon to answer /readyz
+STOP_TIMEOUT = 20.0  # seconds for a graceful stop before SIGKILL
+POLL_INTERVAL = 0.05
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def poll_until(
+    check: Callable[[], Awaitable[Any]], deadline_seconds: float, what: str
+) -> Any:
+    """Poll ``check`` until it returns something truthy, or fail after ``deadline_seconds``."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {deadline_seconds:g} s waiting for {what}")
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+@dataclass
+class RunningDaemon:
+    url: str
+    token: str
+    sims: dict[str, SimulatedModem]
+    proc: asyncio.subprocess.Process
+    log_path: Path
+    session: aiohttp.ClientSession
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    async def get_json(self, path: str) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with self.session.get(self.url + path, headers=headers) as response:
+            assert response.status == 200, (path, response.status, await response.text())
+            return await response.json()
+
+    async def modem_states(self) -> dict[str, str]:
+        return {m["name"]: m["state"] for m in (await self.get_json("/v1/modems"))["modems"]}
+
+
+def write_config(root: Path, port: int, sims: dict[str, SimulatedModem]) -> Path:
+    lines = [
+        "[server]",
+        'host = "127.0.0.1"',
+        f"port = {port}",
+        "",
+        "[store]",
+        f'data_dir = "{root / "data"}"',
+        "durable = false",
+        "",
+    ]
+    for name, sim in sims.items():
+        lines += [
+            "[[modems]]",
+            f'name = "{name}"',
+            f'port = "{sim.path}"',
+            f'profile = "{sim.profile.name}"',
+            "",
+        ]
+    path = root / "smsgw.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+async def _smsgw(config: Path, command: str, log: Path | None = None) -> Any:
+    args = (sys.executable, "-m", "gateway.cli", command, "--config", str(config))
+    if log is None:
+        return await asyncio.create_subprocess_exec(
+            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            *args, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
+
+
+@asynccontextmanager
+async def running_daemon(
+    root: Path, modems: dict[str, dict[str, Any]]
+) -> AsyncIterator[RunningDaemon]:
+    """``modems``: name -> SimulatedModem keyword arguments (profile, iccid, ...)."""
+    sims = {
+        name: SimulatedModem(root / "dev" / name, **options) for name, options in modems.items()
+    }
+    for sim in sims.values():
+        await sim.start()
+    proc: asyncio.subprocess.Process | None = None
+    try:
+        port = free_port()
+        config = write_config(root, port, sims)
+        init = await _smsgw(config, "init")
+        out, _ = await init.communicate()
+        assert init.returncode == 0, out.decode(errors="replace")
+        token = out.decode().strip().splitlines()[-1].strip()
+        log_path = root / "daemon.log"
+        proc = await _smsgw(config, "run", log_path)
+        async with aiohttp.ClientSession() as session:
+            daemon = RunningDaemon(f"http://127.0.0.1:{port}", token, sims, proc, log_path, session)
+
+            async def ready() -> bool:
+                if proc is not None and proc.returncode is not None:
+                    raise AssertionError(f"daemon exited:\n{daemon.log()}")
+                try:
+                    async with session.get(daemon.url + "/readyz") as response:
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await poll_until(ready, STARTUP_TIMEOUT, "the daemon to become ready")
+            yield daemon
+    finally:
+        if proc is not None and proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        for sim in sims.values():
+            await sim.stop()

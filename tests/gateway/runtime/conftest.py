@@ -1,0 +1,179 @@
+"""A real Daemon in-process: real SqliteStore in tmp_path, simulated modems on real ptys,
+the real driver; timing shrunk through settings, never slept out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.modem import Modem, ModemSettings
+from drivers.simulator import SimulatedModem
+from gateway.config import (
+    Config,
+    InboundConfig,
+    ModemConfig,
+    RateConfig,
+    RetryConfig,
+    RouteConfig,
+    ServerConfig,
+    StoreConfig,
+)
+from gateway.crypto import KeyRing
+from gateway.daemon import Daemon, RuntimeSettings
+from gateway.dispatch import DispatchSettings
+from gateway.fleet import ModemPort
+from gateway.service import SendRequest
+from gateway.store.base import Message, MessageState, Priority
+
+SETTLE = 15.0  # seconds: deadline for anything the daemon should do promptly
+PROMPT_TIMEOUT = 0.4  # seconds: the driver's wait for "> " (hang tests wait this out)
+CMGS_TIMEOUT = 0.8  # seconds: the driver's wait for +CMGS after the PDU
+
+
+async def poll_until(check: Callable[[], Awaitable[Any]], what: str, within: float = SETTLE) -> Any:
+    """Poll ``check`` until truthy; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def fast_modem(modem_config: ModemConfig, port: str) -> ModemPort:
+    settings = ModemSettings(
+        port=port,
+        profile=modem_config.profile,
+        command_timeout=2.0,
+        boot_timeout=5.0,
+        reconnect_min=0.05,
+        reconnect_max=0.2,
+        cmgs_timeout=CMGS_TIMEOUT,
+        prompt_timeout=PROMPT_TIMEOUT,
+        path_poll_interval=0.05,
+        boot_poll_interval=0.2,
+    )
+    return Modem(settings, name=modem_config.name)
+
+
+@dataclass
+class Rig:
+    daemon: Daemon
+    sims: dict[str, SimulatedModem]
+    started: list[Daemon] = field(default_factory=list)
+
+    async def send(self, to: str, body: str, **kw: Any) -> Message:
+        [result] = await self.daemon.submit([SendRequest(to=to, body=body, **kw)], None)
+        return result.message
+
+    async def message(self, message_id: str) -> Message:
+        message = await self.daemon.store.get_message(message_id)
+        assert message is not None
+        return message
+
+    async def wait_state(self, message_id: str, *states: MessageState) -> Message:
+        async def check() -> Message | None:
+            m = await self.message(message_id)
+            return m if m.state in states else None
+
+        result: Message = await poll_until(check, f"{message_id} in {states}")
+        return result
+
+    async def wait_ready(self, *names: str) -> None:
+        wanted = names or tuple(self.daemon.handles)
+
+        async def check() -> bool:
+            return all(self.daemon.handles[n].usable() for n in wanted)
+
+        await poll_until(check, f"modems {wanted} ready")
+
+
+@dataclass
+class RigFactory:
+    root: Path
+    rigs: list[Rig] = field(default_factory=list)
+    sims: list[SimulatedModem] = field(default_factory=list)
+
+    async def __call__(
+        self,
+        modems: Sequence[tuple[str, str]] = (("alpha", "quectel"),),
+        *,
+        routes: Sequence[RouteConfig] = (),
+        retry: RetryConfig | None = None,
+        radio_time: float = 0.0,
+        serve_http: bool = False,
+        dispatch: DispatchSettings | None = None,
+        reassembly_timeout: float = 600.0,
+    ) -> Rig:
+        data = self.root / "data"
+        data.mkdir(exist_ok=True)
+        key_file = data / "smsgw.key"
+        if not key_file.exists():
+            KeyRing.create(key_file)
+        (self.root / "dev").mkdir(exist_ok=True)
+        sims: dict[str, SimulatedModem] = {}
+        modem_configs = []
+        for name, profile in modems:
+            sim = SimulatedModem(
+                self.root / "dev" / name,
+                profile=profile,
+                radio_time=radio_time,
+                report_delay=0.02,
+                seed=7,
+            )
+            await sim.start()
+            self.sims.append(sim)
+            sims[name] = sim
+            modem_configs.append(
+                ModemConfig(
+                    name=name, port=str(sim.path), profile=profile, rate=RateConfig(per_minute=0)
+                )
+            )
+        config = Config(
+            path=self.root / "smsgw.toml",
+            server=ServerConfig(host="127.0.0.1", port=0),
+            store=StoreConfig(data_dir=data, key_file=key_file, durable=False),
+            modems=tuple(modem_configs),
+            routes=tuple(routes),
+            retry=retry or RetryConfig(backoff_initial=0.05, backoff_max=0.2),
+            inbound=InboundConfig(reassembly_timeout=reassembly_timeout),
+        )
+        settings = RuntimeSettings(
+            dispatch=dispatch or DispatchSettings(fault_hold=30.0, reset_deadline=2.0),
+            stop_grace=2.0,
+            modem_stop_deadline=3.0,
+            serve_http=serve_http,
+        )
+        daemon = Daemon(config, settings=settings, modem_factory=fast_modem)
+        await daemon.start()
+        rig = Rig(daemon, sims)
+        self.rigs.append(rig)
+        await rig.wait_ready()
+        return rig
+
+    async def close(self) -> None:
+        for rig in self.rigs:
+            await rig.daemon.stop()
+        for sim in self.sims:
+            await sim.stop()
+
+
+@pytest.fixture
+async def make_rig(tmp_path: Path) -> AsyncIterator[RigFactory]:
+    factory = RigFactory(tmp_path)
+    try:
+        yield factory
+    finally:
+        await factory.close()
+
+
+URGENT = Priority.URGENT
+BULK = Priority.BULK
