@@ -254,7 +254,12 @@ class Store(Protocol):
         ...
 
     async def finish(
-        self, message_id: str, state: MessageState, *, error_code: str | None, error_text: str | None
+        self,
+        message_id: str,
+        state: MessageState,
+        *,
+        error_code: str | None,
+        error_text: str | None,
     ) -> None:
         """Final states decided by the daemon: failed, expired, unknown."""
         ...

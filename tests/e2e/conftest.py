@@ -169,8 +169,14 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     config_path = write_config(tmp_path, free_port(), sims)
     data = tmp_path / "data"
     init = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "init", "--config", str(config_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "init",
+        "--config",
+        str(config_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await init.communicate()
     assert init.returncode == 0, out.decode(errors="replace")

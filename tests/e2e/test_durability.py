@@ -105,8 +105,14 @@ async def test_no_number_or_text_in_clear_on_disk_or_in_logs(gateway: Gateway) -
 
 async def run_daemon(config: Path) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "run", "--config", str(config),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "run",
+        "--config",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     async with asyncio.timeout(30):
         out, _ = await proc.communicate()
