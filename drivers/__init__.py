@@ -9,8 +9,11 @@ Layers, bottom up (each module knows only the one below it):
                    final results, URC routing, deadlines, the shielded AT+CMGS exchange
     replies.py     parsers for answer and URC bodies (+CPMS, +CNMI, +CREG, +CMGL, ...)
     quirks.py      vendor profiles as data (generic, simcom, quectel, huawei; "auto")
-    modem.py       modem operations and supervision (init, send, read, delete, health,
-                   reset, USSD)
+    settings.py    ModemSettings (re-exported by modem.py)
+    session.py     one open of the port: link + engine + per-open state and tasks
+    bringup.py     boot wait and the init sequence that brings an open port to READY
+    modem.py       supervision (reopen with backoff) and the operations (send, read,
+                   delete, health, reset, USSD, passthrough)
     pdu/           the SMS PDU codec (no IO)
     simulator/     a simulated modem on a real pseudo-terminal
 

@@ -1,8 +1,8 @@
-"""One modem: supervision (open, boot, init, reopen), and the operations the gateway uses.
+"""One modem: supervision (open, boot, init, reopen) and the operations the gateway uses.
 
-``Modem`` has an engine, which has a transport; it never touches bytes. A named
-supervision task owns the port: it opens it, waits for boot, initialises (3GPP TS 27.005
-/ 27.007, modem-protocol.md §3.2), announces READY, sweeps stored messages, and reopens
+``Modem`` has a ``Session`` per open (session.py), which has an engine (engine.py), which
+has a transport (transport.py); it never touches bytes. A named supervision task owns the
+port: it opens it, brings it to READY (bringup.py), sweeps stored messages, and reopens
 with capped exponential backoff when the port goes away or stops answering (silence is
 treated like an unplug). Everything the modem tells us arrives on ``events``.
 
@@ -17,17 +17,12 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TypeVar
 
-from drivers import replies
-from drivers.engine import AtEngine, EngineStats, Priority, command_name
+from drivers import bringup, replies
+from drivers.engine import EngineStats, Priority, command_name
 from drivers.errors import (
     CmeError,
     CmsError,
-    CommandError,
-    CommandTimeout,
     DriverError,
     ModemDisconnected,
     ModemUnavailable,
@@ -36,8 +31,10 @@ from drivers.errors import (
     UssdError,
 )
 from drivers.pdu import Deliver, StatusReport, SubmitPdu, decode, decode_ussd
-from drivers.quirks import AUTO, VendorProfile, detect_profile, get_profile
-from drivers.transport import SerialLink, is_url
+from drivers.quirks import VendorProfile, get_profile
+from drivers.session import Session
+from drivers.settings import ModemSettings
+from drivers.transport import is_url
 from drivers.types import (
     Health,
     Identity,
@@ -53,18 +50,14 @@ from drivers.types import (
 )
 from drivers.urcs import Urc
 
+__all__ = ["Modem", "ModemSettings"]
+
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 STOP_TIMEOUT = 10.0  # stop(): bound on tearing the supervision task down
-OPEN_TIMEOUT = 10.0  # the port opens in an executor thread; a wedged kernel driver must not
-CLOSE_TIMEOUT = 5.0  # hang supervision
-BUSY_CME = frozenset({14, 515})  # SIM busy / please wait: normal for seconds after boot
-BUSY_CMS = frozenset({314, 500, 512, 515})
+OPEN_TIMEOUT = 10.0  # the port opens in an executor thread: a wedged driver must not hang us
 GONE_INDEX_CMS = frozenset({321})  # invalid index: already deleted
 GONE_INDEX_CME = frozenset({21, 22})
-WRONG_PIN_CME = frozenset({11, 12, 16})  # never retried: each try burns an attempt
 STORED_INDICATIONS = frozenset({"+CMTI:", "+CDSI:"})
 ROUTED = frozenset({"+CMT:", "+CDS:"})
 REGISTRATION_URCS = frozenset({"+CREG:", "+CGREG:", "+CEREG:"})
@@ -76,126 +69,6 @@ USSD_CODE = re.compile(r"[0-9*#+]{1,64}")
 def _port_present(path: str) -> bool:
     """One stat of the device path: cheap enough for the loop, no executor needed."""
     return os.path.exists(path)
-
-
-@dataclass(frozen=True, slots=True)
-class ModemSettings:
-    """How to reach and drive one modem. All durations in seconds."""
-
-    port: str  # device path (prefer /dev/serial/by-id/...) or pyserial URL (socket://h:p)
-    profile: str = "generic"  # quirks profile name, or "auto" (from AT+CGMI/AT+CGMM)
-    pin: str | None = field(default=None, repr=False)
-    smsc: str | None = None  # set AT+CSCA when the SIM's differs; None: keep the SIM's
-    baudrate: int = 115200
-    command_timeout: float = 10.0
-    boot_timeout: float = 30.0  # open -> answering AT (and SIM/SMS ready)
-    reconnect_min: float = 0.5
-    reconnect_max: float = 30.0
-    cmgs_timeout: float | None = None  # None: the profile's (60 s SIM800, 120 s Quectel)
-    prompt_timeout: float | None = None  # None: the profile's
-    max_consecutive_timeouts: int = 3  # then close and reopen ("unresponsive")
-    sweep_interval: float = 300.0  # AT+CMGL=4 while READY, for missed indications
-    ussd_timeout: float = 30.0  # AT+CUSD request -> +CUSD answer
-    boot_poll_interval: float = 1.0  # deadline of each AT probe while booting
-    path_poll_interval: float = 1.0  # how often to look for a vanished device path
-    message_service: int | None = None  # AT+CSMS=<n> at init; None: keep the modem's
-    registration_urcs: bool = True  # AT+CREG=2 for unsolicited registration changes
-
-    def __post_init__(self) -> None:
-        for name in (
-            "command_timeout",
-            "boot_timeout",
-            "reconnect_min",
-            "reconnect_max",
-            "sweep_interval",
-            "ussd_timeout",
-            "boot_poll_interval",
-            "path_poll_interval",
-        ):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0")
-        if self.reconnect_max < self.reconnect_min:
-            raise ValueError("reconnect_max must be >= reconnect_min")
-        if self.max_consecutive_timeouts < 1:
-            raise ValueError("max_consecutive_timeouts must be >= 1")
-        get_profile(self.profile)  # raises ValueError for an unknown name
-
-
-class _Session:
-    """One open of the port: link, engine, and the tasks that live exactly as long."""
-
-    def __init__(self, modem: Modem) -> None:
-        self.modem = modem
-        settings = modem.settings
-        self.link = SerialLink(settings.port, baudrate=settings.baudrate)
-        self.link.attach(self)
-        self.engine = AtEngine(
-            self.link, self, stats=modem.stats, extra_errors=modem.profile.error_finals
-        )
-        self.lost = asyncio.Event()
-        self.reason = ""
-        self.booting = True
-        self.resetting = False  # a port loss from now on is the reset we asked for
-        self.boot_started = False
-        self.boot_line = asyncio.Event()
-        self.urcs: asyncio.Queue[Urc] = asyncio.Queue()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.storage = asyncio.Lock()  # CPMS switch + read/delete must not interleave
-        self.memory: str | None = None  # current <mem1>
-        self.receive_memory: str | None = None
-        self.report_memory: str | None = None
-        self.cnma_required = False
-        self.emitted: set[StoredLocation] = set()  # handed out, not yet deleted
-        self.ussd_waiter: asyncio.Future[tuple[int, str | None, int | None]] | None = None
-
-    # ByteSink (transport -> here)
-    def feed(self, data: bytes) -> None:
-        self.engine.feed(data)
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self.engine.connection_lost(exc)
-        self.mark_lost("reset" if self.resetting else "unplugged")
-
-    # EngineListener (engine -> here)
-    def urc_received(self, urc: Urc) -> None:
-        self.modem._on_urc(self, urc)
-
-    def command_timed_out(self, consecutive: int) -> None:
-        if self.booting:
-            return  # probing a modem that is still starting: timeouts are expected
-        log.warning("%s: command timed out (%d in a row)", self.modem.name, consecutive)
-        if consecutive >= self.modem.settings.max_consecutive_timeouts:
-            self.mark_lost("unresponsive")
-
-    def mark_lost(self, reason: str) -> None:
-        if not self.lost.is_set():
-            self.reason = reason
-            self.lost.set()
-
-    def spawn(self, coro: Awaitable[None], name: str) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        task.set_name(f"modem:{self.modem.name}:{name}")
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("%s failed", task.get_name(), exc_info=exc)
-
-    async def close(self) -> None:
-        tasks = list(self.tasks)
-        for task in tasks:
-            task.cancel()
-        self.engine.close()
-        if self.ussd_waiter is not None and not self.ussd_waiter.done():
-            self.ussd_waiter.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        try:
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                await self.link.close()
-        except TimeoutError:
-            log.warning("%s: port close did not finish within %g s", self.modem.name, CLOSE_TIMEOUT)
 
 
 class Modem:
@@ -210,7 +83,7 @@ class Modem:
         self.state = ModemState.CLOSED
         self.state_reason = "not started"
         self.identity: Identity | None = None
-        self._session: _Session | None = None
+        self._session: Session | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._fatal: DriverError | None = None
         self._ready_waiters: set[asyncio.Future[None]] = set()
@@ -298,9 +171,9 @@ class Modem:
         """Free a stored message; call only after it was committed (invariant 2)."""
         session = self._ready_session()
         async with session.storage:
-            await self._use_memory(session, location.memory)
+            await session.use_memory(location.memory)
             try:
-                await self._run(session, f"AT+CMGD={location.index}", Priority.READ)
+                await session.run(f"AT+CMGD={location.index}", Priority.READ)
             except CmsError as exc:
                 if exc.number not in GONE_INDEX_CMS:
                     raise
@@ -311,28 +184,31 @@ class Modem:
             session.emitted.discard(location)
 
     async def health(self) -> Health:
+        """A snapshot for the status page; a command the firmware lacks reads as unknown.
+
+        Registration is the best of CREG/CGREG/CEREG: LTE-only modems can show CS as
+        searching while EPS is registered and SMS still flows.
+        """
         session = self._ready_session()
         prio = Priority.HEALTH
-        rssi = replies.signal(
-            replies.find_body(await self._run(session, "AT+CSQ", prio), "+CSQ:") or ""
-        )
+        rssi = replies.signal(replies.find_body(await session.run("AT+CSQ", prio), "+CSQ:") or "")
         best: tuple[Registration, int | None] | None = None
         for command, prefix in (
             ("AT+CREG?", "+CREG:"),
             ("AT+CGREG?", "+CGREG:"),
             ("AT+CEREG?", "+CEREG:"),
         ):
-            text = replies.find_body(await self._optional(session, command, prio), prefix)
+            text = replies.find_body(await session.optional(command, prio), prefix)
             parsed = replies.registration(text, query=True) if text is not None else None
             if parsed is not None and (
                 best is None
                 or replies.REGISTRATION_RANK[parsed[0]] > replies.REGISTRATION_RANK[best[0]]
             ):
                 best = parsed
-        cops = replies.find_body(await self._optional(session, "AT+COPS?", prio), "+COPS:")
+        cops = replies.find_body(await session.optional("AT+COPS?", prio), "+COPS:")
         operator, cops_act = replies.operator(cops) if cops is not None else (None, None)
-        cpin = replies.find_body(await self._optional(session, "AT+CPIN?", prio), "+CPIN:")
-        cpms = replies.find_body(await self._optional(session, "AT+CPMS?", prio), "+CPMS:")
+        cpin = replies.find_body(await session.optional("AT+CPIN?", prio), "+CPIN:")
+        cpms = replies.find_body(await session.optional("AT+CPMS?", prio), "+CPMS:")
         counts = replies.storage_counts(cpms) if cpms is not None else []
         used, total = counts[-1] if counts else (None, None)  # <mem3>: where SMS arrive
         act = best[1] if best is not None and best[1] is not None else cops_act
@@ -386,9 +262,10 @@ class Modem:
             raise ModemUnavailable(f"modem is {self.state.value}")
         session.resetting = True
         try:
-            await self._run(session, self.profile.reset_command, Priority.RESET)
+            await session.run(self.profile.reset_command, Priority.RESET)
+            session.reset_accepted = True
         except ModemDisconnected:
-            pass  # gone before its OK was read: the reset is under way
+            session.reset_accepted = True  # gone before its OK was read: under way
         except DriverError as exc:
             log.warning("%s: reset command failed (%s); reopening anyway", self.name, exc.code)
         session.mark_lost("reset")
@@ -415,7 +292,9 @@ class Modem:
         delay = settings.reconnect_min
         try:
             while True:
-                session = _Session(self)
+                session = Session(
+                    settings, self.profile, name=self.name, stats=self.stats, on_urc=self._on_urc
+                )
                 self._session = session
                 reason = "open_failed"
                 try:
@@ -441,7 +320,7 @@ class Modem:
                     self._release_waiters(self._fatal)
                     return  # a locked SIM needs a person: no retry burns PIN attempts
                 log.info("%s: reopening in %.3g s", self.name, delay)
-                if reason == "reset" and self.profile.reset_reenumerates:
+                if session.reset_accepted and self.profile.reset_reenumerates:
                     await self._wait_vanished()
                 await asyncio.sleep(delay)  # backoff: a modelled delay, not a synchronisation
                 await self._wait_for_port()
@@ -466,15 +345,16 @@ class Modem:
                 while _port_present(self.settings.port):  # noqa: ASYNC110
                     await asyncio.sleep(self.settings.path_poll_interval)
 
-    async def _bring_up(self, session: _Session) -> None:
+    async def _bring_up(self, session: Session) -> None:
         try:
             async with asyncio.timeout(OPEN_TIMEOUT):
                 await session.link.open()
         except TimeoutError:
             raise ModemUnavailable(f"port did not open within {OPEN_TIMEOUT:g} s") from None
-        await self._wait_boot(session)
+        await bringup.wait_boot(session)
         session.booting = False
-        identity = await self._initialise(session)
+        identity = await bringup.initialise(session)
+        self.profile = session.profile
         previous, self.identity = self.identity, identity
         reason = "initialised"
         if previous is not None and previous.imei != identity.imei:
@@ -484,179 +364,16 @@ class Modem:
         self._set_state(ModemState.READY, reason)
         session.spawn(self._sweeper(session), "sweep")
 
-    async def _wait_boot(self, session: _Session) -> None:
-        """Poll ``AT`` until it answers, then wait for the SMS-ready banner if one began."""
-        settings = self.settings
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + settings.boot_timeout
-        while True:
-            try:
-                await session.engine.command(
-                    "AT", seconds=settings.boot_poll_interval, priority=Priority.RESET
-                )
-                break
-            except CommandTimeout:
-                if loop.time() >= deadline:
-                    raise CommandTimeout("boot", settings.boot_timeout) from None
-            except CommandError:
-                break  # it answers: alive
-        if session.boot_started and self.profile.boot_lines and not session.boot_line.is_set():
-            try:
-                async with asyncio.timeout(max(deadline - loop.time(), 0.0)):
-                    await session.boot_line.wait()
-            except TimeoutError:
-                log.info("%s: no SMS-ready banner before the boot deadline", self.name)
-
-    async def _initialise(self, session: _Session) -> Identity:
-        await self._run(session, "ATE0")
-        await self._optional(session, "AT+CMEE=1")
-        await self._unlock_sim(session)
-        identity = await self._read_identity(session)
-        if self.settings.profile == AUTO:
-            self.profile = detect_profile(identity.manufacturer, identity.model)
-            log.info("%s: using the %s profile", self.name, self.profile.name)
-        await self._while_busy(session, lambda: self._run(session, "AT+CMGF=0"))
-        if self.settings.message_service is not None:
-            await self._run(session, f"AT+CSMS={self.settings.message_service}")
-        csms = replies.find_body(await self._optional(session, "AT+CSMS?"), "+CSMS:")
-        service = replies.first_int(csms) if csms is not None else 0
-        await self._while_busy(session, lambda: self._select_storage(session))
-        cnmi = await self._while_busy(session, lambda: self._select_indications(session))
-        session.cnma_required = service == 1 and (cnmi[1] in (2, 3) or cnmi[3] == 1)
-        await self._check_smsc(session)
-        if self.settings.registration_urcs:
-            await self._optional(session, "AT+CREG=2")
-        for extra in self.profile.init_extra:
-            await self._optional(session, extra)
-        return identity
-
-    async def _unlock_sim(self, session: _Session) -> None:
-        state = await self._sim_state(session)
-        if state == "ready":
-            return
-        if state == "pin" and self.settings.pin:
-            try:
-                await self._run(session, f'AT+CPIN="{self.settings.pin}"')
-            except CommandError as exc:
-                if isinstance(exc, CmeError) and exc.number not in WRONG_PIN_CME:
-                    raise
-                raise SimPinError("the SIM rejected the configured PIN") from None
-            state = await self._sim_state(session, wait_ready=True)
-            if state == "ready":
-                return
-        if state in ("pin", "puk"):
-            raise SimPinError(f"the SIM needs its {state.upper()}")
-        session.reason = "sim_" + state
-        raise ModemUnavailable(f"SIM not usable ({state})")
-
-    async def _sim_state(self, session: _Session, *, wait_ready: bool = False) -> str:
-        """AT+CPIN? until it answers (SIM busy after boot or a PIN is normal)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.boot_timeout
-        while True:
-            try:
-                lines = await self._run(
-                    session,
-                    "AT+CPIN?",
-                    final_prefix="+CPIN:" if self.profile.cpin_no_ok else None,
-                )
-                state = replies.sim_state(replies.find_body(lines, "+CPIN:") or "")
-                if state == "ready" or not wait_ready or loop.time() >= deadline:
-                    return state
-            except CmeError as exc:
-                if exc.number == 10:
-                    return "absent"
-                if exc.number not in BUSY_CME or loop.time() >= deadline:
-                    raise
-            await asyncio.sleep(self.settings.boot_poll_interval)  # SIM still busy
-
-    async def _read_identity(self, session: _Session) -> Identity:
-        async def value(command: str) -> str | None:
-            return replies.identity_value(await self._optional(session, command))
-
-        manufacturer = await value("AT+CGMI")
-        model = await value("AT+CGMM")
-        revision = await value("AT+CGMR")
-        imei = await value("AT+CGSN")
-        imsi = await value("AT+CIMI")
-        profile = detect_profile(manufacturer, model) if self.settings.profile == AUTO else None
-        iccid = None
-        for command in (profile or self.profile).iccid_commands:
-            iccid = await value(command)
-            if iccid:
-                break
-        return Identity(manufacturer, model, revision, imei, imsi, iccid)
-
-    async def _select_storage(self, session: _Session) -> None:
-        test = replies.find_body(await self._optional(session, "AT+CPMS=?"), "+CPMS:")
-        lists = replies.memory_lists(test) if test is not None else []
-        chosen: str | None = None
-        if len(lists) >= 3:
-            for memory in self.profile.storage_preference:
-                if memory in lists[0] and memory in lists[2]:
-                    chosen = memory
-                    break
-        if chosen is not None:
-            second = chosen if chosen in lists[1] else lists[1][0] if lists[1] else chosen
-            await self._run(session, f'AT+CPMS="{chosen}","{second}","{chosen}"')
-        else:
-            current = replies.find_body(await self._run(session, "AT+CPMS?"), "+CPMS:") or ""
-            names = replies.memory_lists(f"({current})")
-            chosen = names[0][0] if names and names[0] else "SM"
-        session.memory = session.receive_memory = chosen
-        session.report_memory = "SR" if lists and "SR" in lists[0] else chosen
-
-    async def _select_indications(self, session: _Session) -> tuple[int, int, int, int, int]:
-        test = replies.find_body(await self._optional(session, "AT+CNMI=?"), "+CNMI:")
-        allowed = replies.ranges(test) if test is not None else []
-        candidates = [
-            setting
-            for setting in self.profile.cnmi_preference
-            if len(allowed) < 5 or all(v in r for v, r in zip(setting, allowed, strict=False))
-        ]
-        last: CommandError | None = None
-        for setting in candidates:
-            try:
-                await self._run(session, "AT+CNMI=" + ",".join(str(v) for v in setting))
-            except CommandError as exc:
-                last = exc
-                continue
-            return setting
-        raise last or CommandError("AT+CNMI", "no acceptable setting")
-
-    async def _check_smsc(self, session: _Session) -> None:
-        current = replies.find_body(await self._optional(session, "AT+CSCA?"), "+CSCA:")
-        number = current.split(",")[0].strip().strip('"') if current else ""
-        wanted = self.settings.smsc
-        if wanted and wanted != number:
-            toa = 145 if wanted.startswith("+") else 129
-            await self._run(session, f'AT+CSCA="{wanted}",{toa}')
-        elif not number:
-            log.warning("%s: no SMSC on the SIM; sends need one in settings", self.name)
-
-    async def _while_busy(self, session: _Session, step: Callable[[], Awaitable[T]]) -> T:
-        """Retry ``step`` while the modem says SIM/SMS busy (normal right after boot)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.boot_timeout
-        while True:
-            try:
-                return await step()
-            except (CmeError, CmsError) as exc:
-                busy = BUSY_CME if isinstance(exc, CmeError) else BUSY_CMS
-                if exc.number not in busy or loop.time() >= deadline:
-                    raise
-            await asyncio.sleep(self.settings.boot_poll_interval)  # modem asked us to wait
-
     # ---- inbound ----------------------------------------------------------------------
 
-    async def _sweep(self, session: _Session) -> None:
+    async def _sweep(self, session: Session) -> None:
         """AT+CMGL=4 over the receive (and report) memory: what arrived while away."""
         memories = [session.receive_memory, session.report_memory]
         async with session.storage:
             for memory in dict.fromkeys(m for m in memories if m is not None):
-                await self._use_memory(session, memory)
+                await session.use_memory(memory)
                 try:
-                    lines = await self._run(session, "AT+CMGL=4", Priority.READ)
+                    lines = await session.run("AT+CMGL=4", Priority.READ)
                 except (CmsError, CmeError) as exc:
                     log.info("%s: listing %s failed (%s)", self.name, memory, exc.code)
                     continue
@@ -666,9 +383,9 @@ class Modem:
                 for index, _, pdu_hex in stored:
                     self._emit(session, pdu_hex, StoredLocation(memory, index))
             if session.receive_memory is not None:
-                await self._use_memory(session, session.receive_memory)
+                await session.use_memory(session.receive_memory)
 
-    async def _sweeper(self, session: _Session) -> None:
+    async def _sweeper(self, session: Session) -> None:
         """Sweep once when READY, then every ``sweep_interval`` for missed indications."""
         while True:
             try:
@@ -677,7 +394,7 @@ class Modem:
                 log.warning("%s: sweep failed (%s)", self.name, exc.code)
             await asyncio.sleep(self.settings.sweep_interval)  # a period, not a wait
 
-    async def _urc_worker(self, session: _Session) -> None:
+    async def _urc_worker(self, session: Session) -> None:
         while True:
             urc = await session.urcs.get()
             try:
@@ -686,11 +403,11 @@ class Modem:
                 elif urc.pdu is not None:
                     self._emit(session, urc.pdu, None)
                     if session.cnma_required:
-                        await self._run(session, "AT+CNMA", Priority.READ)
+                        await session.run("AT+CNMA", Priority.READ)
             except DriverError as exc:
                 log.warning("%s: handling %s failed (%s)", self.name, urc.name, exc.code)
 
-    async def _read_indicated(self, session: _Session, urc: Urc) -> None:
+    async def _read_indicated(self, session: Session, urc: Urc) -> None:
         parsed = replies.indication(urc.value)
         if parsed is None:
             log.warning("%s: unparsable %s", self.name, urc.name)
@@ -701,9 +418,9 @@ class Modem:
         async with session.storage:
             if location in session.emitted:
                 return  # already handed out (by a sweep) and not yet deleted
-            await self._use_memory(session, location.memory)
+            await session.use_memory(location.memory)
             try:
-                lines = await self._run(session, f"AT+CMGR={location.index}", Priority.READ)
+                lines = await session.run(f"AT+CMGR={location.index}", Priority.READ)
             except CmsError as exc:
                 if exc.number in GONE_INDEX_CMS:
                     return
@@ -712,7 +429,7 @@ class Modem:
         if pdu_hex is not None:
             self._emit(session, pdu_hex, location)
 
-    def _emit(self, session: _Session, pdu_hex: str, location: StoredLocation | None) -> None:
+    def _emit(self, session: Session, pdu_hex: str, location: StoredLocation | None) -> None:
         if location is not None and location in session.emitted:
             return
         try:
@@ -731,12 +448,7 @@ class Modem:
             session.emitted.add(location)
         self.events.put_nowait(event)
 
-    async def _use_memory(self, session: _Session, memory: str) -> None:
-        if session.memory != memory:
-            await self._run(session, f'AT+CPMS="{memory}"', Priority.READ)
-            session.memory = memory
-
-    def _on_urc(self, session: _Session, urc: Urc) -> None:
+    def _on_urc(self, session: Session, urc: Urc) -> None:
         name = urc.name
         if name in STORED_INDICATIONS or name in ROUTED:
             session.urcs.put_nowait(urc)
@@ -759,40 +471,16 @@ class Modem:
             parsed_ussd = replies.ussd(urc.value)
             if waiter is not None and not waiter.done() and parsed_ussd is not None:
                 waiter.set_result(parsed_ussd)
-        if urc.line in self.profile.boot_lines:
+        if urc.line in session.profile.boot_lines:
             session.boot_line.set()
 
     # ---- helpers ----------------------------------------------------------------------
 
-    def _ready_session(self) -> _Session:
+    def _ready_session(self) -> Session:
         session = self._session
         if self.state is not ModemState.READY or session is None or session.lost.is_set():
             raise ModemUnavailable(f"modem is {self.state.value} ({self.state_reason})")
         return session
-
-    async def _run(
-        self,
-        session: _Session,
-        command: str,
-        priority: Priority = Priority.RESET,
-        *,
-        final_prefix: str | None = None,
-    ) -> list[str]:
-        return await session.engine.command(
-            command,
-            seconds=self.settings.command_timeout,
-            priority=priority,
-            final_prefix=final_prefix,
-        )
-
-    async def _optional(
-        self, session: _Session, command: str, priority: Priority = Priority.RESET
-    ) -> list[str]:
-        """A command some firmwares lack: an error answer means "no information"."""
-        try:
-            return await self._run(session, command, priority)
-        except CommandError:
-            return []
 
     def _set_state(self, state: ModemState, reason: str) -> None:
         if state is self.state:

@@ -33,7 +33,8 @@ class VendorProfile:
     iccid_commands: tuple[str, ...] = ("AT+CCID", "AT+ICCID")
     cnmi_preference: tuple[CnmiSetting, ...] = CNMI_PREFERENCE
     storage_preference: tuple[str, ...] = ("ME", "SM")
-    error_finals: tuple[str, ...] = ()  # regexes of extra error finals (whole line)
+    # Regexes of extra error finals (whole line); Motorola's by default (gammu at.c).
+    error_finals: tuple[str, ...] = (r"MODEM ERROR:.*",)
     cpin_no_ok: bool = False  # +CPIN: READY arrives without a following OK
     location_base: int = 1  # first storage index the modem uses (Huawei: 0)
     reset_command: str = "AT+CFUN=1,1"

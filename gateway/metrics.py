@@ -18,6 +18,7 @@ never share a counter. All durations are in seconds.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import re
 import time
@@ -27,7 +28,14 @@ from typing import Final, Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    Info,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -67,6 +75,13 @@ _LABEL_RE: Final = re.compile(r"[a-z][a-z0-9_.:-]{0,47}")
 _DIGIT_RUN_RE: Final = re.compile(r"[0-9][0-9 .()-]{3,}[0-9]")
 _MODEM_NAME_RE: Final = re.compile(r"[a-z0-9_-]{1,32}")  # as gateway.config accepts
 _ROUTE_RE: Final = re.compile(r"/[A-Za-z0-9_./{}-]{0,99}")
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("smsgw")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def safe_label(value: str | None) -> str:
@@ -143,6 +158,8 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, resident memory, fds
+        Info(f"{PREFIX}_build", "The running smsgw.", registry=r).info({"version": _version()})
         self.segments_sent = Counter(
             f"{PREFIX}_segments_sent", "Segments a modem accepted (+CMGS).", ["modem"], registry=r
         )

@@ -9,6 +9,7 @@
   const MIN_POLL_MS = 200;
   const MAX_POLL_MS = 60000;
   const EVENT_LIMIT = 20;
+  const REQUEST_TIMEOUT_MS = 10000; // a hung gateway must not pile up polls
   const UP_STATES = new Set(["ready", "degraded"]);
   // dBm thresholds for 5, 4, 3, 2 and 1 bars (AT+CSQ steps are 2 dB wide).
   const BAR_THRESHOLDS_DBM = [-73, -83, -93, -103, -109];
@@ -17,6 +18,7 @@
   const rows = new Map(); // modem name -> its <tr>, kept so focus survives a refresh
   const lastStates = new Map(); // modem name -> state, to announce changes
   let pollTimer = null;
+  let refreshing = false;
   let pollMs = DEFAULT_POLL_MS;
 
   function pollInterval() {
@@ -46,6 +48,7 @@
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       cache: "no-store",
       credentials: "omit",
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     let data = null;
     try {
@@ -278,7 +281,8 @@
   }
 
   async function refresh() {
-    if (!adminKey()) return;
+    if (!adminKey() || refreshing) return;
+    refreshing = true;
     try {
       const [modemPage, status, eventPage] = await Promise.all([
         api("/v1/modems"),
@@ -299,6 +303,8 @@
       document.body.dataset.loaded = "true";
     } catch (error) {
       if (!handleAuth(error)) showAlert(`Could not reach the gateway: ${error.message}`);
+    } finally {
+      refreshing = false;
     }
   }
 

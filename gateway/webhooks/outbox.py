@@ -65,8 +65,10 @@ SCHEMA: Final = (
         secret_enc BLOB NOT NULL,
         created_at REAL NOT NULL
     )""",
+    # What a message sent through a compatibility endpoint needs later (status callback
+    # URL, the token that signs it, DLR URL and mask); messages point here by ``ref``.
     """CREATE TABLE IF NOT EXISTS compat_messages (
-        message_id TEXT PRIMARY KEY,
+        ref TEXT PRIMARY KEY,
         kind TEXT NOT NULL,
         spec_enc BLOB NOT NULL,
         created_at REAL NOT NULL
@@ -238,8 +240,8 @@ def select_deliveries(
         where.append("id < ?")
         params.append(before_id)
     rows = conn.execute(
-        "SELECT id, subscriber, kind, state, created_at, attempts, next_at, delivered_at, "
-        f"last_error FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",  # noqa: S608
+        "SELECT id, subscriber, kind, state, created_at, attempts, next_at, delivered_at, "  # noqa: S608
+        f"last_error FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
         [*params, limit],
     ).fetchall()
     deliveries = []

@@ -85,7 +85,9 @@ def check_url(url: object, field_name: str) -> str:
 def check_events(value: object, field_name: str) -> tuple[EventKind, ...]:
     names = ", ".join(sorted(ALL_KINDS))
     if not isinstance(value, list) or not value:
-        raise ValidationError(f"{field_name} must be a non-empty list of: {names}", field=field_name)
+        raise ValidationError(
+            f"{field_name} must be a non-empty list of: {names}", field=field_name
+        )
     kinds: list[EventKind] = []
     for item in value:
         if not isinstance(item, str) or item not in ALL_KINDS:
@@ -125,13 +127,17 @@ def _parse_one(item: Mapping[str, Any], prefix: str, base_dir: Path) -> WebhookC
             raise ValidationError(f"{prefix}.{key}: unknown key", field=f"{prefix}.{key}")
     name = item.get("name", prefix.replace("[", "").replace("]", ""))
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
-        raise ValidationError(f"{prefix}.name: letters, digits, - and _ only", field=f"{prefix}.name")
+        raise ValidationError(
+            f"{prefix}.name: letters, digits, - and _ only", field=f"{prefix}.name"
+        )
     url = check_url(item.get("url"), f"{prefix}.url")
     events = check_events(item.get("events"), f"{prefix}.events")
     secret = _config_secret(item, prefix, base_dir)
     fmt = item.get("format", "smsgw")
     if fmt not in FORMATS:
-        raise ValidationError(f"{prefix}.format: one of {', '.join(FORMATS)}", field=f"{prefix}.format")
+        raise ValidationError(
+            f"{prefix}.format: one of {', '.join(FORMATS)}", field=f"{prefix}.format"
+        )
     account_sid = item.get("account_sid")
     if account_sid is not None and not isinstance(account_sid, str):
         raise ValidationError(f"{prefix}.account_sid: a string", field=f"{prefix}.account_sid")

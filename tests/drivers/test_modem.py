@@ -432,3 +432,15 @@ async def test_unexpected_reboot_reinitialises(sim_path: Path) -> None:
         assert (await state(modem, ModemState.DOWN)).reason == "rebooted"
         await state(modem, ModemState.READY)
         assert sim.commands.count("AT+CNMI=2,1,0,2,0") == before + 1
+
+
+async def test_reset_of_a_hung_modem_reopens_without_waiting_for_a_replug(
+    sim_path: Path,
+) -> None:
+    async with running(sim_path, command_timeout=0.2, boot_timeout=3.0) as (sim, modem):
+        await ready(modem)
+        sim.hang()
+        await modem.reset()  # AT+CFUN=1,1 goes unanswered
+        assert (await state(modem, ModemState.DOWN)).reason == "reset"
+        sim.resume()
+        await state(modem, ModemState.READY, within=2.0)  # < boot_timeout: no vanish wait

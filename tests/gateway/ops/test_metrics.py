@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import os
 import time
 
@@ -41,6 +42,10 @@ async def scrape(served: Served) -> str:
     return body
 
 
+def _installed_version() -> str:
+    return importlib.metadata.version("smsgw")
+
+
 def exercise_counters(metrics: Metrics) -> None:
     """One of each event the runtime reports, so every family has a sample."""
     metrics.segment_sent("front-desk", 1.2)
@@ -73,6 +78,8 @@ async def test_scrape_reports_modems_queue_and_store(served: Served) -> None:
     assert value(text, "smsgw_store_size_bytes") == 65536.0
     assert value(text, "smsgw_inbound_parts_waiting") == 2.0
     assert value(text, "smsgw_store_up") == 1.0
+    assert value(text, "smsgw_build_info", version=_installed_version()) == 1.0
+    assert (value(text, "process_cpu_seconds_total") or 0.0) > 0.0
     # Only the message already due counts; the one scheduled for later is not "stuck".
     oldest = value(text, "smsgw_queue_oldest_age_seconds")
     assert oldest is not None

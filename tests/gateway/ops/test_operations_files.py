@@ -16,7 +16,7 @@ from tests.gateway.ops.test_metrics import exercise_counters, samples, scrape
 
 ALERTS = REPO_ROOT / "config" / "alerts.yml"
 DASHBOARD = REPO_ROOT / "config" / "grafana-dashboard.json"
-METRIC_NAME = re.compile(r"\bsmsgw_[a-z_]+\b")
+METRIC_NAME = re.compile(r"\b(?:smsgw|process)_[a-z_]+\b")
 
 needs_promtool = pytest.mark.skipif(
     not os.access(PROMTOOL, os.X_OK), reason=f"promtool not found at {PROMTOOL}"

@@ -22,12 +22,20 @@ PATIENT_NUMBER = "+15557654321"
 PATIENT_TEXT = "Your biopsy results are ready, call Dr Quill"
 SEND_TIMEOUT = 15.0  # seconds for a queued message to reach the simulated network
 FRONT_ICCID = "8901260000000004321"
+# The driver looks for the port's disappearance after AT+CFUN=1,1 once a second; a
+# simulated reboot shorter than that can be missed, so the reboot outlasts one look.
+RESET_TIME = 1.5  # seconds
 
 
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[RunningDaemon]:
     modems = {
-        "front-desk": {"profile": "quectel", "iccid": FRONT_ICCID, "report_delay": 0.05},
+        "front-desk": {
+            "profile": "quectel",
+            "iccid": FRONT_ICCID,
+            "report_delay": 0.05,
+            "reset_time": RESET_TIME,
+        },
         "back-office": {"profile": "simcom", "report_delay": 0.05},
     }
     async with running_daemon(tmp_path, modems) as running:
