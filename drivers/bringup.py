@@ -1,0 +1,209 @@
+"""Bringing an opened modem to READY: wait for boot, then the init sequence.
+
+The order and the reasons follow modem-protocol.md §3.2 (3GPP TS 27.005/27.007): echo off,
+numeric errors, SIM (a configured PIN is tried once, never again: each try burns an
+attempt), identity, PDU mode, storage and indications chosen from the modem's own
+``=?`` ranges, SMSC, registration URCs, vendor extras. SIM/SMS "busy" answers are normal
+for seconds after boot and are retried until the boot deadline. All timeouts in seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from drivers import replies
+from drivers.engine import Priority
+from drivers.errors import (
+    CmeError,
+    CmsError,
+    CommandError,
+    CommandTimeout,
+    ModemUnavailable,
+    SimPinError,
+)
+from drivers.quirks import AUTO, CnmiSetting, detect_profile
+from drivers.session import Session
+from drivers.types import Identity
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BUSY_CME = frozenset({14, 515})  # SIM busy / please wait: normal for seconds after boot
+BUSY_CMS = frozenset({314, 500, 512, 515})
+WRONG_PIN_CME = frozenset({11, 12, 16})  # never retried: each try burns an attempt
+
+
+async def wait_boot(session: Session) -> None:
+    """Poll ``AT`` until it answers, then wait for the SMS-ready banner if one began."""
+    settings = session.settings
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.boot_timeout
+    while True:
+        try:
+            await session.engine.command(
+                "AT", seconds=settings.boot_poll_interval, priority=Priority.RESET
+            )
+            break
+        except CommandTimeout:
+            if loop.time() >= deadline:
+                raise CommandTimeout("boot", settings.boot_timeout) from None
+        except CommandError:
+            break  # it answers: alive
+    if session.boot_started and session.profile.boot_lines and not session.boot_line.is_set():
+        try:
+            async with asyncio.timeout(max(deadline - loop.time(), 0.0)):
+                await session.boot_line.wait()
+        except TimeoutError:
+            log.info("%s: no SMS-ready banner before the boot deadline", session.name)
+
+
+async def initialise(session: Session) -> Identity:
+    """Run the init sequence; sets ``session.profile`` ("auto"), memories and CNMA need."""
+    await session.run("ATE0")
+    await session.optional("AT+CMEE=1")
+    await _unlock_sim(session)
+    identity = await _read_identity(session)
+    if session.settings.profile == AUTO:
+        session.profile = detect_profile(identity.manufacturer, identity.model)
+        log.info("%s: using the %s profile", session.name, session.profile.name)
+    await _while_busy(session, lambda: session.run("AT+CMGF=0"))
+    if session.settings.message_service is not None:
+        await session.run(f"AT+CSMS={session.settings.message_service}")
+    csms = replies.find_body(await session.optional("AT+CSMS?"), "+CSMS:")
+    service = replies.first_int(csms) if csms is not None else 0
+    await _while_busy(session, lambda: _select_storage(session))
+    cnmi = await _while_busy(session, lambda: _select_indications(session))
+    session.cnma_required = service == 1 and (cnmi[1] in (2, 3) or cnmi[3] == 1)
+    await _check_smsc(session)
+    if session.settings.registration_urcs:
+        await session.optional("AT+CREG=2")
+    for extra in session.profile.init_extra:
+        await session.optional(extra)
+    return identity
+
+
+async def _unlock_sim(session: Session) -> None:
+    state = await _sim_state(session)
+    if state == "ready":
+        return
+    if state == "pin" and session.settings.pin:
+        try:
+            await session.run(f'AT+CPIN="{session.settings.pin}"')
+        except CommandError as exc:
+            if isinstance(exc, CmeError) and exc.number not in WRONG_PIN_CME:
+                raise
+            raise SimPinError("the SIM rejected the configured PIN") from None
+        state = await _sim_state(session, wait_ready=True)
+        if state == "ready":
+            return
+    if state in ("pin", "puk"):
+        raise SimPinError(f"the SIM needs its {state.upper()}")
+    session.reason = "sim_" + state
+    raise ModemUnavailable(f"SIM not usable ({state})")
+
+
+async def _sim_state(session: Session, *, wait_ready: bool = False) -> str:
+    """AT+CPIN? until it answers (SIM busy after boot or a PIN is normal)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + session.settings.boot_timeout
+    while True:
+        try:
+            lines = await session.run(
+                "AT+CPIN?",
+                final_prefix="+CPIN:" if session.profile.cpin_no_ok else None,
+            )
+            state = replies.sim_state(replies.find_body(lines, "+CPIN:") or "")
+            if state == "ready" or not wait_ready or loop.time() >= deadline:
+                return state
+        except CmeError as exc:
+            if exc.number == 10:
+                return "absent"
+            if exc.number not in BUSY_CME or loop.time() >= deadline:
+                raise
+        await asyncio.sleep(session.settings.boot_poll_interval)  # SIM still busy
+
+
+async def _read_identity(session: Session) -> Identity:
+    async def value(command: str) -> str | None:
+        return replies.identity_value(await session.optional(command))
+
+    manufacturer = await value("AT+CGMI")
+    model = await value("AT+CGMM")
+    revision = await value("AT+CGMR")
+    imei = await value("AT+CGSN")
+    imsi = await value("AT+CIMI")
+    profile = detect_profile(manufacturer, model) if session.settings.profile == AUTO else None
+    iccid = None
+    for command in (profile or session.profile).iccid_commands:
+        iccid = await value(command)
+        if iccid:
+            break
+    return Identity(manufacturer, model, revision, imei, imsi, iccid)
+
+
+async def _select_storage(session: Session) -> None:
+    test = replies.find_body(await session.optional("AT+CPMS=?"), "+CPMS:")
+    lists = replies.memory_lists(test) if test is not None else []
+    chosen: str | None = None
+    if len(lists) >= 3:
+        for memory in session.profile.storage_preference:
+            if memory in lists[0] and memory in lists[2]:
+                chosen = memory
+                break
+    if chosen is not None:
+        second = chosen if chosen in lists[1] else lists[1][0] if lists[1] else chosen
+        await session.run(f'AT+CPMS="{chosen}","{second}","{chosen}"')
+    else:
+        current = replies.find_body(await session.run("AT+CPMS?"), "+CPMS:") or ""
+        names = replies.memory_lists(f"({current})")
+        chosen = names[0][0] if names and names[0] else "SM"
+    session.memory = session.receive_memory = chosen
+    session.report_memory = "SR" if lists and "SR" in lists[0] else chosen
+
+
+async def _select_indications(session: Session) -> CnmiSetting:
+    test = replies.find_body(await session.optional("AT+CNMI=?"), "+CNMI:")
+    allowed = replies.ranges(test) if test is not None else []
+    candidates = [
+        setting
+        for setting in session.profile.cnmi_preference
+        if len(allowed) < 5 or all(v in r for v, r in zip(setting, allowed, strict=False))
+    ]
+    last: CommandError | None = None
+    for setting in candidates:
+        try:
+            await session.run("AT+CNMI=" + ",".join(str(v) for v in setting))
+        except CommandError as exc:
+            last = exc
+            continue
+        return setting
+    raise last or CommandError("AT+CNMI", "no acceptable setting")
+
+
+async def _check_smsc(session: Session) -> None:
+    current = replies.find_body(await session.optional("AT+CSCA?"), "+CSCA:")
+    number = current.split(",")[0].strip().strip('"') if current else ""
+    wanted = session.settings.smsc
+    if wanted and wanted != number:
+        toa = 145 if wanted.startswith("+") else 129
+        await session.run(f'AT+CSCA="{wanted}",{toa}')
+    elif not number:
+        log.warning("%s: no SMSC on the SIM; sends need one in settings", session.name)
+
+
+async def _while_busy(session: Session, step: Callable[[], Awaitable[T]]) -> T:
+    """Retry ``step`` while the modem says SIM/SMS busy (normal right after boot)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + session.settings.boot_timeout
+    while True:
+        try:
+            return await step()
+        except (CmeError, CmsError) as exc:
+            busy = BUSY_CME if isinstance(exc, CmeError) else BUSY_CMS
+            if exc.number not in busy or loop.time() >= deadline:
+                raise
+        await asyncio.sleep(session.settings.boot_poll_interval)  # modem asked us to wait

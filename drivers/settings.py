@@ -1,0 +1,50 @@
+"""How to reach and drive one modem: the settings the gateway's configuration maps onto."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from drivers.quirks import get_profile
+
+
+@dataclass(frozen=True, slots=True)
+class ModemSettings:
+    """How to reach and drive one modem. All durations in seconds."""
+
+    port: str  # device path (prefer /dev/serial/by-id/...) or pyserial URL (socket://h:p)
+    profile: str = "generic"  # quirks profile name, or "auto" (from AT+CGMI/AT+CGMM)
+    pin: str | None = field(default=None, repr=False)
+    smsc: str | None = None  # set AT+CSCA when the SIM's differs; None: keep the SIM's
+    baudrate: int = 115200
+    command_timeout: float = 10.0
+    boot_timeout: float = 30.0  # open -> answering AT (and SIM/SMS ready)
+    reconnect_min: float = 0.5
+    reconnect_max: float = 30.0
+    cmgs_timeout: float | None = None  # None: the profile's (60 s SIM800, 120 s Quectel)
+    prompt_timeout: float | None = None  # None: the profile's
+    max_consecutive_timeouts: int = 3  # then close and reopen ("unresponsive")
+    sweep_interval: float = 300.0  # AT+CMGL=4 while READY, for missed indications
+    ussd_timeout: float = 30.0  # AT+CUSD request -> +CUSD answer
+    boot_poll_interval: float = 1.0  # deadline of each AT probe while booting
+    path_poll_interval: float = 1.0  # how often to look for a vanished device path
+    message_service: int | None = None  # AT+CSMS=<n> at init; None: keep the modem's
+    registration_urcs: bool = True  # AT+CREG=2 for unsolicited registration changes
+
+    def __post_init__(self) -> None:
+        for name in (
+            "command_timeout",
+            "boot_timeout",
+            "reconnect_min",
+            "reconnect_max",
+            "sweep_interval",
+            "ussd_timeout",
+            "boot_poll_interval",
+            "path_poll_interval",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        if self.reconnect_max < self.reconnect_min:
+            raise ValueError("reconnect_max must be >= reconnect_min")
+        if self.max_consecutive_timeouts < 1:
+            raise ValueError("max_consecutive_timeouts must be >= 1")
+        get_profile(self.profile)  # raises ValueError for an unknown name
