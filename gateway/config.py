@@ -122,6 +122,7 @@ class ModemConfig:
     tags: tuple[str, ...] = ()  # groups for routing
     enabled: bool = True
     cmgs_timeout: float | None = None  # seconds; None = the driver's default for the profile
+    command_timeout: float = 10.0  # seconds for any other AT command; misses count toward a reset
     rate: RateConfig = field(default_factory=RateConfig)
     simulator: SimulatorConfig | None = None  # set (defaults filled) when simulate is set
 
@@ -315,6 +316,7 @@ def _modem(t: _Table) -> ModemConfig:
         "tags",
         "enabled",
         "cmgs_timeout",
+        "command_timeout",
         "rate",
         "simulator",
     )
@@ -371,6 +373,7 @@ def _modem(t: _Table) -> ModemConfig:
         tags=tags,
         enabled=t.boolean("enabled", True),
         cmgs_timeout=t.optional_number("cmgs_timeout", minimum=1.0),
+        command_timeout=t.number("command_timeout", 10.0, minimum=0.1),
         rate=RateConfig(
             per_minute=r.integer("per_minute", 10, minimum=0),
             per_hour=r.integer("per_hour", 0, minimum=0),

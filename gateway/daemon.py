@@ -483,6 +483,7 @@ def default_modem_factory(modem_config: ModemConfig, port: str) -> ModemPort:
         pin=modem_config.read_pin(),
         smsc=modem_config.smsc,
         cmgs_timeout=modem_config.cmgs_timeout,
+        command_timeout=modem_config.command_timeout,
     )
     return Modem(settings, name=modem_config.name)
 

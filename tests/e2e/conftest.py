@@ -149,6 +149,7 @@ def write_config(root: Path, port: int, sims: dict[str, SimulatedModem], extra: 
             f'name = "{name}"',
             f'port = "{sim.path}"',
             f'profile = "{profile}"',
+            "command_timeout = 2.0",
             "rate = { per_minute = 0 }",
             "",
         ]
