@@ -6,13 +6,17 @@ on a generated config) and this script, which waits until every modem is ready,
 lets it settle, then reads the daemon's CPU time from /proc/<pid>/stat over the
 measuring window and prints it as a percentage of one core (target: < 1 %).
 
-    .venv/bin/python bench/idle_cpu.py [--seconds 60] [--modems 8] [--settle 5]
+    .venv/bin/python bench/idle_cpu.py [--seconds 60] [--modems 8] [--settle 5] [--watched]
+
+``--watched`` adds what a watched gateway serves meanwhile: a Prometheus scrape of
+``/metrics`` every 15 s and one open status page polling every 3 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -106,6 +110,27 @@ async def wait_ready(url: str, token: str, count: int) -> None:
             await asyncio.sleep(POLL_INTERVAL)
 
 
+SCRAPE_INTERVAL = 15.0  # seconds, Prometheus' usual
+PAGE_POLL_INTERVAL = 3.0  # seconds, the status page's default
+PAGE_PATHS = ("/v1/modems", "/v1/status", "/v1/events?limit=20")
+
+
+async def watch(url: str, token: str) -> None:
+    """Scrape and poll like Prometheus and one open status page, until cancelled."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as session:
+        next_scrape = time.monotonic()
+        while True:
+            if time.monotonic() >= next_scrape:
+                async with session.get(url + "/metrics") as response:
+                    await response.read()
+                next_scrape += SCRAPE_INTERVAL
+            for path in PAGE_PATHS:
+                async with session.get(url + path, headers=headers) as response:
+                    await response.read()
+            await asyncio.sleep(PAGE_POLL_INTERVAL)  # a modelled polling period
+
+
 async def stop(proc: Any) -> None:
     if proc.returncode is None:
         proc.send_signal(signal.SIGTERM)
@@ -117,7 +142,7 @@ async def stop(proc: Any) -> None:
             await proc.wait()
 
 
-async def measure(seconds: float, modems: int, settle: float, profile: str) -> int:
+async def measure(seconds: float, modems: int, settle: float, profile: str, watched: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="smsgw-idle-") as tmp:
         root = Path(tmp)
         sims, ports = await start_simulators(root, modems, profile)
@@ -138,18 +163,25 @@ async def measure(seconds: float, modems: int, settle: float, profile: str) -> i
                     sys.executable, "-m", "gateway.cli", "run", "--config", str(config),
                     stdout=log, stderr=asyncio.subprocess.STDOUT,
                 )  # fmt: skip
-            await wait_ready(f"http://127.0.0.1:{port}", token, modems)
+            url = f"http://127.0.0.1:{port}"
+            await wait_ready(url, token, modems)
             await asyncio.sleep(settle)  # start-up work (init, first health polls) ends
 
+            watcher = asyncio.create_task(watch(url, token)) if watched else None
             daemon_start, sims_start = cpu_seconds(daemon.pid), cpu_seconds(sims.pid)
             wall_start = time.monotonic()
             await asyncio.sleep(seconds)  # the measuring window
             wall = time.monotonic() - wall_start
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             daemon_cpu = cpu_seconds(daemon.pid) - daemon_start
             sims_cpu = cpu_seconds(sims.pid) - sims_start
             percent = 100.0 * daemon_cpu / wall
             verdict = "ok" if percent < TARGET_PERCENT else "over target"
-            print(f"idle daemon, {modems} ready modems ({profile}), {wall:.1f} s window:")
+            load = "scraped every 15 s, one status page open" if watched else "unwatched"
+            print(f"idle daemon, {modems} ready modems ({profile}), {load}, {wall:.1f} s window:")
             print(f"  daemon CPU   {daemon_cpu:.2f} s = {percent:.2f} % of one core "
                   f"(target < {TARGET_PERCENT:g} %: {verdict})")  # fmt: skip
             print(f"  daemon RSS   {rss_mib(daemon.pid):.1f} MiB; "
@@ -169,8 +201,9 @@ def main() -> int:
     parser.add_argument("--modems", type=int, default=8, help="simulated modems (8)")
     parser.add_argument("--settle", type=float, default=5.0, help="wait after ready (5)")
     parser.add_argument("--profile", default="generic", help="simulator profile (generic)")
+    parser.add_argument("--watched", action="store_true", help="scrape and poll meanwhile")
     args = parser.parse_args()
-    return asyncio.run(measure(args.seconds, args.modems, args.settle, args.profile))
+    return asyncio.run(measure(args.seconds, args.modems, args.settle, args.profile, args.watched))
 
 
 if __name__ == "__main__":

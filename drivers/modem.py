@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 10.0  # stop(): bound on tearing the supervision task down
 OPEN_TIMEOUT = 10.0  # the port opens in an executor thread: a wedged driver must not hang us
+VANISH_POLL_INTERVAL = 0.05  # after a reset, the old node may be gone for only a moment
 GONE_INDEX_CMS = frozenset({321})  # invalid index: already deleted
 GONE_INDEX_CME = frozenset({21, 22})
 STORED_INDICATIONS = frozenset({"+CMTI:", "+CDSI:"})
@@ -69,6 +70,20 @@ USSD_CODE = re.compile(r"[0-9*#+]{1,64}")
 def _port_present(path: str) -> bool:
     """One stat of the device path: cheap enough for the loop, no executor needed."""
     return os.path.exists(path)
+
+
+def _port_identity(path: str) -> tuple[int, int, int] | None:
+    """(inode and change time of the name, device number): udev recreates both on replug.
+
+    A modem that re-enumerates quickly may be back under the same name before a poll
+    notices it was gone, even with a reused inode or device number; the change time of
+    the new name tells the two apart.
+    """
+    try:
+        name = os.lstat(path)
+        return name.st_ino, name.st_ctime_ns, os.stat(path).st_rdev
+    except OSError:
+        return None
 
 
 class Modem:
@@ -88,6 +103,7 @@ class Modem:
         self._fatal: DriverError | None = None
         self._ready_waiters: set[asyncio.Future[None]] = set()
         self._stopping = False
+        self._opened_identity: tuple[int, int, int] | None = None
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -337,13 +353,17 @@ class Modem:
             await asyncio.sleep(self.settings.path_poll_interval)
 
     async def _wait_vanished(self) -> None:
-        """After AT+CFUN=1,1 the port re-enumerates: do not reopen the dying one."""
+        """After AT+CFUN=1,1 the port re-enumerates: do not reopen the dying one.
+
+        Done when the path is gone or names another node than the one we opened.
+        """
         if is_url(self.settings.port):
             return
+        poll = min(self.settings.path_poll_interval, VANISH_POLL_INTERVAL)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.settings.boot_timeout):
-                while _port_present(self.settings.port):  # noqa: ASYNC110
-                    await asyncio.sleep(self.settings.path_poll_interval)
+                while _port_identity(self.settings.port) == self._opened_identity:  # noqa: ASYNC110
+                    await asyncio.sleep(poll)
 
     async def _bring_up(self, session: Session) -> None:
         try:
@@ -351,6 +371,8 @@ class Modem:
                 await session.link.open()
         except TimeoutError:
             raise ModemUnavailable(f"port did not open within {OPEN_TIMEOUT:g} s") from None
+        if not is_url(self.settings.port):
+            self._opened_identity = _port_identity(self.settings.port)
         await bringup.wait_boot(session)
         session.booting = False
         identity = await bringup.initialise(session)

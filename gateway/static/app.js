@@ -96,7 +96,8 @@
 
   function text(tag, value, className) {
     const node = document.createElement(tag);
-    node.textContent = value === null || value === undefined || value === "" ? "–" : String(value);
+    const missing = value === null || value === undefined || value === "";
+    node.textContent = missing ? "–" : String(value);
     if (className) node.className = className;
     return node;
   }
@@ -249,9 +250,10 @@
       time.scope = "row";
       time.textContent = at ? at.toLocaleString() : "–";
       if (at) time.title = at.toISOString();
-      const detail = event.detail && Object.keys(event.detail).length
-        ? Object.entries(event.detail).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ")
-        : null;
+      const detail = Object.entries(event.detail || {})
+        .map(([key, value]) => [key, typeof value === "object" ? JSON.stringify(value) : value])
+        .map(([key, value]) => `${key}: ${value}`)
+        .join(", ");
       row.append(time, text("td", event.kind), text("td", event.modem), text("td", detail));
       return row;
     });
@@ -292,12 +294,12 @@
         }),
         api(`/v1/events?limit=${EVENT_LIMIT}`),
       ]);
-      const modems = Array.isArray(modemPage) ? modemPage : modemPage.items || modemPage.modems || [];
+      const modems = modemPage.modems || [];
       const today = new Map(((status && status.modems.items) || []).map((m) => [m.name, m]));
       renderModems(modems, today);
       announceChanges(modems);
       renderSummary(status, modems);
-      renderEvents(Array.isArray(eventPage) ? eventPage : eventPage.items || []);
+      renderEvents(eventPage.items || []);
       showAlert("");
       $("updated").textContent = `Updated ${new Date().toLocaleTimeString()}.`;
       document.body.dataset.loaded = "true";

@@ -305,6 +305,23 @@ async def test_reset_reopens_by_path(sim_path: Path) -> None:
         assert "AT+CFUN=1,1" in sim.commands
 
 
+async def test_reset_notices_a_modem_that_re_enumerates_between_polls(sim_path: Path) -> None:
+    # The node is gone for 20 ms while the path poll runs once a second: the new node is
+    # told apart from the old one by its identity, not by having seen the gap.
+    options = {"reset_time": 0.02}
+    async with running(
+        sim_path, sim_options=options, path_poll_interval=1.0, boot_timeout=30.0
+    ) as (
+        sim,
+        modem,
+    ):
+        await ready(modem)
+        await modem.reset()
+        await state(modem, ModemState.DOWN)
+        await state(modem, ModemState.READY)  # within WAIT, far below boot_timeout
+        assert sim.commands.count("AT+CFUN=1,1") == 1
+
+
 async def test_sim_storage_full_is_drained_by_deletes(sim_path: Path) -> None:
     async with running(sim_path, sim_options={"storage_capacity": 5}) as (sim, modem):
         assert sim.fill_storage() == 5
