@@ -253,9 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "rotate-key",
         "add a new encryption key and re-encrypt stored values",
-        "Add a new current key to the key file (the old ones stay, so nothing becomes "
-        "unreadable), then re-encrypt every stored value in batches, printing progress. "
-        "Back up the key file afterwards.",
+        "Add a new current key to the key file (the old ones stay until nothing uses "
+        "them, so nothing becomes unreadable). If the daemon runs, it re-encrypts the "
+        "stored values in the background and then retires the old keys (follow its log "
+        "or the key.rotated event); otherwise this command does it in batches, printing "
+        "progress. Run it as the service user. Back up the key file afterwards.",
     )
     config_option(p)
     p.set_defaults(handler=_rotate_key)
@@ -427,13 +429,6 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 
 def _rotate_key(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    server = config.server
-    if asyncio.run(cli_client.listening(server.host, server.port, PROBE_TIMEOUT_SECONDS)):
-        raise Conflict(
-            f"a daemon is listening on {server.host}:{server.port}; stop it first "
-            "(it holds the old key ring in memory and could not read values re-encrypted "
-            "with the new key), then run rotate-key and start it again"
-        )
     asyncio.run(cli_admin.rotate(config.store, _out()))
     return EXIT_OK
 

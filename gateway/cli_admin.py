@@ -2,7 +2,8 @@
 
 ``init``, ``keys`` and ``rotate-key`` act on the files directly rather than
 through the API, so the technician can bootstrap and recover a gateway whose
-daemon is stopped (or that has no admin key left).
+daemon is stopped (or that has no admin key left). ``rotate-key`` leaves the
+re-encryption to the daemon when one runs (it holds the data dir lock).
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from typing import Final, TextIO
 from gateway.cli_client import format_table
 from gateway.config import StoreConfig
 from gateway.crypto import KeyRing
-from gateway.errors import KeyFileError, NotFound, ValidationError
+from gateway.errors import DataDirInUse, KeyFileError, NotFound, StoreError, ValidationError
+from gateway.store import data_lock
 from gateway.store.base import ApiKey, Scope, Store
+from gateway.store.data_lock import DataDirLock
+from gateway.store.rotation import ROTATE_BATCH, ROTATED_EVENT, describe_left, finish_rotation
 
 ADMIN_KEY_NAME: Final = "admin"
 ALL_SCOPES: Final = frozenset(Scope)
 DEMO_KEY_FILE_NAME: Final = "demo-api-key"
-ROTATE_BATCH: Final = 500
 
 
 @contextlib.contextmanager
@@ -150,26 +153,69 @@ async def revoke_key(cfg: StoreConfig, key_id: str) -> ApiKey:
 class RotateResult:
     key_id: str
     rewritten: int
+    retired: tuple[str, ...]
+    daemon: str | None  # the running daemon that finishes the job, if one does
 
 
 async def rotate(cfg: StoreConfig, out: TextIO) -> RotateResult:
-    """A new current key in the key file, then every stored value re-encrypted.
+    """A new current key in the key file; then the old keys' values re-encrypted and
+    the old keys retired, by this process or, when one runs, by the daemon.
 
-    The store re-encrypts in batches, each its own short transaction, so the
-    database stays usable throughout; the caller makes sure no daemon holds the
-    old key ring in memory (it could not open values sealed with the new key).
+    Without a daemon the data dir lock is held throughout, so none can start
+    meanwhile; the store re-encrypts in batches, each its own short transaction.
     """
+    from gateway.store.sqlite import SqliteStore
+
     ring = KeyRing.load(cfg.key_file)
-    async with open_store(cfg, ring) as store:
-        old = sorted(ring.key_ids)
-        with private_umask():
-            key_id = ring.rotate(cfg.key_file)
-        out.write(f"new key {key_id} written to {cfg.key_file} (kept: {', '.join(old)})\n")
-        out.write(f"re-encrypting stored values in batches of {ROTATE_BATCH}...\n")
-        out.flush()
-        total = await store.rotate_key(batch=ROTATE_BATCH)
-    out.write(f"done: {total} values re-encrypted; all now sealed with key {key_id}\n")
-    return RotateResult(key_id, total)
+    try:
+        lock = DataDirLock.acquire(cfg.data_dir, "rotate-key")
+    except DataDirInUse:
+        daemon = data_lock.holder(cfg.data_dir)
+        if daemon is None or not daemon.startswith("daemon"):
+            raise
+        return _rotate_for_daemon(cfg, ring, daemon, out)
+    try:
+        async with open_store(cfg, ring) as store:
+            assert isinstance(store, SqliteStore)
+            old = sorted(ring.key_ids)
+            with private_umask():
+                key_id = ring.rotate(cfg.key_file)
+            out.write(f"new key {key_id} written to {cfg.key_file} (kept: {', '.join(old)})\n")
+            out.write(f"re-encrypting stored values in batches of {ROTATE_BATCH}...\n")
+            out.flush()
+
+            def progress(rewritten: int, total: int) -> None:
+                out.write(f"  batch: {rewritten} values re-encrypted ({total} so far)\n")
+                out.flush()
+
+            with private_umask():
+                result = await finish_rotation(
+                    store, ring, cfg.key_file, batch=ROTATE_BATCH, on_batch=progress
+                )
+    finally:
+        lock.release()
+    if result.left:
+        raise StoreError(f"new key {key_id} is current, but {describe_left(result.left)}")
+    out.write(f"done: {result.rewritten} values re-encrypted; all now sealed with key {key_id}\n")
+    if result.retired:
+        out.write(f"retired old key(s) {', '.join(result.retired)} from {cfg.key_file}\n")
+    out.write("back up the key file now: backups of the old one no longer open new data\n")
+    return RotateResult(key_id, result.rewritten, result.retired, None)
+
+
+def _rotate_for_daemon(cfg: StoreConfig, ring: KeyRing, daemon: str, out: TextIO) -> RotateResult:
+    with private_umask():
+        key_id = ring.rotate(cfg.key_file)
+    old = sorted(ring.key_ids - {key_id})
+    out.write(
+        f"new key {key_id} written to {cfg.key_file}\n"
+        f"a daemon is running ({daemon}): it picks the new key up within seconds, seals new "
+        f"values with it, re-encrypts stored values in the background and then retires the "
+        f"old key(s) {', '.join(old)} from the key file.\n"
+        f"follow it in the daemon's log (lines starting 'key rotation') or in the events "
+        f"(GET /v1/events, kind {ROTATED_EVENT!r} when done)\n"
+    )
+    return RotateResult(key_id, 0, (), daemon)
 
 
 def format_keys(keys: list[ApiKey]) -> str:

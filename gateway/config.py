@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from gateway.errors import ConfigError
 from gateway.service import ApiSettings
+from gateway.webhooks.subscriptions import WebhookConfig, parse_webhooks
 
 MODEM_PROFILES: Final = ("auto", "generic", "simcom", "quectel", "huawei")
 SIMULATOR_PROFILES: Final = ("generic", "simcom", "quectel", "huawei")
@@ -194,6 +195,7 @@ class Config:
     retry: RetryConfig = field(default_factory=RetryConfig)
     inbound: InboundConfig = field(default_factory=InboundConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    webhooks: tuple[WebhookConfig, ...] = ()
 
     def api_settings(self) -> ApiSettings:
         return self.server.api_settings()
@@ -222,7 +224,10 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Config:
     root = _Table(
-        data, "", {"server", "store", "modems", "routes", "retry", "inbound", "logging"}, base_dir
+        data,
+        "",
+        {"server", "store", "modems", "routes", "retry", "inbound", "logging", "webhooks"},
+        base_dir,
     )
     server = _server(root.table("server"))
     store_table = root.table("store", required=True)
@@ -246,6 +251,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
             )
         ),
         logging=_logging(root.table("logging")),
+        webhooks=parse_webhooks(data.get("webhooks"), base_dir=base_dir),
     )
 
 

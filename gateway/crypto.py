@@ -28,9 +28,14 @@ Choices, and why:
   overwritten by accident. ``load`` refuses a file others could read: the key is
   the only thing standing between the disk and the PHI.
 
-Rotation must run in the process that owns the store (or with it stopped): a
-process holding an older copy of the key ring cannot open values sealed with
-the new key.
+Rotation adds a key to the file; the process that owns the store then
+``reload``s its ring in place (every holder of the ring sees the new key at once),
+re-encrypts and ``retire``s. Changes to the file (``rotate``, ``retire``) are made
+under an exclusive ``flock`` on its directory, each re-reading the file first, so
+two processes never undo each other's change.
+
+Several threads use one ring (the store's SQLite workers seal and open too), so a
+reload swaps whole immutable values: ``open`` and ``seal`` never see half of one.
 """
 
 from __future__ import annotations
@@ -38,19 +43,21 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gateway.errors import KeyFileError, StoreError
+from gateway.errors import KeyFileError, StoreError, UnknownKey
 
 KEY_FILE_VERSION = 1
 BLOB_VERSION = 1
@@ -69,6 +76,7 @@ class KeyRing:
         self._keys = dict(keys)
         self._aead = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._hmac_key = hmac_key
+        self._path: Path | None = None  # the file it was loaded from or written to
         self._set_current(current)
 
     # -- files ---------------------------------------------------------------
@@ -102,10 +110,38 @@ class KeyRing:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         fsync_dir(path.parent)
+        ring._path = path
         return ring
 
     @classmethod
     def load(cls, path: Path) -> KeyRing:
+        ring = cls._read(path)
+        ring._path = path
+        return ring
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def reload(self) -> bool:
+        """Re-read the file this ring came from, in place; True when its keys changed.
+
+        Checks the file as ``load`` does, and refuses one with another lookup-hash
+        key (a different gateway's file): every stored hash would stop matching."""
+        if self._path is None:
+            raise KeyFileError("this key ring was not loaded from a file")
+        fresh = KeyRing._read(self._path)
+        if not hmac.compare_digest(fresh._hmac_key, self._hmac_key):
+            raise KeyFileError(
+                f"key file {self._path} now belongs to another gateway (its lookup key changed)"
+            )
+        changed = fresh._keys != self._keys or fresh._current != self._current
+        if changed:
+            self._adopt(fresh)
+        return changed
+
+    @classmethod
+    def _read(cls, path: Path) -> KeyRing:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
@@ -139,16 +175,20 @@ class KeyRing:
         """Add a new current key, rewrite ``path`` atomically, return the new key id.
 
         Old keys stay in the ring until every value sealed with them has been
-        re-encrypted (``Store.rotate_key``)."""
-        key_id = _new_key_id()
-        while key_id in self._keys:
+        re-encrypted (``Store.rotate_key``). The file is the truth for the other keys
+        (another process may have retired some); this ring's current key is kept."""
+        with _locked_dir(path.parent):
+            keys = self._on_disk(path) or dict(self._keys)
+            keys.setdefault(self._current, self._keys[self._current])
             key_id = _new_key_id()
-        candidate = KeyRing(
-            current=key_id,
-            keys={**self._keys, key_id: AESGCM.generate_key(bit_length=256)},
-            hmac_key=self._hmac_key,
-        )
-        _replace_key_file(path, candidate)
+            while key_id in keys:
+                key_id = _new_key_id()
+            candidate = KeyRing(
+                current=key_id,
+                keys={**keys, key_id: AESGCM.generate_key(bit_length=256)},
+                hmac_key=self._hmac_key,
+            )
+            _replace_key_file(path, candidate)
         # Only now, with the new key safely on disk, start sealing with it.
         self._adopt(candidate)
         return key_id
@@ -158,16 +198,23 @@ class KeyRing:
 
         Only after ``Store.rotate_key`` has returned: values still sealed with a
         retired key can no longer be opened. Until then an old backup of the
-        database stays readable with the current key file."""
+        database stays readable with the current key file.
+
+        Retires nothing (returns ``[]``) when the file's current key is no longer this
+        ring's: someone rotated again, and values may soon be sealed with that key."""
         retired = sorted(self._keys.keys() - {self._current})
         if not retired:
             return []
-        candidate = KeyRing(
-            current=self._current,
-            keys={self._current: self._keys[self._current]},
-            hmac_key=self._hmac_key,
-        )
-        _replace_key_file(path, candidate)
+        with _locked_dir(path.parent):
+            on_disk = KeyRing._read(path)
+            if on_disk._current != self._current:
+                return []
+            candidate = KeyRing(
+                current=self._current,
+                keys={self._current: self._keys[self._current]},
+                hmac_key=self._hmac_key,
+            )
+            _replace_key_file(path, candidate)
         self._adopt(candidate)
         return retired
 
@@ -187,16 +234,15 @@ class KeyRing:
         return self._prefix
 
     def seal(self, plaintext: bytes, *, aad: bytes) -> bytes:
+        prefix, aead = self._sealer  # one read: a reload never mixes two keys
         nonce = os.urandom(NONCE_BYTES)
-        return self._prefix + nonce + self._current_aead.encrypt(nonce, plaintext, aad)
+        return prefix + nonce + aead.encrypt(nonce, plaintext, aad)
 
     def open(self, blob: bytes, *, aad: bytes) -> bytes:
         key_id, body_at = _parse_header(blob)
         aead = self._aead.get(key_id)
         if aead is None:
-            raise KeyFileError(
-                f"a stored value was sealed with key {key_id!r}, not in the key file"
-            )
+            raise UnknownKey(f"a stored value was sealed with key {key_id!r}, not in the key file")
         nonce = blob[body_at : body_at + NONCE_BYTES]
         try:
             return aead.decrypt(nonce, blob[body_at + NONCE_BYTES :], aad)
@@ -211,15 +257,28 @@ class KeyRing:
     # -- internals -------------------------------------------------------------
 
     def _adopt(self, other: KeyRing) -> None:
+        # New keys become openable before anything is sealed with them.
+        self._aead = {**self._aead, **other._aead}
         self._keys = other._keys
-        self._aead = other._aead
         self._set_current(other._current)
+        self._aead = other._aead
 
     def _set_current(self, key_id: str) -> None:
-        self._current = key_id
-        self._current_aead = self._aead[key_id]
         encoded = key_id.encode()
         self._prefix = bytes((BLOB_VERSION, len(encoded))) + encoded
+        self._sealer = (self._prefix, self._aead[key_id])
+        self._current = key_id
+
+    def _on_disk(self, path: Path) -> dict[str, bytes]:
+        """The keys in ``path`` now (none if it is absent); refuses another gateway's file."""
+        if not path.exists():
+            return {}
+        on_disk = KeyRing._read(path)
+        if not hmac.compare_digest(on_disk._hmac_key, self._hmac_key):
+            raise KeyFileError(
+                f"key file {path} belongs to another gateway (its lookup key differs)"
+            )
+        return on_disk._keys
 
     def _to_json(self) -> bytes:
         document = {
@@ -320,6 +379,23 @@ def _replace_key_file(path: Path, ring: KeyRing) -> None:
             tmp.unlink()
         raise KeyFileError(f"cannot replace key file {path}: {exc.strerror}") from exc
     fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def _locked_dir(directory: Path) -> Iterator[None]:
+    """Serialise read-modify-write of key files in ``directory`` across processes.
+
+    The directory itself is locked: the file is replaced by rename, so a lock on it
+    would be lost with the old inode, and a lock file would litter the directory."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise KeyFileError(f"cannot open key directory {directory}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def fsync_dir(directory: Path) -> None:

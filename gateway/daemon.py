@@ -2,11 +2,11 @@
 
 ``Daemon`` implements ``GatewayService`` for the API and runs the lifecycle:
 
-    start: key ring -> store (open, recover) -> queue rebuilt from the store ->
-           modems (built-in simulators first) -> workers and event consumers ->
-           housekeeping -> HTTP API
+    start: data dir lock -> key ring -> store (open, recover) -> queue rebuilt
+           from the store -> modems (built-in simulators first) -> workers and
+           event consumers -> housekeeping and key watch -> HTTP API
     stop:  HTTP API -> workers (the segment in flight may finish, within a bound)
-           -> event consumers -> modems -> store
+           -> event consumers -> modems -> store -> data dir lock
 
 ``run(config)`` runs it until SIGTERM or SIGINT. Logs carry ids, modem names and
 error codes, never a number or a text (gateway.redact where one must appear).
@@ -56,8 +56,12 @@ from gateway.store.base import (
     QueueItem,
     Store,
 )
+from gateway.store.data_lock import DataDirLock
+from gateway.store.rotation import KEY_WATCH_INTERVAL, ROTATE_BATCH, watch_key_file
 from gateway.store.sqlite import SqliteStore
 from gateway.submission import SubmissionRules, prepare_message
+from gateway.webhooks.dispatcher import WebhookSettings
+from gateway.webhooks.runtime import Integrations
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +94,9 @@ class RuntimeSettings:
     modem_stop_deadline: float = MODEM_STOP_DEADLINE
     purge_interval: float = PURGE_INTERVAL
     device_poll_interval: float = DEVICE_POLL_INTERVAL
+    key_watch_interval: float = KEY_WATCH_INTERVAL
+    rotate_batch: int = ROTATE_BATCH
+    webhooks: WebhookSettings | None = None  # delivery timing; None: the defaults
     serve_http: bool = True
 
 
@@ -124,7 +131,8 @@ class Daemon:
         self.metrics = Metrics(m.name for m in config.modems if m.enabled)
         self._modem_factory = modem_factory or default_modem_factory
         self._clock = clock
-        self._rng = rng or random.SystemRandom()
+        # Concat references need spread, not secrecy: a seeded generator spares a syscall each.
+        self._rng = rng or random.Random()
         self._store: Store | None = None
         self.router = Router(config.routes, config.modems)
         self._rules = SubmissionRules(
@@ -141,6 +149,9 @@ class Daemon:
         self._runner: web.AppRunner | None = None
         self.api_url: str | None = None
         self._accepting = False
+        self._data_lock: DataDirLock | None = None
+        self._sqlite: SqliteStore | None = None  # the store itself, whatever wraps it
+        self.integrations: Integrations | None = None  # webhooks, Twilio and Kannel shapes
 
     # GatewayService ------------------------------------------------------------------
 
@@ -175,10 +186,13 @@ class Daemon:
             for r in requests
         ]
         results = await self.store.add_messages(new)
-        for result in results:
-            message = result.message
-            if result.created and message.state is MessageState.QUEUED:
-                await self.dispatcher.enqueue(self._queue_item(message))
+        await self.dispatcher.enqueue_many(
+            [
+                self._queue_item(r.message)
+                for r in results
+                if r.created and r.message.state is MessageState.QUEUED
+            ]
+        )
         return results
 
     async def cancel(self, message_id: str) -> Message:
@@ -260,6 +274,17 @@ class Daemon:
         )
         if cfg.store.retention_days > 0:
             self._spawn(self._purge_loop(), "purge")
+        if self._sqlite is not None:
+            self._spawn(
+                watch_key_file(
+                    self._sqlite,
+                    self._sqlite.keyring,
+                    cfg.store.key_file,
+                    interval=self.settings.key_watch_interval,
+                    batch=self.settings.rotate_batch,
+                ),
+                "key-watch",
+            )
         for modem_config in cfg.modems:
             if modem_config.enabled:
                 await self._start_modem(modem_config)
@@ -269,6 +294,8 @@ class Daemon:
 
     async def _open_store(self) -> None:
         cfg = self.config.store
+        # First: a second daemon (or a rotate-key) on this data dir is refused here.
+        self._data_lock = DataDirLock.acquire(cfg.data_dir, "daemon")
         keyring = KeyRing.load(cfg.key_file)
         store = SqliteStore(cfg.database, keyring, durable=cfg.durable)
         old = os.umask(0o077)  # the database and its -wal/-shm files: owner only
@@ -276,7 +303,12 @@ class Daemon:
             await store.open()
         finally:
             os.umask(old)
-        self._store = store
+        self._sqlite = store
+        integrations = Integrations(store, self.config.webhooks, self.settings.webhooks)
+        await integrations.start()
+        self.integrations = integrations
+        # Every state change the daemon records also writes its webhook event.
+        self._store = integrations.wrap(store)
 
     async def _start_modem(self, modem_config: ModemConfig) -> None:
         assert self.dispatcher is not None
@@ -359,6 +391,8 @@ class Daemon:
         server = self.config.server
         app = make_app(self, default_country=server.default_country)
         add_ops_routes(app, self, self.metrics)
+        if self.integrations is not None:
+            self.integrations.add_routes(app)
         runner = web.AppRunner(
             app, access_log_class=AccessLog, handle_signals=False, shutdown_timeout=10.0
         )
@@ -400,9 +434,16 @@ class Daemon:
         self.simulators.clear()
         if self.dispatcher is not None:
             await self.dispatcher.close()
+        if self.integrations is not None:
+            await self.integrations.stop()
+            self.integrations = None
         if self._store is not None:
             await self._store.close()
             self._store = None
+        self._sqlite = None
+        if self._data_lock is not None:
+            self._data_lock.release()
+            self._data_lock = None
 
     async def _stop_workers(self) -> None:
         idle = [t for h in self.handles.values() if not h.busy for t in h.tasks]

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -99,6 +99,15 @@ class Dispatcher:
         eligibility = await self.router.resolve(item, self.store)
         self._track[item.id] = _Track(eligibility)
         self.scheduler.add(item, eligibility)
+
+    async def enqueue_many(self, items: Sequence[QueueItem]) -> None:
+        """Queue a batch: every route resolved first, then one hand-over to the scheduler."""
+        resolve, store = self.router.resolve, self.store
+        queued = [(item, await resolve(item, store)) for item in items]
+        track = self._track
+        for item, eligibility in queued:
+            track[item.id] = _Track(eligibility)
+        self.scheduler.add_many(queued)
 
     def cancel(self, message_id: str) -> None:
         self.scheduler.remove(message_id)

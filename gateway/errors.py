@@ -132,3 +132,13 @@ class DaemonUnreachable(Unavailable):
     """A client (the CLI) could not reach the daemon's API at all."""
 
     code = "daemon_unreachable"
+
+
+class UnknownKey(KeyFileError):
+    """A stored value was sealed with a key id the key ring does not hold (yet)."""
+
+
+class DataDirInUse(Conflict):
+    """Another smsgw process (a daemon, or rotate-key) holds the data directory's lock.
+
+    Never served by the API, so it keeps ``conflict`` as its code (exit 1 in the CLI)."""

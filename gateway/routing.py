@@ -13,12 +13,14 @@ was accepted, may use every enabled modem, sticky and with fallback.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from gateway.config import ModemConfig, RouteConfig
 from gateway.scheduler import Eligibility
 from gateway.store.base import QueueItem, Store
 
 DEFAULT_ROUTE = RouteConfig(name="default", sticky=True, fallback=True)
+MAX_CACHED_ELIGIBILITIES: Final = 1024  # route names x sticky modems; stale route names too
 
 
 class Router:
@@ -28,6 +30,8 @@ class Router:
         self._all = frozenset(m.name for m in self._modems)
         self._by_name = {r.name: r for r in self._routes}
         self._pools = {r.name: self._pool_of(r) for r in self._routes}
+        # One object per distinct answer: the scheduler's pool lookup then matches by identity.
+        self._eligibilities: dict[tuple[str | None, str | None], Eligibility] = {}
 
     def route_for(self, number: str) -> str | None:
         """Name of the first rule matching the E.164 ``number``; None for the default."""
@@ -47,10 +51,16 @@ class Router:
 
     def eligibility(self, name: str | None, sticky_modem: str | None = None) -> Eligibility:
         """``sticky_modem``: where the patient last wrote; used only inside the route's pool."""
+        found = self._eligibilities.get((name, sticky_modem))
+        if found is not None:
+            return found
         rule = self.rule(name)
         pool = self.pool(name)
         preferred = sticky_modem if rule.sticky and sticky_modem in pool else None
-        return Eligibility(modems=pool, fallback=rule.fallback, preferred=preferred)
+        found = Eligibility(modems=pool, fallback=rule.fallback, preferred=preferred)
+        if len(self._eligibilities) < MAX_CACHED_ELIGIBILITIES:
+            self._eligibilities[(name, sticky_modem)] = found
+        return found
 
     async def resolve(self, item: QueueItem, store: Store) -> Eligibility:
         """The item's eligibility, looking up its conversation modem for sticky routes."""

@@ -138,25 +138,33 @@ class Scheduler:
 
     def add(self, item: QueueItem, eligibility: Eligibility = ANY_MODEM) -> None:
         """Queue (or re-queue) an item; an item already queued is replaced."""
-        self.remove(item.id)
-        entry = _Entry(item, eligibility, next(self._counter))
-        self._live[item.id] = entry
-        if item.expires_at is not None:
-            heapq.heappush(self._expiries, (item.expires_at, entry.token, item.id))
-        now = self._clock()
-        if item.expires_at is not None and item.expires_at <= now:
-            self._expire_due(now)
-        elif item.send_at > now:
-            heapq.heappush(self._timers, (item.send_at, entry.token, item.id))
-        else:
-            self._make_due(entry)
-            self._notify()
-        self._arm_timer()
+        self.add_many(((item, eligibility),))
 
     def add_many(self, items: Iterable[tuple[QueueItem, Eligibility]]) -> None:
-        """Bulk load (start-up): items are made due in the order given."""
+        """Queue (or re-queue) items, made due in the order given; workers and the
+        timer are told once for the lot, so a batch of a thousand costs one wake-up."""
+        now = self._clock()
+        due = expired = False
         for item, eligibility in items:
-            self.add(item, eligibility)
+            self.remove(item.id)
+            entry = _Entry(item, eligibility, next(self._counter))
+            self._live[item.id] = entry
+            expires_at = item.expires_at
+            if expires_at is not None:
+                heapq.heappush(self._expiries, (expires_at, entry.token, item.id))
+                if expires_at <= now:
+                    expired = True
+                    continue
+            if item.send_at > now:
+                heapq.heappush(self._timers, (item.send_at, entry.token, item.id))
+            else:
+                self._make_due(entry)
+                due = True
+        if expired:
+            self._expire_due(now)
+        if due:
+            self._notify()
+        self._arm_timer()
 
     def remove(self, message_id: str) -> bool:
         """Forget an item (cancelled); False when it was not queued here."""

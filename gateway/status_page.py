@@ -19,6 +19,7 @@ from typing import Final, Protocol
 
 from aiohttp import web
 
+from gateway import status_openapi
 from gateway.api.context import CONTEXT
 from gateway.api.resources import rfc3339
 from gateway.metrics import (
@@ -117,7 +118,11 @@ def add_ops_routes(app: web.Application, service: OpsService, metrics: Metrics) 
     app.middlewares.insert(0, http_metrics_middleware(metrics))
     context = app.get(CONTEXT)
     if context is not None:
-        app[CONTEXT] = replace(context, scopes={**context.scopes, **ROUTE_SCOPES})
+        app[CONTEXT] = replace(
+            context,
+            scopes={**context.scopes, **ROUTE_SCOPES},
+            openapi=status_openapi.merged(context.openapi),
+        )
     return ops
 
 

@@ -23,7 +23,8 @@ from gateway.routing import Router
 from gateway.service import SendRequest
 from gateway.store.base import ApiKey, NewMessage
 
-CONCAT_REFERENCE_MAX: Final = 0xFFFF  # 16-bit references: fewer collisions at volume
+CONCAT_REFERENCE_BITS: Final = 16  # 16-bit references: fewer collisions at volume
+_ENCODING_NAMES: Final = {e: e.value for e in pdu_codec.Encoding}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,24 +60,23 @@ def prepare_message(
 ) -> NewMessage:
     """Validate one request and fill every field of the message; raises ValidationError.
 
-    The segment count comes from encoding the text with the message's own concat
+    The segment count comes from planning the text with the message's own concat
     reference (a 16-bit one costs a character per segment), so the stored count
-    is exactly what the modem will send.
+    is exactly what the modem will send; the PDUs themselves are built at send time.
+    The fingerprint is only kept when an idempotency key can be compared with it.
     """
     prefix = request.field_prefix
     to = normalize(request.to, rules.default_country, field=f"{prefix}to")
     if not request.body:
         raise EmptyText("text is empty", field=f"{prefix}body")
-    reference = rng.randint(0, CONCAT_REFERENCE_MAX)
+    reference = rng.getrandbits(CONCAT_REFERENCE_BITS)
     try:
-        pdus = pdu_codec.encode(
-            to, request.body, request_report=request.request_report, reference=reference
-        )
+        encoding, count = pdu_codec.segments(request.body, reference=reference)
     except DriverError:
         raise ValidationError("text cannot be encoded as SMS", field=f"{prefix}body") from None
-    if len(pdus) > rules.max_segments:
+    if count > rules.max_segments:
         raise TextTooLong(
-            f"text needs {len(pdus)} segments; at most {rules.max_segments} are allowed",
+            f"text needs {count} segments; at most {rules.max_segments} are allowed",
             field=f"{prefix}body",
         )
     if request.ttl is not None and request.ttl <= 0:
@@ -89,8 +89,8 @@ def prepare_message(
         priority=request.priority,
         send_at=send_at,
         expires_at=send_at + request.ttl if request.ttl is not None else None,
-        encoding=pdus[0].encoding.value,
-        segment_count=len(pdus),
+        encoding=_ENCODING_NAMES[encoding],
+        segment_count=count,
         concat_ref=reference,
         request_report=request.request_report,
         route=rules.router.route_for(to),
@@ -98,5 +98,5 @@ def prepare_message(
         metadata=request.metadata,
         idempotency_key=request.idempotency_key,
         api_key_id=api_key.id if api_key is not None else None,
-        request_hash=request_fingerprint(to, request),
+        request_hash=None if request.idempotency_key is None else request_fingerprint(to, request),
     )

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from gateway.api.context import CONTEXT, ApiContext
 from gateway.api.middlewares import auth_middleware, error_middleware
+from gateway.api.openapi import document
 from gateway.api.routes import ROUTES
 from gateway.service import GatewayService
 
@@ -22,5 +23,6 @@ def make_app(service: GatewayService, *, default_country: str = "") -> web.Appli
         service=service,
         default_country=default_country,
         scopes={(r.method, r.path): r.scope for r in ROUTES},
+        openapi=document(),
     )
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -17,6 +18,8 @@ class ApiContext:
     default_country: str  # calling code for national numbers in query filters; "" = none
     # (method, path template) -> scope a key needs; None: no authentication at all
     scopes: Mapping[tuple[str, str], Scope | None]
+    # The OpenAPI document served at /v1/openapi.json; whoever adds routes adds their paths.
+    openapi: Mapping[str, Any]
 
 
 CONTEXT = web.AppKey[ApiContext]("context")

@@ -42,6 +42,7 @@ ERROR_CODES: Final = (
     "method_not_allowed",
     "not_cancellable",
     "idempotency_conflict",
+    "conflict",
     "unauthorized",
     "forbidden",
     "unavailable",

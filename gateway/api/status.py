@@ -7,7 +7,6 @@ from typing import Final
 from aiohttp import web
 
 from gateway.api.context import CONTEXT
-from gateway.api.openapi import document
 from gateway.api.resources import event_json, json_response, modem_json, page_json
 from gateway.api.validation import page_cursor, page_limit, query_params
 from gateway.errors import Unavailable
@@ -40,4 +39,4 @@ async def list_events(request: web.Request) -> web.Response:
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    return json_response(document())
+    return json_response(dict(request.app[CONTEXT].openapi))

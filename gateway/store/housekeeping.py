@@ -19,6 +19,9 @@ SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "events": ("id", ("detail",)),
     "webhook_outbox": ("id", ("payload",)),
     "audit": ("id", ("detail",)),
+    # Created by the webhook integration when it is enabled; skipped where absent.
+    "webhook_subscriptions": ("id", ("secret",)),
+    "compat_messages": ("ref", ("spec",)),
 }
 CANARY = b"smsgw key canary"
 CANARY_AAD = aad("meta", "value", "canary")
@@ -94,10 +97,14 @@ def rotate_batch(
     if canary is not None and not bytes(canary[0]).startswith(prefix):
         value = keyring.seal(keyring.open(canary[0], aad=CANARY_AAD), aad=CANARY_AAD)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'canary'", (value,))
+    present = _tables(conn)
     for table, (id_column, names) in SEALED.items():
         if rewritten >= limit:
             break
         if after.get(table) == "":  # finished in this pass
+            continue
+        if table not in present:
+            after[table] = ""
             continue
         columns = [f"{name}_enc" for name in names]
         stale = " OR ".join(
@@ -132,3 +139,40 @@ def rotate_batch(
         rewritten += len(rows)
         after[table] = rows[-1][0] if len(rows) == want else ""
     return rewritten
+
+
+def stale_values(conn: sqlite3.Connection, prefix: bytes) -> dict[str, int]:
+    """Values not sealed with the key whose blobs start with ``prefix``, per
+    ``table.column``, over every ``*_enc`` column in the database (not only ``SEALED``)
+    plus the canary: the last check before old keys are retired for good."""
+    found: dict[str, int] = {}
+    canary = conn.execute("SELECT value FROM meta WHERE key = 'canary'").fetchone()
+    if canary is not None and not bytes(canary[0]).startswith(prefix):
+        found["meta.canary"] = 1
+    for table in sorted(_tables(conn)):
+        for column in _sealed_columns(conn, table):
+            (count,) = conn.execute(
+                f'SELECT count(*) FROM "{table}" WHERE "{column}" IS NOT NULL '  # noqa: S608
+                f'AND substr("{column}", 1, ?) != ?',
+                (len(prefix), prefix),
+            ).fetchone()
+            if count:
+                found[f"{table}.{column}"] = count
+    return found
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    }
+
+
+def _sealed_columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [
+        row[1]
+        for row in conn.execute(f'PRAGMA table_info("{table}")')
+        if str(row[1]).endswith("_enc")
+    ]

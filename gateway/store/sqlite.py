@@ -13,6 +13,7 @@ a cursor is the last id of the previous page, base64-encoded.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from gateway.crypto import KeyRing
-from gateway.errors import KeyFileError, StoreError, ValidationError
+from gateway.errors import KeyFileError, StoreError, UnknownKey, ValidationError
 from gateway.store import api_keys, events, housekeeping, inbound, messages, reports
 from gateway.store.base import (
     AddResult,
@@ -47,6 +48,8 @@ from gateway.store.sealing import decode_cursor, encode_cursor
 from gateway.store.writer import GroupWriter, run_sync
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 MAX_PAGE = 1000
@@ -132,7 +135,26 @@ class SqliteStore:
                 await conn.close()
         self._read_conn = self._write_conn = None
 
+    async def run_write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``job`` as one job of the group-commit writer (in its own savepoint).
+
+        For modules that keep tables of their own in this database (the webhook outbox).
+        """
+        return await self._write(job)
+
+    async def run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._read(fn)
+
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return await self._submit(job)
+        except UnknownKey:
+            if not self._reload_keys():
+                raise
+        # The failed job was rolled back to its savepoint, so running it again is safe.
+        return await self._submit(job)
+
+    async def _submit(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self._writer is None:
             raise StoreError("the store is not open")
         return await self._writer.submit(job)
@@ -140,7 +162,24 @@ class SqliteStore:
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._read_conn is None:
             raise StoreError("the store is not open")
+        try:
+            return await run_sync(self._read_conn, fn)
+        except UnknownKey:
+            if not self._reload_keys():
+                raise
         return await run_sync(self._read_conn, fn)
+
+    def _reload_keys(self) -> bool:
+        """A value sealed with a key this ring lacks: the key file may have gained it
+        since (a rotation). True when a reload brought new keys, so a retry may work."""
+        try:
+            changed = self.keyring.reload()
+        except KeyFileError as exc:
+            log.warning("reloading the key file failed: %s", exc.message)
+            return False
+        if changed:
+            log.info("key file reloaded: a stored value needed a key the ring did not hold")
+        return changed
 
     # -- messages ------------------------------------------------------------------
 
@@ -336,25 +375,39 @@ class SqliteStore:
         path = self.path
         return await self._read(lambda conn: housekeeping.stats(conn, path))
 
-    async def rotate_key(self, *, batch: int = 500) -> int:
+    async def rotate_key(
+        self, *, batch: int = 500, on_batch: Callable[[int, int], None] | None = None
+    ) -> int:
         """Each batch is its own transaction, queued behind the daemon's writes. Passes
         repeat until one finds nothing left, so values sealed while a pass ran are
-        caught too."""
+        caught too. ``on_batch(rewritten, total)`` follows progress."""
         total = 0
-        while rewritten := await self._rotate_pass(batch):
+        while True:
+            rewritten = await self._rotate_pass(batch, total, on_batch)
+            if not rewritten:
+                return total
             total += rewritten
-        return total
 
-    async def _rotate_pass(self, batch: int) -> int:
+    async def _rotate_pass(
+        self, batch: int, before: int, on_batch: Callable[[int, int], None] | None
+    ) -> int:
         keyring = self.keyring
         positions: dict[str, str | int] = {}
         rewritten = 0
         while True:
-            rewritten += await self._write(
+            done = await self._write(
                 lambda conn: housekeeping.rotate_batch(conn, keyring, batch, positions)
             )
+            rewritten += done
+            if done and on_batch is not None:
+                on_batch(done, before + rewritten)
             if all(positions.get(table) == "" for table in housekeeping.SEALED):
                 return rewritten
+
+    async def stale_values(self) -> dict[str, int]:
+        """Values not sealed with the current key, by ``table.column`` (empty: none)."""
+        prefix = self.keyring.current_prefix
+        return await self._write(lambda conn: housekeeping.stale_values(conn, prefix))
 
     async def purge(self, older_than: float) -> int:
         """Messages in a state nothing changes any more and inbound, both older than the

@@ -272,7 +272,10 @@ def select_deliveries(
 
 
 def purge(conn: sqlite3.Connection, older_than: float) -> int:
-    """Delivered and dead rows older than the cutoff, with their attempts."""
+    """Delivered and dead rows older than the cutoff, with their attempts, and the
+    callback details of messages created before it (no callback is made for them
+    any more)."""
+    conn.execute("DELETE FROM compat_messages WHERE created_at < ?", (older_than,))
     doomed = f"SELECT id FROM {TABLE} WHERE state != 'pending' AND created_at < ?"  # noqa: S608
     conn.execute(f"DELETE FROM webhook_attempts WHERE delivery_id IN ({doomed})", (older_than,))  # noqa: S608
     return conn.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sqlite3
 import stat
 import time
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gateway.crypto import KeyRing
+from gateway.crypto import KeyRing, key_id_of
 from gateway.ids import new_id
 from gateway.store.base import NewMessage, Priority
 from gateway.store.sqlite import SqliteStore
@@ -72,3 +73,31 @@ def new_message(**changes: Any) -> NewMessage:
         route=None,
     )
     return dataclasses.replace(message, **changes)
+
+
+def key_ids_in_use(db_path: Path) -> set[str]:
+    """The key id of every sealed value in the file: each ``*_enc`` column of every
+    table (whatever created it) and the canary."""
+    raw = sqlite3.connect(db_path)
+    try:
+        found = set()
+        tables = [
+            name
+            for (name,) in raw.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        for table in tables:
+            for row in raw.execute(f'PRAGMA table_info("{table}")').fetchall():
+                column = str(row[1])
+                if not column.endswith("_enc"):
+                    continue
+                for (blob,) in raw.execute(
+                    f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL'  # noqa: S608
+                ):
+                    found.add(key_id_of(blob))
+        (canary,) = raw.execute("SELECT value FROM meta WHERE key = 'canary'").fetchone()
+        found.add(key_id_of(canary))
+        return found
+    finally:
+        raw.close()

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.crypto import KeyRing, key_id_of
+from gateway.crypto import KeyRing
 from gateway.errors import StoreError, ValidationError
 from gateway.store.base import InboundPart, MessageState, Priority
-from gateway.store.housekeeping import SEALED
 from gateway.store.migrations import SCHEMA_VERSION
 from gateway.store.sqlite import SqliteStore
 from gateway.store.writer import run_sync
 
-from .conftest import new_message
+from .conftest import key_ids_in_use, new_message
 
 
 def wal_size(db_path: Path) -> int:
@@ -25,20 +24,7 @@ def wal_size(db_path: Path) -> int:
 
 
 def _key_ids_in_use(db_path: Path) -> set[str]:
-    raw = sqlite3.connect(db_path)
-    try:
-        found = set()
-        for table, (_, names) in SEALED.items():
-            for name in names:
-                for (blob,) in raw.execute(
-                    f"SELECT {name}_enc FROM {table} WHERE {name}_enc IS NOT NULL"  # noqa: S608
-                ):
-                    found.add(key_id_of(blob))
-        (canary,) = raw.execute("SELECT value FROM meta WHERE key = 'canary'").fetchone()
-        found.add(key_id_of(canary))
-        return found
-    finally:
-        raw.close()
+    return key_ids_in_use(db_path)
 
 
 async def test_rotate_key_reseals_everything_in_batches(

@@ -1,0 +1,243 @@
+"""Delivery of outbox rows: its own task, never awaited by the send path.
+
+The loop reads what is due, starts one delivery task per row (at most
+``concurrency`` at a time per receiver), and sleeps until the next row is due or
+something wakes it (a new event, a finished attempt). Each attempt has a
+deadline; a failure schedules the next one after an exponential backoff with
+jitter, and the last allowed attempt dead-letters the row. Every attempt is
+recorded. The outbox orders rows per conversation (see ``outbox``), so a row
+waiting for its retry holds back the rows behind it, and only those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import random
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import aiohttp
+
+from gateway.webhooks import outbox, targets
+from gateway.webhooks.outbox import Attempt, DueRow, StoreAccess
+from gateway.webhooks.subscriptions import Registry
+
+log = logging.getLogger(__name__)
+
+# All durations in seconds.
+DAY: Final = 86400.0
+MAX_ANSWER_BYTES: Final = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    max_attempts: int = 12  # then the row is dead-lettered
+    backoff_initial: float = 5.0  # before the second attempt; doubles each time
+    backoff_max: float = 3600.0
+    attempt_timeout: float = 10.0  # one request, connect to last byte of the answer
+    concurrency: int = 4  # requests in flight per receiver
+    batch: int = 200  # rows read per pass
+    idle_wake: float = 30.0  # longest sleep of the loop with nothing due
+    retention: float = 7 * DAY  # delivered and dead rows are kept this long
+    purge_interval: float = 3600.0
+
+
+def backoff(settings: WebhookSettings, attempt: int, rng: random.Random) -> float:
+    """Exponential, capped, with jitter in [half, full] so retries of many rows spread."""
+    delay = min(settings.backoff_max, settings.backoff_initial * 2.0 ** (attempt - 1))
+    return float(delay * (0.5 + rng.random() / 2))
+
+
+def _scan(conn: sqlite3.Connection, *, now: float, limit: int) -> tuple[list[DueRow], float | None]:
+    return outbox.select_due(conn, now, limit), outbox.next_due_at(conn)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        access: StoreAccess,
+        registry: Registry,
+        settings: WebhookSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._access = access
+        self._registry = registry
+        self.settings = settings or WebhookSettings()
+        self._clock = clock
+        self._rng = rng or random.SystemRandom()
+        self._wake = asyncio.Event()
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._per_receiver: Counter[str] = Counter()
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._purge_task: asyncio.Task[None] | None = None
+        self.delivered = 0  # attempts answered 2xx since start
+        self.failed = 0  # attempts that did not
+
+    def notify(self) -> None:
+        """Something was enqueued: look again now."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.settings.attempt_timeout),
+            connector=aiohttp.TCPConnector(limit=0),
+        )
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="webhooks")
+        self._purge_task = asyncio.get_running_loop().create_task(
+            self._purge_loop(), name="webhooks-purge"
+        )
+
+    async def stop(self) -> None:
+        """Attempts in flight are abandoned; their rows stay pending and go out after restart."""
+        tasks = [t for t in (self._task, self._purge_task) if t is not None]
+        tasks.extend(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._task = self._purge_task = None
+        self._in_flight.clear()
+        self._per_receiver.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _run(self) -> None:
+        settings = self.settings
+        while True:
+            self._wake.clear()
+            now = self._clock()
+            limit = settings.batch + len(self._in_flight)
+            try:
+                due, next_at = await self._access.run_read(
+                    functools.partial(_scan, now=now, limit=limit)
+                )
+            except Exception:
+                log.exception("reading the webhook outbox failed")
+                due, next_at = [], None
+            started = sum(1 for row in due if self._start(row))
+            if started and len(due) >= limit:
+                continue  # more may be due behind this batch
+            if next_at is not None and next_at > now:
+                delay = min(next_at - now, settings.idle_wake)
+            else:
+                delay = settings.idle_wake  # due rows wait for a slot; a finish wakes us
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+
+    def _start(self, row: DueRow) -> bool:
+        if row.id in self._in_flight:
+            return False
+        if self._per_receiver[row.subscriber] >= self.settings.concurrency:
+            return False
+        self._per_receiver[row.subscriber] += 1
+        task = asyncio.get_running_loop().create_task(self._deliver(row), name=f"webhook-{row.id}")
+        self._in_flight[row.id] = task
+        return True
+
+    async def _deliver(self, row: DueRow) -> None:
+        try:
+            await self._attempt(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("webhook delivery %s failed unexpectedly", row.id)
+        finally:
+            self._in_flight.pop(row.id, None)
+            self._per_receiver[row.subscriber] -= 1
+            self._wake.set()
+
+    def _request(self, row: DueRow) -> tuple[targets.HttpRequest | None, int]:
+        """The request to make, and the receiver's attempt limit (None: receiver gone)."""
+        payload = self._access.keyring.open(row.payload_enc, aad=outbox.payload_aad(row.id))
+        limit = self.settings.max_attempts
+        if row.subscriber in (targets.TWILIO_CALLBACK, targets.KANNEL_DLR):
+            return targets.callback_request(row.subscriber, payload), limit
+        sub = self._registry.get(row.subscriber)
+        if sub is None:
+            return None, limit
+        if sub.max_attempts is not None:
+            limit = sub.max_attempts
+        if sub.format == "twilio":
+            params = json.loads(payload)["params"]
+            return targets.twilio_request(sub.url, sub.secret.decode(), params), limit
+        return targets.smsgw_request(sub.url, sub.secret, payload, row.kind, row.id), limit
+
+    async def _attempt(self, row: DueRow) -> None:
+        number = row.attempts + 1
+        started_at, started = self._clock(), time.monotonic()
+        status: int | None = None
+        request, limit = self._request(row)
+        if request is None:
+            error: str | None = "subscription removed"
+            limit = number  # dead at once
+        else:
+            error = await self._send(request)
+            if error is None:
+                status = 200
+            elif error.startswith("http "):
+                status = int(error[5:])
+        attempt = Attempt(started_at, number, status, error, time.monotonic() - started)
+        if error is None:
+            state, next_at = outbox.DELIVERED, None
+            self.delivered += 1
+        elif number >= limit:
+            state, next_at = outbox.DEAD, None
+            self.failed += 1
+            log.warning("webhook %s to %s dead after %d attempts", row.id, row.subscriber, number)
+        else:
+            state = outbox.PENDING
+            next_at = self._clock() + backoff(self.settings, number, self._rng)
+            self.failed += 1
+        await self._access.run_write(
+            lambda conn: outbox.record_attempt(conn, row.id, attempt, state=state, next_at=next_at)
+        )
+
+    async def _send(self, request: targets.HttpRequest) -> str | None:
+        """None on a 2xx answer, else a short class of failure (no URL, no body: PHI-free)."""
+        assert self._session is not None
+        try:
+            async with self._session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=request.headers,
+                allow_redirects=False,
+            ) as response:
+                await response.content.read(MAX_ANSWER_BYTES)  # kept short; never stored
+                if 200 <= response.status < 300:
+                    return None
+                return f"http {response.status}"
+        except TimeoutError:
+            return "timeout"
+        except aiohttp.ClientConnectionError:
+            return "connect"
+        except aiohttp.ClientError as exc:
+            return type(exc).__name__
+
+    async def _purge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.purge_interval)  # a modelled period
+            cutoff = self._clock() - self.settings.retention
+            try:
+                removed = await self._access.run_write(
+                    functools.partial(outbox.purge, older_than=cutoff)
+                )
+            except Exception:
+                log.exception("purging the webhook outbox failed")
+            else:
+                if removed:
+                    log.info("webhook outbox purge removed %d row(s)", removed)
