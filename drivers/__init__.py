@@ -31,8 +31,12 @@ The public interface the gateway uses (see modem.py; all timeouts in seconds):
     await modem.stop()
 
 Events: StateChanged(STARTING/READY/DOWN/CLOSED, reason) with reasons "initialised",
-"identity_changed" (another IMEI answers on the same path), "unplugged", "unresponsive",
-"reset", "rebooted", "sim_pin", "sim_absent", or an error code; InboundMessage and
+"identity_changed" (another IMEI answers on the same path), "unplugged", "unresponsive"
+(missed deadlines, or no answer while bringing the port up), "hard_reset" (unresponsive
+again within ``unresponsive_window`` of a re-initialise: AT+CFUN=1,1 and a reopen; at most
+once per window, DOWN "unresponsive" with the backoff at its cap after that), "reset",
+"rebooted", "sim_pin", "sim_absent", or an error code. While DOWN, a change to
+"unresponsive" or "hard_reset" is announced again with the same state. InboundMessage and
 StatusReportReceived (with their StoredLocation when stored; a message can be handed out
 again after a reopen if it was not deleted); NetworkChanged from +CREG/^RSSI.
 """

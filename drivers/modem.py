@@ -4,7 +4,10 @@
 has a transport (transport.py); it never touches bytes. A named supervision task owns the
 port: it opens it, brings it to READY (bringup.py), sweeps stored messages, and reopens
 with capped exponential backoff when the port goes away or stops answering (silence is
-treated like an unplug). Everything the modem tells us arrives on ``events``.
+treated like an unplug). Silence that a re-initialise did not cure climbs a ladder: reopen
+and re-initialise, then a hard reset (AT+CFUN=1,1) and a reopen of the re-enumerated port,
+then DOWN with the backoff grown to its cap; see ``HangLadder``. Everything the modem tells
+us arrives on ``events``.
 
 Logs carry no phone numbers, message texts or PDUs: only command names, lengths, counts.
 All timeouts in seconds.
@@ -17,12 +20,14 @@ import contextlib
 import logging
 import os
 import re
+from collections import deque
 
 from drivers import bringup, replies
 from drivers.engine import EngineStats, Priority, command_name
 from drivers.errors import (
     CmeError,
     CmsError,
+    CommandTimeout,
     DriverError,
     ModemDisconnected,
     ModemUnavailable,
@@ -57,6 +62,10 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT = 10.0  # stop(): bound on tearing the supervision task down
 OPEN_TIMEOUT = 10.0  # the port opens in an executor thread: a wedged driver must not hang us
 VANISH_POLL_INTERVAL = 0.05  # after a reset, the old node may be gone for only a moment
+HARD_RESET_TIMEOUT = 3.0  # OK to AT+CFUN=1,1 on a port that missed its deadlines (or less:
+# never more than command_timeout); a modem that stays silent is reopened all the same
+UNRESPONSIVE = "unresponsive"  # StateChanged reasons of the hang ladder
+HARD_RESET = "hard_reset"
 GONE_INDEX_CMS = frozenset({321})  # invalid index: already deleted
 GONE_INDEX_CME = frozenset({21, 22})
 STORED_INDICATIONS = frozenset({"+CMTI:", "+CDSI:"})
@@ -84,6 +93,42 @@ def _port_identity(path: str) -> tuple[int, int, int] | None:
         return name.st_ino, name.st_ctime_ns, os.stat(path).st_rdev
     except OSError:
         return None
+
+
+class HangLadder:
+    """When an unresponsive modem calls for a hard reset; sans-IO (times are passed in).
+
+    An "unresponsive" ending is a session dropped for missed deadlines, or a bring-up that
+    got no answer. The first within ``window`` seconds is cured by reopening and
+    re-initialising; the second means that did not work, so it calls for a hard reset, at
+    most one per window. Endings older than the window are forgotten: a modem that kept
+    answering for a whole window starts from the bottom again.
+    """
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self._endings: deque[float] = deque()
+        self._hard_reset_at: float | None = None
+
+    def unresponsive(self, now: float) -> bool:
+        """Record one unresponsive ending; True when it calls for a hard reset."""
+        self._forget(now)
+        self._endings.append(now)
+        if len(self._endings) < 2:
+            return False
+        if self._hard_reset_at is not None and now - self._hard_reset_at < self.window:
+            return False
+        self._hard_reset_at = now
+        return True
+
+    def persisting(self, now: float) -> bool:
+        """A re-initialise did not cure it: the reopen backoff keeps growing to its cap."""
+        self._forget(now)
+        return len(self._endings) >= 2
+
+    def _forget(self, now: float) -> None:
+        while self._endings and now - self._endings[0] >= self.window:
+            self._endings.popleft()
 
 
 class Modem:
@@ -276,15 +321,38 @@ class Modem:
         session = self._session
         if session is None or session.lost.is_set():
             raise ModemUnavailable(f"modem is {self.state.value}")
+        await self._send_reset(session, self.settings.command_timeout)
+        session.mark_lost("reset")
+
+    async def _send_reset(self, session: Session, seconds: float) -> None:
+        """AT+CFUN=1,1; ``reset_accepted`` when the modem took it (its port will vanish)."""
+        if session.engine.closed:
+            return
         session.resetting = True
         try:
-            await session.run(self.profile.reset_command, Priority.RESET)
+            await session.engine.command(
+                self.profile.reset_command, seconds=seconds, priority=Priority.RESET
+            )
             session.reset_accepted = True
         except ModemDisconnected:
             session.reset_accepted = True  # gone before its OK was read: under way
         except DriverError as exc:
             log.warning("%s: reset command failed (%s); reopening anyway", self.name, exc.code)
-        session.mark_lost("reset")
+
+    async def _hard_reset(self, session: Session) -> None:
+        """The rung after a re-initialise that did not cure a hang, on the still-open port.
+
+        Some modems still take AT+CFUN=1,1 when AT+CMGS hangs; a silent one does not, and
+        is reopened all the same. The session's own tasks stop first so that none of their
+        commands goes ahead of the reset; callers' commands queued behind it fail with
+        ModemDisconnected when the session closes right after (their PDU was never written).
+        """
+        self._set_state(ModemState.DOWN, HARD_RESET, announce=True)
+        log.warning("%s: still unresponsive after a re-initialise; hard reset", self.name)
+        await session.stop_tasks()
+        await self._send_reset(session, min(HARD_RESET_TIMEOUT, self.settings.command_timeout))
+        if not session.reset_accepted:
+            log.warning("%s: hard reset not answered; reopening", self.name)
 
     async def command(self, line: str, timeout: float | None = None) -> list[str]:  # noqa: ASYNC109
         """Technician passthrough: one AT command between sends; its information lines.
@@ -305,6 +373,8 @@ class Modem:
 
     async def _supervise(self) -> None:
         settings = self.settings
+        loop = asyncio.get_running_loop()
+        ladder = HangLadder(settings.unresponsive_window)
         delay = settings.reconnect_min
         try:
             while True:
@@ -313,24 +383,36 @@ class Modem:
                 )
                 self._session = session
                 reason = "open_failed"
+                was_ready = False
                 try:
-                    await self._bring_up(session)
-                    delay = settings.reconnect_min
-                    await session.lost.wait()
-                    reason = session.reason
-                except SimPinError as exc:
-                    self._fatal = exc
-                    reason = "sim_pin"
-                except DriverError as exc:
-                    reason = session.reason or exc.code
-                    log.warning("%s: bring-up failed (%s)", self.name, exc.code)
-                except Exception:
-                    reason = session.reason or "internal_error"
-                    log.exception("%s: bring-up failed", self.name)
+                    try:
+                        await self._bring_up(session)
+                        was_ready = True
+                        await session.lost.wait()
+                        reason = session.reason
+                    except SimPinError as exc:
+                        self._fatal = exc
+                        reason = "sim_pin"
+                    except CommandTimeout as exc:
+                        reason = session.reason or UNRESPONSIVE  # no answer while bringing up
+                        log.warning("%s: bring-up failed (%s)", self.name, exc.code)
+                    except DriverError as exc:
+                        reason = session.reason or exc.code
+                        log.warning("%s: bring-up failed (%s)", self.name, exc.code)
+                    except Exception:
+                        reason = session.reason or "internal_error"
+                        log.exception("%s: bring-up failed", self.name)
+                    now = loop.time()
+                    silent = reason == UNRESPONSIVE
+                    if silent and ladder.unresponsive(now):
+                        await self._hard_reset(session)
+                        reason = HARD_RESET
+                    if was_ready and not (silent and ladder.persisting(now)):
+                        delay = settings.reconnect_min
                 finally:
                     self._session = None
                     if not self._stopping:
-                        self._set_state(ModemState.DOWN, reason)
+                        self._set_state(ModemState.DOWN, reason, announce=reason == UNRESPONSIVE)
                     await session.close()
                 if self._fatal is not None:
                     self._release_waiters(self._fatal)
@@ -504,8 +586,9 @@ class Modem:
             raise ModemUnavailable(f"modem is {self.state.value} ({self.state_reason})")
         return session
 
-    def _set_state(self, state: ModemState, reason: str) -> None:
-        if state is self.state:
+    def _set_state(self, state: ModemState, reason: str, *, announce: bool = False) -> None:
+        """``announce``: a new reason within the same state is news too (hang ladder)."""
+        if state is self.state and not (announce and reason != self.state_reason):
             return
         self.state = state
         self.state_reason = reason

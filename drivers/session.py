@@ -3,7 +3,8 @@
 A ``Session`` is made for every open and thrown away on loss, so no state of a dead port
 (a half-read +CMT, the selected memory, a pending USSD) leaks into the next one. It is the
 engine's listener and the link's byte sink, and reports the loss reasons supervision acts
-on: "unplugged", "unresponsive" (N timeouts in a row: silence is a disconnect), "reset".
+on: "unplugged", "unresponsive" (N timeouts in a row: silence is a disconnect; supervision
+escalates repeated ones to a hard reset), "reset".
 All timeouts in seconds.
 """
 
@@ -127,6 +128,13 @@ class Session:
         self.tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("%s failed", task.get_name(), exc_info=exc)
+
+    async def stop_tasks(self) -> None:
+        """Cancel this open's own tasks, so none of them queues a command any more."""
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
         tasks = list(self.tasks)

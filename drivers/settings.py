@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 from drivers.quirks import get_profile
 
+# Two "unresponsive" endings within this many seconds: the re-initialise between them did
+# not cure the modem, so the next step is a hard reset (AT+CFUN=1,1), at most once per window.
+UNRESPONSIVE_WINDOW = 600.0
+
 
 @dataclass(frozen=True, slots=True)
 class ModemSettings:
@@ -23,6 +27,7 @@ class ModemSettings:
     cmgs_timeout: float | None = None  # None: the profile's (60 s SIM800, 120 s Quectel)
     prompt_timeout: float | None = None  # None: the profile's
     max_consecutive_timeouts: int = 3  # then close and reopen ("unresponsive")
+    unresponsive_window: float = UNRESPONSIVE_WINDOW  # see UNRESPONSIVE_WINDOW
     sweep_interval: float = 300.0  # AT+CMGL=4 while READY, for missed indications
     ussd_timeout: float = 30.0  # AT+CUSD request -> +CUSD answer
     boot_poll_interval: float = 1.0  # deadline of each AT probe while booting
@@ -40,6 +45,7 @@ class ModemSettings:
             "ussd_timeout",
             "boot_poll_interval",
             "path_poll_interval",
+            "unresponsive_window",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")

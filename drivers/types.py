@@ -88,7 +88,7 @@ class StatusReportReceived:
 @dataclass(frozen=True, slots=True)
 class StateChanged:
     state: ModemState
-    reason: str  # short, stable-ish text: "initialised", "unplugged", "timeouts", "reset", ...
+    reason: str  # stable text: "initialised", "unplugged", "unresponsive", "hard_reset", ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,9 +12,11 @@ from typing import Any
 
 import pytest
 
+import drivers.modem
 from drivers.errors import CmsError, CommandTimeout, ModemUnavailable, SendUnknown
-from drivers.modem import Modem, ModemSettings
+from drivers.modem import HangLadder, Modem, ModemSettings
 from drivers.pdu import Encoding, encode
+from drivers.session import Session
 from drivers.simulator.modem import SimulatedModem
 from drivers.types import (
     InboundMessage,
@@ -73,6 +76,16 @@ async def state(modem: Modem, wanted: ModemState, within: float = WAIT) -> State
             assert isinstance(event, StateChanged)
             if event.state is wanted:
                 return event
+
+
+async def changes(modem: Modem, count: int) -> list[tuple[ModemState, str]]:
+    """The next ``count`` state changes, as (state, reason)."""
+    out = []
+    for _ in range(count):
+        event = await next_event(modem, StateChanged)
+        assert isinstance(event, StateChanged)
+        out.append((event.state, event.reason))
+    return out
 
 
 async def inbound(modem: Modem, count: int) -> list[InboundMessage]:
@@ -461,3 +474,85 @@ async def test_reset_of_a_hung_modem_reopens_without_waiting_for_a_replug(
         assert (await state(modem, ModemState.DOWN)).reason == "reset"
         sim.resume()
         await state(modem, ModemState.READY, within=2.0)  # < boot_timeout: no vanish wait
+
+
+def test_hang_ladder_resets_hard_once_per_window_and_forgets_old_hangs() -> None:
+    ladder = HangLadder(window=10.0)
+    assert not ladder.unresponsive(0.0)  # first: reopen and re-initialise
+    assert not ladder.persisting(0.0)
+    assert ladder.unresponsive(1.0)  # the re-initialise did not cure it: hard reset
+    assert not ladder.unresponsive(2.0)  # again: no second hard reset within the window
+    assert ladder.persisting(2.0)
+    assert ladder.unresponsive(11.5)  # a window after the hard reset, with a recent hang
+    healthy = HangLadder(window=10.0)
+    assert not healthy.unresponsive(0.0)
+    assert not healthy.unresponsive(10.0)  # answered for a whole window: from the bottom
+    assert not healthy.persisting(10.0)
+
+
+async def test_send_hangs_climb_to_one_hard_reset(sim_path: Path) -> None:
+    async with running(
+        sim_path,
+        sim_options={"reset_time": 0.05},
+        cmgs_timeout=0.2,
+        max_consecutive_timeouts=1,
+        unresponsive_window=60.0,
+    ) as (sim, modem):
+        await ready(modem)
+        # re-initialise, then hard reset, then (reset already tried this window) reopen only
+        for rung in ("unresponsive", "hard_reset", "unresponsive"):
+            sim.hang_after_prompt()  # the PDU goes out, its +CMGS answer never comes
+            with pytest.raises(SendUnknown):
+                await modem.send(encode(NUMBER, "did it go?")[0])
+            assert sim.sent[-1].answered is False
+            with pytest.raises(ModemUnavailable):  # the next message stays queued
+                await modem.send(encode(NUMBER, "next")[0])
+            assert await changes(modem, 2) == [
+                (ModemState.DOWN, rung),
+                (ModemState.READY, "initialised"),
+            ]
+        assert sim.commands.count("AT+CFUN=1,1") == 1
+        assert await modem.send(encode(NUMBER, "cured")[0]) == sim.sent[-1].reference
+
+
+async def test_silent_modem_backs_off_and_comes_back(
+    sim_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    opens: list[float] = []
+
+    class CountedSession(Session):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            opens.append(loop.time())
+
+    monkeypatch.setattr(drivers.modem, "Session", CountedSession)
+    boot, least, most = 0.1, 0.05, 0.3
+    async with running(
+        sim_path,
+        command_timeout=0.1,
+        max_consecutive_timeouts=1,
+        boot_timeout=boot,
+        boot_poll_interval=0.05,
+        reconnect_min=least,
+        reconnect_max=most,
+        unresponsive_window=60.0,
+    ) as (sim, modem):
+        await ready(modem)
+        sim.hang()
+        with pytest.raises(CommandTimeout):
+            await modem.health()
+        assert await changes(modem, 3) == [
+            (ModemState.DOWN, "unresponsive"),
+            (ModemState.DOWN, "hard_reset"),  # AT+CFUN=1,1 goes unanswered: reopened anyway
+            (ModemState.DOWN, "unresponsive"),
+        ]
+        await until(lambda: len(opens) >= 6)
+        gaps = [b - a for a, b in itertools.pairwise(opens[1:])]  # between retries
+        assert min(gaps) >= boot + least  # each try waits out its boot deadline and a backoff
+        assert gaps[-1] >= boot + most  # the backoff grew to its cap
+        queued = [modem.events.get_nowait() for _ in range(modem.events.qsize())]
+        assert not [e for e in queued if isinstance(e, StateChanged)]  # quiet while DOWN
+        sim.resume()
+        assert await changes(modem, 1) == [(ModemState.READY, "initialised")]
+        assert (await modem.health()).registration is Registration.HOME
