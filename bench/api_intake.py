@@ -3,9 +3,16 @@
 The server (API + the real daemon with no modems + its durable SQLite store in
 a temporary directory) runs in this process; the load comes from a separate client process (this
 script with ``--client``), so the client's JSON and HTTP work does not share the
-server's event loop. On a 2-core machine the two processes get a core each.
+server's event loop. Each run also prints the CPU both sides used, in cores: the
+server's (event loop plus the store's writer thread; the part spent in the garbage
+collector; per accepted message) and the client's, so a figure can be read against
+the cores the machine has.
 
     .venv/bin/python bench/api_intake.py [--seconds 5] [--runs 3] [--service double]
+                                         [--default-gc]
+
+The server process sets the garbage collector up as ``smsgw run`` does
+(``gateway.daemon.tune_gc``); ``--default-gc`` measures without that.
 
 ``--service double`` puts the tests' modem-less service (number check, segment
 count, store) in front of the same store instead of the daemon: the ceiling of
@@ -23,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -37,7 +46,7 @@ import aiohttp
 from gateway.api import start_api
 from gateway.config import Config, ServerConfig, StoreConfig
 from gateway.crypto import KeyRing
-from gateway.daemon import Daemon, RuntimeSettings
+from gateway.daemon import Daemon, RuntimeSettings, tune_gc
 from gateway.service import GatewayService, SendRequest
 from gateway.store.base import Scope
 from gateway.submission import SubmissionRules, prepare_message
@@ -103,10 +112,11 @@ async def _client(url: str, token: str, mode: str, seconds: float) -> dict[str, 
         tasks = [asyncio.create_task(worker(i, session)) for i in range(clients)]
         await asyncio.sleep(WARMUP_SECONDS)  # modelled load phase, not a wait for an event
         measuring = True
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         await asyncio.sleep(seconds)
         measuring = False
         elapsed = time.perf_counter() - began
+        client_cpu = time.process_time() - cpu_began
         stop = True
         await asyncio.gather(*tasks)
     latencies.sort()
@@ -117,13 +127,39 @@ async def _client(url: str, token: str, mode: str, seconds: float) -> dict[str, 
         "per_second": accepted / elapsed,
         "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else None,
         "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else None,
+        "client_cores": client_cpu / elapsed,
     }
 
 
 # -- server process ------------------------------------------------------------------
 
 
+class _GcClock:
+    """Time the collector runs in this process (a large queue makes full collections slow)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+
+GC_CLOCK = _GcClock()
+
+
+def _server_cpu() -> float:
+    """CPU seconds of this process, every thread (the store's writer thread too)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def _run_client(url: str, token: str, mode: str, seconds: float) -> dict[str, Any]:
+    """One client run; adds the server's CPU (in cores) and GC share over the whole run."""
+    began, cpu_began, gc_began = time.perf_counter(), _server_cpu(), GC_CLOCK.seconds
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         __file__,
@@ -137,7 +173,11 @@ async def _run_client(url: str, token: str, mode: str, seconds: float) -> dict[s
     out, _ = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"client process failed with {proc.returncode}")
-    return json.loads(out)  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(out)
+    wall = time.perf_counter() - began
+    result["server_cores"] = (_server_cpu() - cpu_began) / wall
+    result["gc_cores"] = (GC_CLOCK.seconds - gc_began) / wall
+    return result
 
 
 def _sends(tag: str) -> list[SendRequest]:
@@ -193,7 +233,10 @@ async def _main(seconds: float, runs: int, service_name: str) -> None:
                         print(
                             f"  {mode:6} run: {r['per_second']:9.0f} msg/s  "
                             f"p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
-                            f"failed {r['failed']}"
+                            f"failed {r['failed']}  server {r['server_cores']:.2f} cores "
+                            f"(GC {r['gc_cores']:.2f}, "
+                            f"{1e6 * r['server_cores'] / r['per_second']:.0f} us/msg)  "
+                            f"client {r['client_cores']:.2f} cores"
                         )
                     best = sorted(results, key=lambda r: r["per_second"])[len(results) // 2]
                     print(
@@ -218,7 +261,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--service", choices=("daemon", "double"), default="daemon")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="keep Python's GC thresholds (no tune_gc)"
+    )
     args = parser.parse_args()
+    gc.callbacks.append(GC_CLOCK)
+    if args.default_gc:
+        print("garbage collector: Python's default thresholds")
+    else:
+        tune_gc()  # as `smsgw run` does
     asyncio.run(_main(args.seconds, args.runs, args.service))
 
 

@@ -56,9 +56,10 @@ exit codes:
   6  not found
 
 environment:
-  SMSGW_CONFIG   config file for init, run, keys, rotate-key (default /etc/smsgw/smsgw.toml)
-  SMSGW_URL      API address for send, status, modems (default http://127.0.0.1:8080)
-  SMSGW_API_KEY  API key for send, status, modems
+  SMSGW_CONFIG   config file for init, run, keys, rotate-key, audit
+                 (default /etc/smsgw/smsgw.toml)
+  SMSGW_URL      API address for send, status, modems, modem (default http://127.0.0.1:8080)
+  SMSGW_API_KEY  API key for send, status, modems, modem
 """
 
 
@@ -220,6 +221,71 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("modems", "list modems and their state", "List the modems and their state.")
     api_options(p)
     p.set_defaults(handler=_modems)
+
+    p = command(
+        "modem",
+        "run an AT command or a USSD request on one modem, through the daemon",
+        "Technician passthrough: the daemon holds each modem's port, so run a command "
+        "through it instead of stopping it. The request waits for any send in progress "
+        "and is written to the audit trail. Needs an admin API key.\n\n"
+        "examples:\n"
+        "  smsgw modem front-desk at 'AT+COPS?'\n"
+        "  smsgw modem front-desk at 'AT+COPS=?' --timeout 180\n"
+        "  smsgw modem front-desk ussd '*100#'",
+    )
+    p.add_argument("name", metavar="NAME", help="the modem's configured name")
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    mp = actions.add_parser(
+        "at",
+        help="run one AT command and print the modem's answer",
+        description="Run one AT command (one line; AT+CMGS, AT+CMGW and AT+CMGC are refused) "
+        "and print the modem's information lines, then OK. A modem error exits 1 with the "
+        "modem's +CME/+CMS ERROR in the message.",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    mp.add_argument("command", metavar="COMMAND", help="e.g. 'AT+CSQ' (quote it for the shell)")
+    mp.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds to wait for the answer, at most 180 (default: the modem's command_timeout)",
+    )
+    api_options(mp)
+    mp.set_defaults(handler=_modem_at)
+    mp = actions.add_parser(
+        "ussd",
+        help="run one USSD request and print the network's reply",
+        description="Run one USSD request (e.g. '*100#' for the balance on many networks) and "
+        "print the reply and, when one reads as such, the amount.",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    mp.add_argument("code", metavar="CODE", help="digits, * and #, e.g. '*100#'")
+    api_options(mp)
+    mp.set_defaults(handler=_modem_ussd)
+    p.set_defaults(handler=_missing_action(p))
+
+    p = command(
+        "audit",
+        "check the audit trail (on this host, with the key file)",
+        "The audit trail records technician commands, modem resets, API key changes and "
+        "key rotations, each entry chained to the one before by its hash.",
+    )
+    audit = p.add_subparsers(title="actions", metavar="ACTION")
+    ap = audit.add_parser(
+        "verify",
+        help="check every entry's hash chain; exits 1 if it is broken",
+        description="Walk the audit trail from its first entry and check each link. Exits 0 "
+        "and prints the number of entries when it holds; exits 1 naming the first entry that "
+        "does not verify. Works whether or not the daemon runs.",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    config_option(ap)
+    ap.set_defaults(handler=_audit_verify)
+    p.set_defaults(handler=_missing_action(p))
 
     p = command(
         "keys",
@@ -400,6 +466,31 @@ def _status(args: argparse.Namespace) -> int:
 
 def _modems(args: argparse.Namespace) -> int:
     asyncio.run(cli_client.modems(_client(args), _out()))
+    return EXIT_OK
+
+
+def _modem_at(args: argparse.Namespace) -> int:
+    asyncio.run(
+        cli_client.modem_at(
+            _client(args),
+            _out(),
+            name=args.name,
+            command=args.command,
+            timeout_seconds=args.timeout,
+        )
+    )
+    return EXIT_OK
+
+
+def _modem_ussd(args: argparse.Namespace) -> int:
+    asyncio.run(cli_client.modem_ussd(_client(args), _out(), name=args.name, code=args.code))
+    return EXIT_OK
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    count = asyncio.run(cli_admin.verify_audit(config.store))
+    _out().write(f"audit trail verified: {count} entries, chain intact\n")
     return EXIT_OK
 
 

@@ -29,6 +29,7 @@ from gateway.store.rotation import ROTATE_BATCH, ROTATED_EVENT, describe_left, f
 ADMIN_KEY_NAME: Final = "admin"
 ALL_SCOPES: Final = frozenset(Scope)
 DEMO_KEY_FILE_NAME: Final = "demo-api-key"
+CLI_ACTOR: Final = "cli"  # who the audit trail names for actions taken on the host
 
 
 @contextlib.contextmanager
@@ -85,7 +86,8 @@ async def init(cfg: StoreConfig) -> str:
         _ensure_data_dir(cfg.key_file.parent)
         ring = KeyRing.create(cfg.key_file)
     async with open_store(cfg, ring) as store:
-        _key, token = await store.create_api_key(ADMIN_KEY_NAME, ALL_SCOPES)
+        key, token = await store.create_api_key(ADMIN_KEY_NAME, ALL_SCOPES)
+        await audit_key_created(store, key)
     _tighten(cfg.database)
     return token
 
@@ -105,7 +107,8 @@ async def demo_key(cfg: StoreConfig) -> str:
             token = path.read_text(encoding="utf-8").strip()
             if token and await store.verify_api_key(token) is not None:
                 return token
-        _key, token = await store.create_api_key("demo", ALL_SCOPES)
+        key, token = await store.create_api_key("demo", ALL_SCOPES)
+        await audit_key_created(store, key)
     with private_umask():
         tmp = path.with_name(f".{path.name}.tmp")
         fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
@@ -131,9 +134,16 @@ def parse_scopes(text: str) -> frozenset[Scope]:
     return frozenset(scopes)
 
 
+async def audit_key_created(store: Store, key: ApiKey) -> None:
+    scopes = sorted(scope.value for scope in key.scopes)
+    await store.audit(CLI_ACTOR, "key.create", {"name": key.name, "scopes": scopes}, subject=key.id)
+
+
 async def create_key(cfg: StoreConfig, name: str, scopes: frozenset[Scope]) -> tuple[ApiKey, str]:
     async with open_store(cfg) as store:
-        return await store.create_api_key(name, scopes)
+        key, token = await store.create_api_key(name, scopes)
+        await audit_key_created(store, key)
+        return key, token
 
 
 async def list_keys(cfg: StoreConfig) -> list[ApiKey]:
@@ -146,7 +156,15 @@ async def revoke_key(cfg: StoreConfig, key_id: str) -> ApiKey:
         keys = {k.id for k in await store.list_api_keys()}
         if key_id not in keys:
             raise NotFound(f"no API key with id {key_id!r}")
-        return await store.revoke_api_key(key_id)
+        key = await store.revoke_api_key(key_id)
+        await store.audit(CLI_ACTOR, "key.revoke", {"name": key.name}, subject=key.id)
+        return key
+
+
+async def verify_audit(cfg: StoreConfig) -> int:
+    """Walk the audit trail's hash chain; the number of entries (AuditBroken if it breaks)."""
+    async with open_store(cfg) as store:
+        return await store.verify_audit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +208,12 @@ async def rotate(cfg: StoreConfig, out: TextIO) -> RotateResult:
 
             with private_umask():
                 result = await finish_rotation(
-                    store, ring, cfg.key_file, batch=ROTATE_BATCH, on_batch=progress
+                    store,
+                    ring,
+                    cfg.key_file,
+                    batch=ROTATE_BATCH,
+                    on_batch=progress,
+                    actor=CLI_ACTOR,
                 )
     finally:
         lock.release()

@@ -1,4 +1,4 @@
-"""The CLI's side of the HTTP API: ``smsgw send``, ``status`` and ``modems``.
+"""The CLI's side of the HTTP API: ``smsgw send``, ``status``, ``modems`` and ``modem``.
 
 These commands talk to a running daemon, never to its files, so they work from
 any host that can reach the API with a key.
@@ -11,8 +11,9 @@ import contextlib
 import json
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, TextIO
 
 import aiohttp
@@ -26,6 +27,7 @@ from gateway.errors import (
     Unavailable,
     ValidationError,
 )
+from gateway.technician import MAX_COMMAND_TIMEOUT, QUEUE_ALLOWANCE, USSD_DEADLINE
 
 DEFAULT_URL: Final = "http://127.0.0.1:8080"
 REQUEST_TIMEOUT_SECONDS: Final = 10.0
@@ -122,6 +124,43 @@ async def send(client: ApiClient, out: TextIO, *, to: str, body: str, priority: 
         out.write("accepted\n")
 
 
+def _modem_path(name: str, action: str) -> str:
+    return f"/v1/modems/{urllib.parse.quote(name, safe='')}/{action}"
+
+
+async def modem_at(
+    client: ApiClient, out: TextIO, *, name: str, command: str, timeout_seconds: float | None
+) -> list[str]:
+    """One AT command through the daemon; prints the modem's lines, one per line."""
+    payload: dict[str, Any] = {"command": command}
+    if timeout_seconds is not None:
+        payload["timeout"] = timeout_seconds
+    # The daemon may queue the command behind a send: wait as long as it may.
+    waiting = (timeout_seconds or MAX_COMMAND_TIMEOUT) + QUEUE_ALLOWANCE + REQUEST_TIMEOUT_SECONDS
+    data = await replace(client, timeout_seconds=waiting).request(
+        "POST", _modem_path(name, "at"), payload
+    )
+    lines = data.get("lines") if isinstance(data, dict) else None
+    lines = [str(line) for line in lines] if isinstance(lines, list) else []
+    for line in lines:
+        out.write(line + "\n")
+    out.write("OK\n")
+    return lines
+
+
+async def modem_ussd(client: ApiClient, out: TextIO, *, name: str, code: str) -> dict[str, Any]:
+    """One USSD request through the daemon; prints the network's reply and the amount read."""
+    waiting = USSD_DEADLINE + REQUEST_TIMEOUT_SECONDS
+    data = await replace(client, timeout_seconds=waiting).request(
+        "POST", _modem_path(name, "ussd"), {"code": code}
+    )
+    result = data if isinstance(data, dict) else {}
+    out.write(f"{result.get('text', '')}\n")
+    if result.get("balance") is not None:
+        out.write(f"balance: {result['balance']}\n")
+    return result
+
+
 async def modems(client: ApiClient, out: TextIO) -> list[dict[str, Any]]:
     rows = _modem_rows(await client.request("GET", "/v1/modems"))
     out.write(format_table(rows, _MODEM_COLUMNS, empty="(no modems)"))
@@ -181,6 +220,7 @@ _MODEM_COLUMNS: Final = (
     "sent",
     "failed",
     "last_error",
+    "balance",
 )
 
 
@@ -204,6 +244,7 @@ def _modem_rows(data: Any) -> list[dict[str, Any]]:
                 "failed": _first(item, health, "failed_total", "failed"),
                 "reason": item.get("reason"),
                 "last_error": item.get("last_error"),
+                "balance": item.get("balance"),
             }
         )
     return rows

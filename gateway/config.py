@@ -39,6 +39,8 @@ _PREFIX_RE: Final = re.compile(r"\+[0-9]{1,15}")
 _SMSC_RE: Final = re.compile(r"\+?[0-9]{3,20}")
 _PIN_RE: Final = re.compile(r"[0-9]{4,8}")
 _COUNTRY_RE: Final = re.compile(r"[1-9][0-9]{0,2}")
+_USSD_RE: Final = re.compile(r"[0-9*#+]{1,64}")
+BALANCE_MIN_INTERVAL: Final = 300.0  # seconds: operators throttle (and some charge) USSD
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,15 @@ class SimulatorConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BalanceConfig:
+    """``[modems.balance]``: a scheduled USSD check of the prepaid SIM's credit."""
+
+    ussd: str  # the operator's balance code, e.g. "*100#"
+    interval: float = 86400.0  # seconds between checks (at least BALANCE_MIN_INTERVAL)
+    pattern: str | None = None  # regex with one group around the amount; None: built-in parser
+
+
+@dataclass(frozen=True, slots=True)
 class ModemConfig:
     """``[[modems]]``: one modem, by a stable name used in metrics, logs and the store."""
 
@@ -126,6 +137,7 @@ class ModemConfig:
     command_timeout: float = 10.0  # seconds for any other AT command; misses count toward a reset
     rate: RateConfig = field(default_factory=RateConfig)
     simulator: SimulatorConfig | None = None  # set (defaults filled) when simulate is set
+    balance: BalanceConfig | None = None  # scheduled USSD balance check; None: none
 
     def read_pin(self) -> str | None:
         """The SIM PIN from ``pin`` or ``pin_file``, read late so it is not kept in memory."""
@@ -325,6 +337,7 @@ def _modem(t: _Table) -> ModemConfig:
         "command_timeout",
         "rate",
         "simulator",
+        "balance",
     )
     name = t.string("name", required=True)
     if not _NAME_RE.fullmatch(name):
@@ -387,6 +400,27 @@ def _modem(t: _Table) -> ModemConfig:
             jitter_seconds=r.number("jitter_seconds", 0.0, minimum=0.0),
         ),
         simulator=simulator,
+        balance=_balance(t) if "balance" in t.data else None,
+    )
+
+
+def _balance(modem: _Table) -> BalanceConfig:
+    t = modem.table("balance", allowed={"ussd", "interval", "pattern"})
+    ussd = t.string("ussd", required=True)
+    if not _USSD_RE.fullmatch(ussd):
+        raise t.error("ussd", f"{ussd!r} must be a USSD code of digits, * and # (e.g. *100#)")
+    pattern = t.optional_string("pattern")
+    if pattern is not None:
+        try:
+            groups = re.compile(pattern).groups
+        except re.error as exc:
+            raise t.error("pattern", f"is not a regular expression: {exc}") from None
+        if groups != 1:
+            raise t.error("pattern", f"must have exactly one group (the amount), has {groups}")
+    return BalanceConfig(
+        ussd=ussd,
+        interval=t.number("interval", 86400.0, minimum=BALANCE_MIN_INTERVAL),
+        pattern=pattern,
     )
 
 

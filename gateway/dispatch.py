@@ -51,6 +51,7 @@ FAULT_HOLD: Final = 300.0  # a faulted modem stays out of rotation this long
 RESET_DEADLINE: Final = 60.0  # bound on a modem.reset() we start after a fault
 MAX_CONSECUTIVE_FAILURES: Final = 5  # modem-side failures in a row before it is faulted
 INTERNAL_RETRY_DELAY: Final = 5.0  # after an unexpected error handling a message
+MAX_SHARED_TRACKS: Final = 1024  # distinct eligibilities whose first-attempt track is shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +62,13 @@ class DispatchSettings:
     max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Track:
-    """What the dispatcher remembers about a queued message between attempts."""
+    """What the dispatcher remembers about a queued message between attempts.
+
+    Immutable, so every message queued with one eligibility shares one instance:
+    a long queue then holds no per-message object here for the collector to walk.
+    """
 
     eligibility: Eligibility
     switches: int = 0
@@ -89,6 +94,7 @@ class Dispatcher:
         self.metrics = metrics
         self._clock = clock
         self._track: dict[str, _Track] = {}
+        self._fresh: dict[Eligibility, _Track] = {}  # the shared first-attempt tracks
         self._handles: dict[str, ModemHandle] = {}
         self._background: set[asyncio.Task[None]] = set()
 
@@ -97,17 +103,25 @@ class Dispatcher:
     async def enqueue(self, item: QueueItem) -> None:
         """Queue a message: resolve its route (and sticky modem), hand it to the scheduler."""
         eligibility = await self.router.resolve(item, self.store)
-        self._track[item.id] = _Track(eligibility)
+        self._track[item.id] = self._fresh_track(eligibility)
         self.scheduler.add(item, eligibility)
 
     async def enqueue_many(self, items: Sequence[QueueItem]) -> None:
         """Queue a batch: every route resolved first, then one hand-over to the scheduler."""
         resolve, store = self.router.resolve, self.store
         queued = [(item, await resolve(item, store)) for item in items]
-        track = self._track
+        track, fresh = self._track, self._fresh_track
         for item, eligibility in queued:
-            track[item.id] = _Track(eligibility)
+            track[item.id] = fresh(eligibility)
         self.scheduler.add_many(queued)
+
+    def _fresh_track(self, eligibility: Eligibility) -> _Track:
+        found = self._fresh.get(eligibility)
+        if found is None:
+            if len(self._fresh) >= MAX_SHARED_TRACKS:
+                return _Track(eligibility)
+            found = self._fresh[eligibility] = _Track(eligibility)
+        return found
 
     def cancel(self, message_id: str) -> None:
         self.scheduler.remove(message_id)
@@ -357,10 +371,12 @@ class Dispatcher:
             error_code=decision.code,
             error_text=decision.text,
         )
-        if decision.exclude_modem:
-            track.eligibility = moved
-        if decision.switched:
-            track.switches += 1
+        track = _Track(
+            moved if decision.exclude_modem else track.eligibility,
+            track.switches + 1 if decision.switched else track.switches,
+        )
+        if message.id in self._track:  # else cancelled meanwhile
+            self._track[message.id] = track
         self.scheduler.add(
             replace(item, send_at=decision.send_at, attempts=message.attempts + 1),
             track.eligibility,

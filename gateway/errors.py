@@ -142,3 +142,44 @@ class DataDirInUse(Conflict):
     """Another smsgw process (a daemon, or rotate-key) holds the data directory's lock.
 
     Never served by the API, so it keeps ``conflict`` as its code (exit 1 in the CLI)."""
+
+
+class ModemNotReady(Unavailable):
+    """The named modem exists but is not open and ready (down, starting, resetting)."""
+
+    code = "modem_not_ready"
+
+
+class CommandRefused(ValidationError):
+    """A technician command the gateway will not pass to a modem: one that opens a text
+    prompt (AT+CMGS, AT+CMGW, AT+CMGC), spans lines, or is not a valid USSD code."""
+
+    code = "command_refused"
+
+
+class ModemCommandFailed(GatewayError):
+    """The modem answered a technician command with ERROR, +CME ERROR or +CMS ERROR;
+    the message carries the final result as the modem gave it (``+CME ERROR: 30``)."""
+
+    code = "modem_error"
+    status = 502
+
+
+class ModemTimeout(GatewayError):
+    """The modem gave no final result to a technician command within its deadline."""
+
+    code = "modem_timeout"
+    status = 504
+
+
+class UssdFailed(GatewayError):
+    """The network refused or dropped a USSD request, or did not answer in time."""
+
+    code = "ussd_failed"
+    status = 502
+
+
+class AuditBroken(StoreError):
+    """The audit trail's hash chain does not verify: a row was altered, removed or added."""
+
+    code = "audit_broken"

@@ -22,6 +22,7 @@ from drivers.types import (
     ModemState,
     Registration,
     StoredLocation,
+    UssdReply,
 )
 from gateway.config import ModemConfig
 from gateway.ratelimit import RateLimiter
@@ -47,6 +48,8 @@ class ModemPort(Protocol):
     async def delete(self, location: StoredLocation) -> None: ...
     async def health(self) -> Health: ...
     async def reset(self) -> None: ...
+    async def command(self, line: str, timeout: float | None = None) -> list[str]: ...  # noqa: ASYNC109
+    async def ussd(self, code: str) -> UssdReply: ...
 
 
 @dataclass(slots=True)
@@ -68,6 +71,9 @@ class ModemHandle:
     consecutive_failures: int = 0
     busy: bool = False
     stopping: bool = False
+    balance: float | None = None  # from the last scheduled USSD balance check
+    balance_text: str | None = None
+    balance_at: float | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -106,6 +112,9 @@ class ModemHandle:
             failed_total=self.failed_total,
             last_error=self.last_error,
             last_seen=self.last_seen,
+            balance=self.balance,
+            balance_text=self.balance_text,
+            balance_at=self.balance_at,
         )
 
 

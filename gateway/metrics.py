@@ -407,8 +407,22 @@ class OpsCollector(Collector):
             "Modem hardware, always 1 (no IMEI, IMSI or ICCID).",
             labels=["modem", "profile", "manufacturer", "model", "revision"],
         )
+        balance = GaugeMetricFamily(
+            f"{p}_modem_balance",
+            "Prepaid credit read from the last USSD balance check, in the SIM's currency.",
+            labels=["modem"],
+        )
+        balance_at = GaugeMetricFamily(
+            f"{p}_modem_balance_timestamp_seconds",
+            "When the last USSD balance check was answered (POSIX seconds).",
+            labels=["modem"],
+        )
         for m in modems:
             name = modem_label(m.name)
+            if m.balance is not None:
+                balance.add_metric([name], m.balance)
+            if m.balance_at is not None:
+                balance_at.add_metric([name], m.balance_at)
             up.add_metric([name], 1.0 if m.state in UP_STATES else 0.0)
             for s in MODEM_STATES:
                 state.add_metric([name, s], 1.0 if m.state == s else 0.0)
@@ -437,6 +451,7 @@ class OpsCollector(Collector):
                 1.0,
             )
         yield from (up, state, signal, registration, registered, last_seen, last_success, info)
+        yield from (balance, balance_at)
 
     def _queue_families(self, snap: QueueSnapshot | None) -> Iterator[Metric]:
         p = PREFIX

@@ -8,6 +8,7 @@ is only a backstop for a number that slipped through.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 MASK: Final = "•"
@@ -41,3 +42,13 @@ def redact_text(text: str | None) -> str:
 
 def redact_numbers(numbers: list[str] | tuple[str, ...]) -> str:
     return ", ".join(redact_number(n) for n in numbers)
+
+
+DIGIT_RUN_MIN: Final = 7  # shorter runs are counts, indexes, codes; longer may be a number
+_DIGIT_RUN_RE: Final = re.compile(rf"\+?[0-9]{{{DIGIT_RUN_MIN},}}")
+
+
+def redact_digit_runs(text: str) -> str:
+    """Free text that may quote a number (an AT command such as ``ATD+15551234567;``):
+    each run of seven or more digits is masked whole (its length survives)."""
+    return _DIGIT_RUN_RE.sub(lambda match: re.sub("[0-9]", MASK, match.group(0)), text)

@@ -43,6 +43,9 @@ class ModemStatus:
     failed_total: int
     last_error: str | None
     last_seen: float | None  # last time the modem answered anything
+    balance: float | None = None  # prepaid credit read from the last balance check
+    balance_text: str | None = None  # the operator's reply to that check, as sent
+    balance_at: float | None = None  # when that check was answered (POSIX s)
 
 
 @dataclass(frozen=True, slots=True)

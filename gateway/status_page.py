@@ -20,7 +20,7 @@ from typing import Final, Protocol
 from aiohttp import web
 
 from gateway import status_openapi
-from gateway.api.context import CONTEXT
+from gateway.api.context import API_KEY, CONTEXT
 from gateway.api.resources import rfc3339
 from gateway.metrics import (
     UP_STATES,
@@ -78,8 +78,9 @@ ROUTE_SCOPES: Final[dict[tuple[str, str], Scope | None]] = {
 class OpsService(StatusSource, Protocol):
     """``StatusSource`` plus the one action the page offers."""
 
-    async def reset_modem(self, name: str) -> None:
-        """Start a reset of the named modem and return (NotFound for an unknown name)."""
+    async def reset_modem(self, name: str, *, actor: str = "api") -> None:
+        """Start a reset of the named modem and return (NotFound for an unknown name);
+        ``actor`` (the API key's id) goes to the audit trail."""
         ...
 
 
@@ -184,5 +185,7 @@ async def status(request: web.Request) -> web.Response:
 async def reset_modem(request: web.Request) -> web.Response:
     ops = request.app[OPS]
     name = request.match_info["name"]
-    await ops.service.reset_modem(name)  # NotFound reaches the client as a 404
+    key = request.get(API_KEY)
+    actor = key.id if key is not None else "api"
+    await ops.service.reset_modem(name, actor=actor)  # NotFound reaches the client as a 404
     return web.json_response({"modem": name, "reset": "started"}, status=202)

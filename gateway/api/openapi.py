@@ -48,6 +48,12 @@ ERROR_CODES: Final = (
     "unavailable",
     "internal_error",
     "store_error",
+    "modem_not_ready",
+    "command_refused",
+    "modem_error",
+    "modem_timeout",
+    "ussd_failed",
+    "audit_broken",
 )
 
 
@@ -231,6 +237,12 @@ def _schemas() -> dict[str, Schema]:
                 "failed_total": {"type": "integer", "minimum": 0},
                 "last_error": _STR_OR_NULL,
                 "last_seen": _TIME_OR_NULL,
+                "balance": {
+                    "type": ["number", "null"],
+                    "description": "prepaid credit from the last [modems.balance] check",
+                },
+                "balance_text": _STR_OR_NULL,
+                "balance_at": _TIME_OR_NULL,
             }
         ),
         "ModemList": _object({"modems": {"type": "array", "items": _ref("Modem")}}),

@@ -139,6 +139,9 @@ def modem_json(status: ModemStatus) -> JsonObject:
         "failed_total": status.failed_total,
         "last_error": status.last_error,
         "last_seen": rfc3339(status.last_seen),
+        "balance": status.balance,
+        "balance_text": status.balance_text,
+        "balance_at": rfc3339(status.balance_at),
     }
 
 

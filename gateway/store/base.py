@@ -192,6 +192,19 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One link of the hash-chained audit trail (who did what to the gateway, and when)."""
+
+    id: int
+    at: float
+    actor: str  # an API key id, "cli" or "daemon"
+    action: str  # "modem.at", "modem.ussd", "modem.reset", "key.create", "key.rotate", ...
+    subject: str | None  # what it was done to: a modem name, a key id
+    detail: dict[str, Any]  # sealed at rest; may quote an AT command
+    hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
@@ -301,6 +314,22 @@ class Store(Protocol):
     # events ------------------------------------------------------------------
     async def add_event(self, kind: str, modem: str | None, detail: dict[str, Any]) -> None: ...
     async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]: ...
+
+    # audit -------------------------------------------------------------------
+    async def audit(
+        self, actor: str, action: str, detail: dict[str, Any], *, subject: str | None = None
+    ) -> None:
+        """Append one entry to the hash chain, committed before returning."""
+        ...
+
+    async def list_audit(self, *, cursor: str | None, limit: int) -> Page[AuditEntry]:
+        """Newest first."""
+        ...
+
+    async def verify_audit(self) -> int:
+        """Walk the chain from its start; the number of entries verified.
+        Raises AuditBroken at the first entry that does not verify."""
+        ...
 
     # housekeeping ------------------------------------------------------------
     async def stats(self) -> dict[str, int]:

@@ -33,6 +33,7 @@ ROTATE_RETRY_INTERVAL: Final = 60.0  # after a failed rotation, when the file ha
 PROGRESS_LOG_INTERVAL: Final = 5.0  # at most one progress line per this, however many batches
 
 ROTATED_EVENT: Final = "key.rotated"
+ROTATE_ACTION: Final = "key.rotate"  # in the audit trail
 
 Stamp = tuple[int, int, int]  # inode, mtime in ns, size
 
@@ -52,6 +53,7 @@ async def finish_rotation(
     *,
     batch: int = ROTATE_BATCH,
     on_batch: Callable[[int, int], None] | None = None,
+    actor: str = "daemon",
 ) -> RotationResult:
     """Re-encrypt every value sealed with an old key, then retire the old keys.
 
@@ -66,11 +68,9 @@ async def finish_rotation(
         retired = keyring.retire(key_file)
     result = RotationResult(keyring.current, rewritten, tuple(retired), left)
     if rewritten or retired:
-        await store.add_event(
-            ROTATED_EVENT,
-            None,
-            {"current": result.current, "reencrypted": rewritten, "retired": list(retired)},
-        )
+        detail = {"current": result.current, "reencrypted": rewritten, "retired": list(retired)}
+        await store.add_event(ROTATED_EVENT, None, detail)
+        await store.audit(actor, ROTATE_ACTION, detail, subject=result.current)
     return result
 
 

@@ -24,10 +24,11 @@ import aiosqlite
 
 from gateway.crypto import KeyRing
 from gateway.errors import KeyFileError, StoreError, UnknownKey, ValidationError
-from gateway.store import api_keys, events, housekeeping, inbound, messages, reports
+from gateway.store import api_keys, audit, events, housekeeping, inbound, messages, reports
 from gateway.store.base import (
     AddResult,
     ApiKey,
+    AuditEntry,
     Event,
     Inbound,
     InboundPart,
@@ -367,6 +368,34 @@ class SqliteStore:
             lambda conn: events.select_events(conn, keyring, before, limit + 1)
         )
         return _page(items, limit, lambda e: e.id)
+
+    # -- audit ---------------------------------------------------------------------------
+
+    async def audit(
+        self, actor: str, action: str, detail: dict[str, Any], *, subject: str | None = None
+    ) -> None:
+        keyring, at = self.keyring, time.time()
+        await self._write(
+            lambda conn: audit.insert(conn, keyring, at, actor, action, subject, detail)
+        )
+
+    async def list_audit(self, *, cursor: str | None, limit: int) -> Page[AuditEntry]:
+        """Newest first. ``next_cursor`` is None on the last page."""
+        limit = _page_limit(limit)
+        before: int | None = None
+        if cursor:
+            try:
+                before = int(decode_cursor(cursor))
+            except ValueError:
+                raise ValidationError("invalid cursor", field="cursor") from None
+        keyring = self.keyring
+        items = await self._read(lambda conn: audit.select(conn, keyring, before, limit + 1))
+        return _page(items, limit, lambda e: e.id)
+
+    async def verify_audit(self) -> int:
+        """Reads one snapshot of the trail (WAL), beside the daemon's writes."""
+        keyring = self.keyring
+        return await self._read(lambda conn: audit.verify(conn, keyring))
 
     # -- housekeeping ------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from gateway.ids import new_id
 from gateway.store.base import (
     AddResult,
     ApiKey,
+    AuditEntry,
     Inbound,
     InboundPart,
     InboundResult,
@@ -328,6 +329,17 @@ class EventedStore:
 
     async def list_events(self, *, cursor: str | None, limit: int) -> Page[StoreEvent]:
         return await self.inner.list_events(cursor=cursor, limit=limit)
+
+    async def audit(
+        self, actor: str, action: str, detail: dict[str, Any], *, subject: str | None = None
+    ) -> None:
+        await self.inner.audit(actor, action, detail, subject=subject)
+
+    async def list_audit(self, *, cursor: str | None, limit: int) -> Page[AuditEntry]:
+        return await self.inner.list_audit(cursor=cursor, limit=limit)
+
+    async def verify_audit(self) -> int:
+        return await self.inner.verify_audit()
 
     async def stats(self) -> dict[str, int]:
         return await self.inner.stats()

@@ -122,7 +122,7 @@ class FakeService:
     def set_state(self, name: str, state: str, reason: str) -> None:
         self.statuses[name] = replace(self.statuses[name], state=state, reason=reason)
 
-    async def reset_modem(self, name: str) -> None:
+    async def reset_modem(self, name: str, *, actor: str = "api") -> None:
         if name not in self.statuses:
             raise NotFound("no modem of that name", field="name")
         self.resets.append(name)
