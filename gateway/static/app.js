@@ -183,7 +183,14 @@
     if (stale && dbm !== null && dbm !== undefined) dbmText += " (last known)";
     setCell(cells[3], meter, text("span", dbmText));
 
-    setCell(cells[4], text("span", health.operator));
+    if (modem.balance === null || modem.balance === undefined) {
+      setCell(cells[4], text("span", health.operator));
+    } else {
+      // The prepaid credit from the last USSD balance check, under the operator's name.
+      const credit = text("span", `credit ${modem.balance}`, "reason");
+      if (modem.balance_text) credit.title = modem.balance_text;
+      setCell(cells[4], text("span", health.operator), credit);
+    }
     setCell(cells[5], text("span", health.registration));
     const iccid = identity.iccid ? `…${String(identity.iccid).slice(-4)}` : null;
     setCell(cells[6], text("span", iccid));

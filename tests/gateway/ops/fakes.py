@@ -67,6 +67,9 @@ def modem_status(name: str, state: str = "ready", **changes: Any) -> ModemStatus
         failed_total=1,
         last_error="cms_500",
         last_seen=time.time(),
+        balance=12.34,
+        balance_text="Balance: 12.34 USD",
+        balance_at=time.time(),
     )  # fmt: skip
     return replace(status, **changes)
 
