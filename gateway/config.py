@@ -29,6 +29,7 @@ from gateway.webhooks.subscriptions import WebhookConfig, parse_webhooks
 
 MODEM_PROFILES: Final = ("auto", "generic", "simcom", "quectel", "huawei")
 SIMULATOR_PROFILES: Final = ("generic", "simcom", "quectel", "huawei")
+NATIONAL_LANGUAGES: Final = ("es", "pt", "tr")  # the tables drivers.pdu implements
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 LOG_FORMATS: Final = ("text", "json")
 DEFAULT_KEY_FILE_NAME: Final = "smsgw.key"
@@ -166,6 +167,9 @@ class RouteConfig:
     modems: tuple[str, ...] = ()  # or these modems by name; neither = every modem
     sticky: bool = True  # reply from the modem the patient last wrote to, when it is up
     fallback: bool = True  # use any modem when none of the route's modems is up
+    # 3GPP TS 23.038 national language tables ("es", "pt", "tr") for texts the default
+    # alphabet cannot hold: opt-in, since not every handset honours them.
+    national_language: str | None = None
 
     def matches(self, number: str) -> bool:
         return not self.prefixes or any(number.startswith(p) for p in self.prefixes)
@@ -425,7 +429,7 @@ def _balance(modem: _Table) -> BalanceConfig:
 
 
 def _route(t: _Table, modems: tuple[ModemConfig, ...]) -> RouteConfig:
-    t.allow("name", "prefixes", "tags", "modems", "sticky", "fallback")
+    t.allow("name", "prefixes", "tags", "modems", "sticky", "fallback", "national_language")
     name = t.string("name", required=True)
     if not _NAME_RE.fullmatch(name):
         raise t.error("name", f"{name!r} must match [a-z0-9_-]{{1,32}}")
@@ -455,7 +459,15 @@ def _route(t: _Table, modems: tuple[ModemConfig, ...]) -> RouteConfig:
         modems=names,
         sticky=t.boolean("sticky", True),
         fallback=t.boolean("fallback", True),
+        national_language=_national_language(t),
     )
+
+
+def _national_language(t: _Table) -> str | None:
+    language = t.optional_string("national_language")
+    if language is not None:
+        t.choice("national_language", language, NATIONAL_LANGUAGES)
+    return language
 
 
 def _retry(t: _Table) -> RetryConfig:

@@ -252,6 +252,7 @@ class Dispatcher:
                 message.body,
                 request_report=message.request_report,
                 reference=message.concat_ref,
+                national=self.router.national_language(message.route),
             )
         except DriverError as exc:
             await self._finish_failed(item.id, exc.code, "message cannot be encoded")

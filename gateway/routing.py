@@ -40,6 +40,10 @@ class Router:
                 return route.name
         return None
 
+    def national_language(self, name: str | None) -> str | None:
+        """The route's opt-in national language table for GSM-7, if any."""
+        return self.rule(name).national_language
+
     def rule(self, name: str | None) -> RouteConfig:
         return self._by_name.get(name, DEFAULT_ROUTE) if name is not None else DEFAULT_ROUTE
 

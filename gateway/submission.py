@@ -70,8 +70,11 @@ def prepare_message(
     if not request.body:
         raise EmptyText("text is empty", field=f"{prefix}body")
     reference = rng.getrandbits(CONCAT_REFERENCE_BITS)
+    route = rules.router.route_for(to)
     try:
-        encoding, count = pdu_codec.segments(request.body, reference=reference)
+        encoding, count = pdu_codec.segments(
+            request.body, reference=reference, national=rules.router.national_language(route)
+        )
     except DriverError:
         raise ValidationError("text cannot be encoded as SMS", field=f"{prefix}body") from None
     if count > rules.max_segments:
@@ -93,7 +96,7 @@ def prepare_message(
         segment_count=count,
         concat_ref=reference,
         request_report=request.request_report,
-        route=rules.router.route_for(to),
+        route=route,
         tags=request.tags,
         metadata=request.metadata,
         idempotency_key=request.idempotency_key,

@@ -164,6 +164,11 @@ def test_pin_is_not_in_repr(tmp_path: Path) -> None:
         (MINIMAL + '[[routes]]\nname = "r"\ntags = ["nope"]\n', "routes[0].tags[0]", "no modem"),
         (MINIMAL + '[[routes]]\nname = "r"\nprefixes = ["44"]\n', "routes[0].prefixes[0]", "+"),
         (
+            MINIMAL + '[[routes]]\nname = "r"\nnational_language = "fr"\n',
+            "routes[0].national_language",
+            "es",
+        ),
+        (
             MINIMAL + '[[routes]]\nname = "r"\n[[routes]]\nname = "r"\n',
             "routes[1].name",
             "duplicate",
