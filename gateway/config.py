@@ -13,6 +13,7 @@ directory of the config file, so a config can be moved with its data.
 from __future__ import annotations
 
 import difflib
+import glob
 import ipaddress
 import math
 import os
@@ -41,6 +42,10 @@ _SMSC_RE: Final = re.compile(r"\+?[0-9]{3,20}")
 _PIN_RE: Final = re.compile(r"[0-9]{4,8}")
 _COUNTRY_RE: Final = re.compile(r"[1-9][0-9]{0,2}")
 _USSD_RE: Final = re.compile(r"[0-9*#+]{1,64}")
+_IMEI_RE: Final = re.compile(r"[0-9]{15}")
+# A glob port's devices are named "<name>-<suffix>" (gateway.discovery): the 8-character
+# hash suffix, when the serial number does not fit, must fit the 32 of any modem name.
+FAMILY_NAME_MAX: Final = 23
 BALANCE_MIN_INTERVAL: Final = 300.0  # seconds: operators throttle (and some charge) USSD
 
 
@@ -139,6 +144,12 @@ class ModemConfig:
     rate: RateConfig = field(default_factory=RateConfig)
     simulator: SimulatorConfig | None = None  # set (defaults filled) when simulate is set
     balance: BalanceConfig | None = None  # scheduled USSD balance check; None: none
+    imei: str | None = None  # expected IMEI; another one answering is kept out of rotation
+
+    @property
+    def is_family(self) -> bool:
+        """A glob ``port``: every matching device is a modem of its own (gateway.discovery)."""
+        return self.port is not None and is_port_pattern(self.port)
 
     def read_pin(self) -> str | None:
         """The SIM PIN from ``pin`` or ``pin_file``, read late so it is not kept in memory."""
@@ -223,6 +234,11 @@ class Config:
         raise KeyError(name)
 
 
+def is_port_pattern(port: str) -> bool:
+    """A device glob, as opposed to a plain path or a pyserial URL."""
+    return "://" not in port and glob.has_magic(port)
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate ``path``; raises ``ConfigError`` naming the first bad key."""
     file = Path(path).expanduser().absolute()
@@ -252,6 +268,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
     if not modems:
         raise ConfigError("modems: at least one [[modems]] table is required", field="modems")
     _check_unique([m.name for m in modems], "modems")
+    _check_family_names(modems)
     routes = tuple(_route(t, modems) for t in root.tables("routes"))
     _check_unique([r.name for r in routes], "routes")
     return Config(
@@ -342,11 +359,24 @@ def _modem(t: _Table) -> ModemConfig:
         "rate",
         "simulator",
         "balance",
+        "imei",
     )
     name = t.string("name", required=True)
     if not _NAME_RE.fullmatch(name):
         raise t.error("name", f"{name!r} must match [a-z0-9_-]{{1,32}}")
     port = t.optional_string("port")
+    if port is not None and is_port_pattern(port) and len(name) > FAMILY_NAME_MAX:
+        raise t.error(
+            "name",
+            f"{name!r}: with a glob port the name is a prefix of each device's name"
+            f" and may have at most {FAMILY_NAME_MAX} characters",
+        )
+    imei = t.optional_string("imei")
+    if imei is not None:
+        if port is None:
+            raise t.error("imei", "only allowed together with port")
+        if not _IMEI_RE.fullmatch(imei):
+            raise t.error("imei", 'must be the 15 digits of an IMEI (as a string: imei = "35...")')
     simulate = t.optional_string("simulate")
     if (port is None) == (simulate is None):
         raise t.error(
@@ -405,6 +435,7 @@ def _modem(t: _Table) -> ModemConfig:
         ),
         simulator=simulator,
         balance=_balance(t) if "balance" in t.data else None,
+        imei=imei,
     )
 
 
@@ -442,7 +473,13 @@ def _route(t: _Table, modems: tuple[ModemConfig, ...]) -> RouteConfig:
     if tags and names:
         raise t.error("modems", "set tags or modems, not both")
     known_names = {m.name for m in modems}
+    families = {m.name for m in modems if m.is_family}
     for i, modem_name in enumerate(names):
+        if modem_name in families:
+            raise t.error(
+                f"modems[{i}]",
+                f"{modem_name!r} has a glob port (a family of modems): route it by tags",
+            )
         if modem_name not in known_names:
             raise t.error(
                 f"modems[{i}]",
@@ -504,6 +541,19 @@ def _check_unique(names: list[str], section: str) -> None:
                 f"{section}[{i}].name: duplicate name {name!r}", field=f"{section}[{i}].name"
             )
         seen.add(name)
+
+
+def _check_family_names(modems: tuple[ModemConfig, ...]) -> None:
+    """``<family>-<suffix>`` names belong to a glob port's devices (gateway.discovery)."""
+    for family in (m for m in modems if m.is_family):
+        reserved = re.compile(rf"{re.escape(family.name)}-[a-z0-9]+")
+        for i, modem in enumerate(modems):
+            if not modem.is_family and reserved.fullmatch(modem.name):
+                raise ConfigError(
+                    f"modems[{i}].name: {modem.name!r} looks like the name of a device of"
+                    f" {family.name!r} (a glob port); choose another",
+                    field=f"modems[{i}].name",
+                )
 
 
 def _hint(word: str, candidates: set[str] | frozenset[str]) -> str:

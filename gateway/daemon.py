@@ -3,9 +3,10 @@
 ``Daemon`` implements ``GatewayService`` for the API and runs the lifecycle:
 
     start: data dir lock -> key ring -> store (open, recover) -> queue rebuilt
-           from the store -> modems (built-in simulators first) -> workers and
-           event consumers -> housekeeping and key watch -> HTTP API
-    stop:  HTTP API -> workers (the segment in flight may finish, within a bound)
+           from the store -> modems (built-in simulators first; for a glob port the
+           devices it matches, then a discovery task: gateway.discovery) -> workers
+           and event consumers -> housekeeping and key watch -> HTTP API
+    stop:  discovery -> HTTP API -> workers (the segment in flight may finish, within a bound)
            -> event consumers -> modems -> store -> data dir lock
 
 ``run(config)`` runs it until SIGTERM or SIGINT. Logs carry ids, modem names and
@@ -17,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import glob
 import logging
 import os
 import random
@@ -37,6 +37,7 @@ from drivers.types import ModemState, UssdReply
 from gateway import balance, technician
 from gateway.config import Config, ModemConfig, SimulatorConfig
 from gateway.crypto import KeyRing
+from gateway.discovery import FamilyWatch
 from gateway.dispatch import Dispatcher, DispatchSettings
 from gateway.errors import (
     NotFound,
@@ -44,6 +45,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.fleet import ModemHandle, ModemPort
+from gateway.identity_guard import IDENTITY_MISMATCH_EVENT, Mismatch, check_identity
 from gateway.metrics import Metrics
 from gateway.modem_events import ModemEvents, release_incomplete_loop
 from gateway.policy import RetryPolicy
@@ -74,7 +76,7 @@ HEALTH_DEADLINE: Final = 30.0  # bound on one health poll
 STOP_GRACE: Final = 15.0  # the segment in flight may finish within this on shutdown
 MODEM_STOP_DEADLINE: Final = 10.0  # bound on closing one modem
 PURGE_INTERVAL: Final = 6 * 3600.0  # retention purge period
-DEVICE_POLL_INTERVAL: Final = 1.0  # looking for a port pattern that matched nothing at start
+DEVICE_POLL_INTERVAL: Final = 1.0  # looking for new devices matching a glob port (no udev)
 DAY: Final = 86400.0
 GC_YOUNG_THRESHOLD: Final = 20_000  # net allocations between young collections (see tune_gc)
 SIMULATOR_DIR: Final = "sim"
@@ -104,19 +106,6 @@ class RuntimeSettings:
     serve_http: bool = True
 
 
-def expand_port(port: str) -> str | None:
-    """A by-id glob becomes the first matching path (sorted), None while nothing matches;
-    a URL or plain path stays as written (the driver waits for a plain path itself)."""
-    if "://" in port or not glob.has_magic(port):
-        return port
-    matches = sorted(glob.glob(port))
-    if not matches:
-        return None
-    if len(matches) > 1:
-        log.warning("%d devices match %s; using %s", len(matches), port, matches[0])
-    return matches[0]
-
-
 class Daemon:
     """The gateway daemon; implements ``GatewayService`` (and the status page's reset)."""
 
@@ -132,7 +121,8 @@ class Daemon:
         self.config = config
         self.settings = settings or RuntimeSettings()
         self.api: ApiSettings = config.api_settings()
-        self.metrics = Metrics(m.name for m in config.modems if m.enabled)
+        # A glob port's devices get their series when found (gateway.discovery).
+        self.metrics = Metrics(m.name for m in config.modems if m.enabled and not m.is_family)
         self._modem_factory = modem_factory or default_modem_factory
         self._clock = clock
         # Concat references need spread, not secrecy: a seeded generator spares a syscall each.
@@ -149,6 +139,7 @@ class Daemon:
         self._consumers: dict[str, ModemEvents] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._workers: list[asyncio.Task[None]] = []
+        self._discovery: list[asyncio.Task[None]] = []  # one per glob port, stopped first
         self._health_pokes: dict[str, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
         self.api_url: str | None = None
@@ -325,7 +316,11 @@ class Daemon:
                 "key-watch",
             )
         for modem_config in cfg.modems:
-            if modem_config.enabled:
+            if not modem_config.enabled:
+                continue
+            if modem_config.is_family:
+                await self._start_family(modem_config)
+            else:
                 await self._start_modem(modem_config)
         self._accepting = True
         if self.settings.serve_http:
@@ -349,42 +344,49 @@ class Daemon:
         # Every state change the daemon records also writes its webhook event.
         self._store = integrations.wrap(store)
 
+    async def _start_family(self, family: ModemConfig) -> None:
+        """Start the devices a glob port matches now, then watch it for more."""
+        watch = FamilyWatch(family)
+        members = watch.scan(self.handles)
+        if not members:
+            log.warning("modem family %s: no device matches %s yet", family.name, family.port)
+        for member in members:
+            await self._start_member(member)
+        task = asyncio.get_running_loop().create_task(
+            watch.run(
+                self._start_member,
+                self.handles,
+                self.settings.device_poll_interval,
+            ),
+            name=f"discover-{family.name}",
+        )
+        self._discovery.append(task)
+
+    async def _start_member(self, member: ModemConfig) -> None:
+        """A device found by a glob port: routes, queue pools and metrics learn of it first."""
+        assert self.dispatcher is not None
+        self.router.add_modem(member)
+        self.dispatcher.regroup()
+        self.metrics.add_modem(member.name)
+        await self._start_modem(member)
+
     async def _start_modem(self, modem_config: ModemConfig) -> None:
         assert self.dispatcher is not None
         name = modem_config.name
-        port: str | None
         if modem_config.simulate is not None:
             port = await self._start_simulator(modem_config)
         else:
             assert modem_config.port is not None
-            port = expand_port(modem_config.port)
+            port = modem_config.port  # a plain path: the driver waits for it to appear
         handle = ModemHandle(
             config=modem_config,
-            modem=self._modem_factory(modem_config, port or str(modem_config.port)),
-            port=port or str(modem_config.port),
+            modem=self._modem_factory(modem_config, port),
+            port=port,
             limiter=RateLimiter(modem_config.rate),
         )
         self.handles[name] = handle
         self._health_pokes[name] = asyncio.Event()
         self.dispatcher.add_modem(handle)
-        if port is None:
-            # Unplugged at start: the driver cannot wait for a pattern, so we do.
-            handle.state, handle.reason = ModemState.DOWN, "no device matches the port pattern"
-            log.warning("modem %s: no device matches %s yet", name, modem_config.port)
-            self._spawn(self._await_device(handle), f"device-{name}")
-            return
-        await self._run_modem(handle)
-
-    async def _await_device(self, handle: ModemHandle) -> None:
-        pattern = str(handle.config.port)
-        while True:
-            port = expand_port(pattern)
-            if port is not None:
-                break
-            await asyncio.sleep(self.settings.device_poll_interval)  # no udev: a modelled poll
-        log.info("modem %s: device appeared at %s", handle.name, port)
-        handle.modem = self._modem_factory(handle.config, port)
-        handle.port = port
         await self._run_modem(handle)
 
     async def _run_modem(self, handle: ModemHandle) -> None:
@@ -398,7 +400,7 @@ class Daemon:
         self._consumers[name] = consumer
         await handle.modem.start()
         handle.state = handle.modem.state
-        self.dispatcher.update_ready(handle)
+        self._on_state(handle)
         self._spawn(consumer.run(), f"events-{name}")
         self._spawn(self._health_loop(handle), f"health-{name}")
         if handle.config.balance is not None:
@@ -465,6 +467,12 @@ class Daemon:
     async def stop(self) -> None:
         """Bounded, graceful: nothing new accepted, the segment in flight may finish."""
         self._accepting = False
+        for task in self._discovery:  # first: no modem may start while the others stop
+            task.cancel()
+        for task in self._discovery:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._discovery.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -522,12 +530,22 @@ class Daemon:
     # background ----------------------------------------------------------------------
 
     def _on_state(self, handle: ModemHandle) -> None:
+        if handle.state is ModemState.READY:
+            mismatch = check_identity(handle)
+            if mismatch is not None:
+                self._spawn(self._record_mismatch(handle, mismatch), f"mismatch-{handle.name}")
         if self.dispatcher is not None:
             self.dispatcher.update_ready(handle)
         if handle.state is ModemState.READY:
             poke = self._health_pokes.get(handle.name)
             if poke is not None:
                 poke.set()
+
+    async def _record_mismatch(self, handle: ModemHandle, mismatch: Mismatch) -> None:
+        try:
+            await self.store.add_event(IDENTITY_MISMATCH_EVENT, handle.name, mismatch.detail())
+        except (StoreError, Unavailable) as exc:
+            log.warning("recording the identity of modem %s failed: %s", handle.name, exc.code)
 
     async def _health_loop(self, handle: ModemHandle) -> None:
         poke = self._health_pokes[handle.name]

@@ -146,6 +146,20 @@ class Dispatcher:
         self.scheduler.add_modem(handle.name)
         self.update_ready(handle)
 
+    def regroup(self) -> None:
+        """After ``router.add_modem``: queued messages whose route gained the modem may use it."""
+        widen = self.router.widen
+        self.scheduler.regroup(widen)
+        self._fresh.clear()
+        for message_id, track in self._track.items():
+            eligibility = widen(track.eligibility)
+            if eligibility != track.eligibility:
+                self._track[message_id] = (
+                    self._fresh_track(eligibility)
+                    if track.switches == 0
+                    else _Track(eligibility, track.switches)
+                )
+
     def update_ready(self, handle: ModemHandle) -> None:
         self.scheduler.set_ready(handle.name, handle.usable(self._clock()))
 

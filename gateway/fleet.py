@@ -74,6 +74,7 @@ class ModemHandle:
     balance: float | None = None  # from the last scheduled USSD balance check
     balance_text: str | None = None
     balance_at: float | None = None
+    mismatch: str | None = None  # why the modem answering is not the one configured (imei)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -81,9 +82,15 @@ class ModemHandle:
         return self.config.name
 
     def usable(self, now: float | None = None) -> bool:
-        """Ready in the driver, not held after a fault, not shutting down."""
+        """Ready in the driver, not held after a fault, the configured device, not shutting
+        down."""
         at = time.time() if now is None else now
-        return self.state is ModemState.READY and at >= self.held_until and not self.stopping
+        return (
+            self.state is ModemState.READY
+            and at >= self.held_until
+            and self.mismatch is None
+            and not self.stopping
+        )
 
     def seen(self, at: float | None = None) -> None:
         self.last_seen = time.time() if at is None else at
@@ -92,7 +99,9 @@ class ModemHandle:
         at = time.time() if now is None else now
         state = self.state.value
         reason = self.reason
-        if at < self.held_until:
+        if self.mismatch is not None and self.state is ModemState.READY:
+            state, reason = ModemState.DOWN.value, self.mismatch
+        elif at < self.held_until:
             if self.state is ModemState.READY:
                 state = ModemState.DOWN.value
             reason = self.hold_reason

@@ -6,7 +6,8 @@ so they can never drift from the daemon's own view. Counters and histograms for
 *events* (segments sent, resets, HTTP requests) are incremented by the code that
 sees the event, through the small methods of ``Metrics``.
 
-Label values are only configured modem names, states, error classes, outcomes and
+Label values are only modem names (configured, or derived from a by-id link for
+a glob port's devices: gateway.discovery), states, error classes, outcomes and
 route patterns. ``safe_label`` enforces that at every call site, so a phone
 number or a text can never become a time series (invariant 3): anything that is
 not a short lowercase token becomes ``"other"``.
@@ -95,7 +96,7 @@ def safe_label(value: str | None) -> str:
 
 
 def modem_label(name: str) -> str:
-    """Modem names are configured (config refuses anything else), so they pass as given."""
+    """Modem names are configured or derived (both [a-z0-9_-]{1,32}), so they pass as given."""
     return name if _MODEM_NAME_RE.fullmatch(name) else OTHER
 
 

@@ -8,11 +8,16 @@ by the scheduler, so a modem going down moves work without re-routing.
 
 A message no rule matches, or whose rule was removed from the config since it
 was accepted, may use every enabled modem, sticky and with fallback.
+
+Modems can join at run time (a glob port's devices, gateway.discovery): the family
+itself is never a pool member; each device found is ``add_modem``-ed with the
+family's tags, and ``widen`` tells the queue which pools grew.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Final
 
 from gateway.config import ModemConfig, RouteConfig
@@ -21,17 +26,42 @@ from gateway.store.base import QueueItem, Store
 
 DEFAULT_ROUTE = RouteConfig(name="default", sticky=True, fallback=True)
 MAX_CACHED_ELIGIBILITIES: Final = 1024  # route names x sticky modems; stale route names too
+# A name no modem can have: the pool of a route whose modems are not there yet (a family
+# with no device found) holds only this, because an empty pool means "every modem".
+NOT_YET_PRESENT: Final = ""
 
 
 class Router:
     def __init__(self, routes: Sequence[RouteConfig], modems: Sequence[ModemConfig]) -> None:
         self._routes = tuple(routes)
-        self._modems = tuple(m for m in modems if m.enabled)
-        self._all = frozenset(m.name for m in self._modems)
         self._by_name = {r.name: r for r in self._routes}
-        self._pools = {r.name: self._pool_of(r) for r in self._routes}
+        self._modems: tuple[ModemConfig, ...] = ()
+        self._all: frozenset[str] = frozenset()
+        self._pools: dict[str, frozenset[str]] = {}
         # One object per distinct answer: the scheduler's pool lookup then matches by identity.
         self._eligibilities: dict[tuple[str | None, str | None], Eligibility] = {}
+        self._set_modems(tuple(m for m in modems if m.enabled and not m.is_family))
+
+    def add_modem(self, modem: ModemConfig) -> None:
+        """A modem found at run time joins every pool its name or tags put it in."""
+        if modem.name not in self._all:
+            self._set_modems((*self._modems, modem))
+
+    def widen(self, old: Eligibility) -> Eligibility:
+        """``old`` with its route's pool as it is now (after ``add_modem``)."""
+        if not old.modems:
+            return old  # every modem already, whoever joins
+        pool = self._eligible_pool(old.route)
+        return old if pool == old.modems else replace(old, modems=pool)
+
+    def _set_modems(self, modems: tuple[ModemConfig, ...]) -> None:
+        self._modems = modems
+        self._all = frozenset(m.name for m in modems)
+        self._pools = {r.name: self._pool_of(r) for r in self._routes}
+        self._eligibilities.clear()
+
+    def _eligible_pool(self, name: str | None) -> frozenset[str]:
+        return self.pool(name) or frozenset({NOT_YET_PRESENT})
 
     def route_for(self, number: str) -> str | None:
         """Name of the first rule matching the E.164 ``number``; None for the default."""
@@ -59,9 +89,9 @@ class Router:
         if found is not None:
             return found
         rule = self.rule(name)
-        pool = self.pool(name)
+        pool = self._eligible_pool(name)
         preferred = sticky_modem if rule.sticky and sticky_modem in pool else None
-        found = Eligibility(modems=pool, fallback=rule.fallback, preferred=preferred)
+        found = Eligibility(modems=pool, fallback=rule.fallback, preferred=preferred, route=name)
         if len(self._eligibilities) < MAX_CACHED_ELIGIBILITIES:
             self._eligibilities[(name, sticky_modem)] = found
         return found

@@ -41,13 +41,16 @@ class Eligibility:
 
     ``modems`` empty means every modem. ``preferred`` (sticky) wins while it is
     ready; ``fallback`` lets any ready modem take the item when none of the pool
-    is ready. ``excluded`` holds modems that failed this item.
+    is ready. ``excluded`` holds modems that failed this item. ``route`` names the
+    route the pool was made for, so the pool can grow when a modem joins that
+    route at run time (``Scheduler.regroup``).
     """
 
     modems: frozenset[str] = frozenset()
     fallback: bool = False
     preferred: str | None = None
     excluded: frozenset[str] = frozenset()
+    route: str | None = None
 
     def allows(self, modem: str, ready: AbstractSet[str], known: AbstractSet[str]) -> bool:
         """Whether ``modem`` (ready) may take the item now.
@@ -66,7 +69,9 @@ class Eligibility:
         return modem in usable and not (first_choice & ready)
 
     def excluding(self, modem: str) -> Eligibility:
-        return Eligibility(self.modems, self.fallback, self.preferred, self.excluded | {modem})
+        return Eligibility(
+            self.modems, self.fallback, self.preferred, self.excluded | {modem}, self.route
+        )
 
 
 ANY_MODEM = Eligibility()
@@ -133,6 +138,44 @@ class Scheduler:
         return any(
             eligibility.allows(m, self._ready, self._known) for m in self._ready if m != modem
         )
+
+    def regroup(self, change: Callable[[Eligibility], Eligibility]) -> int:
+        """Give queued items the eligibility ``change`` maps theirs to (a modem joined
+        their route), keeping their place in line; returns how many items changed.
+
+        Pools are re-keyed whole (items sharing an eligibility share its answer), so
+        this costs one pass over the items, paid only when a modem appears.
+        """
+        answers: dict[Eligibility, Eligibility] = {}
+
+        def new_of(old: Eligibility) -> Eligibility:
+            found = answers.get(old)
+            if found is None:
+                found = answers[old] = change(old)
+            return found
+
+        changed = 0
+        for entry in self._live.values():
+            new = new_of(entry.eligibility)
+            if new != entry.eligibility:
+                entry.eligibility = new
+                changed += 1
+        for old, pool in list(self._pools.items()):
+            new = new_of(old)
+            if new == old:
+                continue
+            del self._pools[old]
+            target = self._pools.get(new)
+            if target is None:
+                pool.eligibility = new
+                self._pools[new] = pool
+            else:
+                target.heap.extend(pool.heap)
+                heapq.heapify(target.heap)
+                target.live += pool.live
+        if changed:
+            self._notify()
+        return changed
 
     # items ---------------------------------------------------------------
 

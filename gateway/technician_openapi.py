@@ -3,30 +3,31 @@ and the audit trail."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.api.openapi_parts import (
+    PAGE_PARAMS,
+    Schema,
+    error_responses,
+    extend,
+    json_body,
+    json_content,
+    object_schema,
+    page_schema,
+    param,
+    secured,
+)
+from gateway.store.base import Scope
 from gateway.technician import MAX_COMMAND_CHARS, MAX_COMMAND_TIMEOUT
-
-Schema = dict[str, Any]
 
 _STR: Schema = {"type": "string"}
 _STR_OR_NULL: Schema = {"type": ["string", "null"]}
 
 
-def _object(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": [name for name in properties if name not in optional],
-        "additionalProperties": False,
-    }
-
-
 def schemas() -> dict[str, Schema]:
     return {
-        "AtRequest": _object(
+        "AtRequest": object_schema(
             {
                 "command": {
                     "type": "string",
@@ -45,7 +46,7 @@ def schemas() -> dict[str, Schema]:
             },
             optional=("timeout",),
         ),
-        "AtResult": _object(
+        "AtResult": object_schema(
             {
                 "modem": _STR,
                 "command": _STR,
@@ -56,7 +57,7 @@ def schemas() -> dict[str, Schema]:
                 },
             }
         ),
-        "UssdRequest": _object(
+        "UssdRequest": object_schema(
             {
                 "code": {
                     "type": "string",
@@ -66,7 +67,7 @@ def schemas() -> dict[str, Schema]:
                 }
             }
         ),
-        "UssdResult": _object(
+        "UssdResult": object_schema(
             {
                 "modem": _STR,
                 "status": {
@@ -80,7 +81,7 @@ def schemas() -> dict[str, Schema]:
                 },
             }
         ),
-        "AuditEntry": _object(
+        "AuditEntry": object_schema(
             {
                 "id": {"type": "integer", "minimum": 1},
                 "at": {"type": "string", "format": "date-time"},
@@ -98,21 +99,13 @@ def schemas() -> dict[str, Schema]:
                 "hash": {"type": "string", "description": "this entry's link in the hash chain"},
             }
         ),
-        "AuditPage": _object(
-            {
-                "items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
-                "next_cursor": _STR_OR_NULL,
-            }
-        ),
+        "AuditPage": page_schema("AuditEntry"),
     }
 
 
 def responses() -> dict[str, Any]:
     def error(description: str) -> dict[str, Any]:
-        return {
-            "description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-        }
+        return json_content("Error", description)
 
     return {
         "ModemNotReady": error("modem_not_ready: the modem is down, starting or resetting"),
@@ -128,54 +121,36 @@ def responses() -> dict[str, Any]:
     }
 
 
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _responses(*names: tuple[str, str]) -> dict[str, Any]:
-    return {status: {"$ref": f"#/components/responses/{name}"} for status, name in names}
-
-
-_NAME = {
-    "name": "name",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-    "description": "the modem's configured name",
-}
-_AUTH = (("401", "Unauthorized"), ("403", "Forbidden"), ("500", "InternalError"))
+_NAME = param("name", "path", {"type": "string"}, "the modem's configured name", required=True)
 
 
 def _passthrough(operation: str, summary: str, request: str, result: str) -> dict[str, Any]:
     return {
-        "post": {
-            "operationId": operation,
-            "summary": summary,
-            "description": "Runs between the segments of sends; written to the audit trail "
-            "before the modem sees it. Needs an API key with the `admin` scope.",
-            "x-scope": "admin",
-            "security": [{"bearer": []}],
-            "parameters": [_NAME],
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref(request)}},
+        "post": secured(
+            {
+                "operationId": operation,
+                "summary": summary,
+                "description": "Runs between the segments of sends; written to the audit trail "
+                "before the modem sees it.",
+                "parameters": [_NAME],
+                "requestBody": json_body(request),
+                "responses": {
+                    "200": json_content(result, "the modem's answer"),
+                    **error_responses(
+                        "401",
+                        "403",
+                        "404",
+                        named={
+                            "400": "CommandRefused",
+                            "502": "ModemError",
+                            "503": "ModemNotReady",
+                            "504": "ModemTimeout",
+                        },
+                    ),
+                },
             },
-            "responses": {
-                "200": _json(result, "the modem's answer"),
-                **_responses(
-                    ("400", "CommandRefused"),
-                    ("404", "NotFound"),
-                    ("502", "ModemError"),
-                    ("503", "ModemNotReady"),
-                    ("504", "ModemTimeout"),
-                    *_AUTH,
-                ),
-            },
-        }
+            Scope.ADMIN,
+        )
     }
 
 
@@ -191,39 +166,21 @@ def paths() -> dict[str, Any]:
             "modemUssd", "Run one USSD request on a modem", "UssdRequest", "UssdResult"
         ),
         "/v1/audit": {
-            "get": {
-                "operationId": "listAudit",
-                "summary": "The audit trail, newest first (digit runs in details masked)",
-                "description": "Needs an API key with the `admin` scope.",
-                "x-scope": "admin",
-                "security": [{"bearer": []}],
-                "parameters": [
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1},
-                        "description": "page size",
+            "get": secured(
+                {
+                    "operationId": "listAudit",
+                    "summary": "The audit trail, newest first (digit runs in details masked)",
+                    "parameters": list(PAGE_PARAMS),
+                    "responses": {
+                        "200": json_content("AuditPage", "one page"),
+                        **error_responses("400", "401", "403"),
                     },
-                    {
-                        "name": "cursor",
-                        "in": "query",
-                        "schema": {"type": "string"},
-                        "description": "next_cursor of the previous page",
-                    },
-                ],
-                "responses": {
-                    "200": _json("AuditPage", "one page"),
-                    **_responses(("400", "BadRequest"), ("503", "Unavailable"), *_AUTH),
                 },
-            }
+                Scope.ADMIN,
+            )
         },
     }
 
 
 def merged(document: Mapping[str, Any]) -> dict[str, Any]:
-    doc = copy.deepcopy(dict(document))
-    doc["paths"].update(paths())
-    components = doc["components"]
-    components["schemas"].update(schemas())
-    components.setdefault("responses", {}).update(responses())
-    return doc
+    return extend(document, paths=paths(), schemas=schemas(), responses=responses())

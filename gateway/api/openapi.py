@@ -10,21 +10,30 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, Final
 
+from gateway.api.openapi_parts import (
+    PAGE_PARAMS,
+    Schema,
+    error_responses,
+    json_body,
+    json_content,
+    nullable,
+    object_schema,
+    page_schema,
+    param,
+    public,
+    ref,
+    secured,
+)
 from gateway.api.validation import (
-    DEFAULT_PAGE_LIMIT,
-    MAX_CURSOR_CHARS,
     MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_METADATA_BYTES,
     MAX_NUMBER_CHARS,
-    MAX_PAGE_LIMIT,
     MAX_TAG_CHARS,
     MAX_TAGS,
     MAX_TTL_SECONDS,
     PRIORITIES,
 )
 from gateway.store.base import MessageState, Scope, SegmentState
-
-Schema = dict[str, Any]
 
 ERROR_CODES: Final = (
     "invalid_json",
@@ -57,25 +66,8 @@ ERROR_CODES: Final = (
 )
 
 
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {**schema, "type": [schema["type"], "null"]}
-
-
-def _object(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": [name for name in properties if name not in optional],
-        "additionalProperties": False,
-    }
-
-
 _TIME: Final = {"type": "string", "format": "date-time"}
-_TIME_OR_NULL: Final = _nullable(_TIME)
+_TIME_OR_NULL: Final = nullable(_TIME)
 _STR: Final = {"type": "string"}
 _STR_OR_NULL: Final = {"type": ["string", "null"]}
 _INT: Final = {"type": "integer"}
@@ -88,7 +80,7 @@ _TAGS: Final = {
 
 
 def _send_request() -> Schema:
-    return _object(
+    return object_schema(
         {
             "to": {
                 "type": "string",
@@ -131,9 +123,9 @@ def _send_request() -> Schema:
 
 def _schemas() -> dict[str, Schema]:
     return {
-        "Error": _object(
+        "Error": object_schema(
             {
-                "error": _object(
+                "error": object_schema(
                     {
                         "code": {"type": "string", "enum": list(ERROR_CODES)},
                         "message": _STR,
@@ -146,10 +138,10 @@ def _schemas() -> dict[str, Schema]:
             }
         ),
         "SendRequest": _send_request(),
-        "BatchRequest": _object(
-            {"messages": {"type": "array", "items": _ref("SendRequest"), "minItems": 1}}
+        "BatchRequest": object_schema(
+            {"messages": {"type": "array", "items": ref("SendRequest"), "minItems": 1}}
         ),
-        "Segment": _object(
+        "Segment": object_schema(
             {
                 "seq": {"type": "integer", "minimum": 1},
                 "state": {"type": "string", "enum": [s.value for s in SegmentState]},
@@ -159,7 +151,7 @@ def _schemas() -> dict[str, Schema]:
                 "report_status": _INT_OR_NULL,
             }
         ),
-        "Message": _object(
+        "Message": object_schema(
             {
                 "id": _STR,
                 "to": {"type": "string", "description": "E.164"},
@@ -174,7 +166,7 @@ def _schemas() -> dict[str, Schema]:
                 "delivered_at": _TIME_OR_NULL,
                 "encoding": {"type": "string", "enum": ["gsm7", "ucs2", "8bit"]},
                 "segment_count": {"type": "integer", "minimum": 0},
-                "segments": {"type": "array", "items": _ref("Segment")},
+                "segments": {"type": "array", "items": ref("Segment")},
                 "modem": _STR_OR_NULL,
                 "attempts": {"type": "integer", "minimum": 0},
                 "error": {
@@ -189,9 +181,9 @@ def _schemas() -> dict[str, Schema]:
             },
             optional=("body",),
         ),
-        "MessageBatch": _object({"messages": {"type": "array", "items": _ref("Message")}}),
-        "MessagePage": _page("Message"),
-        "Inbound": _object(
+        "MessageBatch": object_schema({"messages": {"type": "array", "items": ref("Message")}}),
+        "MessagePage": page_schema("Message"),
+        "Inbound": object_schema(
             {
                 "id": _STR,
                 "from": {"type": "string", "description": "E.164, national, or alphanumeric"},
@@ -205,8 +197,8 @@ def _schemas() -> dict[str, Schema]:
                 "conversation_id": _STR,
             }
         ),
-        "InboundPage": _page("Inbound"),
-        "Modem": _object(
+        "InboundPage": page_schema("Inbound"),
+        "Modem": object_schema(
             {
                 "name": _STR,
                 "port": _STR,
@@ -215,11 +207,11 @@ def _schemas() -> dict[str, Schema]:
                 "reason": _STR_OR_NULL,
                 "tags": {"type": "array", "items": _STR},
                 "identity": {
-                    **_object({k: _STR_OR_NULL for k in _IDENTITY_FIELDS}),
+                    **object_schema({k: _STR_OR_NULL for k in _IDENTITY_FIELDS}),
                     "type": ["object", "null"],
                 },
                 "health": {
-                    **_object(
+                    **object_schema(
                         {
                             "signal_dbm": _INT_OR_NULL,
                             "csq": _INT_OR_NULL,
@@ -245,8 +237,8 @@ def _schemas() -> dict[str, Schema]:
                 "balance_at": _TIME_OR_NULL,
             }
         ),
-        "ModemList": _object({"modems": {"type": "array", "items": _ref("Modem")}}),
-        "Event": _object(
+        "ModemList": object_schema({"modems": {"type": "array", "items": ref("Modem")}}),
+        "Event": object_schema(
             {
                 "id": _INT,
                 "at": _TIME,
@@ -255,32 +247,17 @@ def _schemas() -> dict[str, Schema]:
                 "detail": {"type": "object"},
             }
         ),
-        "EventPage": _page("Event"),
-        "Status": _object({"status": {"type": "string", "enum": ["ok", "ready"]}}),
+        "EventPage": page_schema("Event"),
+        "Status": object_schema({"status": {"type": "string", "enum": ["ok", "ready"]}}),
     }
 
 
 _IDENTITY_FIELDS: Final = ("manufacturer", "model", "revision", "imei", "imsi", "iccid")
 
 
-def _page(item: str) -> Schema:
-    return _object(
-        {
-            "items": {"type": "array", "items": _ref(item)},
-            "next_cursor": {
-                "type": ["string", "null"],
-                "description": "pass as cursor for the next page; null on the last page",
-            },
-        }
-    )
-
-
 def _error_responses() -> dict[str, Any]:
     def error(description: str) -> dict[str, Any]:
-        return {
-            "description": description,
-            "content": {"application/json": {"schema": _ref("Error")}},
-        }
+        return json_content("Error", description)
 
     return {
         "BadRequest": error(
@@ -301,269 +278,182 @@ def _error_responses() -> dict[str, Any]:
     }
 
 
-def _ok(schema: str, description: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": _ref(schema)}},
-        **extra,
-    }
-
-
-def _errors(*names: str) -> dict[str, Any]:
-    statuses = {
-        "BadRequest": "400",
-        "Unauthorized": "401",
-        "Forbidden": "403",
-        "NotFound": "404",
-        "Conflict": "409",
-        "PayloadTooLarge": "413",
-        "UnsupportedMediaType": "415",
-        "Unavailable": "503",
-        "InternalError": "500",
-    }
-    found = {statuses[n]: {"$ref": f"#/components/responses/{n}"} for n in names}
-    found["500"] = {"$ref": "#/components/responses/InternalError"}
-    return found
-
-
-def _param(
-    name: str, where: str, schema: Schema, description: str, *, required: bool = False
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": where,
-        "required": required,
-        "schema": schema,
-        "description": description,
-    }
-
-
-def _secured(operation: dict[str, Any], scope: Scope) -> dict[str, Any]:
-    description = f"Needs an API key with the `{scope.value}` scope (or `admin`)."
-    if scope is Scope.ADMIN:
-        description = "Needs an API key with the `admin` scope."
-    # Every key check reads the store, which answers unavailable while the daemon stops.
-    responses = {"503": {"$ref": "#/components/responses/Unavailable"}, **operation["responses"]}
-    return {
-        **operation,
-        "responses": responses,
-        "security": [{"bearer": []}],
-        "x-scope": scope.value,
-        "description": (operation.get("description", "") + " " + description).strip(),
-    }
-
-
-def _public(operation: dict[str, Any]) -> dict[str, Any]:
-    return {**operation, "security": [], "x-scope": None}
-
-
-_AUTH_ERRORS: Final = ("Unauthorized", "Forbidden")
-_PAGE_PARAMS: Final = (
-    _param(
-        "limit",
-        "query",
-        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT, "default": DEFAULT_PAGE_LIMIT},
-        "page size",
-    ),
-    _param(
-        "cursor",
-        "query",
-        {"type": "string", "maxLength": MAX_CURSOR_CHARS},
-        "next_cursor of the previous page",
-    ),
-)
+_AUTH_ERRORS: Final = ("401", "403")
+_SEND_ERRORS: Final = ("400", *_AUTH_ERRORS, "409", "413", "415", "503")
 
 
 def _paths() -> dict[str, Any]:
-    message_id = _param("id", "path", _STR, "message id", required=True)
-    inbound_id = _param("id", "path", _STR, "inbound message id", required=True)
-
-    def body(schema: str) -> dict[str, Any]:
-        return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
-
+    message_id = param("id", "path", _STR, "message id", required=True)
+    inbound_id = param("id", "path", _STR, "inbound message id", required=True)
     return {
         "/v1/messages": {
-            "post": _secured(
+            "post": secured(
                 {
                     "operationId": "send_message",
                     "summary": "Queue one message",
                     "description": "Committed to disk before the answer. A repeated "
                     "idempotency key with the same request returns the first message (200).",
                     "parameters": [
-                        _param(
+                        param(
                             "Idempotency-Key",
                             "header",
                             {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY_CHARS},
                             "same as idempotency_key in the body (they must agree)",
                         )
                     ],
-                    "requestBody": body("SendRequest"),
+                    "requestBody": json_body("SendRequest"),
                     "responses": {
-                        "202": _ok(
+                        "202": json_content(
                             "Message",
                             "accepted and queued",
                             headers={"Location": {"schema": _STR}},
                         ),
-                        "200": _ok(
+                        "200": json_content(
                             "Message",
                             "idempotent replay: the message first accepted with this key",
                             headers={"Location": {"schema": _STR}},
                         ),
-                        **_errors(
-                            "BadRequest",
-                            *_AUTH_ERRORS,
-                            "Conflict",
-                            "PayloadTooLarge",
-                            "UnsupportedMediaType",
-                            "Unavailable",
-                        ),
+                        **error_responses(*_SEND_ERRORS),
                     },
                 },
                 Scope.SEND,
             ),
-            "get": _secured(
+            "get": secured(
                 {
                     "operationId": "list_messages",
                     "summary": "List messages, newest first",
                     "parameters": [
-                        _param(
+                        param(
                             "state",
                             "query",
                             {"type": "string", "enum": [s.value for s in MessageState]},
                             "only messages in this state",
                         ),
-                        _param(
+                        param(
                             "to",
                             "query",
                             _STR,
                             "only messages to this number (international form, or national "
                             "with the server's default country)",
                         ),
-                        _param("tag", "query", _STR, "only messages carrying this tag"),
-                        _param("since", "query", _TIME, "created at or after (RFC 3339)"),
-                        _param("until", "query", _TIME, "created before (RFC 3339)"),
-                        *_PAGE_PARAMS,
+                        param("tag", "query", _STR, "only messages carrying this tag"),
+                        param("since", "query", _TIME, "created at or after (RFC 3339)"),
+                        param("until", "query", _TIME, "created before (RFC 3339)"),
+                        *PAGE_PARAMS,
                     ],
                     "responses": {
-                        "200": _ok("MessagePage", "one page"),
-                        **_errors("BadRequest", *_AUTH_ERRORS),
+                        "200": json_content("MessagePage", "one page"),
+                        **error_responses("400", *_AUTH_ERRORS),
                     },
                 },
                 Scope.READ,
             ),
         },
         "/v1/messages/batch": {
-            "post": _secured(
+            "post": secured(
                 {
                     "operationId": "send_batch",
                     "summary": "Queue up to max_batch messages, all or nothing",
                     "description": "A bad item rejects the whole batch; the error's field names "
                     "it (messages[3].to). Idempotency keys go in each item. Answers 200 "
                     "instead of 202 when every item was an idempotent replay.",
-                    "requestBody": body("BatchRequest"),
+                    "requestBody": json_body("BatchRequest"),
                     "responses": {
-                        "202": _ok("MessageBatch", "accepted, in request order"),
-                        "200": _ok("MessageBatch", "every item was an idempotent replay"),
-                        **_errors(
-                            "BadRequest",
-                            *_AUTH_ERRORS,
-                            "Conflict",
-                            "PayloadTooLarge",
-                            "UnsupportedMediaType",
-                            "Unavailable",
-                        ),
+                        "202": json_content("MessageBatch", "accepted, in request order"),
+                        "200": json_content("MessageBatch", "every item was an idempotent replay"),
+                        **error_responses(*_SEND_ERRORS),
                     },
                 },
                 Scope.SEND,
             )
         },
         "/v1/messages/{id}": {
-            "get": _secured(
+            "get": secured(
                 {
                     "operationId": "get_message",
                     "summary": "One message with its segments",
                     "parameters": [message_id],
                     "responses": {
-                        "200": _ok("Message", "the message"),
-                        **_errors(*_AUTH_ERRORS, "NotFound"),
+                        "200": json_content("Message", "the message"),
+                        **error_responses(*_AUTH_ERRORS, "404"),
                     },
                 },
                 Scope.READ,
             ),
-            "delete": _secured(
+            "delete": secured(
                 {
                     "operationId": "cancel_message",
                     "summary": "Cancel a message no modem has started on",
                     "parameters": [message_id],
                     "responses": {
-                        "200": _ok("Message", "cancelled"),
-                        **_errors(*_AUTH_ERRORS, "NotFound", "Conflict"),
+                        "200": json_content("Message", "cancelled"),
+                        **error_responses(*_AUTH_ERRORS, "404", "409"),
                     },
                 },
                 Scope.SEND,
             ),
         },
         "/v1/inbound": {
-            "get": _secured(
+            "get": secured(
                 {
                     "operationId": "list_inbound",
                     "summary": "Received messages, newest first",
                     "parameters": [
-                        _param("from", "query", _STR, "only from this sender"),
-                        _param("modem", "query", _STR, "only received on this modem"),
-                        *_PAGE_PARAMS,
+                        param("from", "query", _STR, "only from this sender"),
+                        param("modem", "query", _STR, "only received on this modem"),
+                        *PAGE_PARAMS,
                     ],
                     "responses": {
-                        "200": _ok("InboundPage", "one page"),
-                        **_errors("BadRequest", *_AUTH_ERRORS),
+                        "200": json_content("InboundPage", "one page"),
+                        **error_responses("400", *_AUTH_ERRORS),
                     },
                 },
                 Scope.READ,
             )
         },
         "/v1/inbound/{id}": {
-            "get": _secured(
+            "get": secured(
                 {
                     "operationId": "get_inbound",
                     "summary": "One received message",
                     "parameters": [inbound_id],
                     "responses": {
-                        "200": _ok("Inbound", "the message"),
-                        **_errors(*_AUTH_ERRORS, "NotFound"),
+                        "200": json_content("Inbound", "the message"),
+                        **error_responses(*_AUTH_ERRORS, "404"),
                     },
                 },
                 Scope.READ,
             )
         },
         "/v1/modems": {
-            "get": _secured(
+            "get": secured(
                 {
                     "operationId": "list_modems",
                     "summary": "Modems with identity, state, signal and counters",
                     "responses": {
-                        "200": _ok("ModemList", "every configured modem"),
-                        **_errors(*_AUTH_ERRORS),
+                        "200": json_content("ModemList", "every configured modem"),
+                        **error_responses(*_AUTH_ERRORS),
                     },
                 },
                 Scope.READ,
             )
         },
         "/v1/events": {
-            "get": _secured(
+            "get": secured(
                 {
                     "operationId": "list_events",
                     "summary": "Modem state changes, resets and errors",
-                    "parameters": list(_PAGE_PARAMS),
+                    "parameters": list(PAGE_PARAMS),
                     "responses": {
-                        "200": _ok("EventPage", "one page"),
-                        **_errors("BadRequest", *_AUTH_ERRORS),
+                        "200": json_content("EventPage", "one page"),
+                        **error_responses("400", *_AUTH_ERRORS),
                     },
                 },
                 Scope.ADMIN,
             )
         },
         "/v1/openapi.json": {
-            "get": _public(
+            "get": public(
                 {
                     "operationId": "openapi",
                     "summary": "This document",
@@ -572,28 +462,28 @@ def _paths() -> dict[str, Any]:
                             "description": "OpenAPI 3.1",
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
-                        **_errors(),
+                        **error_responses(),
                     },
                 }
             )
         },
         "/healthz": {
-            "get": _public(
+            "get": public(
                 {
                     "operationId": "healthz",
                     "summary": "The process is alive",
-                    "responses": {"200": _ok("Status", "alive"), **_errors()},
+                    "responses": {"200": json_content("Status", "alive"), **error_responses()},
                 }
             )
         },
         "/readyz": {
-            "get": _public(
+            "get": public(
                 {
                     "operationId": "readyz",
                     "summary": "The store is open and at least one modem is ready",
                     "responses": {
-                        "200": _ok("Status", "ready"),
-                        **_errors("Unavailable"),
+                        "200": json_content("Status", "ready"),
+                        **error_responses("503"),
                     },
                 }
             )

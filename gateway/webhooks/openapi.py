@@ -1,44 +1,41 @@
-"""OpenAPI fragments for ``/v1/webhooks``, in the style of ``gateway.api.openapi``.
+"""OpenAPI fragments for ``/v1/webhooks`` and the requests the gateway makes to subscribers.
 
-``paths()`` and ``schemas()`` merge into ``document()``'s ``paths`` and
-``components.schemas``; :func:`merged` does exactly that for a given document.
+Built with ``gateway.api.openapi_parts``; :func:`merged` adds them to a given document.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
-from gateway.api.validation import DEFAULT_PAGE_LIMIT, MAX_CURSOR_CHARS, MAX_PAGE_LIMIT
+from gateway.api.openapi_parts import (
+    PAGE_PARAMS,
+    Schema,
+    error_responses,
+    extend,
+    json_body,
+    json_content,
+    nullable,
+    object_schema,
+    page_schema,
+    param,
+    ref,
+    secured,
+)
+from gateway.store.base import Scope
 from gateway.webhooks.api import MAX_ACCOUNT_SID_CHARS, MAX_SECRET_CHARS
 from gateway.webhooks.events import ALL_KINDS
 from gateway.webhooks.outbox import STATES
 from gateway.webhooks.subscriptions import FORMATS, MAX_URL_CHARS, MIN_SECRET_CHARS
 
-Schema = dict[str, Any]
-
 _STR: Final = {"type": "string"}
 _TIME: Final = {"type": "string", "format": "date-time"}
-_TIME_OR_NULL: Final = {"type": ["string", "null"], "format": "date-time"}
+_TIME_OR_NULL: Final = nullable(_TIME)
 _EVENTS: Final = {
     "type": "array",
     "items": {"type": "string", "enum": sorted(ALL_KINDS)},
     "minItems": 1,
 }
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _object(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": [name for name in properties if name not in optional],
-        "additionalProperties": False,
-    }
 
 
 def schemas() -> dict[str, Schema]:
@@ -52,7 +49,7 @@ def schemas() -> dict[str, Schema]:
         "created_at": _TIME_OR_NULL,
     }
     return {
-        "WebhookCreate": _object(
+        "WebhookCreate": object_schema(
             {
                 "url": {"type": "string", "maxLength": MAX_URL_CHARS, "format": "uri"},
                 "events": _EVENTS,
@@ -71,12 +68,12 @@ def schemas() -> dict[str, Schema]:
             },
             optional=("secret", "format", "account_sid"),
         ),
-        "Webhook": _object(subscription),
-        "WebhookCreated": _object(
+        "Webhook": object_schema(subscription),
+        "WebhookCreated": object_schema(
             {**subscription, "secret": {"type": "string", "description": "shown only here"}}
         ),
-        "WebhookList": _object({"items": {"type": "array", "items": _ref("Webhook")}}),
-        "WebhookAttempt": _object(
+        "WebhookList": object_schema({"items": {"type": "array", "items": ref("Webhook")}}),
+        "WebhookAttempt": object_schema(
             {
                 "at": _TIME,
                 "attempt": {"type": "integer", "minimum": 1},
@@ -85,7 +82,7 @@ def schemas() -> dict[str, Schema]:
                 "duration_ms": {"type": "number"},
             }
         ),
-        "WebhookDelivery": _object(
+        "WebhookDelivery": object_schema(
             {
                 "id": _STR,
                 "event": {"type": "string", "enum": sorted(ALL_KINDS)},
@@ -95,146 +92,88 @@ def schemas() -> dict[str, Schema]:
                 "next_attempt_at": _TIME_OR_NULL,
                 "delivered_at": _TIME_OR_NULL,
                 "last_error": {"type": ["string", "null"]},
-                "history": {"type": "array", "items": _ref("WebhookAttempt")},
+                "history": {"type": "array", "items": ref("WebhookAttempt")},
             }
         ),
-        "WebhookDeliveryPage": _object(
-            {
-                "items": {"type": "array", "items": _ref("WebhookDelivery")},
-                "next_cursor": {"type": ["string", "null"]},
-            }
-        ),
+        "WebhookDeliveryPage": page_schema("WebhookDelivery"),
     }
 
 
-def _ok(schema: str, description: str, status: str = "200") -> dict[str, Any]:
-    return {
-        status: {
-            "description": description,
-            "content": {"application/json": {"schema": _ref(schema)}},
-        }
-    }
-
-
-def _errors(*names: str) -> dict[str, Any]:
-    statuses = {
-        "BadRequest": "400",
-        "NotFound": "404",
-        "Conflict": "409",
-        "PayloadTooLarge": "413",
-        "UnsupportedMediaType": "415",
-    }
-    found = {statuses[n]: {"$ref": f"#/components/responses/{n}"} for n in names}
-    return {
-        "401": {"$ref": "#/components/responses/Unauthorized"},
-        "403": {"$ref": "#/components/responses/Forbidden"},
-        "503": {"$ref": "#/components/responses/Unavailable"},
-        "500": {"$ref": "#/components/responses/InternalError"},
-        **found,
-    }
-
-
-def _admin(operation: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **operation,
-        "security": [{"bearer": []}],
-        "x-scope": "admin",
-        "description": "Needs an API key with the `admin` scope.",
-    }
+_AUTH_ERRORS: Final = ("401", "403")
 
 
 def paths() -> dict[str, Any]:
-    sub_id = {
-        "name": "id",
-        "in": "path",
-        "required": True,
-        "schema": _STR,
-        "description": "subscription id",
-    }
-    page = [
-        {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "schema": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": MAX_PAGE_LIMIT,
-                "default": DEFAULT_PAGE_LIMIT,
-            },
-            "description": "page size",
-        },
-        {
-            "name": "cursor",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "string", "maxLength": MAX_CURSOR_CHARS},
-            "description": "next_cursor of the previous page",
-        },
-        {
-            "name": "state",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "string", "enum": list(STATES)},
-            "description": "only deliveries in this state",
-        },
-    ]
+    sub_id = param("id", "path", _STR, "subscription id", required=True)
+    state = param(
+        "state",
+        "query",
+        {"type": "string", "enum": list(STATES)},
+        "only deliveries in this state",
+    )
     return {
         "/v1/webhooks": {
-            "get": _admin(
+            "get": secured(
                 {
                     "operationId": "list_webhooks",
                     "summary": "Webhook subscriptions (configured and created here)",
-                    "responses": {**_ok("WebhookList", "every subscription"), **_errors()},
-                }
+                    "responses": {
+                        "200": json_content("WebhookList", "every subscription"),
+                        **error_responses(*_AUTH_ERRORS),
+                    },
+                },
+                Scope.ADMIN,
             ),
-            "post": _admin(
+            "post": secured(
                 {
                     "operationId": "create_webhook",
                     "summary": "Subscribe a URL to events; the answer shows the secret once",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("WebhookCreate")}},
-                    },
+                    "requestBody": json_body("WebhookCreate"),
                     "responses": {
-                        **_ok("WebhookCreated", "created", "201"),
-                        **_errors("BadRequest", "PayloadTooLarge", "UnsupportedMediaType"),
+                        "201": json_content("WebhookCreated", "created"),
+                        **error_responses("400", *_AUTH_ERRORS, "413", "415"),
                     },
-                }
+                },
+                Scope.ADMIN,
             ),
         },
         "/v1/webhooks/{id}": {
-            "get": _admin(
+            "get": secured(
                 {
                     "operationId": "get_webhook",
                     "summary": "One subscription",
                     "parameters": [sub_id],
-                    "responses": {**_ok("Webhook", "the subscription"), **_errors("NotFound")},
-                }
+                    "responses": {
+                        "200": json_content("Webhook", "the subscription"),
+                        **error_responses(*_AUTH_ERRORS, "404"),
+                    },
+                },
+                Scope.ADMIN,
             ),
-            "delete": _admin(
+            "delete": secured(
                 {
                     "operationId": "delete_webhook",
                     "summary": "Remove a subscription; its pending deliveries are dead-lettered",
                     "parameters": [sub_id],
                     "responses": {
                         "204": {"description": "removed"},
-                        **_errors("NotFound", "Conflict"),
+                        **error_responses(*_AUTH_ERRORS, "404", "409"),
                     },
-                }
+                },
+                Scope.ADMIN,
             ),
         },
         "/v1/webhooks/{id}/deliveries": {
-            "get": _admin(
+            "get": secured(
                 {
                     "operationId": "list_webhook_deliveries",
                     "summary": "Deliveries to a subscription with every attempt, newest first",
-                    "parameters": [sub_id, *page],
+                    "parameters": [sub_id, *PAGE_PARAMS, state],
                     "responses": {
-                        **_ok("WebhookDeliveryPage", "one page"),
-                        **_errors("BadRequest", "NotFound"),
+                        "200": json_content("WebhookDeliveryPage", "one page"),
+                        **error_responses("400", *_AUTH_ERRORS, "404"),
                     },
-                }
+                },
+                Scope.ADMIN,
             )
         },
     }
@@ -274,12 +213,12 @@ def event_schemas() -> dict[str, Schema]:
     modem: dict[str, Schema] = {"modem": _STR, "reason": nullable_str}
 
     def envelope(kinds: list[str], data: dict[str, Schema]) -> Schema:
-        return _object(
+        return object_schema(
             {
                 "id": {"type": "string", "description": "delivery id, also Smsgw-Delivery"},
                 "type": {"type": "string", "enum": kinds},
                 "created_at": _TIME,
-                "data": _object(data),
+                "data": object_schema(data),
             }
         )
 
@@ -318,10 +257,7 @@ def webhooks() -> dict[str, Any]:
                 "operationId": f"webhook_{kind.replace('.', '_')}",
                 "summary": f"{kind}: retried with backoff until a 2xx answer",
                 "parameters": headers,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref(schema)}},
-                },
+                "requestBody": json_body(schema),
                 "responses": {"2XX": {"description": "received; anything else is retried"}},
             }
         }
@@ -331,9 +267,9 @@ def webhooks() -> dict[str, Any]:
 
 def merged(document: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``document`` with the webhook paths, schemas and event requests added."""
-    doc = copy.deepcopy(dict(document))
-    doc["paths"].update(paths())
-    doc["components"]["schemas"].update(schemas())
-    doc["components"]["schemas"].update(event_schemas())
-    doc["webhooks"] = webhooks()
-    return doc
+    return extend(
+        document,
+        paths=paths(),
+        schemas={**schemas(), **event_schemas()},
+        webhooks=webhooks(),
+    )

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,28 +22,9 @@ from drivers.simulator import SimulatedModem
 from gateway.crypto import KeyRing
 from gateway.store.base import Scope
 from gateway.store.sqlite import SqliteStore
+from tests.support import free_port, poll_until
 
 STARTUP_TIMEOUT = 30.0  # seconds, for the daemon to answer /readyz
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def poll_until(
-    check: Callable[[], Awaitable[Any]], timeout: float, what: str, interval: float = 0.05
-) -> Any:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 @dataclass
@@ -100,7 +80,7 @@ class Gateway:
                 return False
             return status == 200
 
-        await poll_until(ready, STARTUP_TIMEOUT, "the daemon to become ready")
+        await poll_until(ready, "the daemon to become ready", STARTUP_TIMEOUT)
 
     async def kill(self) -> None:
         """kill -9: no chance to clean up."""

@@ -9,7 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import Gateway, poll_until
+from tests.e2e.conftest import Gateway
+from tests.support import poll_until
 
 SETTLE = 40.0  # seconds
 
@@ -39,7 +40,7 @@ async def test_kill_9_mid_batch_loses_nothing(gateway: Gateway) -> None:
     async def some_sent() -> bool:
         return sum(len(s.sent) for s in gateway.sims.values()) >= 10
 
-    await poll_until(some_sent, SETTLE, "the first sends")
+    await poll_until(some_sent, "the first sends", SETTLE)
     await gateway.kill()
     sent_before_crash = sum(len(s.sent) for s in gateway.sims.values())
     assert sent_before_crash < 60, "the batch finished before the crash; nothing was tested"
@@ -51,7 +52,7 @@ async def test_kill_9_mid_batch_loses_nothing(gateway: Gateway) -> None:
         states = Counter(m["state"] for m in msgs)
         return msgs if states["queued"] + states["sending"] == 0 else None
 
-    msgs = await poll_until(settled, SETTLE, "the batch to settle after restart")
+    msgs = await poll_until(settled, "the batch to settle after restart", SETTLE)
     assert {m["id"] for m in msgs} == accepted
     states = Counter(m["state"] for m in msgs)
     # Every accepted message is sent/delivered; at most the segment in flight on each
@@ -75,7 +76,7 @@ async def test_no_number_or_text_in_clear_on_disk_or_in_logs(gateway: Gateway) -
         _, inbound = await gateway.request("GET", "/v1/inbound")
         return m["state"] == "delivered" and len(inbound["items"]) == 1
 
-    await poll_until(done, SETTLE, "the send and the inbound message")
+    await poll_until(done, "the send and the inbound message", SETTLE)
     secrets = [
         number.encode(),
         number[1:].encode(),

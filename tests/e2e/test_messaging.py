@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import Gateway, poll_until
+from tests.e2e.conftest import Gateway
+from tests.support import poll_until
 
 SETTLE = 30.0  # seconds for a message to reach a final-ish state
 
@@ -15,7 +16,7 @@ async def message_in_state(gw: Gateway, message_id: str, states: set[str]) -> di
         assert status == 200, body
         return body if body["state"] in states else None
 
-    result: dict[str, Any] = await poll_until(check, SETTLE, f"{message_id} in {states}")
+    result: dict[str, Any] = await poll_until(check, f"{message_id} in {states}", SETTLE)
     return result
 
 
@@ -62,7 +63,7 @@ async def test_inbound_message_is_stored_then_deleted_from_the_modem(gateway: Ga
         assert status == 200, page
         return page["items"] or None
 
-    items = await poll_until(inbound, SETTLE, "the inbound message")
+    items = await poll_until(inbound, "the inbound message", SETTLE)
     assert items[0]["from"] == "+15557654321"
     assert items[0]["text"] == "Yes, I will be there. Thank you!"
     assert items[0]["modem"] == "bravo"

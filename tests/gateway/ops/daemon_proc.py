@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,30 +18,10 @@ from typing import Any
 import aiohttp
 
 from drivers.simulator import SimulatedModem
+from tests.support import free_port, poll_until
 
 STARTUP_TIMEOUT = 30.0  # seconds for the daemon to answer /readyz
 STOP_TIMEOUT = 20.0  # seconds for a graceful stop before SIGKILL
-POLL_INTERVAL = 0.05
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def poll_until(
-    check: Callable[[], Awaitable[Any]], deadline_seconds: float, what: str
-) -> Any:
-    """Poll ``check`` until it returns something truthy, or fail after ``deadline_seconds``."""
-    deadline = time.monotonic() + deadline_seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {deadline_seconds:g} s waiting for {what}")
-        await asyncio.sleep(POLL_INTERVAL)
 
 
 @dataclass
@@ -136,7 +114,7 @@ async def running_daemon(
                 except aiohttp.ClientError:
                     return False
 
-            await poll_until(ready, STARTUP_TIMEOUT, "the daemon to become ready")
+            await poll_until(ready, "the daemon to become ready", STARTUP_TIMEOUT)
             yield daemon
     finally:
         if proc is not None and proc.returncode is None:

@@ -15,8 +15,9 @@ import pytest
 from playwright.async_api import expect
 
 from tests.gateway.ops.browser import needs_chromium, open_page
-from tests.gateway.ops.daemon_proc import RunningDaemon, poll_until, running_daemon
+from tests.gateway.ops.daemon_proc import RunningDaemon, running_daemon
 from tests.gateway.ops.fakes import ARTIFACTS, PROMTOOL
+from tests.support import poll_until
 
 PATIENT_NUMBER = "+15557654321"
 PATIENT_TEXT = "Your biopsy results are ready, call Dr Quill"
@@ -90,7 +91,7 @@ async def test_page_on_the_daemon_shows_unplug_and_reset(daemon: RunningDaemon) 
         async def on_air() -> bool:
             return sum(len(sim.sent) for sim in daemon.sims.values()) == 1
 
-        await poll_until(on_air, SEND_TIMEOUT, "the test message to reach a simulated modem")
+        await poll_until(on_air, "the test message to reach a simulated modem", SEND_TIMEOUT)
         await page.screenshot(path=str(_artifact("status-page-recovered.png")), full_page=True)
         assert [e for e in log.errors if "status of 401" not in e] == []
 
@@ -110,7 +111,7 @@ async def test_daemon_metrics_pass_promtool_and_hold_no_phi(daemon: RunningDaemo
         message = await daemon.get_json(f"/v1/messages/{message_id}")
         return bool(message["state"] in ("sent", "delivered"))
 
-    await poll_until(sent, SEND_TIMEOUT, "the message to be sent")
+    await poll_until(sent, "the message to be sent", SEND_TIMEOUT)
     async with daemon.session.get(daemon.url + "/metrics") as r:
         assert r.status == 200
         text = await r.text()

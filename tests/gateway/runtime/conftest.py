@@ -3,8 +3,6 @@ the real driver; timing shrunk through settings, never slept out."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,22 +28,23 @@ from gateway.dispatch import DispatchSettings
 from gateway.fleet import ModemPort
 from gateway.service import SendRequest
 from gateway.store.base import Message, MessageState, Priority
+from tests import support
+from tests.support import POLL_INTERVAL
 
 SETTLE = 15.0  # seconds: deadline for anything the daemon should do promptly
 PROMPT_TIMEOUT = 0.4  # seconds: the driver's wait for "> " (hang tests wait this out)
 CMGS_TIMEOUT = 0.8  # seconds: the driver's wait for +CMGS after the PDU
 
 
-async def poll_until(check: Callable[[], Awaitable[Any]], what: str, within: float = SETTLE) -> Any:
-    """Poll ``check`` until truthy; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
-        await asyncio.sleep(0.02)
+async def poll_until(
+    check: Callable[[], Awaitable[Any]],
+    what: str,
+    within: float = SETTLE,
+    *,
+    interval: float = POLL_INTERVAL,
+) -> Any:
+    """:func:`tests.support.poll_until` with the deadline these tests settle within."""
+    return await support.poll_until(check, what, within, interval=interval)
 
 
 def fast_modem(modem_config: ModemConfig, port: str) -> ModemPort:

@@ -8,7 +8,6 @@ import os
 import socket
 import stat
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from gateway.service import SendRequest
 from gateway.store import data_lock
 from gateway.store.base import MessageState
 from gateway.store.rotation import ROTATED_EVENT
-from tests.gateway.runtime.conftest import SETTLE, fast_modem
+from tests.gateway.runtime.conftest import fast_modem, poll_until
 
 from .conftest import key_ids_in_use
 
@@ -253,21 +252,6 @@ async def test_rotate_key_while_the_daemon_accepts_and_sends(
     bulk = [e for e in events if e.kind == "test.bulk"]
     assert bulk  # re-encrypted events still open, through the daemon's own store
     assert all(0 <= e.detail["n"] < BULK for e in bulk)
-
-
-async def poll_until(
-    check: Callable[[], Awaitable[object]],
-    what: str,
-    *,
-    within: float = SETTLE,
-    interval: float = 0.02,
-) -> None:
-    """Poll ``check`` until truthy; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
-        await asyncio.sleep(interval)
 
 
 def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
