@@ -16,7 +16,6 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -94,26 +93,6 @@ async def fanout(root: Path, events: int, conversations: int) -> float:
         await store.close()
 
 
-class BenchDaemon(Daemon):
-    def __init__(self, config: Config, hooks: list[WebhookConfig], **kw: Any) -> None:
-        super().__init__(config, **kw)
-        self._hooks = hooks
-        self.integrations: Integrations | None = None
-
-    async def _open_store(self) -> None:
-        await super()._open_store()
-        store = self._store
-        assert isinstance(store, SqliteStore)
-        self.integrations = Integrations(store, self._hooks)
-        await self.integrations.start()
-        self._store = self.integrations.wrap(store)
-
-    async def stop(self) -> None:
-        if self.integrations is not None:
-            await self.integrations.stop()
-        await super().stop()
-
-
 async def sending(root: Path, messages: int, hooks: list[WebhookConfig]) -> float:
     root.mkdir()  # noqa: ASYNC240 (set-up, before anything is timed)
     key_file = root / "smsgw.key"
@@ -125,8 +104,9 @@ async def sending(root: Path, messages: int, hooks: list[WebhookConfig]) -> floa
         server=ServerConfig(host="127.0.0.1", port=0),
         store=StoreConfig(data_dir=root, key_file=key_file, durable=False),
         modems=(ModemConfig(name="a", port=str(sim.path), profile="quectel", rate=RateConfig(0)),),
+        webhooks=tuple(hooks),
     )
-    daemon = BenchDaemon(config, hooks, settings=RuntimeSettings(serve_http=False))
+    daemon = Daemon(config, settings=RuntimeSettings(serve_http=False))
     try:
         await daemon.start()
         async with asyncio.timeout(DEADLINE):
