@@ -78,6 +78,7 @@ async def initialise(session: Session) -> Identity:
     await _while_busy(session, lambda: _select_storage(session))
     cnmi = await _while_busy(session, lambda: _select_indications(session))
     session.cnma_required = service == 1 and (cnmi[1] in (2, 3) or cnmi[3] == 1)
+    session.indications = "AT+CNMI=" + ",".join(str(v) for v in cnmi)
     await _check_smsc(session)
     if session.settings.registration_urcs:
         await session.optional("AT+CREG=2")

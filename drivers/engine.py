@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivers.errors import (
+    CommandError,
     CommandTimeout,
     DriverError,
     ModemDisconnected,
     SendUnknown,
 )
 from drivers.lines import LineSplitter, Prompt
-from drivers.urcs import Urc, final_result, has_pdu_line, is_hex_line, urc_prefix
+from drivers.urcs import URC_PREFIXES, Urc, final_result, has_pdu_line, is_hex_line, urc_prefix
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ CTRL_Z = b"\x1a"
 ESC = b"\x1b"
 ESCAPE_GRACE = 1.0  # after ESC, how long to wait for the modem's final before moving on
 MAX_RESPONSE_LINES = 2048  # a full 255-slot AT+CMGL listing is 510 lines
+RESYNC_QUIET = 0.2  # after a missed deadline: silence that ends the drain of late answers
 
 _COMMAND_NAME = re.compile(r"AT([+^#$%][A-Z0-9]+)", re.IGNORECASE)
 _COMMAND_WORD = re.compile(r"AT[+^#$%]?[A-Z]*", re.IGNORECASE)
@@ -152,9 +154,19 @@ def encode_command(command: str) -> bytes:
 
 
 def expected_prefixes(command: str) -> tuple[str, ...]:
-    """Prefixes that answer ``command``: ``AT+CPIN?`` -> ``("+CPIN:",)``."""
+    """Prefixes that answer ``command``: ``AT+CPIN?`` -> ``("+CPIN:",)``.
+
+    The set form of a command named like a URC (``AT+CREG=2``, ``AT+CPIN="..."``) answers
+    with a bare final, so a line with that prefix during it is unsolicited.
+    """
     match = _COMMAND_NAME.match(command)
-    return (match.group(1).upper() + ":",) if match else ()
+    if match is None:
+        return ()
+    prefix = match.group(1).upper() + ":"
+    rest = command[match.end() :]
+    if prefix in URC_PREFIXES and rest.startswith("=") and not rest.startswith("=?"):
+        return ()
+    return (prefix,)
 
 
 class AtEngine:
@@ -178,6 +190,7 @@ class AtEngine:
         self._urc_header: tuple[str, str] | None = None  # (prefix, line) awaiting its PDU
         self._closed: DriverError | None = None
         self._consecutive_timeouts = 0
+        self._out_of_step = False  # a deadline was missed: its answer may still arrive
         self._background: set[asyncio.Task[Any]] = set()
 
     @property
@@ -258,6 +271,7 @@ class AtEngine:
                 return
             pending.lines.append(line)
             if pending.final_prefix is not None and line.startswith(pending.final_prefix):
+                self._out_of_step = True  # an OK may follow after all: not the next one's
                 self._finish(pending, None)
             return
         self._finish(pending, outcome)
@@ -297,16 +311,20 @@ class AtEngine:
         priority: int = Priority.SEND,
         expect: tuple[str, ...] | None = None,
         final_prefix: str | None = None,
+        realign: bool = True,
     ) -> list[str]:
         """Run one command and return its intermediate lines (echo and URCs removed).
 
         ``expect`` lists the prefixes that answer it (derived from the command name when
         None); ``final_prefix`` ends the response at such a line for modems that omit
-        the ``OK`` (``+CPIN:`` on some firmwares).
+        the ``OK`` (``+CPIN:`` on some firmwares). ``realign=False`` skips the probe that
+        follows a missed deadline: a reset must reach a modem that no longer answers.
         """
         await self._lock.acquire(priority)
         handed_over = False
         try:
+            if realign:
+                await self._resync(seconds)
             pending = self._start(command, expect, final_prefix)
             try:
                 return await self._wait(pending, seconds)
@@ -336,6 +354,7 @@ class AtEngine:
         await self._lock.acquire(priority)
         handed_over = False
         try:
+            await self._resync(prompt_seconds)
             pending = self._start(f"AT+CMGS={tpdu_length}", ("+CMGS:",), None, want_prompt=True)
             try:
                 await self._wait_prompt(pending, prompt_seconds)
@@ -412,9 +431,51 @@ class AtEngine:
         if self._current is pending:
             self._current = None
         if not pending.done.done():
+            self._out_of_step = True  # its final may still come
             pending.done.cancel()
         elif not pending.done.cancelled():
             pending.done.exception()
+
+    async def _resync(self, seconds: float) -> None:
+        """After a missed deadline, pair answers with commands again before the next one.
+
+        A late answer to the timed-out command would otherwise end the next command. The
+        modem answers in order, so whatever it still owes arrives before its answer to a
+        fresh ``AT``; a final that follows the first one within ``RESYNC_QUIET`` is the
+        probe's own, and the drain goes on until the line stays quiet that long. A probe
+        that times out leaves the engine out of step (and counts as a missed deadline).
+        """
+        if not self._out_of_step:
+            return
+        missed = self._consecutive_timeouts  # an answered probe does not cure a hang
+        probe = self._start("AT", (), None)
+        try:
+            with contextlib.suppress(CommandError):  # any final: the modem answered
+                await self._wait(probe, seconds)
+            self._consecutive_timeouts = missed
+            while self._closed is None:
+                drain = self._start("AT", (), None, write=False)
+                try:
+                    async with asyncio.timeout(RESYNC_QUIET):
+                        await asyncio.shield(drain.done)
+                except TimeoutError:
+                    break
+                except CommandError:
+                    pass
+                finally:
+                    self._forget(drain)
+        finally:
+            self._forget(probe)
+        if self._closed is not None:
+            raise self._closed
+        self._out_of_step = False
+        log.debug("answers paired with commands again after a missed deadline")
+
+    def _forget(self, pending: _Pending) -> None:
+        if self._current is pending:
+            self._current = None
+        if not pending.done.done():
+            pending.done.cancel()
 
     def _start(
         self,
@@ -423,6 +484,7 @@ class AtEngine:
         final_prefix: str | None,
         *,
         want_prompt: bool = False,
+        write: bool = True,
     ) -> _Pending:
         if self._closed is not None:
             raise self._closed
@@ -437,11 +499,13 @@ class AtEngine:
             prompt=loop.create_future() if want_prompt else None,
             echoes={command, command.upper()},
         )
-        self._flush_urc_header()
+        # A +CMT/+CDS header stays pending: the modem writes its PDU line before anything
+        # it says about this command, even when a read ended between the two lines.
         self._current = pending  # registered before the write: no reply can be missed
         self._splitter.expect_prompt = want_prompt
-        self.stats.commands += 1
-        self._write(data)
+        if write:
+            self.stats.commands += 1
+            self._write(data)
         return pending
 
     async def _wait(self, pending: _Pending, seconds: float) -> list[str]:
@@ -453,6 +517,7 @@ class AtEngine:
             if self._current is pending:
                 self._current = None
             pending.done.cancel()
+            self._out_of_step = True
             raise self._timed_out(pending.name, seconds) from None
         self._consecutive_timeouts = 0
         return lines

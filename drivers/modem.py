@@ -68,6 +68,7 @@ UNRESPONSIVE = "unresponsive"  # StateChanged reasons of the hang ladder
 HARD_RESET = "hard_reset"
 GONE_INDEX_CMS = frozenset({321})  # invalid index: already deleted
 GONE_INDEX_CME = frozenset({21, 22})
+CNMA_NOT_EXPECTED_CMS = 340  # AT+CNMA with no acknowledgement pending (or too late)
 STORED_INDICATIONS = frozenset({"+CMTI:", "+CDSI:"})
 ROUTED = frozenset({"+CMT:", "+CDS:"})
 REGISTRATION_URCS = frozenset({"+CREG:", "+CGREG:", "+CEREG:"})
@@ -149,6 +150,7 @@ class Modem:
         self._ready_waiters: set[asyncio.Future[None]] = set()
         self._stopping = False
         self._opened_identity: tuple[int, int, int] | None = None
+        self._generation = 0  # opens of the port so far
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -229,8 +231,18 @@ class Modem:
         )
 
     async def delete(self, location: StoredLocation) -> None:
-        """Free a stored message; call only after it was committed (invariant 2)."""
+        """Free a stored message; call only after it was committed (invariant 2).
+
+        Only a location this open of the port handed out is deleted: after a reopen (or
+        with another stick on the same path) the slot may hold a message nobody has
+        committed yet. A stale location is left alone; the next sweep offers whatever
+        it holds again, and the gateway's de-duplication makes that harmless.
+        """
         session = self._ready_session()
+        if location not in session.emitted:
+            log.info("%s: not deleting %s/%d: not handed out by this open", self.name,
+                     location.memory, location.index)  # fmt: skip
+            return
         async with session.storage:
             await session.use_memory(location.memory)
             try:
@@ -268,7 +280,10 @@ class Modem:
                 best = parsed
         cops = replies.find_body(await session.optional("AT+COPS?", prio), "+COPS:")
         operator, cops_act = replies.operator(cops) if cops is not None else (None, None)
-        cpin = replies.find_body(await session.optional("AT+CPIN?", prio), "+CPIN:")
+        cpin_final = "+CPIN:" if session.profile.cpin_no_ok else None  # no OK after it
+        cpin = replies.find_body(
+            await session.optional("AT+CPIN?", prio, final_prefix=cpin_final), "+CPIN:"
+        )
         cpms = replies.find_body(await session.optional("AT+CPMS?", prio), "+CPMS:")
         counts = replies.storage_counts(cpms) if cpms is not None else []
         used, total = counts[-1] if counts else (None, None)  # <mem3>: where SMS arrive
@@ -331,7 +346,7 @@ class Modem:
         session.resetting = True
         try:
             await session.engine.command(
-                self.profile.reset_command, seconds=seconds, priority=Priority.RESET
+                self.profile.reset_command, seconds=seconds, priority=Priority.RESET, realign=False
             )
             session.reset_accepted = True
         except ModemDisconnected:
@@ -378,8 +393,14 @@ class Modem:
         delay = settings.reconnect_min
         try:
             while True:
+                self._generation += 1
                 session = Session(
-                    settings, self.profile, name=self.name, stats=self.stats, on_urc=self._on_urc
+                    settings,
+                    self.profile,
+                    name=self.name,
+                    stats=self.stats,
+                    on_urc=self._on_urc,
+                    generation=self._generation,
                 )
                 self._session = session
                 reason = "open_failed"
@@ -485,7 +506,7 @@ class Modem:
                 if stored:
                     log.info("%s: %d stored in %s", self.name, len(stored), memory)
                 for index, _, pdu_hex in stored:
-                    self._emit(session, pdu_hex, StoredLocation(memory, index))
+                    self._emit(session, pdu_hex, StoredLocation(memory, index, session.generation))
             if session.receive_memory is not None:
                 await session.use_memory(session.receive_memory)
 
@@ -507,16 +528,32 @@ class Modem:
                 elif urc.pdu is not None:
                     self._emit(session, urc.pdu, None)
                     if session.cnma_required:
-                        await session.run("AT+CNMA", Priority.READ)
+                        await self._acknowledge(session)
             except DriverError as exc:
                 log.warning("%s: handling %s failed (%s)", self.name, urc.name, exc.code)
+
+    async def _acknowledge(self, session: Session) -> None:
+        """AT+CNMA for a routed +CMT/+CDS (CSMS service 1).
+
+        An ack that comes too late (it can wait behind a send for the whole CMGS time)
+        answers +CMS ERROR: 340, and the modem has by then switched routing off
+        (CNMI <mt> and <ds> set to 0, TS 27.005 +CNMI): set the indications again, or nothing
+        more arrives until the next reopen.
+        """
+        try:
+            await session.run("AT+CNMA", Priority.READ)
+        except CmsError as exc:
+            if exc.number != CNMA_NOT_EXPECTED_CMS or session.indications is None:
+                raise
+            log.warning("%s: acknowledgement came too late; indications set again", self.name)
+            await session.run(session.indications, Priority.READ)
 
     async def _read_indicated(self, session: Session, urc: Urc) -> None:
         parsed = replies.indication(urc.value)
         if parsed is None:
             log.warning("%s: unparsable %s", self.name, urc.name)
             return
-        location = StoredLocation(*parsed)
+        location = StoredLocation(*parsed, session.generation)
         if not self.profile.valid_index(location.index):
             return
         async with session.storage:

@@ -36,7 +36,9 @@ class VendorProfile:
     # Regexes of extra error finals (whole line); Motorola's by default (gammu at.c).
     error_finals: tuple[str, ...] = (r"MODEM ERROR:.*",)
     cpin_no_ok: bool = False  # +CPIN: READY arrives without a following OK
-    location_base: int = 1  # first storage index the modem uses (Huawei: 0)
+    # Lowest storage index an indication may name. 0 is legal on many firmwares (Huawei,
+    # Qualcomm/ZTE), and reading an unused slot only answers +CMS ERROR: 321.
+    location_base: int = 0
     reset_command: str = "AT+CFUN=1,1"
     reset_reenumerates: bool = True  # the port vanishes on reset (USB re-enumeration)
     ussd_packed: bool = False  # USSD replies come as packed GSM 7-bit hex (Huawei)
@@ -54,6 +56,7 @@ SIMCOM = VendorProfile(
     boot_lines=frozenset({"SMS Ready", "SMS DONE"}),
     iccid_commands=("AT+CCID", "AT+CICCID", "AT+ICCID"),
     storage_preference=("ME", "SM"),
+    location_base=1,  # SIM800 slots are numbered from 1
     manufacturer_marks=("simcom",),
 )
 

@@ -38,7 +38,9 @@ class Session:
         name: str,
         stats: EngineStats,
         on_urc: Callable[[Session, Urc], None],
+        generation: int = 0,
     ) -> None:
+        self.generation = generation  # counts the opens of this port; see StoredLocation
         self.settings = settings
         self.profile = profile  # "auto" replaces it once the identity is known
         self.name = name
@@ -60,6 +62,7 @@ class Session:
         self.receive_memory: str | None = None
         self.report_memory: str | None = None
         self.cnma_required = False
+        self.indications: str | None = None  # the AT+CNMI command init settled on
         self.emitted: set[StoredLocation] = set()  # handed out, not yet deleted
         self.ussd_waiter: asyncio.Future[UssdAnswer] | None = None
 
@@ -103,10 +106,16 @@ class Session:
             final_prefix=final_prefix,
         )
 
-    async def optional(self, command: str, priority: Priority = Priority.RESET) -> list[str]:
+    async def optional(
+        self,
+        command: str,
+        priority: Priority = Priority.RESET,
+        *,
+        final_prefix: str | None = None,
+    ) -> list[str]:
         """A command some firmwares lack: an error answer means "no information"."""
         try:
-            return await self.run(command, priority)
+            return await self.run(command, priority, final_prefix=final_prefix)
         except CommandError:
             return []
 

@@ -56,6 +56,9 @@ class StoredLocation:
 
     memory: str
     index: int
+    # Which open of the port handed it out: after a reopen (or another stick on the same
+    # path) the same slot may hold another message, so an old location never matches.
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,7 +183,7 @@ class Daemon:
         results = await self.store.add_messages(new)
         await self.dispatcher.enqueue_many(
             [
-                self._queue_item(r.message)
+                self._queue_item(r.message, r.to_hash)
                 for r in results
                 if r.created and r.message.state is MessageState.QUEUED
             ]
@@ -249,14 +249,15 @@ class Daemon:
         except (StoreError, Unavailable) as exc:
             log.warning("recording the balance of modem %s failed: %s", handle.name, exc.code)
 
-    def _queue_item(self, message: Message) -> QueueItem:
+    def _queue_item(self, message: Message, to_hash: bytes | None) -> QueueItem:
+        """``to_hash`` as the store made it while adding; made here when a store did not."""
         return QueueItem(
             id=message.id,
             priority=message.priority,
             send_at=message.send_at,
             expires_at=message.expires_at,
             route=message.route,
-            to_hash=self.store.number_hash(message.to),
+            to_hash=self.store.number_hash(message.to) if to_hash is None else to_hash,
             attempts=message.attempts,
         )
 

@@ -17,7 +17,9 @@ import time
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RANDOM_BITS = 80
 _RANDOM_MASK = (1 << _RANDOM_BITS) - 1
-_ENCODED_LENGTH = 26
+# Every two-character string in order: entry ``hi * 32 + lo`` is ALPHABET[hi] + ALPHABET[lo].
+_PAIRS = tuple(high + low for high in _ALPHABET for low in _ALPHABET)
+_PAIR_MASK = len(_PAIRS) - 1
 
 _last_ms = 0
 _last_random = 0
@@ -44,11 +46,29 @@ def new_id(prefix: str) -> str:
 
 
 def encode_crockford(value: int) -> str:
-    chars = []
-    for _ in range(_ENCODED_LENGTH):
-        chars.append(_ALPHABET[value & 0x1F])
-        value >>= 5
-    return "".join(reversed(chars))
+    """The low 130 bits of ``value`` as 26 characters, most significant first.
+
+    Ten bits (two characters) a step from a table, written out step by step: every
+    message gets an id, and this is several times faster than a character-at-a-time loop.
+    """
+    p, m = _PAIRS, _PAIR_MASK
+    return "".join(
+        (
+            p[value >> 120 & m],
+            p[value >> 110 & m],
+            p[value >> 100 & m],
+            p[value >> 90 & m],
+            p[value >> 80 & m],
+            p[value >> 70 & m],
+            p[value >> 60 & m],
+            p[value >> 50 & m],
+            p[value >> 40 & m],
+            p[value >> 30 & m],
+            p[value >> 20 & m],
+            p[value >> 10 & m],
+            p[value & m],
+        )
+    )
 
 
 def id_time(identifier: str) -> float:

@@ -16,14 +16,16 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 from gateway.redact import redact_number
 
-# A run of 7+ digits standing alone, "+" and 7+ digits with single separators, or
-# a North American number written with separators. Ids such as ``msg_0123456789``
-# are left alone: a word character before or after the run disqualifies it.
+# A run of 7+ digits standing alone, "+" (or its URL escape %2B) and 7+ digits with
+# single separators, or a North American number written with separators. Ids such as
+# ``msg_0123456789`` are left alone: a word character before or after the run disqualifies it.
 PHONE_RE: Final = re.compile(
     r"(?<![\w+])(?:"
-    r"\+\d(?:[ \-().]?\d){6,}"
+    r"(?:\+|%2[Bb])\d(?:[ \-().]?\d){6,}"
     r"|\(\d{3}\)[ \-.]?\d{3}[ \-.]?\d{4}"
     r"|\d{3}[\-. ]\d{3}[\-. ]\d{4}"
     r"|\d{7,}"
@@ -46,6 +48,7 @@ class PhoneNumberFilter(logging.Filter):
     """Backstop: mask number-like runs in the message, string extras and traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        _drop_request_content(record)
         message = record.getMessage()
         masked = mask_phone_numbers(message)
         if masked != message:
@@ -59,6 +62,17 @@ class PhoneNumberFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = mask_phone_numbers(record.exc_text)
         return True
+
+
+def _drop_request_content(record: logging.LogRecord) -> None:
+    """aiohttp logs a request it cannot parse with the raw request line or header in the
+    exception's text (``GET /cgi-bin/sendsms?to=%2B1...&text=...``): keep only its class."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, HttpProcessingError):
+        record.msg = f"{record.getMessage()} ({type(exc).__name__}, status {exc.code})"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
 
 
 class JsonFormatter(logging.Formatter):

@@ -38,7 +38,10 @@ class AccessLog(AbstractAccessLogger):
 
 
 def _loggable_path(request: BaseRequest) -> str:
-    match_info = getattr(request, "match_info", None)
+    try:
+        match_info = getattr(request, "match_info", None)
+    except AssertionError:  # how aiohttp answers for a request it could not parse: never routed
+        match_info = None
     if (
         match_info is not None
         and match_info.route.resource is not None

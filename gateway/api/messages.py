@@ -7,7 +7,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from gateway.api.context import API_KEY, CONTEXT, has_scope
-from gateway.api.resources import json_response, message_json, page_json
+from gateway.api.resources import batch_item_json, json_response, message_json, page_json
 from gateway.api.validation import (
     MAX_ID_CHARS,
     message_state,
@@ -62,9 +62,8 @@ async def post_batch(request: web.Request) -> web.Response:
     sends = parse_batch(await read_json_object(request), service.api.max_batch)
     key = request[API_KEY]
     results = await service.submit(sends, key)
-    with_body = _shows_body(key)
     return json_response(
-        {"messages": [message_json(r.message, with_body=with_body) for r in results]},
+        {"messages": [batch_item_json(r) for r in results]},
         status=202 if any(r.created for r in results) else 200,
     )
 

@@ -72,6 +72,8 @@ _STR: Final = {"type": "string"}
 _STR_OR_NULL: Final = {"type": ["string", "null"]}
 _INT: Final = {"type": "integer"}
 _INT_OR_NULL: Final = {"type": ["integer", "null"]}
+_MESSAGE_STATE: Final = {"type": "string", "enum": [state.value for state in MessageState]}
+_ENCODING: Final = {"type": "string", "enum": ["gsm7", "ucs2", "8bit"]}
 _TAGS: Final = {
     "type": "array",
     "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS},
@@ -156,7 +158,7 @@ def _schemas() -> dict[str, Schema]:
                 "id": _STR,
                 "to": {"type": "string", "description": "E.164"},
                 "body": {"type": "string", "description": "only for keys with the read scope"},
-                "state": {"type": "string", "enum": [s.value for s in MessageState]},
+                "state": _MESSAGE_STATE,
                 "priority": {"type": "string", "enum": list(PRIORITIES)},
                 "created_at": _TIME,
                 "updated_at": _TIME,
@@ -164,7 +166,7 @@ def _schemas() -> dict[str, Schema]:
                 "expires_at": _TIME_OR_NULL,
                 "sent_at": _TIME_OR_NULL,
                 "delivered_at": _TIME_OR_NULL,
-                "encoding": {"type": "string", "enum": ["gsm7", "ucs2", "8bit"]},
+                "encoding": _ENCODING,
                 "segment_count": {"type": "integer", "minimum": 0},
                 "segments": {"type": "array", "items": ref("Segment")},
                 "modem": _STR_OR_NULL,
@@ -181,7 +183,19 @@ def _schemas() -> dict[str, Schema]:
             },
             optional=("body",),
         ),
-        "MessageBatch": object_schema({"messages": {"type": "array", "items": ref("Message")}}),
+        "BatchItem": object_schema(
+            {
+                "id": _STR,
+                "state": _MESSAGE_STATE,
+                "segment_count": {"type": "integer", "minimum": 0},
+                "encoding": _ENCODING,
+                "replayed": {
+                    "type": "boolean",
+                    "description": "true when the idempotency key named an earlier message",
+                },
+            }
+        ),
+        "MessageBatch": object_schema({"messages": {"type": "array", "items": ref("BatchItem")}}),
         "MessagePage": page_schema("Message"),
         "Inbound": object_schema(
             {
@@ -326,7 +340,7 @@ def _paths() -> dict[str, Any]:
                         param(
                             "state",
                             "query",
-                            {"type": "string", "enum": [s.value for s in MessageState]},
+                            _MESSAGE_STATE,
                             "only messages in this state",
                         ),
                         param(
@@ -356,7 +370,8 @@ def _paths() -> dict[str, Any]:
                     "summary": "Queue up to max_batch messages, all or nothing",
                     "description": "A bad item rejects the whole batch; the error's field names "
                     "it (messages[3].to). Idempotency keys go in each item. Answers 200 "
-                    "instead of 202 when every item was an idempotent replay.",
+                    "instead of 202 when every item was an idempotent replay. Each answer "
+                    "item is brief (no number, no text): GET /v1/messages/{id} has the rest.",
                     "requestBody": json_body("BatchRequest"),
                     "responses": {
                         "202": json_content("MessageBatch", "accepted, in request order"),

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from gateway.service import ModemStatus
 from gateway.store.base import (
+    AddResult,
     Event,
     Inbound,
     Message,
@@ -69,6 +70,23 @@ def message_json(message: Message, *, with_body: bool) -> JsonObject:
     if with_body:
         data["body"] = message.body
     return data
+
+
+def batch_item_json(result: AddResult) -> JsonObject:
+    """One item of a batch answer: enough to track the message, no number or text.
+
+    A batch of a thousand answered with full resources would spend as long writing
+    the answer as storing the messages, and would send the PHI back over the wire;
+    ``GET /v1/messages/{id}`` has the rest.
+    """
+    message = result.message
+    return {
+        "id": message.id,
+        "state": _MESSAGE_STATES[message.state],
+        "segment_count": len(message.segments),
+        "encoding": message.encoding,
+        "replayed": not result.created,
+    }
 
 
 def segment_json(segment: Segment) -> JsonObject:

@@ -70,7 +70,8 @@ _CURSOR: Final = re.compile(r"[A-Za-z0-9._~=-]+")
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
         value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    # ValueError: also an integer literal longer than Python converts (int_max_str_digits).
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidJson("request body is not valid UTF-8 JSON") from None
     if not isinstance(value, dict):
         raise ValidationError("request body must be a JSON object")

@@ -131,6 +131,8 @@ class QueueItem:
 class AddResult:
     message: Message
     created: bool  # False when an idempotency key returned an earlier message
+    # Keyed hash of the number when the store made it while adding (saves making it twice).
+    to_hash: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -293,6 +293,35 @@ async def test_vanish_and_reappear_under_the_same_path(sim_path: Path) -> None:
         assert event.deliver.text == "sent while unplugged"
 
 
+async def test_a_location_from_before_a_reopen_is_not_deleted(sim_path: Path) -> None:
+    # After a replug the slot may hold a message nobody committed: a location handed out
+    # by an earlier open never deletes anything; the new open's sweep offers it again.
+    async with running(sim_path) as (sim, modem):
+        sim.preload(OTHER, "stored before the replug")
+        await ready(modem)
+        (before,) = await inbound(modem, 1)
+        assert before.location is not None
+        await sim.vanish()
+        await state(modem, ModemState.DOWN)
+        await sim.reappear()
+        await state(modem, ModemState.READY)
+        (again,) = await inbound(modem, 1)
+        assert again.deliver.text == "stored before the replug"
+        assert again.location is not None
+        assert (again.location.memory, again.location.index) == (
+            before.location.memory,
+            before.location.index,
+        )
+        assert again.location != before.location
+        mark = len(sim.commands)
+        await modem.delete(before.location)
+        assert not [c for c in sim.commands[mark:] if c.startswith("AT+CMGD")]
+        await modem.delete(again.location)
+        assert [c for c in sim.commands[mark:] if c.startswith("AT+CMGD")] == [
+            f"AT+CMGD={again.location.index}"
+        ]
+
+
 async def test_a_different_modem_on_the_same_path_is_reported(sim_path: Path) -> None:
     async with running(sim_path) as (sim, modem):
         await ready(modem)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from gateway.store.base import MessageState, Store
@@ -80,11 +81,34 @@ async def test_idempotent_replay_returns_200_and_the_same_message(api: Api) -> N
 
 async def test_batch_accepts_all_in_order(api: Api) -> None:
     items = [{"to": f"+1555123{i:04d}", "body": f"n{i}"} for i in range(20)]
+    items[3]["body"] = "ж" * 71  # two UCS-2 segments
     reply = await api.call("POST", "/v1/messages/batch", json={"messages": items})
     assert reply.status == 202
-    assert [m["to"] for m in reply.body["messages"]] == [i["to"] for i in items]
-    assert [m["body"] for m in reply.body["messages"]] == [i["body"] for i in items]
-    assert len({m["id"] for m in reply.body["messages"]}) == 20
+    answers = reply.body["messages"]
+    assert len({m["id"] for m in answers}) == 20
+    for item, answer in zip(items, answers, strict=True):
+        stored = await api.call("GET", f"/v1/messages/{answer['id']}", key="read")
+        assert (stored.body["to"], stored.body["body"]) == (item["to"], item["body"])
+        assert answer["segment_count"] == stored.body["segment_count"]
+        assert answer["encoding"] == stored.body["encoding"]
+    assert answers[3]["encoding"] == "ucs2"
+    assert answers[3]["segment_count"] == 2
+    assert answers[0] == {
+        "id": answers[0]["id"],
+        "state": "queued",
+        "segment_count": 1,
+        "encoding": "gsm7",
+        "replayed": False,
+    }
+
+
+async def test_batch_answer_carries_no_number_or_text(api: Api) -> None:
+    items = [{"to": "+15551239876", "body": "biopsy results ready"}]
+    reply = await api.call("POST", "/v1/messages/batch", json={"messages": items}, key="admin")
+    assert reply.status == 202
+    text = json.dumps(reply.body)
+    assert "5551239876" not in text
+    assert "biopsy" not in text
 
 
 async def test_batch_of_replays_answers_200(api: Api) -> None:
@@ -92,7 +116,18 @@ async def test_batch_of_replays_answers_200(api: Api) -> None:
     first = await api.call("POST", "/v1/messages/batch", json={"messages": items})
     again = await api.call("POST", "/v1/messages/batch", json={"messages": items})
     assert (first.status, again.status) == (202, 200)
-    assert again.body == first.body
+    assert [m["replayed"] for m in first.body["messages"]] == [False]
+    assert again.body["messages"] == [{**first.body["messages"][0], "replayed": True}]
+
+
+async def test_batch_marks_only_the_replayed_items(api: Api) -> None:
+    old = {"to": "+15551230003", "body": "a", "idempotency_key": "k3"}
+    first = await api.call("POST", "/v1/messages/batch", json={"messages": [old]})
+    new = {"to": "+15551230004", "body": "b"}
+    mixed = await api.call("POST", "/v1/messages/batch", json={"messages": [new, old]})
+    assert mixed.status == 202
+    assert [m["replayed"] for m in mixed.body["messages"]] == [False, True]
+    assert mixed.body["messages"][1]["id"] == first.body["messages"][0]["id"]
 
 
 async def test_delete_cancels_a_queued_message(api: Api) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +131,16 @@ async def test_failed_job_does_not_spoil_its_group(store: SqliteStore) -> None:
     )
     assert isinstance(outcomes[0], IdempotencyConflict)
     assert await store.get_message(good.id) is not None
+
+
+async def test_the_request_fingerprint_is_stored_keyed(store: SqliteStore, db_path: Path) -> None:
+    # A plain hash of (number, text, ...) could be reversed by trying every number
+    # against a known template text: only an HMAC under the key file is stored.
+    fingerprint = hashlib.sha256(b"+15559876543|Your results are ready").hexdigest()
+    await store.add_messages([new_message(idempotency_key="k", request_hash=fingerprint)])
+    with sqlite3.connect(db_path) as conn:
+        (stored,) = conn.execute("SELECT request_hash FROM messages").fetchone()
+    assert stored != fingerprint
+    assert fingerprint not in stored
+    replay = await store.add_messages([new_message(idempotency_key="k", request_hash=fingerprint)])
+    assert replay[0].created is False
