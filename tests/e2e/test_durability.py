@@ -70,6 +70,18 @@ async def test_no_number_or_text_in_clear_on_disk_or_in_logs(gateway: Gateway) -
     status, msg = await gateway.request("POST", "/v1/messages", json={"to": number, "body": body})
     assert status == 202, msg
     gateway.sims["alpha"].deliver("+15554443322", "Chest pain since Tuesday")
+    # A request the HTTP parser refuses (a raw space in the query) must not reach the log.
+    host, port = gateway.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"GET /cgi-bin/sendsms?to=%2B15559876543&text=Glucose 7.2 mmol/L HTTP/1.1\r\n"
+        b"Host: x\r\n\r\n"
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    assert answer.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request"), answer[:40]
 
     async def done() -> bool:
         _, m = await gateway.request("GET", f"/v1/messages/{msg['id']}")
