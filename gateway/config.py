@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from gateway.errors import ConfigError
 from gateway.service import ApiSettings
+from gateway.webhooks.hosts import parse_entry
 from gateway.webhooks.subscriptions import WebhookConfig, parse_webhooks
 
 MODEM_PROFILES: Final = ("auto", "generic", "simcom", "quectel", "huawei")
@@ -62,6 +63,9 @@ class ServerConfig:
     max_batch: int = 1000
     max_segments: int = 10  # longer texts are refused, not truncated
     public_url: str | None = None  # how clients reach us (links in webhooks, status page)
+    # Hosts that per-request callbacks and API-made webhooks may name (gateway.webhooks.hosts);
+    # empty: none may. Entries: host names, "*." wildcards, IP addresses, CIDR blocks.
+    callback_hosts: tuple[str, ...] = ()
 
     @property
     def loopback(self) -> bool:
@@ -302,6 +306,7 @@ def _server(t: _Table) -> ServerConfig:
         "max_batch",
         "max_segments",
         "public_url",
+        "callback_hosts",
     )
     host = t.string("host", "127.0.0.1")
     if not host:
@@ -327,7 +332,18 @@ def _server(t: _Table) -> ServerConfig:
         max_batch=t.integer("max_batch", 1000, minimum=1),
         max_segments=t.integer("max_segments", 10, minimum=1, maximum=255),
         public_url=public_url.rstrip("/") if public_url else None,
+        callback_hosts=_callback_hosts(t),
     )
+
+
+def _callback_hosts(t: _Table) -> tuple[str, ...]:
+    entries = t.string_list("callback_hosts")
+    for i, raw in enumerate(entries):
+        try:
+            parse_entry(raw)
+        except ValueError as exc:
+            raise t.error(f"callback_hosts[{i}]", str(exc)) from None
+    return entries
 
 
 def _store(t: _Table) -> StoreConfig:

@@ -66,6 +66,7 @@ from gateway.store.rotation import KEY_WATCH_INTERVAL, ROTATE_BATCH, watch_key_f
 from gateway.store.sqlite import SqliteStore
 from gateway.submission import SubmissionRules, prepare_message
 from gateway.webhooks.dispatcher import WebhookSettings
+from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.runtime import Integrations
 
 log = logging.getLogger(__name__)
@@ -339,7 +340,12 @@ class Daemon:
         finally:
             os.umask(old)
         self._sqlite = store
-        integrations = Integrations(store, self.config.webhooks, self.settings.webhooks)
+        integrations = Integrations(
+            store,
+            self.config.webhooks,
+            self.settings.webhooks,
+            callback_hosts=CallbackHosts(self.config.server.callback_hosts),
+        )
         await integrations.start()
         self.integrations = integrations
         # Every state change the daemon records also writes its webhook event.

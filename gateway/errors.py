@@ -183,3 +183,9 @@ class AuditBroken(StoreError):
     """The audit trail's hash chain does not verify: a row was altered, removed or added."""
 
     code = "audit_broken"
+
+
+class CallbackNotAllowed(ValidationError):
+    """A callback or webhook URL names a host not in ``[server] callback_hosts``."""
+
+    code = "callback_not_allowed"

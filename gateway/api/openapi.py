@@ -63,6 +63,7 @@ ERROR_CODES: Final = (
     "modem_timeout",
     "ussd_failed",
     "audit_broken",
+    "callback_not_allowed",
 )
 
 

@@ -4,7 +4,9 @@ Parameters as Kannel reads them: ``username``, ``password``, ``to`` (several
 numbers separated by spaces), ``text``, ``from``, ``coding`` (0 GSM, 1 8-bit
 (refused), 2 UCS-2), ``charset`` (how ``text`` is encoded; UTF-8 by default),
 ``dlr-mask`` and ``dlr-url``. ``username`` is an API key's id and ``password`` its
-token (``send`` scope). Answers are Kannel's plain-text lines and statuses:
+token (``send`` scope). A ``dlr-url`` whose host is not in ``[server] callback_hosts``
+is refused (``400 DLR-URL host not allowed, rejected``). Answers are Kannel's
+plain-text lines and statuses:
 ``202 0: Accepted for delivery``, ``403 Authorization failed for sendsms``,
 ``400 Missing receiver number``...
 
@@ -33,6 +35,7 @@ from gateway.store.base import Message, Scope
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec
 from gateway.webhooks.events import Event, EventKind
+from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.outbox import StoreAccess
 from gateway.webhooks.subscriptions import check_url
 from gateway.webhooks.targets import KANNEL_DLR
@@ -50,6 +53,7 @@ EMPTY_RECEIVER: Final = "Empty receiver number not allowed"
 BAD_CHARSET: Final = "Charset or body misformed, rejected"
 BAD_CODING: Final = "Coding not supported, rejected"
 BAD_DLR_URL: Final = "DLR-URL misformed, rejected"
+DLR_URL_NOT_ALLOWED: Final = "DLR-URL host not allowed, rejected"
 BAD_DLR_MASK: Final = "DLR-Mask misformed, rejected"
 DENIED: Final = "Number(s) has/have been denied."
 TOO_LONG: Final = "Message too long, rejected"
@@ -79,8 +83,9 @@ def _params(raw: bytes) -> dict[str, bytes]:
 
 
 class KannelApi:
-    def __init__(self, access: StoreAccess) -> None:
+    def __init__(self, access: StoreAccess, hosts: CallbackHosts) -> None:
         self.access = access
+        self.hosts = hosts
 
     def routes(self) -> list[tuple[str, str, Any]]:
         return [("GET", PATH, self.sendsms), ("POST", PATH, self.sendsms)]
@@ -125,6 +130,8 @@ class KannelApi:
                 check_url(dlr_url, "dlr-url")
             except ValidationError:
                 return answer(400, BAD_DLR_URL)
+            if not self.hosts.matches(dlr_url):
+                return answer(400, DLR_URL_NOT_ALLOWED)
         metadata: dict[str, Any] = {COMPAT_KIND: KIND}
         if dlr_url and mask:
             spec = {"url": dlr_url, "mask": mask, "from": text_of("from"), "coding": coding}

@@ -9,7 +9,8 @@ token)`` works unchanged. Creating needs the ``send`` scope, reading ``read``.
 Answers and errors have Twilio's JSON shapes (errors: ``code``, ``message``,
 ``more_info``, ``status``). ``StatusCallback`` receives Twilio's form fields signed
 with ``X-Twilio-Signature`` made with the auth token used to create the message
-(kept sealed in the store for that purpose). ``MessagingServiceSid`` is accepted
+(kept sealed in the store for that purpose); its host must be in ``[server]
+callback_hosts`` (else error 21609). ``MessagingServiceSid`` is accepted
 and ignored: the gateway's routes choose the modem. Listing shows every message
 the key may read, newest first.
 """
@@ -41,6 +42,7 @@ from gateway.store.base import ApiKey, Message, MessageFilter, MessageState, Sco
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec
 from gateway.webhooks.events import Event, EventKind
+from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.outbox import StoreAccess
 from gateway.webhooks.subscriptions import Subscription, check_url
 from gateway.webhooks.targets import TWILIO_CALLBACK
@@ -55,6 +57,7 @@ MAX_BODY_CHARS: Final = 1600
 MAX_FIELD_CHARS: Final = 2048
 MORE_INFO: Final = "https://www.twilio.com/docs/errors/"
 IDEMPOTENCY_HEADER: Final = "I-Twilio-Idempotency-Token"
+CALLBACK_NOT_ALLOWED: Final = "StatusCallback host is not allowed by this gateway's callback_hosts."
 TOO_LONG_TEXT: Final = "The concatenated message body exceeds the 1600 character limit."
 
 STATUS: Final = {
@@ -131,8 +134,9 @@ def message_json(message: Message, account_sid: str) -> dict[str, Any]:
 
 
 class TwilioApi:
-    def __init__(self, access: StoreAccess) -> None:
+    def __init__(self, access: StoreAccess, hosts: CallbackHosts) -> None:
         self.access = access
+        self.hosts = hosts
 
     def routes(self) -> list[tuple[str, str, Any]]:
         return [
@@ -173,6 +177,8 @@ class TwilioApi:
                 check_url(callback, "StatusCallback")
             except ValidationError:
                 raise TwilioError(400, 21609, "Invalid StatusCallback URL.") from None
+            if not self.hosts.matches(callback):
+                raise TwilioError(400, 21609, CALLBACK_NOT_ALLOWED)
         ttl = _validity(_field(form, "ValidityPeriod"))
         metadata: dict[str, Any] = {COMPAT_KIND: KIND}
         if sender:

@@ -13,10 +13,17 @@ from aiohttp import web
 
 from gateway.api.resources import JsonObject, json_response, rfc3339
 from gateway.api.validation import page_cursor, page_limit, parse_json_object, query_params
-from gateway.errors import NotFound, UnknownField, UnsupportedMediaType, ValidationError
+from gateway.errors import (
+    CallbackNotAllowed,
+    NotFound,
+    UnknownField,
+    UnsupportedMediaType,
+    ValidationError,
+)
 from gateway.store.base import Scope
 from gateway.store.sealing import decode_cursor, encode_cursor
 from gateway.webhooks import outbox
+from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.outbox import Delivery, StoreAccess
 from gateway.webhooks.subscriptions import (
     FORMATS,
@@ -33,9 +40,10 @@ _CREATE_FIELDS: Final = frozenset({"url", "events", "secret", "format", "account
 
 
 class WebhookApi:
-    def __init__(self, registry: Registry, access: StoreAccess) -> None:
+    def __init__(self, registry: Registry, access: StoreAccess, hosts: CallbackHosts) -> None:
         self.registry = registry
         self.access = access
+        self.hosts = hosts
 
     def routes(self) -> list[tuple[str, str, Any, Scope]]:
         return [
@@ -61,6 +69,10 @@ class WebhookApi:
             if name not in _CREATE_FIELDS:
                 raise UnknownField("unknown field", field=name[:64])
         url = check_url(body.get("url"), "url")
+        if not self.hosts.matches(url):
+            raise CallbackNotAllowed(
+                "url: the host is not in the gateway's callback_hosts", field="url"
+            )
         events = check_events(body.get("events"), "events")
         secret = body.get("secret")
         if secret is not None and (

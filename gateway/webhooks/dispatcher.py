@@ -5,7 +5,9 @@ The loop reads what is due, starts one delivery task per row (at most
 something wakes it (a new event, a finished attempt). Each attempt has a
 deadline; a failure schedules the next one after an exponential backoff with
 jitter, and the last allowed attempt dead-letters the row. Every attempt is
-recorded. The outbox orders rows per conversation (see ``outbox``), so a row
+recorded. Hosts are checked before connecting (``hosts``): an address the rules refuse
+is never contacted and its row is dead at once, recorded as ``refused: <why>``.
+The outbox orders rows per conversation (see ``outbox``), so a row
 waiting for its retry holds back the rows behind it, and only those.
 """
 
@@ -27,6 +29,7 @@ from typing import Final
 import aiohttp
 
 from gateway.webhooks import outbox, targets
+from gateway.webhooks.hosts import CallbackHosts, CallbackRefused, GuardedResolver, literal_refusal
 from gateway.webhooks.outbox import Attempt, DueRow, StoreAccess
 from gateway.webhooks.subscriptions import Registry
 
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 # All durations in seconds.
 DAY: Final = 86400.0
 MAX_ANSWER_BYTES: Final = 65536
+REFUSED: Final = "refused: "  # prefix of the error recorded for a host the rules refuse
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +73,20 @@ class Dispatcher:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        callback_hosts: CallbackHosts | None = None,
     ) -> None:
         self._access = access
         self._registry = registry
+        self._hosts = callback_hosts or CallbackHosts()
         self.settings = settings or WebhookSettings()
         self._clock = clock
         self._rng = rng or random.SystemRandom()
         self._wake = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._per_receiver: Counter[str] = Counter()
-        self._session: aiohttp.ClientSession | None = None
+        # By trust: a trusted host (listed, or a configured subscription) may be on
+        # loopback or a private network; each session's resolver enforces its rules.
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._task: asyncio.Task[None] | None = None
         self._purge_task: asyncio.Task[None] | None = None
         self.delivered = 0  # attempts answered 2xx since start
@@ -89,10 +97,13 @@ class Dispatcher:
         self._wake.set()
 
     def start(self) -> None:
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.settings.attempt_timeout),
-            connector=aiohttp.TCPConnector(limit=0),
-        )
+        self._sessions = {
+            trusted: aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.settings.attempt_timeout),
+                connector=aiohttp.TCPConnector(limit=0, resolver=GuardedResolver(trusted=trusted)),
+            )
+            for trusted in (False, True)
+        }
         self._task = asyncio.get_running_loop().create_task(self._run(), name="webhooks")
         self._purge_task = asyncio.get_running_loop().create_task(
             self._purge_loop(), name="webhooks-purge"
@@ -110,9 +121,9 @@ class Dispatcher:
         self._task = self._purge_task = None
         self._in_flight.clear()
         self._per_receiver.clear()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions = {}
 
     async def _run(self) -> None:
         settings = self.settings
@@ -160,32 +171,38 @@ class Dispatcher:
             self._per_receiver[row.subscriber] -= 1
             self._wake.set()
 
-    def _request(self, row: DueRow) -> tuple[targets.HttpRequest | None, int]:
-        """The request to make, and the receiver's attempt limit (None: receiver gone)."""
+    def _request(self, row: DueRow) -> tuple[targets.HttpRequest | None, int, bool]:
+        """The request to make (None: receiver gone), the receiver's attempt limit, and
+        whether its host is trusted (listed in callback_hosts, or from the config file)."""
         payload = self._access.keyring.open(row.payload_enc, aad=outbox.payload_aad(row.id))
         limit = self.settings.max_attempts
         if row.subscriber in (targets.TWILIO_CALLBACK, targets.KANNEL_DLR):
-            return targets.callback_request(row.subscriber, payload), limit
+            request = targets.callback_request(row.subscriber, payload)
+            return request, limit, self._hosts.matches(request.url)
         sub = self._registry.get(row.subscriber)
         if sub is None:
-            return None, limit
+            return None, limit, False
         if sub.max_attempts is not None:
             limit = sub.max_attempts
+        trusted = sub.from_config or self._hosts.matches(sub.url)
         if sub.format == "twilio":
             params = json.loads(payload)["params"]
-            return targets.twilio_request(sub.url, sub.secret.decode(), params), limit
-        return targets.smsgw_request(sub.url, sub.secret, payload, row.kind, row.id), limit
+            return targets.twilio_request(sub.url, sub.secret.decode(), params), limit, trusted
+        request = targets.smsgw_request(sub.url, sub.secret, payload, row.kind, row.id)
+        return request, limit, trusted
 
     async def _attempt(self, row: DueRow) -> None:
         number = row.attempts + 1
         started_at, started = self._clock(), time.monotonic()
         status: int | None = None
-        request, limit = self._request(row)
+        request, limit, trusted = self._request(row)
         if request is None:
             error: str | None = "subscription removed"
             limit = number  # dead at once
         else:
-            error = await self._send(request)
+            error = await self._send(request, trusted=trusted)
+            if error is not None and error.startswith(REFUSED):
+                limit = number  # dead at once: retrying would not change the rules
             if error is None:
                 status = 200
             elif error.startswith("http "):
@@ -206,11 +223,14 @@ class Dispatcher:
             lambda conn: outbox.record_attempt(conn, row.id, attempt, state=state, next_at=next_at)
         )
 
-    async def _send(self, request: targets.HttpRequest) -> str | None:
+    async def _send(self, request: targets.HttpRequest, *, trusted: bool) -> str | None:
         """None on a 2xx answer, else a short class of failure (no URL, no body: PHI-free)."""
-        assert self._session is not None
+        reason = literal_refusal(request.url, trusted=trusted)  # resolvers never see these
+        if reason is not None:
+            return REFUSED + reason
+        session = self._sessions[trusted]
         try:
-            async with self._session.request(
+            async with session.request(
                 request.method,
                 request.url,
                 data=request.body,
@@ -223,6 +243,10 @@ class Dispatcher:
                 return f"http {response.status}"
         except TimeoutError:
             return "timeout"
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, CallbackRefused):
+                return REFUSED + exc.os_error.reason
+            return "connect"
         except aiohttp.ClientConnectionError:
             return "connect"
         except aiohttp.ClientError as exc:

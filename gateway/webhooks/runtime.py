@@ -25,6 +25,7 @@ from gateway.webhooks.access import SqliteAccess
 from gateway.webhooks.api import WebhookApi
 from gateway.webhooks.dispatcher import Dispatcher, WebhookSettings
 from gateway.webhooks.emitter import Emitter, EventedStore
+from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.openapi import merged
 from gateway.webhooks.outbox import ensure_schema
 from gateway.webhooks.subscriptions import Registry, WebhookConfig
@@ -38,10 +39,14 @@ class Integrations:
         settings: WebhookSettings | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        callback_hosts: CallbackHosts | None = None,
     ) -> None:
         self.access = SqliteAccess(store)
         self.registry = Registry(self.access, configured)
-        self.dispatcher = Dispatcher(self.access, self.registry, settings, clock=clock)
+        self.hosts = callback_hosts or CallbackHosts()  # default: no per-request callbacks
+        self.dispatcher = Dispatcher(
+            self.access, self.registry, settings, clock=clock, callback_hosts=self.hosts
+        )
         self.emitter = Emitter(
             self.access,
             self.registry,
@@ -63,12 +68,14 @@ class Integrations:
     def add_routes(self, app: web.Application) -> None:
         """``/v1/webhooks`` (admin), the Twilio and Kannel shapes (their own authentication)."""
         scopes: dict[tuple[str, str], Scope | None] = {}
-        for method, path, handler, scope in WebhookApi(self.registry, self.access).routes():
+        for method, path, handler, scope in WebhookApi(
+            self.registry, self.access, self.hosts
+        ).routes():
             app.router.add_route(method, path, handler)
             scopes[(method, path)] = scope
         for method, path, handler in (
-            *twilio.TwilioApi(self.access).routes(),
-            *kannel.KannelApi(self.access).routes(),
+            *twilio.TwilioApi(self.access, self.hosts).routes(),
+            *kannel.KannelApi(self.access, self.hosts).routes(),
         ):
             app.router.add_route(method, path, handler)
             scopes[(method, path)] = None  # basic auth / username+password, checked inside

@@ -149,6 +149,7 @@ class GatewayFactory:
         modems: Sequence[str] = ("alpha",),
         http: bool = True,
         report_delay: float = 0.02,
+        callback_hosts: Sequence[str] = ("127.0.0.1",),  # the loopback subscriber
     ) -> Gateway:
         data = self.root / "data"
         data.mkdir(exist_ok=True)
@@ -172,7 +173,7 @@ class GatewayFactory:
             )
         config = Config(
             path=self.root / "smsgw.toml",
-            server=ServerConfig(host="127.0.0.1", port=0),
+            server=ServerConfig(host="127.0.0.1", port=0, callback_hosts=tuple(callback_hosts)),
             store=StoreConfig(data_dir=data, key_file=key_file, durable=False),
             modems=tuple(configs),
             retry=RetryConfig(backoff_initial=0.05, backoff_max=0.2),
