@@ -385,6 +385,7 @@ class Dispatcher:
             send_at=decision.send_at,
             error_code=decision.code,
             error_text=decision.text,
+            count_attempt=verdict.counts_attempt,
         )
         track = _Track(
             moved if decision.exclude_modem else track.eligibility,
@@ -392,9 +393,9 @@ class Dispatcher:
         )
         if message.id in self._track:  # else cancelled meanwhile
             self._track[message.id] = track
+        attempts = message.attempts + (1 if verdict.counts_attempt else 0)
         self.scheduler.add(
-            replace(item, send_at=decision.send_at, attempts=message.attempts + 1),
-            track.eligibility,
+            replace(item, send_at=decision.send_at, attempts=attempts), track.eligibility
         )
 
     async def _finish_failed(self, message_id: str, code: str, text: str) -> None:

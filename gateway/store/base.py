@@ -263,9 +263,16 @@ class Store(Protocol):
     ) -> MessageState: ...
     async def segment_unknown(self, message_id: str, seq: int, modem: str, error: str) -> None: ...
     async def requeue(
-        self, message_id: str, *, send_at: float, error_code: str, error_text: str
+        self,
+        message_id: str,
+        *,
+        send_at: float,
+        error_code: str,
+        error_text: str,
+        count_attempt: bool = True,
     ) -> None:
-        """Back to `queued` with attempts+1 and the last error kept."""
+        """Back to `queued` with the last error kept; attempts+1 unless ``count_attempt``
+        is False (the modem never got the message, e.g. it went away before AT+CMGS)."""
         ...
 
     async def finish(

@@ -527,6 +527,7 @@ def requeue(
     send_at: float,
     error_code: str,
     error_text: str,
+    count_attempt: bool = True,
 ) -> None:
     _state_of(conn, message_id)
     # Segments already accepted by the network stay sent; the rest go again with the
@@ -537,9 +538,9 @@ def requeue(
         (message_id,),
     )
     conn.execute(
-        "UPDATE messages SET state = 'queued', attempts = attempts + 1, send_at = ?, "
+        "UPDATE messages SET state = 'queued', attempts = attempts + ?, send_at = ?, "
         "last_error_code = ?, last_error_text = ?, updated_at = ? WHERE id = ?",
-        (send_at, error_code, error_text, time.time(), message_id),
+        (int(count_attempt), send_at, error_code, error_text, time.time(), message_id),
     )
 
 

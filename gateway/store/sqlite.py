@@ -234,11 +234,22 @@ class SqliteStore:
         )
 
     async def requeue(
-        self, message_id: str, *, send_at: float, error_code: str, error_text: str
+        self,
+        message_id: str,
+        *,
+        send_at: float,
+        error_code: str,
+        error_text: str,
+        count_attempt: bool = True,
     ) -> None:
         await self._write(
             lambda conn: messages.requeue(
-                conn, message_id, send_at=send_at, error_code=error_code, error_text=error_text
+                conn,
+                message_id,
+                send_at=send_at,
+                error_code=error_code,
+                error_text=error_text,
+                count_attempt=count_attempt,
             )
         )
 

@@ -292,10 +292,20 @@ class EventedStore:
         await self.inner.segment_unknown(message_id, seq, modem, error)
 
     async def requeue(
-        self, message_id: str, *, send_at: float, error_code: str, error_text: str
+        self,
+        message_id: str,
+        *,
+        send_at: float,
+        error_code: str,
+        error_text: str,
+        count_attempt: bool = True,
     ) -> None:
         await self.inner.requeue(
-            message_id, send_at=send_at, error_code=error_code, error_text=error_text
+            message_id,
+            send_at=send_at,
+            error_code=error_code,
+            error_text=error_text,
+            count_attempt=count_attempt,
         )
 
     async def unmatched_reports(self) -> int:

@@ -60,6 +60,22 @@ async def test_requeue_keeps_error_counts_attempts_and_resends_only_unsent(
     assert item.to_hash == store.number_hash(m.to)
 
 
+async def test_a_requeue_the_modem_never_saw_spends_no_attempt(store: SqliteStore) -> None:
+    # The modem went away before AT+CMGS: the retry budget is for the message's own failures.
+    m = new_message()
+    await store.add_messages([m])
+    await store.requeue(
+        m.id,
+        send_at=2000.0,
+        error_code="modem_unavailable",
+        error_text="modem not ready",
+        count_attempt=False,
+    )
+    got = await _get(store, m.id)
+    assert got.attempts == 0
+    assert (got.state, got.last_error_code) == (MessageState.QUEUED, "modem_unavailable")
+
+
 async def test_finish_and_segment_unknown(store: SqliteStore) -> None:
     a, b = new_message(), new_message()
     await store.add_messages([a, b])
