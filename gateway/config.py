@@ -378,8 +378,7 @@ def _modem(t: _Table) -> ModemConfig:
         "imei",
     )
     name = t.string("name", required=True)
-    if not _NAME_RE.fullmatch(name):
-        raise t.error("name", f"{name!r} must match [a-z0-9_-]{{1,32}}")
+    _check_label(t, "name", name)
     port = t.optional_string("port")
     if port is not None and is_port_pattern(port) and len(name) > FAMILY_NAME_MAX:
         raise t.error(
@@ -428,8 +427,7 @@ def _modem(t: _Table) -> ModemConfig:
         raise t.error("smsc", f"{smsc!r} is not a phone number")
     tags = t.string_list("tags")
     for i, tag in enumerate(tags):
-        if not _NAME_RE.fullmatch(tag):
-            raise t.error(f"tags[{i}]", f"{tag!r} must match [a-z0-9_-]{{1,32}}")
+        _check_label(t, f"tags[{i}]", tag)
     r = t.table("rate", allowed={"per_minute", "per_hour", "per_day", "jitter_seconds"})
     return ModemConfig(
         name=name,
@@ -475,11 +473,16 @@ def _balance(modem: _Table) -> BalanceConfig:
     )
 
 
+def _check_label(t: _Table, key: str, value: str) -> None:
+    """Names and tags end up in metric labels and logs: a small, safe alphabet."""
+    if not _NAME_RE.fullmatch(value):
+        raise t.error(key, f"{value!r} must match [a-z0-9_-]{{1,32}}")
+
+
 def _route(t: _Table, modems: tuple[ModemConfig, ...]) -> RouteConfig:
     t.allow("name", "prefixes", "tags", "modems", "sticky", "fallback", "national_language")
     name = t.string("name", required=True)
-    if not _NAME_RE.fullmatch(name):
-        raise t.error("name", f"{name!r} must match [a-z0-9_-]{{1,32}}")
+    _check_label(t, "name", name)
     prefixes = t.string_list("prefixes")
     for i, prefix in enumerate(prefixes):
         if not _PREFIX_RE.fullmatch(prefix):

@@ -32,6 +32,7 @@ from gateway.api.validation import (
     MAX_TAGS,
     MAX_TTL_SECONDS,
     PRIORITIES,
+    SEND_FIELDS,
 )
 from gateway.store.base import MessageState, Scope, SegmentState
 
@@ -112,15 +113,7 @@ def _send_request() -> Schema:
             },
             "request_report": {"type": "boolean", "default": True},
         },
-        optional=(
-            "priority",
-            "send_at",
-            "ttl",
-            "idempotency_key",
-            "tags",
-            "metadata",
-            "request_report",
-        ),
+        optional=tuple(SEND_FIELDS - {"to", "body"}),
     )
 
 

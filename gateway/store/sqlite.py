@@ -368,12 +368,7 @@ class SqliteStore:
     async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]:
         """Newest first. ``next_cursor`` is None on the last page."""
         limit = _page_limit(limit)
-        before: int | None = None
-        if cursor:
-            try:
-                before = int(decode_cursor(cursor))
-            except ValueError:
-                raise ValidationError("invalid cursor", field="cursor") from None
+        before = _row_cursor(cursor)
         keyring = self.keyring
         items = await self._read(
             lambda conn: events.select_events(conn, keyring, before, limit + 1)
@@ -393,12 +388,7 @@ class SqliteStore:
     async def list_audit(self, *, cursor: str | None, limit: int) -> Page[AuditEntry]:
         """Newest first. ``next_cursor`` is None on the last page."""
         limit = _page_limit(limit)
-        before: int | None = None
-        if cursor:
-            try:
-                before = int(decode_cursor(cursor))
-            except ValueError:
-                raise ValidationError("invalid cursor", field="cursor") from None
+        before = _row_cursor(cursor)
         keyring = self.keyring
         items = await self._read(lambda conn: audit.select(conn, keyring, before, limit + 1))
         return _page(items, limit, lambda e: e.id)
@@ -464,6 +454,16 @@ def _page_limit(limit: int) -> int:
     if limit < 1:
         raise ValidationError("limit must be at least 1", field="limit")
     return min(limit, MAX_PAGE)
+
+
+def _row_cursor(cursor: str | None) -> int | None:
+    """A cursor over tables keyed by an integer row id (events, audit)."""
+    if not cursor:
+        return None
+    try:
+        return int(decode_cursor(cursor))
+    except ValueError:
+        raise ValidationError("invalid cursor", field="cursor") from None
 
 
 def _page(items: list[T], limit: int, key: Callable[[T], str | int]) -> Page[T]:
