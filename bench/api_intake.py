@@ -43,13 +43,13 @@ from typing import Any
 
 import aiohttp
 
-from gateway.api import start_api
 from gateway.config import Config, ServerConfig, StoreConfig
+from gateway.core.service import GatewayService, SendRequest
+from gateway.core.submission import SubmissionRules, prepare_message
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings, tune_gc
-from gateway.service import GatewayService, SendRequest
+from gateway.http import start_api
 from gateway.store.base import Scope
-from gateway.submission import SubmissionRules, prepare_message
 
 SINGLE_CLIENTS = 32
 BATCH_CLIENTS = 2

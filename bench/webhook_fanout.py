@@ -21,12 +21,12 @@ from aiohttp import web
 
 from drivers.simulator import SimulatedModem
 from gateway.config import Config, ModemConfig, RateConfig, ServerConfig, StoreConfig
+from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
-from gateway.service import SendRequest
 from gateway.store.base import MessageState
 from gateway.store.sqlite import SqliteStore
-from gateway.webhooks.dispatcher import WebhookSettings
+from gateway.webhooks.delivery import WebhookSettings
 from gateway.webhooks.events import EventKind, modem_event
 from gateway.webhooks.runtime import Integrations
 from gateway.webhooks.subscriptions import WebhookConfig

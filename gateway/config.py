@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from gateway.core.service import ApiSettings
 from gateway.errors import ConfigError
-from gateway.service import ApiSettings
 from gateway.webhooks.hosts import parse_entry
 from gateway.webhooks.subscriptions import WebhookConfig, parse_webhooks
 
@@ -44,7 +44,7 @@ _PIN_RE: Final = re.compile(r"[0-9]{4,8}")
 _COUNTRY_RE: Final = re.compile(r"[1-9][0-9]{0,2}")
 _USSD_RE: Final = re.compile(r"[0-9*#+]{1,64}")
 _IMEI_RE: Final = re.compile(r"[0-9]{15}")
-# A glob port's devices are named "<name>-<suffix>" (gateway.discovery): the 8-character
+# A glob port's devices are named "<name>-<suffix>" (gateway.fleet.discovery): the 8-character
 # hash suffix, when the serial number does not fit, must fit the 32 of any modem name.
 FAMILY_NAME_MAX: Final = 23
 BALANCE_MIN_INTERVAL: Final = 300.0  # seconds: operators throttle (and some charge) USSD
@@ -152,7 +152,7 @@ class ModemConfig:
 
     @property
     def is_family(self) -> bool:
-        """A glob ``port``: every matching device is a modem of its own (gateway.discovery)."""
+        """A glob ``port``: each matching device is its own modem (gateway.fleet.discovery)."""
         return self.port is not None and is_port_pattern(self.port)
 
     def read_pin(self) -> str | None:
@@ -563,7 +563,7 @@ def _check_unique(names: list[str], section: str) -> None:
 
 
 def _check_family_names(modems: tuple[ModemConfig, ...]) -> None:
-    """``<family>-<suffix>`` names belong to a glob port's devices (gateway.discovery)."""
+    """``<family>-<suffix>`` names belong to a glob port's devices (gateway.fleet.discovery)."""
     for family in (m for m in modems if m.is_family):
         reserved = re.compile(rf"{re.escape(family.name)}-[a-z0-9]+")
         for i, modem in enumerate(modems):

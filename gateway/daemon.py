@@ -4,7 +4,7 @@
 
     start: data dir lock -> key ring -> store (open, recover) -> queue rebuilt
            from the store -> modems (built-in simulators first; for a glob port the
-           devices it matches, then a discovery task: gateway.discovery) -> workers
+           devices it matches, then a discovery task: gateway.fleet.discovery) -> workers
            and event consumers -> housekeeping and key watch -> HTTP API
     stop:  discovery -> HTTP API -> workers (the segment in flight may finish, within a bound)
            -> event consumers -> modems -> store -> data dir lock
@@ -34,25 +34,26 @@ from aiohttp import web
 from drivers.errors import DriverError
 from drivers.simulator import SimulatedModem
 from drivers.types import ModemState, UssdReply
-from gateway import balance, technician
 from gateway.config import Config, ModemConfig, SimulatorConfig
+from gateway.core.policy import RetryPolicy
+from gateway.core.ratelimit import RateLimiter
+from gateway.core.routing import Router
+from gateway.core.scheduler import Scheduler
+from gateway.core.service import ApiSettings, ModemStatus, SendRequest
+from gateway.core.submission import SubmissionRules, prepare_message
 from gateway.crypto import KeyRing
-from gateway.discovery import FamilyWatch
-from gateway.dispatch import Dispatcher, DispatchSettings
 from gateway.errors import (
     NotFound,
     StoreError,
     Unavailable,
 )
-from gateway.fleet import ModemHandle, ModemPort
-from gateway.identity_guard import IDENTITY_MISMATCH_EVENT, Mismatch, check_identity
+from gateway.fleet import balance, passthrough
+from gateway.fleet.discovery import FamilyWatch
+from gateway.fleet.dispatch import Dispatcher, DispatchSettings
+from gateway.fleet.handle import ModemHandle, ModemPort
+from gateway.fleet.identity import IDENTITY_MISMATCH_EVENT, Mismatch, check_identity
+from gateway.fleet.modem_events import ModemEvents, release_incomplete_loop
 from gateway.metrics import Metrics
-from gateway.modem_events import ModemEvents, release_incomplete_loop
-from gateway.policy import RetryPolicy
-from gateway.ratelimit import RateLimiter
-from gateway.routing import Router
-from gateway.scheduler import Scheduler
-from gateway.service import ApiSettings, ModemStatus, SendRequest
 from gateway.store.base import (
     AddResult,
     ApiKey,
@@ -64,8 +65,7 @@ from gateway.store.base import (
 from gateway.store.data_lock import DataDirLock
 from gateway.store.rotation import KEY_WATCH_INTERVAL, ROTATE_BATCH, watch_key_file
 from gateway.store.sqlite import SqliteStore
-from gateway.submission import SubmissionRules, prepare_message
-from gateway.webhooks.dispatcher import WebhookSettings
+from gateway.webhooks.delivery import WebhookSettings
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.runtime import Integrations
 
@@ -122,7 +122,7 @@ class Daemon:
         self.config = config
         self.settings = settings or RuntimeSettings()
         self.api: ApiSettings = config.api_settings()
-        # A glob port's devices get their series when found (gateway.discovery).
+        # A glob port's devices get their series when found (gateway.fleet.discovery).
         self.metrics = Metrics(m.name for m in config.modems if m.enabled and not m.is_family)
         self._modem_factory = modem_factory or default_modem_factory
         self._clock = clock
@@ -199,7 +199,7 @@ class Daemon:
 
     async def reset_modem(self, name: str, *, actor: str = "api") -> None:
         handle = self._handle(name)
-        await self.store.audit(actor, technician.RESET_ACTION, {}, subject=name)
+        await self.store.audit(actor, passthrough.RESET_ACTION, {}, subject=name)
         self.metrics.modem_reset(name, "manual")
         if self.dispatcher is not None:
             self.dispatcher.release(handle)
@@ -222,17 +222,17 @@ class Daemon:
         actor: str,
     ) -> list[str]:
         """Technician passthrough (audited): one AT command, run between sends."""
-        return await technician.run_command(self._handle(name), self.store, line, timeout, actor)
+        return await passthrough.run_command(self._handle(name), self.store, line, timeout, actor)
 
-    async def modem_ussd(self, name: str, code: str, actor: str) -> technician.UssdAnswer:
+    async def modem_ussd(self, name: str, code: str, actor: str) -> passthrough.UssdAnswer:
         """Technician USSD request (audited); the amount is read with the modem's
         configured pattern when the code is its balance code."""
         handle = self._handle(name)
-        reply = await technician.run_ussd(handle, self.store, code, actor)
+        reply = await passthrough.run_ussd(handle, self.store, code, actor)
         configured = handle.config.balance
         pattern = configured.pattern if configured and configured.ussd == code else None
         amount = balance.parse_balance(reply.text, re.compile(pattern) if pattern else None)
-        return technician.UssdAnswer(status=reply.status, text=reply.text, balance=amount)
+        return passthrough.UssdAnswer(status=reply.status, text=reply.text, balance=amount)
 
     def _handle(self, name: str) -> ModemHandle:
         handle = self.handles.get(name)
@@ -415,7 +415,7 @@ class Daemon:
                 balance.balance_loop(
                     handle,
                     handle.config.balance,
-                    lambda code: technician.run_ussd(handle, None, code, "daemon"),
+                    lambda code: passthrough.run_ussd(handle, None, code, "daemon"),
                     self._record_balance,
                 ),
                 f"balance-{name}",
@@ -443,10 +443,10 @@ class Daemon:
         return str(sim.path)
 
     async def _start_http(self) -> None:
-        from gateway.api.access_log import AccessLog
-        from gateway.api.app import make_app
-        from gateway.status_page import add_ops_routes
-        from gateway.technician_api import add_technician_routes
+        from gateway.http.access_log import AccessLog
+        from gateway.http.app import make_app
+        from gateway.http.modems import add_technician_routes
+        from gateway.http.status_page import add_ops_routes
 
         server = self.config.server
         app = make_app(self, default_country=server.default_country)

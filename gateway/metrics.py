@@ -7,7 +7,7 @@ so they can never drift from the daemon's own view. Counters and histograms for
 sees the event, through the small methods of ``Metrics``.
 
 Label values are only modem names (configured, or derived from a by-id link for
-a glob port's devices: gateway.discovery), states, error classes, outcomes and
+a glob port's devices: gateway.fleet.discovery), states, error classes, outcomes and
 route patterns. ``safe_label`` enforces that at every call site, so a phone
 number or a text can never become a time series (invariant 3): anything that is
 not a short lowercase token becomes ``"other"``.
@@ -42,7 +42,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from drivers.types import ModemState, Registration
-from gateway.service import ModemStatus
+from gateway.core.service import ModemStatus
 from gateway.store.base import MessageState, Priority, Store
 
 LOGGER = logging.getLogger(__name__)

@@ -28,9 +28,9 @@ from urllib.parse import quote, unquote_to_bytes
 
 from aiohttp import web
 
-from gateway.api.context import CONTEXT, has_scope
+from gateway.core.service import SendRequest
 from gateway.errors import GatewayError, InvalidNumber, TextTooLong, Unavailable, ValidationError
-from gateway.service import SendRequest
+from gateway.http.context import CONTEXT, has_scope
 from gateway.store.base import Message, Scope
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec

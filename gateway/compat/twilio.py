@@ -26,8 +26,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from gateway.api.context import CONTEXT, has_scope
 from gateway.compat.sids import from_sid, to_sid
+from gateway.core.numbers import normalize
+from gateway.core.service import GatewayService, SendRequest
 from gateway.errors import (
     EmptyText,
     GatewayError,
@@ -36,8 +37,7 @@ from gateway.errors import (
     Unavailable,
     ValidationError,
 )
-from gateway.numbers import normalize
-from gateway.service import GatewayService, SendRequest
+from gateway.http.context import CONTEXT, has_scope
 from gateway.store.base import ApiKey, Message, MessageFilter, MessageState, Scope
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec

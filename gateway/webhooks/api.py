@@ -11,8 +11,6 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from gateway.api.resources import JsonObject, json_response, rfc3339
-from gateway.api.validation import page_cursor, page_limit, parse_json_object, query_params
 from gateway.errors import (
     CallbackNotAllowed,
     NotFound,
@@ -20,6 +18,8 @@ from gateway.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
+from gateway.http.resources import JsonObject, json_response, rfc3339
+from gateway.http.validation import page_cursor, page_limit, parse_json_object, query_params
 from gateway.store.base import Scope
 from gateway.store.sealing import decode_cursor, encode_cursor
 from gateway.webhooks import outbox

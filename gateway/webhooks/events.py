@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Final
 
-from gateway.api.resources import rfc3339
+from gateway.http.resources import rfc3339
 from gateway.store.base import Inbound, Message, MessageState
 
 

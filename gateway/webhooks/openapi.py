@@ -1,6 +1,6 @@
 """OpenAPI fragments for ``/v1/webhooks`` and the requests the gateway makes to subscribers.
 
-Built with ``gateway.api.openapi_parts``; :func:`merged` adds them to a given document.
+Built with ``gateway.http.openapi_parts``; :func:`merged` adds them to a given document.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from gateway.api.openapi_parts import (
+from gateway.http.openapi_parts import (
     PAGE_PARAMS,
     Schema,
     error_responses,

@@ -17,13 +17,13 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from gateway.api.context import CONTEXT
 from gateway.compat import kannel, twilio
+from gateway.http.context import CONTEXT
 from gateway.store.base import Scope, Store
 from gateway.store.sqlite import SqliteStore
 from gateway.webhooks.access import SqliteAccess
 from gateway.webhooks.api import WebhookApi
-from gateway.webhooks.dispatcher import Dispatcher, WebhookSettings
+from gateway.webhooks.delivery import Dispatcher, WebhookSettings
 from gateway.webhooks.emitter import Emitter, EventedStore
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.openapi import merged

@@ -19,13 +19,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDictProxy
 
-from gateway.api.access_log import AccessLog
-from gateway.api.app import make_app
-from gateway.api.openapi import document
 from gateway.config import Config, ServerConfig, StoreConfig
+from gateway.core.service import ApiSettings, GatewayService
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
-from gateway.service import ApiSettings, GatewayService
+from gateway.http.access_log import AccessLog
+from gateway.http.app import make_app
+from gateway.http.openapi import document
 from gateway.store.base import Scope, Store
 from tests.gateway.api.schema_check import errors, resolve
 from tests.gateway.api.service_double import ServiceDouble

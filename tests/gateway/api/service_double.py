@@ -12,10 +12,10 @@ import time
 from collections.abc import Sequence
 
 from drivers.pdu import segments
+from gateway.core.numbers import normalize
+from gateway.core.service import ApiSettings, ModemStatus, SendRequest
 from gateway.errors import EmptyText, TextTooLong
 from gateway.ids import new_id
-from gateway.numbers import normalize
-from gateway.service import ApiSettings, ModemStatus, SendRequest
 from gateway.store.base import AddResult, ApiKey, Message, NewMessage, Store
 
 

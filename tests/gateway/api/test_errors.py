@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from gateway.core.service import ApiSettings, GatewayService
 from gateway.daemon import Daemon
 from gateway.errors import (
     BatchTooLarge,
@@ -29,7 +30,6 @@ from gateway.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
-from gateway.service import ApiSettings, GatewayService
 from gateway.store.base import Store
 from tests.gateway.api.conftest import Api
 
@@ -428,7 +428,7 @@ async def test_unexpected_exception_is_500_logged_without_phi(
     reply = await api.send(key="send", to=PATIENT, body=SECRET_TEXT)
     assert (reply.status, reply.code) == (500, "internal_error")
     assert "boom" not in json.dumps(reply.body)
-    records = [r for r in caplog.records if r.name == "gateway.api.middlewares"]
+    records = [r for r in caplog.records if r.name == "gateway.http.middlewares"]
     assert records
     assert records[0].exc_info is not None
     assert PATIENT not in caplog.text

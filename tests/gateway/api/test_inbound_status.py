@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from drivers.types import Health, Identity, Registration
-from gateway.service import ModemStatus
+from gateway.core.service import ModemStatus
 from gateway.store.base import InboundPart, Store
 from tests.gateway.api.conftest import Api
 from tests.gateway.api.service_double import ServiceDouble

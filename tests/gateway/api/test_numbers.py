@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.core.numbers import normalize
 from gateway.errors import InvalidNumber
-from gateway.numbers import normalize
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.api.openapi import ERROR_CODES, document
-from gateway.api.routes import ROUTES
 from gateway.errors import GatewayError
+from gateway.http.openapi import ERROR_CODES, document
+from gateway.http.routes import ROUTES
 from tests.gateway.api.conftest import Api
 from tests.gateway.api.schema_check import KNOWN_KEYWORDS
 

@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from gateway import status_openapi, technician_openapi
-from gateway.api.openapi import document
-from gateway.api.openapi_parts import error_responses, extend, object_schema
+from gateway.http import modems_openapi, status_openapi
+from gateway.http.openapi import document
+from gateway.http.openapi_parts import error_responses, extend, object_schema
 from gateway.webhooks import openapi as webhooks_openapi
 
 
 def _served() -> dict[str, Any]:
     doc = document()
-    for merged in (status_openapi.merged, technician_openapi.merged, webhooks_openapi.merged):
+    for merged in (status_openapi.merged, modems_openapi.merged, webhooks_openapi.merged):
         doc = merged(doc)
     return doc
 

@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from gateway.api import start_api
-from gateway.service import GatewayService
+from gateway.core.service import GatewayService
+from gateway.http import start_api
 from tests.gateway.api.conftest import Api
 
 

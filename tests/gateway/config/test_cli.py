@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from gateway import cli, cli_client
+from gateway.cli import client as cli_client
+from gateway.cli import main as cli
 from gateway.config import Config
 from gateway.crypto import KeyRing
 

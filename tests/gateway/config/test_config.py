@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import Config, load_config
+from gateway.core.service import ApiSettings
 from gateway.errors import ConfigError
-from gateway.service import ApiSettings
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "config" / "smsgw.example.toml"

@@ -21,7 +21,7 @@ from gateway.config import (
 )
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
-from gateway.dispatch import DispatchSettings
+from gateway.fleet.dispatch import DispatchSettings
 from tests.gateway.runtime.conftest import fast_modem
 
 PATTERN = "usb-Sim_*-if02-port0"

@@ -4,9 +4,9 @@ keep one stable modem name each; routes by tag reach the devices found later."""
 from __future__ import annotations
 
 from gateway.config import RouteConfig
+from gateway.core.service import SendRequest
 from gateway.daemon import Daemon
-from gateway.identity_guard import IDENTITY_MISMATCH, IDENTITY_MISMATCH_EVENT
-from gateway.service import SendRequest
+from gateway.fleet.identity import IDENTITY_MISMATCH, IDENTITY_MISMATCH_EVENT
 from gateway.store.base import Event, Message, MessageState
 from tests.gateway.discovery.conftest import Bench
 from tests.gateway.runtime.conftest import poll_until

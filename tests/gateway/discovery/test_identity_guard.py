@@ -7,9 +7,9 @@ from typing import Any, cast
 
 from drivers.types import Identity, ModemState
 from gateway.config import ModemConfig, RateConfig
-from gateway.fleet import ModemHandle
-from gateway.identity_guard import IDENTITY_MISMATCH, check_identity
-from gateway.ratelimit import RateLimiter
+from gateway.core.ratelimit import RateLimiter
+from gateway.fleet.handle import ModemHandle
+from gateway.fleet.identity import IDENTITY_MISMATCH, check_identity
 
 EXPECTED = "350000000000011"
 OTHER = "350000000000022"

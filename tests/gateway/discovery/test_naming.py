@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from gateway.config import FAMILY_NAME_MAX, ModemConfig, RateConfig
-from gateway.discovery import FamilyWatch, member_config, member_name
+from gateway.fleet.discovery import FamilyWatch, member_config, member_name
 
 NAME_RE = re.compile(r"[a-z0-9_-]{1,32}")
 BY_ID = "/dev/serial/by-id"

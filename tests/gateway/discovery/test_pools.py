@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from gateway.config import ModemConfig, RouteConfig
-from gateway.discovery import member_config
-from gateway.routing import Router
-from gateway.scheduler import Scheduler
+from gateway.core.routing import Router
+from gateway.core.scheduler import Scheduler
+from gateway.fleet.discovery import member_config
 from gateway.store.base import Priority, QueueItem
 
 FAMILY = ModemConfig(name="sticks", port="/dev/serial/by-id/usb-Sim_*", tags=("bulk",))

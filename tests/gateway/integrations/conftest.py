@@ -23,12 +23,12 @@ from gateway.config import (
     ServerConfig,
     StoreConfig,
 )
+from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
-from gateway.dispatch import DispatchSettings
-from gateway.service import SendRequest
+from gateway.fleet.dispatch import DispatchSettings
 from gateway.store.base import Message, Scope
-from gateway.webhooks.dispatcher import WebhookSettings
+from gateway.webhooks.delivery import WebhookSettings
 from gateway.webhooks.subscriptions import WebhookConfig
 from tests.gateway.runtime.conftest import fast_modem, poll_until
 

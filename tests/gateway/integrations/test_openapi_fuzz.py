@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from gateway.api.openapi import document
+from gateway.http.openapi import document
 from gateway.store.base import Scope
 from gateway.webhooks.events import EventKind
 from gateway.webhooks.openapi import merged

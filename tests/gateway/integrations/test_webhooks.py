@@ -236,7 +236,7 @@ async def test_modem_down_and_up_events(
 def test_backoff_grows_and_is_jittered() -> None:
     import random
 
-    from gateway.webhooks.dispatcher import WebhookSettings, backoff
+    from gateway.webhooks.delivery import WebhookSettings, backoff
 
     settings = WebhookSettings(backoff_initial=1.0, backoff_max=8.0)
     rng = random.Random(3)

@@ -19,11 +19,11 @@ import aiohttp
 from aiohttp import web
 
 from drivers.types import Health, Identity, Registration
-from gateway.api.app import make_app
+from gateway.core.service import ApiSettings, ModemStatus, SendRequest
 from gateway.errors import NotFound
+from gateway.http.app import make_app
+from gateway.http.status_page import add_ops_routes
 from gateway.metrics import Metrics
-from gateway.service import ApiSettings, ModemStatus, SendRequest
-from gateway.status_page import add_ops_routes
 from gateway.store.base import (
     AddResult,
     ApiKey,

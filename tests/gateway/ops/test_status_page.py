@@ -11,7 +11,7 @@ import re
 
 from playwright.async_api import expect
 
-from gateway.status_page import CONTENT_SECURITY_POLICY, STATIC_DIR
+from gateway.http.status_page import CONTENT_SECURITY_POLICY, STATIC_DIR
 from tests.gateway.ops.browser import needs_chromium, open_page
 from tests.gateway.ops.fakes import ADMIN_TOKEN, ARTIFACTS, READ_TOKEN, Served
 

@@ -22,11 +22,11 @@ from gateway.config import (
     ServerConfig,
     StoreConfig,
 )
+from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
-from gateway.dispatch import DispatchSettings
-from gateway.fleet import ModemPort
-from gateway.service import SendRequest
+from gateway.fleet.dispatch import DispatchSettings
+from gateway.fleet.handle import ModemPort
 from gateway.store.base import Message, MessageState, Priority
 from tests import support
 from tests.support import POLL_INTERVAL

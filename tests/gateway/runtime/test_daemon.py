@@ -22,11 +22,11 @@ from gateway.config import (
     SimulatorConfig,
     StoreConfig,
 )
+from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings, serve
-from gateway.dispatch import DispatchSettings
 from gateway.errors import EmptyText, InvalidNumber, TextTooLong
-from gateway.service import SendRequest
+from gateway.fleet.dispatch import DispatchSettings
 from gateway.store.base import Inbound, InboundResult, MessageState, Priority, SegmentState
 from gateway.store.sqlite import SqliteStore
 from tests.gateway.runtime.conftest import SETTLE, RigFactory, fast_modem, poll_until
@@ -402,7 +402,7 @@ async def test_a_store_error_before_sending_requeues(
     make_rig: RigFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rig = await make_rig(dispatch=DispatchSettings())
-    monkeypatch.setattr("gateway.dispatch.INTERNAL_RETRY_DELAY", 0.05)
+    monkeypatch.setattr("gateway.fleet.dispatch.INTERNAL_RETRY_DELAY", 0.05)
     store = rig.daemon.store
     original = store.segment_sending
     calls = 0

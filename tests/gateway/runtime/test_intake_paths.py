@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 
 from gateway.config import ModemConfig
-from gateway.routing import Router
-from gateway.scheduler import ANY_MODEM, Scheduler
-from gateway.service import SendRequest
+from gateway.core.routing import Router
+from gateway.core.scheduler import ANY_MODEM, Scheduler
+from gateway.core.service import SendRequest
+from gateway.core.submission import SubmissionRules, prepare_message, request_fingerprint
 from gateway.store.base import Priority, QueueItem
-from gateway.submission import SubmissionRules, prepare_message, request_fingerprint
 
 NOW = 1_800_000_000.0
 

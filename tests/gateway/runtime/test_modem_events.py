@@ -18,9 +18,9 @@ from drivers.types import (
     StoredLocation,
 )
 from gateway.config import ModemConfig, RateConfig
-from gateway.fleet import ModemHandle
-from gateway.modem_events import ModemEvents, dedupe_key
-from gateway.ratelimit import RateLimiter
+from gateway.core.ratelimit import RateLimiter
+from gateway.fleet.handle import ModemHandle
+from gateway.fleet.modem_events import ModemEvents, dedupe_key
 from gateway.store.base import Inbound, InboundPart, InboundResult, MessageState
 from tests.gateway.runtime.conftest import SETTLE, RigFactory, poll_until
 

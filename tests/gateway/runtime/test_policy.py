@@ -16,7 +16,7 @@ from drivers.errors import (
     SendUnknown,
 )
 from gateway.config import RetryConfig
-from gateway.policy import Action, Outcome, RetryPolicy, classify
+from gateway.core.policy import Action, Outcome, RetryPolicy, classify
 
 NOW = 1_000_000.0
 

@@ -6,7 +6,7 @@ import itertools
 import random
 
 from gateway.config import RateConfig
-from gateway.ratelimit import RateLimiter
+from gateway.core.ratelimit import RateLimiter
 
 
 class FakeTime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.config import ModemConfig, RouteConfig
-from gateway.routing import Router
+from gateway.core.routing import Router
 from gateway.store.base import Priority, QueueItem
 
 MODEMS = (

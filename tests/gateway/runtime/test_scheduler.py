@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gateway.scheduler import ANY_MODEM, Eligibility, Scheduler
+from gateway.core.scheduler import ANY_MODEM, Eligibility, Scheduler
 from gateway.store.base import Priority, QueueItem
 
 WAIT = 5.0  # seconds: a generous deadline for things that should happen at once

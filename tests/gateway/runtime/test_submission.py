@@ -8,11 +8,11 @@ import pytest
 
 from drivers.pdu import encode
 from gateway.config import ModemConfig, RouteConfig
+from gateway.core.routing import Router
+from gateway.core.service import SendRequest
+from gateway.core.submission import SubmissionRules, prepare_message, request_fingerprint
 from gateway.errors import EmptyText, InvalidNumber, InvalidTime, TextTooLong
-from gateway.routing import Router
-from gateway.service import SendRequest
 from gateway.store.base import Priority
-from gateway.submission import SubmissionRules, prepare_message, request_fingerprint
 
 NOW = 1_800_000_000.0
 ROUTER = Router(

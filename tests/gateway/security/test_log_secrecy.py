@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp import web
 
-from gateway.api.access_log import AccessLog
+from gateway.http.access_log import AccessLog
 from gateway.logs import mask_phone_numbers, setup_logging
 
 NUMBER = "15557654321"

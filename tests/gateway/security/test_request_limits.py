@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.api.validation import parse_json_object
 from gateway.errors import InvalidJson
+from gateway.http.validation import parse_json_object
 
 
 def test_an_integer_too_long_to_convert_is_invalid_json_not_a_crash() -> None:

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from drivers.simulator import SimulatedModem
-from gateway import cli
+from gateway.cli import main as cli
 from gateway.config import Config, ServerConfig, StoreConfig, load_config
+from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings, serve
-from gateway.dispatch import DispatchSettings
 from gateway.errors import DataDirInUse
-from gateway.service import SendRequest
+from gateway.fleet.dispatch import DispatchSettings
 from gateway.store import data_lock
 from gateway.store.base import MessageState
 from gateway.store.rotation import ROTATED_EVENT

@@ -25,7 +25,7 @@ from gateway.config import (
 )
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
-from gateway.dispatch import DispatchSettings
+from gateway.fleet.dispatch import DispatchSettings
 from gateway.store.base import Scope
 from tests.gateway.runtime.conftest import fast_modem, poll_until
 

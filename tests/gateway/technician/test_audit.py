@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import cli, cli_admin
+from gateway.cli import admin as cli_admin
+from gateway.cli import main as cli
 from gateway.config import load_config
 from gateway.crypto import KeyRing, key_id_of
 from gateway.errors import AuditBroken

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.balance import parse_balance, to_number
 from gateway.config import BalanceConfig, load_config
 from gateway.errors import ConfigError
+from gateway.fleet.balance import parse_balance, to_number
 from tests.gateway.runtime.conftest import poll_until
 from tests.gateway.technician.conftest import GatewayFactory
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import cli
+from gateway.cli import main as cli
 from tests.gateway.technician.conftest import Gateway, GatewayFactory
 
 REPO = Path(__file__).resolve().parents[3]

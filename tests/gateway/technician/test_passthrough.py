@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from drivers.types import ModemState
-from gateway.service import SendRequest
+from gateway.core.service import SendRequest
 from gateway.store.base import Scope
 from tests.gateway.api.schema_check import errors as schema_errors
 from tests.gateway.runtime.conftest import poll_until

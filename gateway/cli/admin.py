@@ -1,0 +1,259 @@
+"""The CLI's host-side admin actions: they open the store with the key file.
+
+``init``, ``keys`` and ``rotate-key`` act on the files directly rather than
+through the API, so the technician can bootstrap and recover a gateway whose
+daemon is stopped (or that has no admin key left). ``rotate-key`` leaves the
+re-encryption to the daemon when one runs (it holds the data dir lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, TextIO
+
+from gateway.cli.client import format_table
+from gateway.config import StoreConfig
+from gateway.crypto import KeyRing
+from gateway.errors import DataDirInUse, KeyFileError, NotFound, StoreError, ValidationError
+from gateway.store import data_lock
+from gateway.store.base import ApiKey, Scope, Store
+from gateway.store.data_lock import DataDirLock
+from gateway.store.rotation import ROTATE_BATCH, ROTATED_EVENT, describe_left, finish_rotation
+
+ADMIN_KEY_NAME: Final = "admin"
+ALL_SCOPES: Final = frozenset(Scope)
+DEMO_KEY_FILE_NAME: Final = "demo-api-key"
+CLI_ACTOR: Final = "cli"  # who the audit trail names for actions taken on the host
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Files created inside are owner-only, whatever else creates them (SQLite's -wal)."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@contextlib.asynccontextmanager
+async def open_store(cfg: StoreConfig, ring: KeyRing | None = None) -> AsyncIterator[Store]:
+    from gateway.store.sqlite import SqliteStore
+
+    keyring = ring if ring is not None else KeyRing.load(cfg.key_file)
+    store = SqliteStore(cfg.database, keyring, durable=cfg.durable)
+    with private_umask():
+        await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _ensure_data_dir(path: Path) -> None:
+    if path.exists():
+        if not path.is_dir():
+            raise KeyFileError(f"data_dir {path} exists and is not a directory")
+        return
+    try:
+        path.mkdir(mode=0o700, parents=True)
+        path.chmod(0o700)
+    except OSError as exc:
+        raise KeyFileError(f"cannot create data_dir {path}: {exc.strerror}") from exc
+
+
+def is_initialised(cfg: StoreConfig) -> bool:
+    return cfg.key_file.exists()
+
+
+async def init(cfg: StoreConfig) -> str:
+    """Data dir (0700), key file (0600), database (0600); returns a new admin API token."""
+    if cfg.key_file.exists():
+        raise KeyFileError(f"key file {cfg.key_file} already exists; refusing to overwrite it")
+    if cfg.database.exists():
+        raise KeyFileError(
+            f"database {cfg.database} exists but its key file {cfg.key_file} does not; "
+            "restore the key file instead of creating a new one"
+        )
+    with private_umask():
+        _ensure_data_dir(cfg.data_dir)
+        _ensure_data_dir(cfg.key_file.parent)
+        ring = KeyRing.create(cfg.key_file)
+    async with open_store(cfg, ring) as store:
+        key, token = await store.create_api_key(ADMIN_KEY_NAME, ALL_SCOPES)
+        await audit_key_created(store, key)
+    _tighten(cfg.database)
+    return token
+
+
+def _tighten(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(candidate.stat().st_mode) & 0o077:
+                candidate.chmod(0o600)
+
+
+async def demo_key(cfg: StoreConfig) -> str:
+    """The demo's admin token: reused from ``<data_dir>/demo-api-key`` while it still works."""
+    path = cfg.data_dir / DEMO_KEY_FILE_NAME
+    async with open_store(cfg) as store:
+        with contextlib.suppress(FileNotFoundError):
+            token = path.read_text(encoding="utf-8").strip()
+            if token and await store.verify_api_key(token) is not None:
+                return token
+        key, token = await store.create_api_key("demo", ALL_SCOPES)
+        await audit_key_created(store, key)
+    with private_umask():
+        tmp = path.with_name(f".{path.name}.tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(token + "\n")
+        os.replace(tmp, path)
+    return token
+
+
+def parse_scopes(text: str) -> frozenset[Scope]:
+    scopes = set()
+    for part in text.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        try:
+            scopes.add(Scope(name))
+        except ValueError:
+            known = ", ".join(s.value for s in Scope)
+            raise ValidationError(f"unknown scope {name!r} (known: {known})") from None
+    if not scopes:
+        raise ValidationError("at least one scope is required")
+    return frozenset(scopes)
+
+
+async def audit_key_created(store: Store, key: ApiKey) -> None:
+    scopes = sorted(scope.value for scope in key.scopes)
+    await store.audit(CLI_ACTOR, "key.create", {"name": key.name, "scopes": scopes}, subject=key.id)
+
+
+async def create_key(cfg: StoreConfig, name: str, scopes: frozenset[Scope]) -> tuple[ApiKey, str]:
+    async with open_store(cfg) as store:
+        key, token = await store.create_api_key(name, scopes)
+        await audit_key_created(store, key)
+        return key, token
+
+
+async def list_keys(cfg: StoreConfig) -> list[ApiKey]:
+    async with open_store(cfg) as store:
+        return await store.list_api_keys()
+
+
+async def revoke_key(cfg: StoreConfig, key_id: str) -> ApiKey:
+    async with open_store(cfg) as store:
+        keys = {k.id for k in await store.list_api_keys()}
+        if key_id not in keys:
+            raise NotFound(f"no API key with id {key_id!r}")
+        key = await store.revoke_api_key(key_id)
+        await store.audit(CLI_ACTOR, "key.revoke", {"name": key.name}, subject=key.id)
+        return key
+
+
+async def verify_audit(cfg: StoreConfig) -> int:
+    """Walk the audit trail's hash chain; the number of entries (AuditBroken if it breaks)."""
+    async with open_store(cfg) as store:
+        return await store.verify_audit()
+
+
+@dataclass(frozen=True, slots=True)
+class RotateResult:
+    key_id: str
+    rewritten: int
+    retired: tuple[str, ...]
+    daemon: str | None  # the running daemon that finishes the job, if one does
+
+
+async def rotate(cfg: StoreConfig, out: TextIO) -> RotateResult:
+    """A new current key in the key file; then the old keys' values re-encrypted and
+    the old keys retired, by this process or, when one runs, by the daemon.
+
+    Without a daemon the data dir lock is held throughout, so none can start
+    meanwhile; the store re-encrypts in batches, each its own short transaction.
+    """
+    from gateway.store.sqlite import SqliteStore
+
+    ring = KeyRing.load(cfg.key_file)
+    try:
+        lock = DataDirLock.acquire(cfg.data_dir, "rotate-key")
+    except DataDirInUse:
+        daemon = data_lock.holder(cfg.data_dir)
+        if daemon is None or not daemon.startswith("daemon"):
+            raise
+        return _rotate_for_daemon(cfg, ring, daemon, out)
+    try:
+        async with open_store(cfg, ring) as store:
+            assert isinstance(store, SqliteStore)
+            old = sorted(ring.key_ids)
+            with private_umask():
+                key_id = ring.rotate(cfg.key_file)
+            out.write(f"new key {key_id} written to {cfg.key_file} (kept: {', '.join(old)})\n")
+            out.write(f"re-encrypting stored values in batches of {ROTATE_BATCH}...\n")
+            out.flush()
+
+            def progress(rewritten: int, total: int) -> None:
+                out.write(f"  batch: {rewritten} values re-encrypted ({total} so far)\n")
+                out.flush()
+
+            with private_umask():
+                result = await finish_rotation(
+                    store,
+                    ring,
+                    cfg.key_file,
+                    batch=ROTATE_BATCH,
+                    on_batch=progress,
+                    actor=CLI_ACTOR,
+                )
+    finally:
+        lock.release()
+    if result.left:
+        raise StoreError(f"new key {key_id} is current, but {describe_left(result.left)}")
+    out.write(f"done: {result.rewritten} values re-encrypted; all now sealed with key {key_id}\n")
+    if result.retired:
+        out.write(f"retired old key(s) {', '.join(result.retired)} from {cfg.key_file}\n")
+    out.write("back up the key file now: backups of the old one no longer open new data\n")
+    return RotateResult(key_id, result.rewritten, result.retired, None)
+
+
+def _rotate_for_daemon(cfg: StoreConfig, ring: KeyRing, daemon: str, out: TextIO) -> RotateResult:
+    with private_umask():
+        key_id = ring.rotate(cfg.key_file)
+    old = sorted(ring.key_ids - {key_id})
+    out.write(
+        f"new key {key_id} written to {cfg.key_file}\n"
+        f"a daemon is running ({daemon}): it picks the new key up within seconds, seals new "
+        f"values with it, re-encrypts stored values in the background and then retires the "
+        f"old key(s) {', '.join(old)} from the key file.\n"
+        f"follow it in the daemon's log (lines starting 'key rotation') or in the events "
+        f"(GET /v1/events, kind {ROTATED_EVENT!r} when done)\n"
+    )
+    return RotateResult(key_id, 0, (), daemon)
+
+
+def format_keys(keys: list[ApiKey]) -> str:
+    rows = [
+        {
+            "id": key.id,
+            "name": key.name,
+            "scopes": ",".join(sorted(s.value for s in key.scopes)),
+            "created": _utc(key.created_at),
+            "state": "active" if key.revoked_at is None else f"revoked {_utc(key.revoked_at)}",
+        }
+        for key in keys
+    ]
+    return format_table(rows, ("id", "name", "scopes", "created", "state"), empty="(no API keys)")
+
+
+def _utc(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")

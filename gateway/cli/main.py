@@ -1,0 +1,543 @@
+"""``smsgw``: the command line of the gateway.
+
+Expected failures (bad config, missing key file, daemon down) print one line to
+stderr and exit with a code from the table in ``EPILOG``; only a bug shows a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import importlib
+import inspect
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from gateway.cli import admin as cli_admin
+from gateway.cli import client as cli_client
+from gateway.config import LOG_FORMATS, Config, load_config
+from gateway.errors import (
+    ConfigError,
+    Conflict,
+    Forbidden,
+    GatewayError,
+    KeyFileError,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    ValidationError,
+)
+from gateway.logs import setup_logging
+
+EXIT_OK: Final = 0
+EXIT_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_CONFIG: Final = 3
+EXIT_KEY: Final = 4
+EXIT_UNREACHABLE: Final = 5
+EXIT_NOT_FOUND: Final = 6
+
+PROBE_TIMEOUT_SECONDS: Final = 1.0
+DEFAULT_CONFIG: Final = "/etc/smsgw/smsgw.toml"
+DEMO_CONFIG: Final = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
+
+EPILOG: Final = """\
+exit codes:
+  0  ok
+  1  runtime error
+  2  usage error (bad arguments, or a request the API refused as invalid)
+  3  configuration invalid
+  4  key file or permission problem (also: API key refused)
+  5  daemon unreachable or not ready
+  6  not found
+
+environment:
+  SMSGW_CONFIG   config file for init, run, keys, rotate-key, audit
+                 (default /etc/smsgw/smsgw.toml)
+  SMSGW_URL      API address for send, status, modems, modem (default http://127.0.0.1:8080)
+  SMSGW_API_KEY  API key for send, status, modems, modem
+"""
+
+
+class _Usage(Exception):
+    """A usage error found after parsing (exit 2)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["simulate"]:
+        return _simulate(args_list[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # --help, or argparse's own usage error
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except _Usage as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except GatewayError as exc:
+        _error(exc.message)
+        return exit_code_for(exc)
+    except PermissionError as exc:
+        _error(f"permission denied: {exc.filename or exc}")
+        return EXIT_KEY
+    except OSError as exc:  # disk full, read-only file system, a port already taken
+        where = f": {exc.filename}" if exc.filename else ""
+        _error(f"{exc.strerror or exc}{where}")
+        return EXIT_ERROR
+
+
+def exit_code_for(exc: GatewayError) -> int:
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG
+    if isinstance(exc, KeyFileError | Unauthorized | Forbidden):
+        return EXIT_KEY
+    if isinstance(exc, Unavailable):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, NotFound):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, ValidationError):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"smsgw: {message}\n")
+
+
+def _out() -> TextIO:
+    return sys.stdout
+
+
+# parser -------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="smsgw",
+        description="Self-hosted SMS gateway for clinics: USB modems, encrypted queue, HTTP API.",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name, help=summary, description=description, epilog=EPILOG, formatter_class=fmt
+        )
+        return p
+
+    def config_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config",
+            metavar="PATH",
+            default=os.environ.get("SMSGW_CONFIG") or DEFAULT_CONFIG,
+            help="configuration file (default: $SMSGW_CONFIG or %(default)s)",
+        )
+
+    def api_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--url",
+            default=cli_client.default_url(),
+            help="API address (default: $SMSGW_URL or %(default)s)",
+        )
+        p.add_argument(
+            "--key",
+            default=None,
+            help="API key (default: $SMSGW_API_KEY); prefer the variable, "
+            "since arguments are visible to other users of the host",
+        )
+
+    p = command(
+        "init",
+        "create the data directory, key file, database and a first admin API key",
+        "Create the data directory (0700), the encryption key file (0600) and the "
+        "database (0600), then print an admin API key once. Refuses to overwrite an "
+        "existing key file: a new key would make the stored messages unreadable.",
+    )
+    config_option(p)
+    p.set_defaults(handler=_init)
+
+    p = command(
+        "run",
+        "run the daemon in the foreground",
+        "Run the gateway daemon in the foreground until SIGTERM or Ctrl-C "
+        "(under systemd: see systemd/smsgw.service).",
+    )
+    config_option(p)
+    p.add_argument("--log-format", choices=LOG_FORMATS, help="override [logging].format")
+    p.set_defaults(handler=_run)
+
+    p = command(
+        "demo",
+        "run on two simulated modems, ready to try (no hardware)",
+        "Quick start: initialise the demo data directory if needed, print the API "
+        "address, an API key and example requests, then run the daemon on two "
+        "simulated modems. Stop it with Ctrl-C; delete demo-data/ to start over.",
+    )
+    p.add_argument(
+        "--config",
+        metavar="PATH",
+        default=None,
+        help=f"demo configuration (default: {DEMO_CONFIG})",
+    )
+    p.add_argument("--port", type=int, default=None, help="API port (default: from the config)")
+    p.add_argument("--log-format", choices=LOG_FORMATS, help="override [logging].format")
+    p.set_defaults(handler=_demo)
+
+    p = command(
+        "send",
+        "send one SMS through a running daemon",
+        "Queue one message through the HTTP API; prints its id and state.",
+    )
+    p.add_argument("--to", required=True, help="recipient, E.164 (+15551234567) or national")
+    p.add_argument("--body", required=True, help="message text")
+    p.add_argument("--priority", choices=("urgent", "normal", "bulk"), default=None)
+    api_options(p)
+    p.set_defaults(handler=_send)
+
+    p = command(
+        "status",
+        "show modems, queue counts and readiness",
+        "Show the modems, queue counts and whether the daemon is ready to send. "
+        "Exits 5 when the daemon is unreachable or no modem is ready.",
+    )
+    api_options(p)
+    p.set_defaults(handler=_status)
+
+    p = command("modems", "list modems and their state", "List the modems and their state.")
+    api_options(p)
+    p.set_defaults(handler=_modems)
+
+    p = command(
+        "modem",
+        "run an AT command or a USSD request on one modem, through the daemon",
+        "Technician passthrough: the daemon holds each modem's port, so run a command "
+        "through it instead of stopping it. The request waits for any send in progress "
+        "and is written to the audit trail. Needs an admin API key.\n\n"
+        "examples:\n"
+        "  smsgw modem front-desk at 'AT+COPS?'\n"
+        "  smsgw modem front-desk at 'AT+COPS=?' --timeout 180\n"
+        "  smsgw modem front-desk ussd '*100#'",
+    )
+    p.add_argument("name", metavar="NAME", help="the modem's configured name")
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    mp = actions.add_parser(
+        "at",
+        help="run one AT command and print the modem's answer",
+        description="Run one AT command (one line; AT+CMGS, AT+CMGW and AT+CMGC are refused) "
+        "and print the modem's information lines, then OK. A modem error exits 1 with the "
+        "modem's +CME/+CMS ERROR in the message.",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    mp.add_argument("command", metavar="COMMAND", help="e.g. 'AT+CSQ' (quote it for the shell)")
+    mp.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds to wait for the answer, at most 180 (default: the modem's command_timeout)",
+    )
+    api_options(mp)
+    mp.set_defaults(handler=_modem_at)
+    mp = actions.add_parser(
+        "ussd",
+        help="run one USSD request and print the network's reply",
+        description="Run one USSD request (e.g. '*100#' for the balance on many networks) and "
+        "print the reply and, when one reads as such, the amount.",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    mp.add_argument("code", metavar="CODE", help="digits, * and #, e.g. '*100#'")
+    api_options(mp)
+    mp.set_defaults(handler=_modem_ussd)
+    p.set_defaults(handler=_missing_action(p))
+
+    p = command(
+        "audit",
+        "check the audit trail (on this host, with the key file)",
+        "The audit trail records technician commands, modem resets, API key changes and "
+        "key rotations, each entry chained to the one before by its hash.",
+    )
+    audit = p.add_subparsers(title="actions", metavar="ACTION")
+    ap = audit.add_parser(
+        "verify",
+        help="check every entry's hash chain; exits 1 if it is broken",
+        description="Walk the audit trail from its first entry and check each link. Exits 0 "
+        "and prints the number of entries when it holds; exits 1 naming the first entry that "
+        "does not verify. Works whether or not the daemon runs.",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    config_option(ap)
+    ap.set_defaults(handler=_audit_verify)
+    p.set_defaults(handler=_missing_action(p))
+
+    p = command(
+        "keys",
+        "create, list or revoke API keys (on this host, with the key file)",
+        "Manage API keys directly in the store (needs the config and key file; works "
+        "whether or not the daemon runs). A token is printed once and never stored.",
+    )
+    keys = p.add_subparsers(title="actions", metavar="ACTION")
+    kp = keys.add_parser(
+        "create", help="create a key and print its token once", epilog=EPILOG, formatter_class=fmt
+    )
+    kp.add_argument("--name", required=True, help="who uses the key (e.g. ehr, portal)")
+    kp.add_argument(
+        "--scopes",
+        default="send,read",
+        help="comma-separated: send, read, admin (default: %(default)s)",
+    )
+    config_option(kp)
+    kp.set_defaults(handler=_keys_create)
+    kp = keys.add_parser(
+        "list", help="list keys (never their tokens)", epilog=EPILOG, formatter_class=fmt
+    )
+    config_option(kp)
+    kp.set_defaults(handler=_keys_list)
+    kp = keys.add_parser("revoke", help="revoke a key by id", epilog=EPILOG, formatter_class=fmt)
+    kp.add_argument("id", help="key id, as shown by `smsgw keys list`")
+    config_option(kp)
+    kp.set_defaults(handler=_keys_revoke)
+    p.set_defaults(handler=_missing_action(p))
+
+    p = command(
+        "rotate-key",
+        "add a new encryption key and re-encrypt stored values",
+        "Add a new current key to the key file (the old ones stay until nothing uses "
+        "them, so nothing becomes unreadable). If the daemon runs, it re-encrypts the "
+        "stored values in the background and then retires the old keys (follow its log "
+        "or the key.rotated event); otherwise this command does it in batches, printing "
+        "progress. Run it as the service user. Back up the key file afterwards.",
+    )
+    config_option(p)
+    p.set_defaults(handler=_rotate_key)
+
+    sub.add_parser(
+        "simulate",
+        help="run stand-alone simulated modems (see `smsgw simulate --help`)",
+        add_help=False,
+    )
+    return parser
+
+
+def _missing_action(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    def handler(_args: argparse.Namespace) -> int:
+        p.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    return handler
+
+
+# handlers -----------------------------------------------------------------------
+
+
+def _load(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        if exc.field is None:  # already names the file
+            raise
+        raise ConfigError(f"{path}: {exc.message}", field=exc.field) from None
+
+
+def _init(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    token = asyncio.run(cli_admin.init(config.store))
+    out = _out()
+    out.write(
+        f"initialised {config.store.data_dir}\n"
+        f"  key file: {config.store.key_file} (back it up apart from the database)\n"
+        f"  database: {config.store.database}\n"
+        f"admin API key (shown once, store it safely):\n{token}\n"
+    )
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    return run_daemon(_with_log_format(_load(args.config), args.log_format))
+
+
+def _with_log_format(config: Config, fmt: str | None) -> Config:
+    if not fmt:
+        return config
+    return dataclasses.replace(config, logging=dataclasses.replace(config.logging, format=fmt))
+
+
+def run_daemon(config: Config) -> int:
+    """Hand over to ``gateway.daemon.run`` with logging set up from the config."""
+    setup_logging(config.logging.level, config.logging.format)
+    try:
+        daemon = importlib.import_module("gateway.daemon")
+    except ModuleNotFoundError as exc:
+        if exc.name != "gateway.daemon":
+            raise
+        raise GatewayError("this installation has no daemon (gateway.daemon is missing)") from None
+    result: Any = daemon.run(config)
+    if inspect.isawaitable(result):
+        result = asyncio.run(_await(result))
+    return int(result) if isinstance(result, int) else EXIT_OK
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _demo(args: argparse.Namespace) -> int:
+    path = Path(args.config) if args.config else DEMO_CONFIG
+    config = _with_log_format(_load(str(path)), args.log_format)
+    if args.port is not None:
+        if not 0 < args.port < 65536:
+            raise _Usage(f"--port {args.port} is not a TCP port")
+        config = dataclasses.replace(
+            config, server=dataclasses.replace(config.server, port=args.port)
+        )
+    server = config.server
+    if asyncio.run(cli_client.listening(server.host, server.port, PROBE_TIMEOUT_SECONDS)):
+        raise Conflict(
+            f"{server.host}:{server.port} is already in use (another smsgw demo?); "
+            f"stop it or pick another port with --port"
+        )
+    out = _out()
+    if not cli_admin.is_initialised(config.store):
+        asyncio.run(cli_admin.init(config.store))
+        out.write(f"initialised demo data in {config.store.data_dir}\n")
+    token = asyncio.run(cli_admin.demo_key(config.store))
+    out.write(demo_banner(config, token))
+    out.flush()
+    return run_daemon(config)
+
+
+def demo_banner(config: Config, token: str) -> str:
+    host = config.server.host
+    url = config.server.public_url or f"http://{host}:{config.server.port}"
+    modems = ", ".join(f"{m.name} ({m.simulate or m.profile})" for m in config.modems)
+    return f"""
+smsgw demo
+  API:      {url}
+  API key:  {token}
+  modems:   {modems}
+  data:     {config.store.data_dir}
+
+Try it (in another terminal):
+
+  export SMSGW_API_KEY={token}
+  curl -s -X POST {url}/v1/messages \\
+    -H "Authorization: Bearer $SMSGW_API_KEY" -H 'Content-Type: application/json' \\
+    -d '{{"to": "+15551234567", "body": "Reminder: your appointment is tomorrow at 9:30."}}'
+  curl -s {url}/v1/modems -H "Authorization: Bearer $SMSGW_API_KEY"
+
+or: smsgw send --url {url} --to +15551234567 --body "Hello"; smsgw status --url {url}
+Stop with Ctrl-C.
+
+"""
+
+
+def _client(args: argparse.Namespace) -> cli_client.ApiClient:
+    return cli_client.ApiClient(args.url, args.key or cli_client.default_key())
+
+
+def _send(args: argparse.Namespace) -> int:
+    asyncio.run(
+        cli_client.send(_client(args), _out(), to=args.to, body=args.body, priority=args.priority)
+    )
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    ready = asyncio.run(cli_client.status(_client(args), _out()))
+    return EXIT_OK if ready else EXIT_UNREACHABLE
+
+
+def _modems(args: argparse.Namespace) -> int:
+    asyncio.run(cli_client.modems(_client(args), _out()))
+    return EXIT_OK
+
+
+def _modem_at(args: argparse.Namespace) -> int:
+    asyncio.run(
+        cli_client.modem_at(
+            _client(args),
+            _out(),
+            name=args.name,
+            command=args.command,
+            timeout_seconds=args.timeout,
+        )
+    )
+    return EXIT_OK
+
+
+def _modem_ussd(args: argparse.Namespace) -> int:
+    asyncio.run(cli_client.modem_ussd(_client(args), _out(), name=args.name, code=args.code))
+    return EXIT_OK
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    count = asyncio.run(cli_admin.verify_audit(config.store))
+    _out().write(f"audit trail verified: {count} entries, chain intact\n")
+    return EXIT_OK
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    scopes = cli_admin.parse_scopes(args.scopes)
+    key, token = asyncio.run(cli_admin.create_key(config.store, args.name, scopes))
+    out = _out()
+    out.write(f"created API key {key.id} ({key.name}: {','.join(sorted(scopes))})\n")
+    out.write(f"token (shown once):\n{token}\n")
+    return EXIT_OK
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    keys = asyncio.run(cli_admin.list_keys(config.store))
+    _out().write(cli_admin.format_keys(keys))
+    return EXIT_OK
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    key = asyncio.run(cli_admin.revoke_key(config.store, args.id))
+    _out().write(f"revoked API key {key.id} ({key.name})\n")
+    return EXIT_OK
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    asyncio.run(cli_admin.rotate(config.store, _out()))
+    return EXIT_OK
+
+
+def _simulate(argv: list[str]) -> int:
+    """Everything after ``simulate`` goes to the simulator's own command line."""
+    try:
+        module = importlib.import_module("drivers.simulator.cli")
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("drivers.simulator"):
+            raise
+        _error("the simulator command line is not available in this installation")
+        return EXIT_ERROR
+    try:
+        result = module.main(argv)
+    except SystemExit as exc:  # its argparse: --help, usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return int(result) if isinstance(result, int) else EXIT_OK

@@ -1,0 +1,1 @@
+"""The gateway's domain: what a message is allowed to be, which modem may send it, and when."""

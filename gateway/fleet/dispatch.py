@@ -1,0 +1,421 @@
+"""Per-modem workers: take the next message, send its segments, apply the retry policy.
+
+One worker task per modem. A worker asks the scheduler for work only while its
+modem is usable (the scheduler knows readiness), waits for the rate limiter,
+then sends one message at a time, segment by segment:
+
+    store.segment_sending  (durable before AT+CMGS: invariant 5)
+    modem.send(pdu)        (the driver's deadline, plus an outer bound here)
+    store.segment_sent
+
+Between segments of a long message the worker lets strictly higher-priority
+messages through, so a bulk job never holds an urgent one back by more than the
+segment in flight. Failures go through ``gateway.core.policy``; a lost answer after
+the PDU was written is recorded as ``unknown`` and never resent blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from drivers import pdu as pdu_codec
+from drivers.errors import DriverError, SendUnknown
+from drivers.pdu import SubmitPdu
+from gateway.core.policy import Action, Classified, Outcome, RetryPolicy, classify
+from gateway.core.routing import Router
+from gateway.core.scheduler import Eligibility, Scheduler
+from gateway.errors import Conflict, NotFound
+from gateway.fleet.handle import ModemHandle
+from gateway.metrics import Metrics
+from gateway.store.base import (
+    FINAL_STATES,
+    Message,
+    MessageState,
+    Priority,
+    QueueItem,
+    SegmentState,
+    Store,
+)
+
+log = logging.getLogger(__name__)
+
+# All durations in seconds.
+SEND_DEADLINE: Final = 180.0  # outer bound on one modem.send; the driver's own is shorter
+FAULT_HOLD: Final = 300.0  # a faulted modem stays out of rotation this long
+RESET_DEADLINE: Final = 60.0  # bound on a modem.reset() we start after a fault
+MAX_CONSECUTIVE_FAILURES: Final = 5  # modem-side failures in a row before it is faulted
+INTERNAL_RETRY_DELAY: Final = 5.0  # after an unexpected error handling a message
+MAX_SHARED_TRACKS: Final = 1024  # distinct eligibilities whose first-attempt track is shared
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSettings:
+    send_deadline: float = SEND_DEADLINE
+    fault_hold: float = FAULT_HOLD
+    reset_deadline: float = RESET_DEADLINE
+    max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES
+
+
+@dataclass(frozen=True, slots=True)
+class _Track:
+    """What the dispatcher remembers about a queued message between attempts.
+
+    Immutable, so every message queued with one eligibility shares one instance:
+    a long queue then holds no per-message object here for the collector to walk.
+    """
+
+    eligibility: Eligibility
+    switches: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        scheduler: Scheduler,
+        router: Router,
+        policy: RetryPolicy,
+        *,
+        settings: DispatchSettings | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.scheduler = scheduler
+        self.router = router
+        self.policy = policy
+        self.settings = settings or DispatchSettings()
+        self.metrics = metrics
+        self._clock = clock
+        self._track: dict[str, _Track] = {}
+        self._fresh: dict[Eligibility, _Track] = {}  # the shared first-attempt tracks
+        self._handles: dict[str, ModemHandle] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    # queueing --------------------------------------------------------------
+
+    async def enqueue(self, item: QueueItem) -> None:
+        """Queue a message: resolve its route (and sticky modem), hand it to the scheduler."""
+        eligibility = await self.router.resolve(item, self.store)
+        self._track[item.id] = self._fresh_track(eligibility)
+        self.scheduler.add(item, eligibility)
+
+    async def enqueue_many(self, items: Sequence[QueueItem]) -> None:
+        """Queue a batch: every route resolved first, then one hand-over to the scheduler."""
+        resolve, store = self.router.resolve, self.store
+        queued = [(item, await resolve(item, store)) for item in items]
+        track, fresh = self._track, self._fresh_track
+        for item, eligibility in queued:
+            track[item.id] = fresh(eligibility)
+        self.scheduler.add_many(queued)
+
+    def _fresh_track(self, eligibility: Eligibility) -> _Track:
+        found = self._fresh.get(eligibility)
+        if found is None:
+            if len(self._fresh) >= MAX_SHARED_TRACKS:
+                return _Track(eligibility)
+            found = self._fresh[eligibility] = _Track(eligibility)
+        return found
+
+    def cancel(self, message_id: str) -> None:
+        self.scheduler.remove(message_id)
+        self._track.pop(message_id, None)
+
+    async def expire_loop(self) -> None:
+        """Mark messages whose expiry passed while queued (the scheduler hands them back)."""
+        while True:
+            for item in await self.scheduler.wait_expired():
+                self._track.pop(item.id, None)
+                try:
+                    await self.store.finish(
+                        item.id, MessageState.EXPIRED, error_code="expired", error_text="expired"
+                    )
+                except Exception:
+                    log.exception("could not mark message %s expired", item.id)
+
+    # modems ----------------------------------------------------------------
+
+    def add_modem(self, handle: ModemHandle) -> None:
+        self._handles[handle.name] = handle
+        self.scheduler.add_modem(handle.name)
+        self.update_ready(handle)
+
+    def regroup(self) -> None:
+        """After ``router.add_modem``: queued messages whose route gained the modem may use it."""
+        widen = self.router.widen
+        self.scheduler.regroup(widen)
+        self._fresh.clear()
+        for message_id, track in self._track.items():
+            eligibility = widen(track.eligibility)
+            if eligibility != track.eligibility:
+                self._track[message_id] = (
+                    self._fresh_track(eligibility)
+                    if track.switches == 0
+                    else _Track(eligibility, track.switches)
+                )
+
+    def update_ready(self, handle: ModemHandle) -> None:
+        self.scheduler.set_ready(handle.name, handle.usable(self._clock()))
+
+    def fault(self, handle: ModemHandle, why: Classified) -> None:
+        """Take a modem out of rotation for a while and reset it; its work moves elsewhere."""
+        now = self._clock()
+        handle.held_until = now + self.settings.fault_hold
+        handle.hold_reason = f"fault: {why.code}"
+        handle.consecutive_failures = 0
+        self.update_ready(handle)
+        log.warning(
+            "modem %s out of rotation for %g s: %s",
+            handle.name,
+            self.settings.fault_hold,
+            why.text,
+        )
+        self._spawn(self._after_fault(handle, why), f"fault-{handle.name}")
+
+    async def _after_fault(self, handle: ModemHandle, why: Classified) -> None:
+        try:
+            await self.store.add_event(
+                "modem.fault", handle.name, {"code": why.code, "hold": self.settings.fault_hold}
+            )
+        except Exception:
+            log.exception("could not record the fault of modem %s", handle.name)
+        if self.metrics is not None:
+            self.metrics.modem_reset(handle.name, "fault")
+        try:
+            async with asyncio.timeout(self.settings.reset_deadline):
+                await handle.modem.reset()
+        except (DriverError, TimeoutError) as exc:
+            log.warning("reset of modem %s after a fault failed: %s", handle.name, exc)
+        await asyncio.sleep(max(0.0, handle.held_until - self._clock()))  # the hold itself
+        self.update_ready(handle)
+
+    def release(self, handle: ModemHandle) -> None:
+        """End a fault hold early (technician asked for it, or a reset succeeded)."""
+        handle.held_until = 0.0
+        handle.hold_reason = None
+        self.update_ready(handle)
+
+    # workers ---------------------------------------------------------------
+
+    async def worker(self, handle: ModemHandle) -> None:
+        """The worker task of one modem; runs until cancelled or ``handle.stopping``."""
+        name = handle.name
+        while not handle.stopping:
+            await handle.limiter.wait()
+            item = await self.scheduler.next_for(name)
+            handle.busy = True
+            try:
+                await self._process(item, handle, nested=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("unexpected error sending message %s on modem %s", item.id, name)
+                await self._requeue_after_bug(item, name)
+            finally:
+                handle.busy = False
+
+    async def _requeue_after_bug(self, item: QueueItem, modem: str) -> None:
+        """After an unexpected error: requeue, unless a segment may have left (then unknown)."""
+        try:
+            message = await self.store.get_message(item.id)
+            if message is None or message.state not in (MessageState.QUEUED, MessageState.SENDING):
+                self._track.pop(item.id, None)
+                return
+            in_flight = [s for s in message.segments if s.state is SegmentState.SENDING]
+            if in_flight:
+                for segment in in_flight:
+                    await self.store.segment_unknown(
+                        item.id, segment.seq, modem, "internal error while sending"
+                    )
+                self._track.pop(item.id, None)
+                return
+            send_at = self._clock() + INTERNAL_RETRY_DELAY
+            await self.store.requeue(
+                item.id, send_at=send_at, error_code="internal_error", error_text="internal error"
+            )
+        except Exception:
+            log.exception("could not recover message %s; the next start will", item.id)
+            return
+        track = self._track.get(item.id)
+        self.scheduler.add(
+            replace(item, send_at=send_at, attempts=message.attempts + 1),
+            track.eligibility if track else Eligibility(),
+        )
+
+    async def _process(self, item: QueueItem, handle: ModemHandle, *, nested: bool) -> None:
+        message = await self.store.get_message(item.id)
+        if message is None or message.state is not MessageState.QUEUED:
+            self._track.pop(item.id, None)  # cancelled or finished meanwhile
+            return
+        now = self._clock()
+        if message.expires_at is not None and message.expires_at <= now:
+            self._track.pop(item.id, None)
+            await self.store.finish(
+                item.id, MessageState.EXPIRED, error_code="expired", error_text="expired"
+            )
+            return
+        try:
+            pdus = pdu_codec.encode(
+                message.to,
+                message.body,
+                request_report=message.request_report,
+                reference=message.concat_ref,
+                national=self.router.national_language(message.route),
+            )
+        except DriverError as exc:
+            await self._finish_failed(item.id, exc.code, "message cannot be encoded")
+            return
+        if len(pdus) != len(message.segments):
+            await self._finish_failed(item.id, "segment_mismatch", "segment count changed")
+            return
+        first = True
+        for segment_pdu, segment in zip(pdus, message.segments, strict=True):
+            if segment.state in (SegmentState.SENT, SegmentState.DELIVERED):
+                continue
+            if not first:
+                if not nested:
+                    await self._let_higher_priority_through(handle, message.priority)
+                if handle.stopping:
+                    return  # left in `sending`; recovery at the next start requeues it
+            first = False
+            if not await self._send_segment(item, message, segment.seq, segment_pdu, handle):
+                return
+        self._track.pop(item.id, None)
+
+    async def _let_higher_priority_through(self, handle: ModemHandle, priority: Priority) -> None:
+        while (urgent := self.scheduler.take(handle.name, better_than=priority)) is not None:
+            try:
+                await self._process(urgent, handle, nested=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("unexpected error sending message %s", urgent.id)
+                await self._requeue_after_bug(urgent, handle.name)
+
+    async def _send_segment(
+        self, item: QueueItem, message: Message, seq: int, submit: SubmitPdu, handle: ModemHandle
+    ) -> bool:
+        """Send one segment; False when the message must not continue now."""
+        await handle.limiter.acquire()
+        try:
+            await self.store.segment_sending(message.id, seq, handle.name)
+        except (Conflict, NotFound):
+            self._track.pop(message.id, None)  # cancelled or gone since we loaded it
+            return False
+        started = time.monotonic()
+        error: BaseException
+        try:
+            async with asyncio.timeout(self.settings.send_deadline):
+                reference = await handle.modem.send(submit)
+        except TimeoutError:
+            error = SendUnknown(f"no answer within {self.settings.send_deadline:g} s")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = exc
+        else:
+            now = self._clock()
+            await self.store.segment_sent(message.id, seq, handle.name, reference, now)
+            handle.sent_total += 1
+            handle.consecutive_failures = 0
+            handle.seen(now)
+            if self.metrics is not None:
+                self.metrics.segment_sent(handle.name, time.monotonic() - started, at=now)
+            return True
+        await self._failed(item, message, seq, error, handle, time.monotonic() - started)
+        return False
+
+    async def _failed(
+        self,
+        item: QueueItem,
+        message: Message,
+        seq: int,
+        error: BaseException,
+        handle: ModemHandle,
+        duration: float,
+    ) -> None:
+        verdict = classify(error)
+        handle.failed_total += 1
+        handle.last_error = verdict.code
+        if self.metrics is not None:
+            asked = verdict.code != "modem_unavailable"  # else the modem was never asked
+            self.metrics.segment_failed(
+                handle.name, verdict.action.value, duration if asked else None
+            )
+        log.warning(
+            "message %s segment %d on modem %s failed: %s (%s)",
+            message.id,
+            seq,
+            handle.name,
+            verdict.code,
+            verdict.action.value,
+        )
+        if verdict.action is Action.MODEM_FAULT:
+            self.fault(handle, verdict)
+        elif verdict.modem_issue:
+            handle.consecutive_failures += 1
+            if handle.consecutive_failures >= self.settings.max_consecutive_failures:
+                self.fault(handle, verdict)
+        if verdict.action is Action.UNKNOWN:
+            await self.store.segment_unknown(message.id, seq, handle.name, verdict.text)
+            if not self.policy.config.resend_unknown:
+                self._track.pop(message.id, None)
+                return  # the store marked the message `unknown`
+        track = self._track.setdefault(message.id, _Track(Eligibility()))
+        moved = track.eligibility.excluding(handle.name)
+        decision = self.policy.decide(
+            verdict,
+            attempts=message.attempts,
+            switches=track.switches,
+            now=self._clock(),
+            alternative=self.scheduler.has_alternative(moved, handle.name),
+        )
+        if decision.outcome is Outcome.FAIL:
+            await self._finish_failed(message.id, decision.code, decision.text)
+            return
+        # UNKNOWN with resend_unknown, or REQUEUE: back to the queue.
+        await self.store.requeue(
+            message.id,
+            send_at=decision.send_at,
+            error_code=decision.code,
+            error_text=decision.text,
+            count_attempt=verdict.counts_attempt,
+        )
+        track = _Track(
+            moved if decision.exclude_modem else track.eligibility,
+            track.switches + 1 if decision.switched else track.switches,
+        )
+        if message.id in self._track:  # else cancelled meanwhile
+            self._track[message.id] = track
+        attempts = message.attempts + (1 if verdict.counts_attempt else 0)
+        self.scheduler.add(
+            replace(item, send_at=decision.send_at, attempts=attempts), track.eligibility
+        )
+
+    async def _finish_failed(self, message_id: str, code: str, text: str) -> None:
+        self._track.pop(message_id, None)
+        message = await self.store.get_message(message_id)
+        if message is not None and message.state in FINAL_STATES:
+            return
+        await self.store.finish(message_id, MessageState.FAILED, error_code=code, error_text=text)
+
+    # lifecycle -------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.scheduler.close()

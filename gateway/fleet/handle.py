@@ -1,0 +1,140 @@
+"""The daemon's view of its modems: the driver surface it uses, and per-modem bookkeeping.
+
+``ModemPort`` is the part of ``drivers.modem.Modem`` the runtime calls, so dispatch
+and event handling can be exercised against the real driver or a stand-in.
+``ModemHandle`` is what the daemon knows about one modem between events: its
+last state, health and identity, counters, and whether it is held out of rotation
+after a fault. The scheduler hands work only to modems that are ``usable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from drivers.pdu import SubmitPdu
+from drivers.types import (
+    Health,
+    Identity,
+    ModemEvent,
+    ModemState,
+    Registration,
+    StoredLocation,
+    UssdReply,
+)
+from gateway.config import ModemConfig
+from gateway.core.ratelimit import RateLimiter
+from gateway.core.service import ModemStatus
+
+WEAK_SIGNAL_DBM: Final = -100  # below this a ready modem is reported "degraded"
+DEGRADED: Final = "degraded"
+
+
+class ModemPort(Protocol):
+    @property
+    def state(self) -> ModemState: ...
+
+    @property
+    def events(self) -> asyncio.Queue[ModemEvent]: ...
+
+    @property
+    def identity(self) -> Identity | None: ...
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def send(self, pdu: SubmitPdu) -> int: ...
+    async def delete(self, location: StoredLocation) -> None: ...
+    async def health(self) -> Health: ...
+    async def reset(self) -> None: ...
+    async def command(self, line: str, timeout: float | None = None) -> list[str]: ...  # noqa: ASYNC109
+    async def ussd(self, code: str) -> UssdReply: ...
+
+
+@dataclass(slots=True)
+class ModemHandle:
+    config: ModemConfig
+    modem: ModemPort
+    port: str  # the device path, URL or simulator link actually opened
+    limiter: RateLimiter
+    state: ModemState = ModemState.STARTING
+    reason: str | None = None
+    identity: Identity | None = None
+    health: Health | None = None
+    sent_total: int = 0  # segments the network accepted
+    failed_total: int = 0  # failed send attempts (segments)
+    last_error: str | None = None  # stable code, e.g. "cms_42"
+    last_seen: float | None = None
+    held_until: float = 0.0  # out of rotation after a fault until this time (POSIX s)
+    hold_reason: str | None = None
+    consecutive_failures: int = 0
+    busy: bool = False
+    stopping: bool = False
+    balance: float | None = None  # from the last scheduled USSD balance check
+    balance_text: str | None = None
+    balance_at: float | None = None
+    mismatch: str | None = None  # why the modem answering is not the one configured (imei)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def usable(self, now: float | None = None) -> bool:
+        """Ready in the driver, not held after a fault, the configured device, not shutting
+        down."""
+        at = time.time() if now is None else now
+        return (
+            self.state is ModemState.READY
+            and at >= self.held_until
+            and self.mismatch is None
+            and not self.stopping
+        )
+
+    def seen(self, at: float | None = None) -> None:
+        self.last_seen = time.time() if at is None else at
+
+    def status(self, now: float | None = None) -> ModemStatus:
+        at = time.time() if now is None else now
+        state = self.state.value
+        reason = self.reason
+        if self.mismatch is not None and self.state is ModemState.READY:
+            state, reason = ModemState.DOWN.value, self.mismatch
+        elif at < self.held_until:
+            if self.state is ModemState.READY:
+                state = ModemState.DOWN.value
+            reason = self.hold_reason
+        elif self.state is ModemState.READY and _degraded(self.health):
+            state = DEGRADED
+            reason = _degraded_reason(self.health)
+        return ModemStatus(
+            name=self.name,
+            port=self.port,
+            profile=self.config.profile if self.config.simulate is None else self.config.simulate,
+            state=state,
+            reason=reason,
+            tags=self.config.tags,
+            identity=self.identity,
+            health=self.health,
+            sent_total=self.sent_total,
+            failed_total=self.failed_total,
+            last_error=self.last_error,
+            last_seen=self.last_seen,
+            balance=self.balance,
+            balance_text=self.balance_text,
+            balance_at=self.balance_at,
+        )
+
+
+def _degraded(health: Health | None) -> bool:
+    if health is None:
+        return False
+    weak = health.signal_dbm is not None and health.signal_dbm < WEAK_SIGNAL_DBM
+    return weak or health.registration is Registration.ROAMING
+
+
+def _degraded_reason(health: Health | None) -> str:
+    if health is not None and health.registration is Registration.ROAMING:
+        return "roaming"
+    return "weak signal"

@@ -1,0 +1,240 @@
+"""What a modem tells us unasked: inbound texts, delivery reports, state and network changes.
+
+One consumer task per modem drains ``modem.events``. Inbound parts and reports
+are committed to the store first and only then deleted from the modem
+(invariant 2): a crash in between leaves the message on the modem, and the
+re-read after restart is a no-op thanks to the part's dedupe key. A bad event
+is logged (ids and codes only, never a number or a text) and the consumer
+carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Final
+
+from drivers.errors import DriverError
+from drivers.pdu import Encoding
+from drivers.types import (
+    InboundMessage,
+    ModemEvent,
+    ModemState,
+    NetworkChanged,
+    StateChanged,
+    StatusReportReceived,
+    StoredLocation,
+)
+from gateway.fleet.handle import ModemHandle
+from gateway.metrics import Metrics
+from gateway.store.base import Inbound, InboundPart, Store
+
+log = logging.getLogger(__name__)
+
+# All durations in seconds.
+DELETE_DEADLINE: Final = 30.0  # bound on AT+CMGD after a commit
+REASSEMBLY_CHECK_MAX: Final = 60.0  # the releaser looks at least this often
+
+STATE_EVENT_KINDS: Final = {
+    ModemState.READY: "modem.up",
+    ModemState.DOWN: "modem.down",
+    ModemState.STARTING: "modem.starting",
+    ModemState.CLOSED: "modem.closed",
+}
+
+InboundListener = Callable[[Inbound], Awaitable[None]]
+
+
+def dedupe_key(modem: str, pdu_hex: str) -> str:
+    """Same modem, same PDU: the same message read twice (e.g. after a crash)."""
+    return hashlib.sha256(f"{modem}:{pdu_hex.upper()}".encode()).hexdigest()
+
+
+class ModemEvents:
+    """Consumer of one modem's events."""
+
+    def __init__(
+        self,
+        handle: ModemHandle,
+        store: Store,
+        *,
+        on_state: Callable[[ModemHandle], None],
+        metrics: Metrics | None = None,
+        listeners: list[InboundListener] | None = None,
+        clock: Callable[[], float] = time.time,
+        delete_deadline: float = DELETE_DEADLINE,
+    ) -> None:
+        self.handle = handle
+        self.store = store
+        self._on_state = on_state
+        self._metrics = metrics
+        self._listeners = listeners if listeners is not None else []
+        self._clock = clock
+        self._delete_deadline = delete_deadline
+        self.handled = 0  # events handled, successfully or not
+
+    async def run(self) -> None:
+        events = self.handle.modem.events
+        while True:
+            event = await events.get()
+            try:
+                await self.handle_event(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception(
+                    "error handling %s from modem %s", type(event).__name__, self.handle.name
+                )
+            finally:
+                self.handled += 1
+
+    async def handle_event(self, event: ModemEvent) -> None:
+        if isinstance(event, InboundMessage):
+            await self._inbound(event)
+        elif isinstance(event, StatusReportReceived):
+            await self._report(event)
+        elif isinstance(event, StateChanged):
+            await self._state(event)
+        else:
+            await self._network(event)
+
+    async def _inbound(self, event: InboundMessage) -> None:
+        handle = self.handle
+        deliver = event.deliver
+        now = self._clock()
+        handle.seen(now)
+        concat = deliver.concat
+        text = deliver.text if deliver.encoding is not Encoding.BIT8 else deliver.data.hex()
+        part = InboundPart(
+            modem=handle.name,
+            sender=deliver.sender,
+            text=text,
+            encoding=deliver.encoding.value,
+            received_at=now,
+            sent_at=deliver.timestamp.timestamp(),
+            dedupe_key=dedupe_key(handle.name, event.pdu_hex),
+            concat_ref=concat.reference if concat else None,
+            concat_total=concat.total if concat else None,
+            concat_seq=concat.sequence if concat else None,
+        )
+        result = await self.store.add_inbound(part)  # committed before the delete below
+        if result.inbound is not None:
+            log.info("inbound %s on modem %s", result.inbound.id, handle.name)
+            if self._metrics is not None:
+                self._metrics.inbound_received(handle.name)
+            await self._notify(result.inbound)
+        await self._delete(event.location)
+
+    async def _report(self, event: StatusReportReceived) -> None:
+        handle = self.handle
+        report = event.report
+        now = self._clock()
+        handle.seen(now)
+        result = await self.store.apply_report(
+            handle.name, report.reference, report.recipient, report.status, now
+        )
+        outcome = report.outcome if result.message_id is not None else "unmatched"
+        if self._metrics is not None:
+            self._metrics.delivery_report(handle.name, outcome)
+        log.info(
+            "status report on modem %s: mr=%d st=%d -> %s",
+            handle.name,
+            report.reference,
+            report.status,
+            result.message_id or "unmatched",
+        )
+        await self._delete(event.location)
+
+    async def _state(self, event: StateChanged) -> None:
+        handle = self.handle
+        previous = handle.state
+        handle.state = event.state
+        handle.reason = event.reason
+        if event.state is ModemState.READY:
+            handle.seen(self._clock())
+            handle.consecutive_failures = 0  # reopened or reset: a fresh start
+            identity = handle.modem.identity
+            if identity is not None:
+                handle.identity = identity
+        self._on_state(handle)
+        if event.state is previous:
+            return
+        log.info("modem %s is %s (%s)", handle.name, event.state.value, event.reason)
+        if (
+            event.state is ModemState.DOWN
+            and previous is ModemState.READY
+            and self._metrics is not None
+        ):
+            self._metrics.modem_reset(handle.name, event.reason)
+        await self.store.add_event(
+            STATE_EVENT_KINDS[event.state], handle.name, {"reason": event.reason}
+        )
+
+    async def _network(self, event: NetworkChanged) -> None:
+        handle = self.handle
+        handle.seen(self._clock())
+        health = handle.health
+        if health is None:
+            return  # the next health poll fills it in
+        registration = event.registration or health.registration
+        signal = event.signal_dbm if event.signal_dbm is not None else health.signal_dbm
+        handle.health = replace(health, registration=registration, signal_dbm=signal)
+        if registration is not health.registration:
+            await self.store.add_event(
+                "modem.network", handle.name, {"registration": registration.value}
+            )
+
+    async def _delete(self, location: StoredLocation | None) -> None:
+        if location is None:
+            return
+        try:
+            async with asyncio.timeout(self._delete_deadline):
+                await self.handle.modem.delete(location)
+        except (DriverError, TimeoutError) as exc:
+            # Stored already; the modem's storage sweep reads it again and dedupe drops it.
+            log.warning(
+                "could not delete %s/%d on modem %s: %s",
+                location.memory,
+                location.index,
+                self.handle.name,
+                exc,
+            )
+
+    async def _notify(self, inbound: Inbound) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(inbound)
+            except Exception:
+                log.exception("inbound listener failed for %s", inbound.id)
+
+
+async def release_incomplete_loop(
+    store: Store,
+    reassembly_timeout: float,
+    *,
+    metrics: Metrics | None = None,
+    listeners: list[InboundListener] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Release multipart inbound whose missing parts did not come within the timeout."""
+    interval = min(REASSEMBLY_CHECK_MAX, max(0.05, reassembly_timeout / 4))
+    while True:
+        await asyncio.sleep(interval)  # a modelled period, not a wait for something
+        try:
+            released = await store.release_incomplete(clock() - reassembly_timeout)
+        except Exception:
+            log.exception("releasing incomplete inbound failed")
+            continue
+        for inbound in released:
+            log.info("inbound %s released with parts missing", inbound.id)
+            if metrics is not None:
+                metrics.inbound_received(inbound.modem)
+            for listener in listeners or []:
+                try:
+                    await listener(inbound)
+                except Exception:
+                    log.exception("inbound listener failed for %s", inbound.id)

@@ -1,0 +1,187 @@
+"""Records as the JSON the API answers with (the shapes in ``openapi.py``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Final
+
+from aiohttp import web
+
+from gateway.core.service import ModemStatus
+from gateway.store.base import (
+    AddResult,
+    Event,
+    Inbound,
+    Message,
+    MessageState,
+    Page,
+    Priority,
+    Segment,
+    SegmentState,
+)
+
+JsonObject = dict[str, Any]
+
+
+_PRIORITY_NAMES: Final = {p: p.name.lower() for p in Priority}
+# Enum ``.value`` is a descriptor call; a dict lookup is several times cheaper per item.
+_MESSAGE_STATES: Final = {s: s.value for s in MessageState}
+_SEGMENT_STATES: Final = {s: s.value for s in SegmentState}
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def rfc3339(ts: float | None) -> str | None:
+    """POSIX seconds as RFC 3339 in UTC with milliseconds: ``2026-11-27T04:23:11.123Z``."""
+    return None if ts is None else _rfc3339(ts)
+
+
+@lru_cache(maxsize=4096)  # a batch shares one created_at; a page shares many
+def _rfc3339(ts: float) -> str:
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return text.removesuffix("+00:00") + "Z"
+
+
+def message_json(message: Message, *, with_body: bool) -> JsonObject:
+    """``with_body`` only for keys that may read: a send-only key gets everything else."""
+    data: JsonObject = {
+        "id": message.id,
+        "to": message.to,
+        "state": _MESSAGE_STATES[message.state],
+        "priority": _PRIORITY_NAMES[message.priority],
+        "created_at": rfc3339(message.created_at),
+        "updated_at": rfc3339(message.updated_at),
+        "send_at": rfc3339(message.send_at),
+        "expires_at": rfc3339(message.expires_at),
+        "sent_at": rfc3339(message.sent_at),
+        "delivered_at": rfc3339(message.delivered_at),
+        "encoding": message.encoding,
+        "segment_count": len(message.segments),
+        "segments": [segment_json(s) for s in message.segments],
+        "modem": message.modem,
+        "attempts": message.attempts,
+        "error": _error_of(message),
+        "request_report": message.request_report,
+        "tags": list(message.tags),
+        "metadata": message.metadata,
+    }
+    if with_body:
+        data["body"] = message.body
+    return data
+
+
+def batch_item_json(result: AddResult) -> JsonObject:
+    """One item of a batch answer: enough to track the message, no number or text.
+
+    A batch of a thousand answered with full resources would spend as long writing
+    the answer as storing the messages, and would send the PHI back over the wire;
+    ``GET /v1/messages/{id}`` has the rest.
+    """
+    message = result.message
+    return {
+        "id": message.id,
+        "state": _MESSAGE_STATES[message.state],
+        "segment_count": len(message.segments),
+        "encoding": message.encoding,
+        "replayed": not result.created,
+    }
+
+
+def segment_json(segment: Segment) -> JsonObject:
+    return {
+        "seq": segment.seq,
+        "state": _SEGMENT_STATES[segment.state],
+        "modem": segment.modem,
+        "reference": segment.reference,
+        "sent_at": rfc3339(segment.sent_at),
+        "report_status": segment.report_status,
+    }
+
+
+def _error_of(message: Message) -> JsonObject | None:
+    if message.last_error_code is None:
+        return None
+    return {"code": message.last_error_code, "message": message.last_error_text or ""}
+
+
+def inbound_json(inbound: Inbound) -> JsonObject:
+    return {
+        "id": inbound.id,
+        "from": inbound.sender,
+        "text": inbound.text,
+        "modem": inbound.modem,
+        "encoding": inbound.encoding,
+        "received_at": rfc3339(inbound.received_at),
+        "sent_at": rfc3339(inbound.sent_at),
+        "parts": inbound.parts,
+        "complete": inbound.complete,
+        "conversation_id": inbound.conversation_id,
+    }
+
+
+def modem_json(status: ModemStatus) -> JsonObject:
+    identity = status.identity
+    health = status.health
+    return {
+        "name": status.name,
+        "port": status.port,
+        "profile": status.profile,
+        "state": status.state,
+        "reason": status.reason,
+        "tags": list(status.tags),
+        "identity": None
+        if identity is None
+        else {
+            "manufacturer": identity.manufacturer,
+            "model": identity.model,
+            "revision": identity.revision,
+            "imei": identity.imei,
+            "imsi": identity.imsi,
+            "iccid": identity.iccid,
+        },
+        "health": None
+        if health is None
+        else {
+            "signal_dbm": health.signal_dbm,
+            "csq": health.csq,
+            "registration": health.registration.value,
+            "technology": health.technology,
+            "operator": health.operator,
+            "sim": health.sim,
+            "storage_used": health.storage_used,
+            "storage_total": health.storage_total,
+        },
+        "sent_total": status.sent_total,
+        "failed_total": status.failed_total,
+        "last_error": status.last_error,
+        "last_seen": rfc3339(status.last_seen),
+        "balance": status.balance,
+        "balance_text": status.balance_text,
+        "balance_at": rfc3339(status.balance_at),
+    }
+
+
+def event_json(event: Event) -> JsonObject:
+    return {
+        "id": event.id,
+        "at": rfc3339(event.at),
+        "kind": event.kind,
+        "modem": event.modem,
+        "detail": event.detail,
+    }
+
+
+def page_json(page: Page[Any], items: list[JsonObject]) -> JsonObject:
+    return {"items": items, "next_cursor": page.next_cursor}
+
+
+def error_json(code: str, message: str, field: str | None) -> JsonObject:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def json_response(
+    data: JsonObject, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.json_response(data, status=status, headers=headers, dumps=_ENCODER.encode)
