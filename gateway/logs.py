@@ -2,9 +2,16 @@
 
 Callers mask numbers and bodies themselves with ``gateway.redact`` before a
 logger sees them; that is the mechanism. ``PhoneNumberFilter`` is the backstop:
-on the handler, it rewrites anything in a finished record that looks like a
-phone number, in case one slipped through. It cannot recognise a message body,
-which is why the helpers in ``gateway.redact`` come first.
+on the handler, it rewrites anything in a record's text arguments, extras and
+traceback that looks like a phone number, in case one slipped through. Numeric
+arguments are counts, sizes and codes (we never hold a phone number as an int),
+so they are left alone. It cannot recognise a message body, which is why the
+helpers in ``gateway.redact`` come first.
+
+The text log is one record per line: a request path, a modem's reply or an
+exception message is attacker-influenced, so control characters are escaped
+(``\\n``, ``\\x00``) and traceback lines are indented, so nothing can start a
+forged record or write a NUL byte into the file.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
@@ -40,8 +48,57 @@ _HANDLER_MARK: Final = "_smsgw_handler"
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+TRACEBACK_INDENT: Final = "    "
+
+
 def mask_phone_numbers(text: str) -> str:
     return PHONE_RE.sub(lambda m: redact_number(m.group(0)), text)
+
+
+def escape_controls(text: str) -> str:
+    """``"a\\nb"`` → ``"a\\\\nb"``: one record stays one line, with no raw control bytes."""
+    return _CONTROL_RE.sub(lambda m: _ESCAPES.get(m.group(0), f"\\x{ord(m.group(0)):02x}"), text)
+
+
+class _Masked:
+    """An argument of any other type, masked however the format string renders it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+
+    def __str__(self) -> str:
+        return mask_phone_numbers(str(self._value))
+
+    def __repr__(self) -> str:
+        return mask_phone_numbers(repr(self._value))
+
+
+def _mask_arg(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value  # a count, size or code: never a phone number
+    if isinstance(value, str):
+        return mask_phone_numbers(value)
+    return _Masked(value)
+
+
+def _masked_message(record: logging.LogRecord) -> str:
+    template = mask_phone_numbers(str(record.msg))
+    args = record.args
+    if not args:
+        return template
+    masked: tuple[object, ...] | Mapping[str, object]
+    if isinstance(args, Mapping):
+        masked = {key: _mask_arg(value) for key, value in args.items()}
+    else:
+        masked = tuple(_mask_arg(value) for value in args)
+    try:
+        return template % masked
+    except (TypeError, ValueError, KeyError):  # e.g. %d given an object: mask the whole line
+        return mask_phone_numbers(record.getMessage())
 
 
 class PhoneNumberFilter(logging.Filter):
@@ -49,11 +106,8 @@ class PhoneNumberFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         _drop_request_content(record)
-        message = record.getMessage()
-        masked = mask_phone_numbers(message)
-        if masked != message:
-            record.msg = masked
-            record.args = None
+        record.msg = _masked_message(record)
+        record.args = None
         for key, value in list(vars(record).items()):
             if key not in _STANDARD_ATTRS and isinstance(value, str):
                 setattr(record, key, mask_phone_numbers(value))
@@ -101,10 +155,22 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indented(super().formatStack(stack_info))
+
     def format(self, record: logging.LogRecord) -> str:
+        if record.exc_text and not record.exc_text.startswith(TRACEBACK_INDENT):
+            record.exc_text = _indented(record.exc_text)  # made unindented by the filter
         line = super().format(record)
         extras = [
-            f"{key}={value}"
+            f"{key}={escape_controls(str(value))}"
             for key, value in vars(record).items()
             if key not in _STANDARD_ATTRS and not key.startswith("_")
         ]
@@ -112,6 +178,10 @@ class TextFormatter(logging.Formatter):
             return line
         head, sep, tail = line.partition("\n")
         return f"{head} {' '.join(extras)}{sep}{tail}"
+
+
+def _indented(text: str) -> str:
+    return "\n".join(TRACEBACK_INDENT + escape_controls(line) for line in text.splitlines())
 
 
 def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None = None) -> None:
