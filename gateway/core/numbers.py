@@ -1,15 +1,15 @@
 """Phone numbers to E.164, the one form the store, routing and the driver see.
 
-``normalize`` is deliberately shallow: it knows the international prefixes
-("+", "00", and "011" when the default country is in North America), the trunk
-prefix "0", the North American Numbering Plan (where a national number is ten
-digits and "1" is the long-distance prefix) and Italy (where the leading 0
-belongs to the number). It does not know any country's
-numbering plan: a number of the right length with a valid-looking country code
-is accepted even if no such range exists; the carrier rejects it at send time.
-Alphanumeric recipients are refused: a SIM can only send to numbers.
+Parsing and the plausibility check are the ``phonenumbers`` library's (Google's
+libphonenumber metadata): it knows every country's calling code, trunk prefix and
+possible lengths, and habits such as "+44 (0) 20 …". We ask only whether a number
+is *possible* (its length fits its country), not whether its range is assigned:
+fictional ranges (+1 555 01xx) and freshly opened ones must still go out, and the
+carrier is the judge of assignment. Alphanumeric recipients are refused: a SIM can
+only send to numbers (``phonenumbers`` would read "1-800-FLOWERS" as digits).
 
-Errors never repeat the number: messages reach logs and clients' error reports.
+``default_country`` is a calling code ("1", "44"); a national number takes its main
+region. Errors never repeat the number: messages reach logs and clients' error reports.
 """
 
 from __future__ import annotations
@@ -17,52 +17,88 @@ from __future__ import annotations
 import re
 from typing import Final
 
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
 from gateway.errors import InvalidNumber
 
-E164_MIN_DIGITS: Final = 8  # country code included; shorter are short codes or typos
-E164_MAX_DIGITS: Final = 15  # ITU-T E.164 maximum
 NANP_COUNTRY: Final = "1"
 NANP_INTERNATIONAL_PREFIX: Final = "011"
-# Countries whose national numbers keep their leading 0 after the country code.
-_KEEPS_LEADING_ZERO: Final = frozenset({"39", "378", "379"})  # Italy, San Marino, Vatican
+UNKNOWN_REGION: Final = "ZZ"
 
 _SEPARATORS: Final = re.compile(r"[\s.()\-]")
 _DIGITS: Final = re.compile(r"[0-9]+")
 _COUNTRY: Final = re.compile(r"[1-9][0-9]{0,2}")
+_NANP_NATIONAL: Final = re.compile(r"[2-9][0-9]{9}")
+
+_WHY_IMPOSSIBLE: Final = {
+    ValidationResult.INVALID_COUNTRY_CODE: "no country has this country calling code",
+    ValidationResult.TOO_SHORT: "number is too short for its country",
+    ValidationResult.TOO_LONG: "number is too long for its country",
+    ValidationResult.INVALID_LENGTH: "number has a length its country does not use",
+    ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "number is local only; add the area code",
+}
+_WHY_UNPARSABLE: Final = {
+    NumberParseException.INVALID_COUNTRY_CODE: "no country has this country calling code",
+    NumberParseException.TOO_SHORT_NSN: "number is too short for its country",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "number is too short for its country",
+    NumberParseException.TOO_LONG: "number is too long for its country",
+}
 
 
 def normalize(raw: str, default_country: str, *, field: str = "to") -> str:
-    """``raw`` as "+" and 8..15 digits; national numbers take ``default_country``.
+    """``raw`` in E.164 ("+" and up to 15 digits); national numbers take ``default_country``.
 
     ``default_country`` is a calling code without "+" ("1", "44", "49"), or ""
-    to accept international numbers only. Raises InvalidNumber naming ``field``.
+    to accept international numbers only. Raises InvalidNumber naming ``field``
+    and saying why, never repeating the number.
     """
     if default_country and not _COUNTRY.fullmatch(default_country):
         raise ValueError("default_country must be a calling code of 1-3 digits")
     compact = _SEPARATORS.sub("", raw)
     if not compact:
         raise InvalidNumber("number is empty", field=field)
-    if compact.startswith("+"):
-        digits = compact[1:]
-        _require_digits(digits, field)
-    elif compact.startswith("00"):
-        digits = compact[2:]
-        _require_digits(digits, field)
-    elif default_country == NANP_COUNTRY and compact.startswith(NANP_INTERNATIONAL_PREFIX):
-        digits = compact[len(NANP_INTERNATIONAL_PREFIX) :]
-        _require_digits(digits, field)
+    international = _international_digits(compact, default_country)
+    if international is not None:
+        _require_digits(international, field)
+        text, region = "+" + international, None
     else:
         _require_digits(compact, field)
-        digits = _national(compact, default_country, field)
-    if digits.startswith("0"):
+        if not default_country:
+            raise InvalidNumber(
+                "national number given but no default country is set; use +<country code>",
+                field=field,
+            )
+        text, region = compact, phonenumbers.region_code_for_country_code(int(default_country))
+    if text.startswith("+0"):
         raise InvalidNumber("country code cannot start with 0", field=field)
-    if not E164_MIN_DIGITS <= len(digits) <= E164_MAX_DIGITS:
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException as exc:
+        why = _WHY_UNPARSABLE.get(exc.error_type, "not a phone number")
+        raise InvalidNumber(why, field=field) from None
+    verdict = phonenumbers.is_possible_number_with_reason(number)
+    if verdict != ValidationResult.IS_POSSIBLE:
+        raise InvalidNumber(_WHY_IMPOSSIBLE.get(verdict, "not a possible number"), field=field)
+    if number.country_code == int(NANP_COUNTRY) and not _NANP_NATIONAL.fullmatch(
+        "0" * bool(number.italian_leading_zero) + str(number.national_number)
+    ):
+        # The library checks NANP lengths only; an area code never starts with 0 or 1.
         raise InvalidNumber(
-            f"number must have {E164_MIN_DIGITS} to {E164_MAX_DIGITS} digits "
-            "including the country code",
-            field=field,
+            "a +1 number has ten digits after the 1, the first of them 2-9", field=field
         )
-    return "+" + digits
+    return str(phonenumbers.format_number(number, PhoneNumberFormat.E164))
+
+
+def _international_digits(compact: str, default_country: str) -> str | None:
+    """The digits after an international prefix ("+", "00", NANP's "011"), or None."""
+    if compact.startswith("+"):
+        return compact[1:]
+    if compact.startswith("00"):
+        return compact[2:]
+    if default_country == NANP_COUNTRY and compact.startswith(NANP_INTERNATIONAL_PREFIX):
+        return compact[len(NANP_INTERNATIONAL_PREFIX) :]
+    return None
 
 
 def _require_digits(text: str, field: str) -> None:
@@ -72,28 +108,5 @@ def _require_digits(text: str, field: str) -> None:
         raise InvalidNumber("alphanumeric recipients are not supported", field=field)
     raise InvalidNumber(
         "number may hold only digits, a leading + and separators (space . - ( ))",
-        field=field,
-    )
-
-
-def _national(digits: str, default_country: str, field: str) -> str:
-    """Country code + national significant number for a number dialled without one."""
-    if not default_country:
-        raise InvalidNumber(
-            "national number given but no default country is set; use +<country code>",
-            field=field,
-        )
-    if default_country == NANP_COUNTRY:
-        if len(digits) == 10 and digits[0] not in "01":
-            return NANP_COUNTRY + digits
-        if len(digits) == 11 and digits[0] == "1" and digits[1] not in "01":
-            return digits
-        raise InvalidNumber("national number must have 10 digits (area code first)", field=field)
-    if default_country in _KEEPS_LEADING_ZERO:
-        return default_country + digits
-    if digits.startswith("0") and len(digits) > 1:
-        return default_country + digits[1:]
-    raise InvalidNumber(
-        "national number must start with the trunk prefix 0; otherwise use +<country code>",
         field=field,
     )

@@ -22,8 +22,11 @@ from gateway.errors import InvalidNumber
         ("06 1234 5678", "39", "+390612345678"),  # Italy keeps its leading 0
         ("347 123 4567", "39", "+393471234567"),
         ("+49\t151 23456789", "1", "+4915123456789"),
-        ("+123456789012345", "1", "+123456789012345"),  # 15 digits: the maximum
-        ("+44123456", "1", "+44123456"),  # 8 digits: the minimum
+        ("+44 (0) 20 7946 0958", "1", "+442079460958"),  # the "(0)" British habit
+        ("+44 0 20 7946 0958", "1", "+442079460958"),
+        ("+86 138 0013 8000", "1", "+8613800138000"),
+        ("+682 12345", "1", "+68212345"),  # Cook Islands: five national digits
+        ("7700 900123", "44", "+447700900123"),  # national, trunk 0 forgotten
     ],
 )
 def test_accepted_forms(raw: str, country: str, expected: str) -> None:
@@ -41,7 +44,6 @@ def test_accepted_forms(raw: str, country: str, expected: str) -> None:
         ("+1234567890123456", "1"),  # 16 digits: too long
         ("+0123456789", "1"),  # country code cannot start with 0
         ("000123456789", "1"),
-        ("5551234567", "44"),  # national without trunk prefix outside NANP
         ("0555123456", "1"),  # NANP: 0 is not a trunk prefix
         ("155512345", "1"),  # NANP: wrong length
         ("1555123456", "1"),  # NANP: area code cannot start with 1
@@ -50,6 +52,10 @@ def test_accepted_forms(raw: str, country: str, expected: str) -> None:
         ("+1+5551234567", "1"),
         ("+١٥٥٥١٢٣٤٥٦٧", "1"),  # non-ASCII digits
         ("0", "44"),
+        ("+999123456789", "1"),  # no country has calling code 999
+        ("+123456789012345", "1"),  # 15 digits, but 14 national digits are impossible for +1
+        ("+44123456", "1"),  # too short for the United Kingdom
+        ("+4420794609581234", "1"),  # 16 digits
     ],
 )
 def test_refused_forms_name_the_field_and_hide_the_number(raw: str, country: str) -> None:
@@ -71,3 +77,17 @@ def test_default_field_is_to() -> None:
 def test_bad_default_country_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="default_country"):
         normalize("+15551234567", "01")
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("+999123456789", "country calling code"),
+        ("+44123456", "local only"),  # a UK number without its area code
+        ("+4420794609581", "too long"),
+    ],
+)
+def test_an_impossible_number_is_refused_saying_why(raw: str, why: str) -> None:
+    with pytest.raises(InvalidNumber, match=why) as caught:
+        normalize(raw, "1")
+    assert caught.value.code == "invalid_number"
