@@ -255,6 +255,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
     return parse_config(data, base_dir=file.parent, path=file)
 
 

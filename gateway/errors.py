@@ -99,6 +99,12 @@ class EmptyText(ValidationError):
     code = "empty_text"
 
 
+class InvalidText(ValidationError):
+    """A text holding a control character no handset shows (NUL would go out as "@")."""
+
+    code = "invalid_text"
+
+
 class InvalidPriority(ValidationError):
     code = "invalid_priority"
 

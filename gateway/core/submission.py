@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -19,12 +20,15 @@ from drivers.errors import DriverError
 from gateway.core.numbers import normalize
 from gateway.core.routing import Router
 from gateway.core.service import SendRequest
-from gateway.errors import EmptyText, InvalidTime, TextTooLong, ValidationError
+from gateway.errors import EmptyText, InvalidText, InvalidTime, TextTooLong, ValidationError
 from gateway.ids import new_id
 from gateway.store.base import ApiKey, NewMessage
 
 CONCAT_REFERENCE_BITS: Final = 16  # 16-bit references: fewer collisions at volume
 _ENCODING_NAMES: Final = {e: e.value for e in pdu_codec.Encoding}
+# C0 controls and DEL, except tab, line feed, form feed and carriage return, which a text
+# may carry. GSM-7 would send NUL as "@"; the others show as nothing or as boxes.
+_CONTROL: Final = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,13 @@ def prepare_message(
     to = normalize(request.to, rules.default_country, field=f"{prefix}to")
     if not request.body:
         raise EmptyText("text is empty", field=f"{prefix}body")
+    control = _CONTROL.search(request.body)
+    if control is not None:
+        raise InvalidText(
+            f"text holds control character U+{ord(control.group(0)):04X} "
+            f"at position {control.start()}",
+            field=f"{prefix}body",
+        )
     reference = rng.getrandbits(CONCAT_REFERENCE_BITS)
     route = rules.router.route_for(to)
     try:

@@ -42,6 +42,7 @@ ERROR_CODES: Final = (
     "unknown_field",
     "invalid_number",
     "empty_text",
+    "invalid_text",
     "text_too_long",
     "invalid_priority",
     "invalid_time",

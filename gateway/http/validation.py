@@ -69,13 +69,36 @@ _CURSOR: Final = re.compile(r"[A-Za-z0-9._~=-]+")
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        value = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_refuse_duplicates,
+        )
+    except _DuplicateKey as exc:
+        raise InvalidJson(f"request body repeats the key {exc.key!r} in one object") from None
     # ValueError: also an integer literal longer than Python converts (int_max_str_digits).
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidJson("request body is not valid UTF-8 JSON") from None
     if not isinstance(value, dict):
         raise ValidationError("request body must be a JSON object")
     return value
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Two parsers may disagree on which of two equal keys wins: refuse, don't guess."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key[:64])
+            seen.add(key)
+    return obj
 
 
 def _refuse_constant(name: str) -> NoReturn:

@@ -105,6 +105,18 @@ def test_invalid_config_exits_3_with_one_line(
     assert cli.main(["init", "--config", str(tmp_path / "absent.toml")]) == cli.EXIT_CONFIG
 
 
+def test_a_config_that_is_not_utf8_exits_3_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(CONFIG.encode() + "# Cl\xednica\n".encode("latin-1"))
+    assert cli.main(["init", "--config", str(path)]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "UTF-8" in err
+    assert "Traceback" not in err
+
+
 def test_api_commands_exit_5_when_the_daemon_is_unreachable(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
