@@ -13,7 +13,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.errors import Forbidden, GatewayError, Unauthorized
+from gateway.errors import Forbidden, GatewayError, Unauthorized, Unavailable
 from gateway.http.context import API_KEY, CONTEXT, has_scope
 from gateway.http.resources import error_json, json_response
 from gateway.store.base import ApiKey, Scope
@@ -53,7 +53,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _gateway_error(request: web.Request, exc: GatewayError) -> web.Response:
-    if exc.status >= 500:
+    if isinstance(exc, Unavailable):
+        # A state the caller is told about (not ready, stopping), probed every few seconds.
+        LOGGER.debug("%s in %s %s: %s", exc.code, request.method, _route_of(request), exc.message)
+    elif exc.status >= 500:
         LOGGER.error("%s in %s %s", exc.code, request.method, _route_of(request), exc_info=exc)
     headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if exc.status == 401 else None
     return json_response(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
+
+import pytest
 
 from drivers.types import Health, Identity, Registration
 from gateway.core.service import ModemStatus
@@ -118,3 +121,14 @@ async def test_health_and_readiness_need_no_key(api: Api, double_api: Api) -> No
     assert (not_ready.status, not_ready.code) == (503, "unavailable")
     ready = await double_api.call("GET", "/readyz", key=None)
     assert (ready.status, ready.body) == (200, {"status": "ready"})
+
+
+async def test_a_probe_while_not_ready_logs_no_error(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kubernetes or systemd probes every few seconds: "not ready" is a state, not a fault."""
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            assert (await api.call("GET", "/readyz", key=None)).status == 503
+    noisy = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert noisy == []
