@@ -19,7 +19,6 @@ SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "events": ("id", ("detail",)),
     "webhook_outbox": ("id", ("payload",)),
     "audit": ("id", ("detail",)),
-    # Created by the webhook integration when it is enabled; skipped where absent.
     "webhook_subscriptions": ("id", ("secret",)),
     "compat_messages": ("ref", ("spec",)),
 }
