@@ -64,7 +64,6 @@ class GroupWriter:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.commits = 0  # transactions committed; tests compare it with the calls made
-        self.jobs = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
@@ -107,7 +106,6 @@ class GroupWriter:
                     future.set_exception(StoreError(f"the store could not commit: {exc}"))
             return
         self.commits += 1
-        self.jobs += len(jobs)
         for (_, future), (ok, value) in zip(group, outcomes, strict=True):
             if future.done():  # the caller was cancelled; its rows are committed anyway
                 continue
