@@ -24,10 +24,10 @@ from gateway.config import Config, ModemConfig, RateConfig, ServerConfig, StoreC
 from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
+from gateway.store.backend import create_store
 from gateway.store.base import MessageState
-from gateway.store.sqlite import SqliteStore
 from gateway.webhooks.delivery import WebhookSettings
-from gateway.webhooks.events import EventKind, modem_event
+from gateway.webhooks.events import EventKind
 from gateway.webhooks.runtime import Integrations
 from gateway.webhooks.subscriptions import WebhookConfig
 
@@ -68,22 +68,27 @@ def hook(url: str, *kinds: EventKind) -> WebhookConfig:
 
 
 async def fanout(root: Path, events: int, conversations: int) -> float:
-    key_file = root / "fanout.key"
+    data = root / "fanout"
+    data.mkdir()
+    key_file = data / "fanout.key"
     keyring = KeyRing.create(key_file)
-    store = SqliteStore(root / "fanout.db", keyring, durable=False)
-    await store.open()
     sub = Subscriber()
     await sub.start()
     sub.target = events
     settings = WebhookSettings(concurrency=16, batch=500)
-    integrations = Integrations(store, [hook(sub.url, EventKind.MODEM_UP)], settings)
-    await integrations.start()
+    integrations = Integrations([hook(sub.url, EventKind.MODEM_UP)], settings)
+    store = create_store(
+        StoreConfig(data_dir=data, key_file=key_file, durable=False),
+        keyring,
+        fanout=integrations.fanout,
+        on_outbox=integrations.dispatcher.notify,
+    )
+    await store.open()
+    await integrations.start(store)
     try:
         started = time.perf_counter()
         for i in range(events):
-            await integrations.emitter.emit(
-                modem_event(EventKind.MODEM_UP, f"m{i % conversations}", None, time.time())
-            )
+            await store.add_event(EventKind.MODEM_UP.value, f"m{i % conversations}", {})
         async with asyncio.timeout(DEADLINE):
             await sub.done.wait()
         return events / (time.perf_counter() - started)

@@ -54,6 +54,7 @@ from gateway.fleet.handle import ModemHandle, ModemPort
 from gateway.fleet.identity import IDENTITY_MISMATCH_EVENT, Mismatch, check_identity
 from gateway.fleet.modem_events import ModemEvents, release_incomplete_loop
 from gateway.metrics import Metrics
+from gateway.store.backend import create_store
 from gateway.store.base import (
     AddResult,
     ApiKey,
@@ -64,7 +65,6 @@ from gateway.store.base import (
 )
 from gateway.store.data_lock import DataDirLock
 from gateway.store.rotation import KEY_WATCH_INTERVAL, ROTATE_BATCH, watch_key_file
-from gateway.store.sqlite import SqliteStore
 from gateway.webhooks.delivery import WebhookSettings
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.runtime import Integrations
@@ -146,7 +146,7 @@ class Daemon:
         self.api_url: str | None = None
         self._accepting = False
         self._data_lock: DataDirLock | None = None
-        self._sqlite: SqliteStore | None = None  # the store itself, whatever wraps it
+        self._keyring: KeyRing | None = None  # the store's, watched for rotations
         self.integrations: Integrations | None = None  # webhooks, Twilio and Kannel shapes
 
     # GatewayService ------------------------------------------------------------------
@@ -306,11 +306,11 @@ class Daemon:
         )
         if cfg.store.retention_days > 0:
             self._spawn(self._purge_loop(), "purge")
-        if self._sqlite is not None:
+        if self._keyring is not None:
             self._spawn(
                 watch_key_file(
-                    self._sqlite,
-                    self._sqlite.keyring,
+                    store,
+                    self._keyring,
                     cfg.store.key_file,
                     interval=self.settings.key_watch_interval,
                     batch=self.settings.rotate_batch,
@@ -333,23 +333,24 @@ class Daemon:
         # First: a second daemon (or a rotate-key) on this data dir is refused here.
         self._data_lock = DataDirLock.acquire(cfg.data_dir, "daemon")
         keyring = KeyRing.load(cfg.key_file)
-        store = SqliteStore(cfg.database, keyring, durable=cfg.durable)
+        integrations = Integrations(
+            self.config.webhooks,
+            self.settings.webhooks,
+            callback_hosts=CallbackHosts(self.config.server.callback_hosts),
+        )
+        # Every state change the store records writes its webhook events with it.
+        store = create_store(
+            cfg, keyring, fanout=integrations.fanout, on_outbox=integrations.dispatcher.notify
+        )
         old = os.umask(0o077)  # the database and its -wal/-shm files: owner only
         try:
             await store.open()
         finally:
             os.umask(old)
-        self._sqlite = store
-        integrations = Integrations(
-            store,
-            self.config.webhooks,
-            self.settings.webhooks,
-            callback_hosts=CallbackHosts(self.config.server.callback_hosts),
-        )
-        await integrations.start()
+        self._store = store
+        self._keyring = keyring
+        await integrations.start(store)
         self.integrations = integrations
-        # Every state change the daemon records also writes its webhook event.
-        self._store = integrations.wrap(store)
 
     async def _start_family(self, family: ModemConfig) -> None:
         """Start the devices a glob port matches now, then watch it for more."""
@@ -507,7 +508,7 @@ class Daemon:
         if self._store is not None:
             await self._store.close()
             self._store = None
-        self._sqlite = None
+        self._keyring = None
         if self._data_lock is not None:
             self._data_lock.release()
             self._data_lock = None

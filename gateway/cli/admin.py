@@ -44,10 +44,10 @@ def private_umask() -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def open_store(cfg: StoreConfig, ring: KeyRing | None = None) -> AsyncIterator[Store]:
-    from gateway.store.sqlite import SqliteStore
+    from gateway.store.backend import create_store
 
     keyring = ring if ring is not None else KeyRing.load(cfg.key_file)
-    store = SqliteStore(cfg.database, keyring, durable=cfg.durable)
+    store = create_store(cfg, keyring)
     with private_umask():
         await store.open()
     try:
@@ -182,8 +182,6 @@ async def rotate(cfg: StoreConfig, out: TextIO) -> RotateResult:
     Without a daemon the data dir lock is held throughout, so none can start
     meanwhile; the store re-encrypts in batches, each its own short transaction.
     """
-    from gateway.store.sqlite import SqliteStore
-
     ring = KeyRing.load(cfg.key_file)
     try:
         lock = DataDirLock.acquire(cfg.data_dir, "rotate-key")
@@ -194,7 +192,6 @@ async def rotate(cfg: StoreConfig, out: TextIO) -> RotateResult:
         return _rotate_for_daemon(cfg, ring, daemon, out)
     try:
         async with open_store(cfg, ring) as store:
-            assert isinstance(store, SqliteStore)
             old = sorted(ring.key_ids)
             with private_umask():
                 key_id = ring.rotate(cfg.key_file)

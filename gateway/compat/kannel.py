@@ -31,12 +31,11 @@ from aiohttp import web
 from gateway.core.service import SendRequest
 from gateway.errors import GatewayError, InvalidNumber, TextTooLong, Unavailable, ValidationError
 from gateway.http.context import CONTEXT, has_scope
-from gateway.store.base import Message, Scope
+from gateway.store.base import Message, Scope, Store
 from gateway.store.sealing import dump_json
-from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec
+from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF
 from gateway.webhooks.events import Event, EventKind
 from gateway.webhooks.hosts import CallbackHosts
-from gateway.webhooks.outbox import StoreAccess
 from gateway.webhooks.subscriptions import check_url
 from gateway.webhooks.targets import KANNEL_DLR
 
@@ -83,8 +82,8 @@ def _params(raw: bytes) -> dict[str, bytes]:
 
 
 class KannelApi:
-    def __init__(self, access: StoreAccess, hosts: CallbackHosts) -> None:
-        self.access = access
+    def __init__(self, store: Store, hosts: CallbackHosts) -> None:
+        self.store = store
         self.hosts = hosts
 
     def routes(self) -> list[tuple[str, str, Any]]:
@@ -135,7 +134,7 @@ class KannelApi:
         metadata: dict[str, Any] = {COMPAT_KIND: KIND}
         if dlr_url and mask:
             spec = {"url": dlr_url, "mask": mask, "from": text_of("from"), "coding": coding}
-            metadata[COMPAT_REF] = await save_compat_spec(self.access, KIND, spec)
+            metadata[COMPAT_REF] = await self.store.save_compat_spec(KIND, spec)
         sends = [
             SendRequest(to=number, body=text, metadata=metadata, request_report=bool(mask & 3))
             for number in receivers

@@ -38,12 +38,11 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.http.context import CONTEXT, has_scope
-from gateway.store.base import ApiKey, Message, MessageFilter, MessageState, Scope
+from gateway.store.base import ApiKey, Message, MessageFilter, MessageState, Scope, Store
 from gateway.store.sealing import dump_json
-from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec
+from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF
 from gateway.webhooks.events import Event, EventKind
 from gateway.webhooks.hosts import CallbackHosts
-from gateway.webhooks.outbox import StoreAccess
 from gateway.webhooks.subscriptions import Subscription, check_url
 from gateway.webhooks.targets import TWILIO_CALLBACK
 
@@ -134,8 +133,8 @@ def message_json(message: Message, account_sid: str) -> dict[str, Any]:
 
 
 class TwilioApi:
-    def __init__(self, access: StoreAccess, hosts: CallbackHosts) -> None:
-        self.access = access
+    def __init__(self, store: Store, hosts: CallbackHosts) -> None:
+        self.store = store
         self.hosts = hosts
 
     def routes(self) -> list[tuple[str, str, Any]]:
@@ -185,7 +184,7 @@ class TwilioApi:
             metadata[FROM_KEY] = sender
         if callback:
             spec = {"account_sid": account, "token": _token(request), "url": callback}
-            metadata[COMPAT_REF] = await save_compat_spec(self.access, KIND, spec)
+            metadata[COMPAT_REF] = await self.store.save_compat_spec(KIND, spec)
         send = SendRequest(
             to=to,
             body=body,

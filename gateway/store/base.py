@@ -1,18 +1,34 @@
-"""The store's narrow interface: what the daemon and the API may ask of storage.
+"""The store's narrow interface: what the daemon, the webhooks and the API may ask of storage.
 
 Everything above this line speaks plain values (numbers in E.164, texts); the
 implementation encrypts bodies and numbers field by field and looks numbers up by
 keyed hash, so a second backend (PostgreSQL) is an addition, not a rewrite.
 Timestamps are POSIX seconds (float, UTC). Ids are sortable strings
 (``msg_…``, ``in_…``) so cursor pagination orders by id.
+
+What every backend guarantees:
+
+- A write method returns only once its change is durable (committed with the
+  configured durability), and is atomic: it happens entirely or not at all. A
+  method that raises changed nothing.
+- *Events commit with their cause.* A change that notifies (see
+  :data:`MESSAGE_CHANGES` and each method's docstring) writes its outbox rows, one
+  per receiver the :class:`Fanout` names, in the same transaction as the change,
+  so a crash cannot keep one without the other. After such a commit the backend
+  calls its ``on_outbox`` callback (on the event loop) so the dispatcher looks
+  again. When the fan-out wants nothing for a change, no event is built.
+- An outbox row is unique per (receiver, kind, source): a change applied twice
+  (a report received twice) notifies once.
+- Sealed values (bodies, numbers, metadata, details, payloads, secrets) are
+  encrypted at rest with the key ring, bound to their table, column and row.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -227,27 +243,147 @@ class RecoveryReport:
     requeued_messages: int
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A committed-to-be state change the outbox may be told of (one of the kinds in
+    :data:`MESSAGE_CHANGES`, ``inbound.received``, ``modem.up``, ``modem.down``)."""
+
+    kind: str
+    at: float
+    number_hash: bytes | None = None  # keyed hash of the patient's number (ordering key)
+    message: Message | None = None
+    inbound: Inbound | None = None
+    modem: str | None = None
+    detail: Mapping[str, Any] | None = None  # a modem event's detail
+
+
+# A message reaching one of these states notifies with this kind.
+MESSAGE_CHANGES: Final = {
+    MessageState.SENT: "message.sent",
+    MessageState.DELIVERED: "message.delivered",
+    MessageState.FAILED: "message.failed",
+}
+INBOUND_RECEIVED: Final = "inbound.received"
+MODEM_CHANGES: Final = frozenset({"modem.up", "modem.down"})
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One outbox row to write: an event for one receiver."""
+
+    receiver: str  # a subscription id, or a per-message callback receiver
+    kind: str
+    order_key: str  # rows of one receiver and key are delivered in order
+    source: str | None  # message or inbound id: one row per (receiver, kind, source)
+    body: Callable[[str], bytes]  # the payload, given the row's id
+
+
+class Fanout(Protocol):
+    """Who is told of a change and what they receive, injected into the store.
+
+    Pure and quick: it runs inside the store's write transaction (on the SQLite
+    backend, on its writer thread), so it reads only immutable snapshots and does
+    no I/O other than through ``spec``."""
+
+    def wants(self, kind: str, metadata: Mapping[str, Any]) -> bool:
+        """Whether a change of ``kind`` (to a message with ``metadata``; empty for
+        other changes) may notify anyone; False spares building the event."""
+        ...
+
+    def notices(self, change: Change, spec: Callable[[str], dict[str, Any] | None]) -> list[Notice]:
+        """The rows to write; ``spec(ref)`` reads a saved compatibility spec."""
+        ...
+
+
+# Webhook deliveries ------------------------------------------------------------------
+
+PENDING: Final = "pending"
+DELIVERED: Final = "delivered"
+DEAD: Final = "dead"
+DELIVERY_STATES: Final = (PENDING, DELIVERED, DEAD)
+
+
+@dataclass(frozen=True, slots=True)
+class DueDelivery:
+    id: str
+    subscriber: str
+    kind: str
+    attempts: int
+    payload: bytes  # opened; holds PHI, so it is never logged or stored in clear
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    at: float
+    attempt: int
+    status: int | None  # HTTP status, None when no answer came
+    error: str | None  # a short class of failure ("timeout", "connect", "http 500")
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    subscriber: str
+    kind: str
+    state: str
+    created_at: float
+    attempts: int
+    next_at: float | None
+    delivered_at: float | None
+    last_error: str | None
+    history: tuple[Attempt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    """A webhook subscription made through the API, as the store keeps it."""
+
+    id: str
+    url: str
+    events: tuple[str, ...]
+    format: str
+    account_sid: str | None
+    secret: bytes = field(repr=False)  # sealed at rest
+    created_at: float
+
+
 class Store(Protocol):
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
+    async def open(self) -> None:
+        """Ready for use: schema up to date, and the key ring proven to be this
+        store's (else KeyFileError). Raises StoreError when already open."""
+        ...
+
+    async def close(self) -> None:
+        """Commit what is queued, then release the database."""
+        ...
 
     # messages ------------------------------------------------------------
     async def add_messages(self, messages: Sequence[NewMessage]) -> list[AddResult]:
-        """Commit (durably, group-committed) before returning: invariant 1."""
+        """Commit (durably, group-committed) before returning: invariant 1.
+
+        All or nothing. A message whose (API key, idempotency key) exists returns the
+        earlier message with ``created=False``; the same key with another request
+        fingerprint raises IdempotencyConflict and stores none of the batch."""
         ...
 
     async def get_message(self, message_id: str) -> Message | None: ...
     async def list_messages(
         self, flt: MessageFilter, *, cursor: str | None, limit: int
-    ) -> Page[Message]: ...
+    ) -> Page[Message]:
+        """Newest first; ``next_cursor`` is None on the last page. ValidationError on a
+        bad cursor or a limit below 1; limits above the backend's page size are capped."""
+        ...
+
     async def cancel_message(self, message_id: str) -> Message:
-        """Raises NotFound, or NotCancellable once a segment has been handed to a modem."""
+        """Raises NotFound, or NotCancellable once a segment has been handed to a modem.
+        Cancelling a cancelled message returns it unchanged. Notifies nothing."""
         ...
 
     async def recover(self, *, resend_unknown: bool) -> RecoveryReport:
         """At start: `sending` segments become `unknown`; their message becomes `unknown`
         (or queued again when ``resend_unknown``); `sending` messages with no segment
-        in flight go back to `queued`."""
+        in flight go back to `queued`. One transaction; notifies nothing."""
         ...
 
     async def queued(self) -> list[QueueItem]:
@@ -255,13 +391,22 @@ class Store(Protocol):
         ...
 
     async def segment_sending(self, message_id: str, seq: int, modem: str) -> None:
-        """Durable before AT+CMGS is written (invariant 5)."""
+        """Durable before AT+CMGS is written (invariant 5). Raises NotFound, or
+        Conflict when the message is past `queued`/`sending`."""
         ...
 
     async def segment_sent(
         self, message_id: str, seq: int, modem: str, reference: int, at: float
-    ) -> MessageState: ...
-    async def segment_unknown(self, message_id: str, seq: int, modem: str, error: str) -> None: ...
+    ) -> MessageState:
+        """Records the modem's reference; the message becomes `sent` when its last
+        segment is. Returns the message's state; `sent` notifies ``message.sent``
+        in the same transaction."""
+        ...
+
+    async def segment_unknown(self, message_id: str, seq: int, modem: str, error: str) -> None:
+        """The answer to AT+CMGS was lost: segment and message `unknown`. No event."""
+        ...
+
     async def requeue(
         self,
         message_id: str,
@@ -272,7 +417,8 @@ class Store(Protocol):
         count_attempt: bool = True,
     ) -> None:
         """Back to `queued` with the last error kept; attempts+1 unless ``count_attempt``
-        is False (the modem never got the message, e.g. it went away before AT+CMGS)."""
+        is False (the modem never got the message, e.g. it went away before AT+CMGS).
+        Segments accepted by the network stay sent. No event."""
         ...
 
     async def finish(
@@ -283,46 +429,71 @@ class Store(Protocol):
         error_code: str | None,
         error_text: str | None,
     ) -> None:
-        """Final states decided by the daemon: failed, expired, unknown."""
+        """Final states decided by the daemon: failed, expired, unknown. `failed`
+        notifies ``message.failed`` in the same transaction. Raises NotFound."""
         ...
 
     # reports ---------------------------------------------------------------
     async def apply_report(
         self, modem: str, reference: int, recipient: str, status: int, at: float
     ) -> ReportResult:
-        """Match on (modem, TP-MR, recipient's trailing digits, recent send)."""
+        """Match on (modem, TP-MR, recipient's trailing digits, recent send); the
+        report is kept either way. A message that becomes `delivered` or `failed`
+        notifies (``message.delivered`` / ``message.failed``) in the same transaction."""
         ...
 
     async def unmatched_reports(self) -> int: ...
 
     # inbound ---------------------------------------------------------------
     async def add_inbound(self, part: InboundPart) -> InboundResult:
-        """Commit before the caller deletes the message from the modem (invariant 2)."""
+        """Commit before the caller deletes the message from the modem (invariant 2).
+        Idempotent on ``dedupe_key``. A text complete with this part notifies
+        ``inbound.received`` in the same transaction."""
         ...
 
-    async def release_incomplete(self, older_than: float) -> list[Inbound]: ...
+    async def release_incomplete(self, older_than: float) -> list[Inbound]:
+        """Texts whose first part is older than the cutoff, released with markers where
+        parts are missing; each notifies ``inbound.received`` in the same transaction."""
+        ...
+
     async def get_inbound(self, inbound_id: str) -> Inbound | None: ...
     async def list_inbound(
         self, *, sender: str | None, modem: str | None, cursor: str | None, limit: int
-    ) -> Page[Inbound]: ...
+    ) -> Page[Inbound]:
+        """Newest first, as :meth:`list_messages`."""
+        ...
+
     async def conversation_modem(self, to_hash: bytes) -> str | None:
         """The modem a patient last wrote to (sticky replies)."""
         ...
 
-    def number_hash(self, number: str) -> bytes: ...
+    def number_hash(self, number: str) -> bytes:
+        """The keyed hash numbers are looked up by (stable for the store's life)."""
+        ...
 
     # API keys ----------------------------------------------------------------
     async def create_api_key(self, name: str, scopes: frozenset[Scope]) -> tuple[ApiKey, str]:
         """Returns the key and its token; only a hash of the token is stored."""
         ...
 
-    async def verify_api_key(self, token: str) -> ApiKey | None: ...
+    async def verify_api_key(self, token: str) -> ApiKey | None:
+        """The key a token belongs to (revoked ones too: the caller checks), else None."""
+        ...
+
     async def list_api_keys(self) -> list[ApiKey]: ...
-    async def revoke_api_key(self, key_id: str) -> ApiKey: ...
+    async def revoke_api_key(self, key_id: str) -> ApiKey:
+        """Raises NotFound. Revoking twice keeps the first revocation time."""
+        ...
 
     # events ------------------------------------------------------------------
-    async def add_event(self, kind: str, modem: str | None, detail: dict[str, Any]) -> None: ...
-    async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]: ...
+    async def add_event(self, kind: str, modem: str | None, detail: dict[str, Any]) -> None:
+        """An operational event, detail sealed. ``modem.up`` and ``modem.down`` of a
+        modem notify (same kind, ``detail["reason"]`` passed on) in the same transaction."""
+        ...
+
+    async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]:
+        """Newest first, as :meth:`list_messages`."""
+        ...
 
     # audit -------------------------------------------------------------------
     async def audit(
@@ -340,15 +511,72 @@ class Store(Protocol):
         Raises AuditBroken at the first entry that does not verify."""
         ...
 
+    # webhooks: subscriptions, outbox, compatibility specs ----------------------
+    async def list_subscriptions(self) -> list[SubscriptionRecord]:
+        """Every subscription made through the API, by id."""
+        ...
+
+    async def add_subscription(self, subscription: SubscriptionRecord) -> None:
+        """Store it with its secret sealed. Raises StoreError on a duplicate id."""
+        ...
+
+    async def delete_subscription(self, subscription_id: str) -> None:
+        """Remove it; its pending outbox rows become dead in the same transaction
+        (kept for the record). Deleting an unknown id changes nothing."""
+        ...
+
+    async def due_deliveries(
+        self, now: float, limit: int
+    ) -> tuple[list[DueDelivery], float | None]:
+        """Pending rows due by ``now`` that head their (receiver, order key) line, oldest
+        first, and the earliest time any pending row is due (None: none pending)."""
+        ...
+
+    async def record_attempt(
+        self, delivery_id: str, attempt: Attempt, *, state: str, next_at: float | None
+    ) -> None:
+        """One attempt's outcome: the row becomes ``state`` (pending again at ``next_at``)."""
+        ...
+
+    async def list_deliveries(
+        self, subscriber: str, *, state: str | None, cursor: str | None, limit: int
+    ) -> Page[Delivery]:
+        """A receiver's rows, newest first, each with its attempts (never the payload)."""
+        ...
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """Outbox rows by state (every state in :data:`DELIVERY_STATES`, 0 when none)."""
+        ...
+
+    async def purge_deliveries(self, older_than: float) -> int:
+        """Delivered and dead rows older than the cutoff with their attempts, and the
+        compatibility specs saved before it; returns outbox rows deleted."""
+        ...
+
+    async def save_compat_spec(self, kind: str, spec: dict[str, Any]) -> str:
+        """Keep (sealed) what later callbacks of a message sent through a compatibility
+        endpoint need; returns the reference its metadata carries. The fan-out reads
+        it back through ``spec`` when the message changes."""
+        ...
+
     # housekeeping ------------------------------------------------------------
     async def stats(self) -> dict[str, int]:
         """Counts by message state, queued by priority, store size in bytes."""
         ...
 
-    async def rotate_key(self, *, batch: int = 500) -> int:
-        """Re-encrypt every value sealed with an older key id; returns rows rewritten."""
+    async def rotate_key(
+        self, *, batch: int = 500, on_batch: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Re-encrypt every value sealed with an older key id, ``batch`` values per
+        transaction, until a pass finds none; returns values rewritten.
+        ``on_batch(rewritten, total)`` follows progress."""
+        ...
+
+    async def stale_values(self) -> dict[str, int]:
+        """Values not sealed with the current key, by ``table.column`` (empty: none)."""
         ...
 
     async def purge(self, older_than: float) -> int:
-        """Retention: delete final messages and inbound older than the cutoff."""
+        """Retention: delete final messages and inbound older than the cutoff (with
+        their reports, events and parts); returns messages + inbound deleted."""
         ...

@@ -50,8 +50,9 @@ def make_private(path: Path) -> None:
 class PrivateFileConnection(sqlite3.Connection):
     """A connection that makes its file private before SQLite opens it.
 
-    Passed as ``factory=`` to ``aiosqlite.connect`` so the file work happens on the
-    connection's own worker thread, not on the event loop."""
+    Passed as ``factory=`` to ``sqlite3.connect`` on the connection's own thread
+    (:class:`~gateway.store.connection.ConnectionThread`), so the file work stays off
+    the event loop."""
 
     def __init__(self, database: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
         make_private(Path(database))

@@ -19,7 +19,6 @@ SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "events": ("id", ("detail",)),
     "webhook_outbox": ("id", ("payload",)),
     "audit": ("id", ("detail",)),
-    # Created by the webhook integration when it is enabled; skipped where absent.
     "webhook_subscriptions": ("id", ("secret",)),
     "compat_messages": ("ref", ("spec",)),
 }
@@ -97,14 +96,10 @@ def rotate_batch(
     if canary is not None and not bytes(canary[0]).startswith(prefix):
         value = keyring.seal(keyring.open(canary[0], aad=CANARY_AAD), aad=CANARY_AAD)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'canary'", (value,))
-    present = _tables(conn)
     for table, (id_column, names) in SEALED.items():
         if rewritten >= limit:
             break
         if after.get(table) == "":  # finished in this pass
-            continue
-        if table not in present:
-            after[table] = ""
             continue
         columns = [f"{name}_enc" for name in names]
         stale = " OR ".join(

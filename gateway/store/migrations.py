@@ -12,6 +12,7 @@ keyed hashes for lookups. Phone numbers and texts exist in no other form.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Final
 
 from gateway.errors import StoreError
@@ -160,7 +161,75 @@ _V1: Final = (
     )""",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (("initial schema", _V1),)
+
+def _webhooks(conn: sqlite3.Connection) -> None:
+    """The outbox's state, ordering and dedupe columns, delivery attempts, API-made
+    subscriptions and compatibility specs. Databases that ran the webhook integration
+    before it joined the migrations have some of these already, so each is added only
+    where missing."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(webhook_outbox)")}
+    for name, decl in (
+        ("order_key", "TEXT NOT NULL DEFAULT ''"),
+        ("state", "TEXT NOT NULL DEFAULT 'pending'"),
+        ("source", "TEXT"),
+    ):
+        if name not in present:
+            conn.execute(f"ALTER TABLE webhook_outbox ADD COLUMN {name} {decl}")
+    for statement in _V2:
+        conn.execute(statement)
+
+
+_V2: Final = (
+    """CREATE UNIQUE INDEX IF NOT EXISTS webhook_outbox_source
+        ON webhook_outbox (subscriber, kind, source) WHERE source IS NOT NULL""",
+    """CREATE INDEX IF NOT EXISTS webhook_outbox_head
+        ON webhook_outbox (subscriber, order_key, id) WHERE state = 'pending'""",
+    """CREATE INDEX IF NOT EXISTS webhook_outbox_pending
+        ON webhook_outbox (next_at) WHERE state = 'pending'""",
+    """CREATE TABLE IF NOT EXISTS webhook_attempts (
+        id INTEGER PRIMARY KEY,
+        delivery_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        attempt INTEGER NOT NULL,
+        status INTEGER,
+        error TEXT,
+        duration REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS webhook_attempts_delivery ON webhook_attempts (delivery_id)",
+    """CREATE TABLE IF NOT EXISTS webhook_subscriptions (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        format TEXT NOT NULL,
+        account_sid TEXT,
+        secret_enc BLOB NOT NULL,
+        created_at REAL NOT NULL
+    )""",
+    # What a message sent through a compatibility endpoint needs later (status callback
+    # URL, the token that signs it, DLR URL and mask); messages point here by ``ref``.
+    """CREATE TABLE IF NOT EXISTS compat_messages (
+        ref TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        spec_enc BLOB NOT NULL,
+        created_at REAL NOT NULL
+    )""",
+)
+
+Step = Callable[[sqlite3.Connection], None]
+
+
+def _statements(statements: tuple[str, ...]) -> Step:
+    def run(conn: sqlite3.Connection) -> None:
+        for statement in statements:
+            conn.execute(statement)
+
+    return run
+
+
+MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
+    ("initial schema", _statements(_V1)),
+    ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
+)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
@@ -175,11 +244,10 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"understands ({SCHEMA_VERSION}); upgrade the gateway"
         )
     for version in range(found + 1, SCHEMA_VERSION + 1):
-        _description, statements = MIGRATIONS[version - 1]
+        _description, step = MIGRATIONS[version - 1]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in statements:
-                conn.execute(statement)
+            step(conn)
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(version),),

@@ -16,13 +16,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from gateway.crypto import KeyRing
 from gateway.errors import GatewayError, StoreError
-
-if TYPE_CHECKING:
-    from gateway.store.sqlite import SqliteStore
+from gateway.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +45,7 @@ class RotationResult:
 
 
 async def finish_rotation(
-    store: SqliteStore,
+    store: Store,
     keyring: KeyRing,
     key_file: Path,
     *,
@@ -103,7 +101,7 @@ class ProgressLog:
 
 
 async def watch_key_file(
-    store: SqliteStore,
+    store: Store,
     keyring: KeyRing,
     key_file: Path,
     *,
@@ -132,7 +130,7 @@ async def watch_key_file(
         await asyncio.sleep(interval)  # a modelled poll period (no inotify)
 
 
-async def _round(store: SqliteStore, keyring: KeyRing, key_file: Path, batch: int) -> None:
+async def _round(store: Store, keyring: KeyRing, key_file: Path, batch: int) -> None:
     if keyring.reload():
         log.info("key file changed: now sealing with key %s", keyring.current)
     old = sorted(keyring.key_ids - {keyring.current})

@@ -1,13 +1,17 @@
 """The SQLite store: one file, WAL, field-level encryption, group commit.
 
-Two connections: the writer, owned by :class:`~gateway.store.writer.GroupWriter`
-(every write transaction, group-committed), and a reader for queries, which WAL
-lets run beside the writer without blocking it. ``durable`` selects
+Two connections, each on a thread of its own
+(:class:`~gateway.store.connection.ConnectionThread`): the writer, driven by
+:class:`~gateway.store.writer.GroupWriter` (every write transaction,
+group-committed), and a reader for queries, which WAL lets run beside the writer
+without blocking it. ``durable`` selects
 ``synchronous=FULL`` (each commit survives a power cut) or ``NORMAL`` (survives a
 crash of the process, may lose the last commits on power loss).
 
 Values are sealed (and numbers hashed) on the event loop before a job is queued,
-so the writer's transaction holds only SQLite work. Listings are newest first;
+so the writer's transaction holds mostly SQLite work; the exception is the
+events a change causes, built from the rows inside its transaction (see
+:mod:`gateway.store.notices`). Listings are newest first;
 a cursor is the last id of the previous page, base64-encoded.
 """
 
@@ -20,16 +24,30 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
-
 from gateway.crypto import KeyRing
 from gateway.errors import KeyFileError, StoreError, UnknownKey, ValidationError
-from gateway.store import api_keys, audit, events, housekeeping, inbound, messages, reports
+from gateway.ids import new_id
+from gateway.store import (
+    api_keys,
+    audit,
+    compat,
+    events,
+    housekeeping,
+    inbound,
+    messages,
+    outbox,
+    reports,
+    subscriptions,
+)
 from gateway.store.base import (
     AddResult,
     ApiKey,
+    Attempt,
     AuditEntry,
+    Delivery,
+    DueDelivery,
     Event,
+    Fanout,
     Inbound,
     InboundPart,
     InboundResult,
@@ -42,11 +60,14 @@ from gateway.store.base import (
     RecoveryReport,
     ReportResult,
     Scope,
+    SubscriptionRecord,
 )
+from gateway.store.connection import ConnectionThread
 from gateway.store.files import PrivateFileConnection
 from gateway.store.migrations import migrate
-from gateway.store.sealing import decode_cursor, encode_cursor
-from gateway.store.writer import GroupWriter, run_sync
+from gateway.store.notices import Notifier
+from gateway.store.sealing import decode_cursor, dump_json, encode_cursor
+from gateway.store.writer import GroupWriter
 
 T = TypeVar("T")
 
@@ -57,12 +78,27 @@ MAX_PAGE = 1000
 
 
 class SqliteStore:
-    def __init__(self, path: Path, keyring: KeyRing, *, durable: bool = True) -> None:
+    """The :class:`~gateway.store.base.Store` on one SQLite file.
+
+    ``fanout`` decides which changes write outbox rows (None: none do);
+    ``on_outbox`` is called on the event loop after a commit that wrote some."""
+
+    def __init__(
+        self,
+        path: Path,
+        keyring: KeyRing,
+        *,
+        durable: bool = True,
+        fanout: Fanout | None = None,
+        on_outbox: Callable[[], None] | None = None,
+    ) -> None:
         self.path = path
         self.keyring = keyring
         self.durable = durable
-        self._write_conn: aiosqlite.Connection | None = None
-        self._read_conn: aiosqlite.Connection | None = None
+        self._fanout = fanout
+        self._on_outbox = on_outbox
+        self._write_thread: ConnectionThread | None = None
+        self._read_thread: ConnectionThread | None = None
         self._writer: GroupWriter | None = None
         self._keys = api_keys.KeyCache()
         self._conversations = inbound.ConversationMap()
@@ -73,15 +109,15 @@ class SqliteStore:
         if self._writer is not None:
             raise StoreError("the store is already open")
         try:
-            self._write_conn = await self._connect()
-            await run_sync(self._write_conn, self._prepare)
-            self._read_conn = await self._connect()
-            await run_sync(self._read_conn, lambda conn: conn.execute("PRAGMA query_only=ON"))
-            await run_sync(self._read_conn, self._conversations.load)
+            self._write_thread = await self._connect("store-writer")
+            await self._write_thread.run(self._prepare)
+            self._read_thread = await self._connect("store-reader")
+            await self._read_thread.run(lambda conn: conn.execute("PRAGMA query_only=ON"))
+            await self._read_thread.run(self._conversations.load)
         except BaseException:
             await self._close_connections()
             raise
-        self._writer = GroupWriter(self._write_conn)
+        self._writer = GroupWriter(self._write_thread)
         self._writer.start()
 
     async def close(self) -> None:
@@ -95,16 +131,19 @@ class SqliteStore:
         """Write transactions committed since open (several calls can share one)."""
         return self._writer.commits if self._writer else 0
 
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(
-            self.path, isolation_level=None, factory=PrivateFileConnection
-        )
+    async def _connect(self, name: str) -> ConnectionThread:
+        thread = ConnectionThread(name)
         try:
-            await run_sync(conn, self._configure)
+            await thread.open(
+                lambda: sqlite3.connect(
+                    self.path, isolation_level=None, factory=PrivateFileConnection
+                )
+            )
+            await thread.run(self._configure)
         except BaseException:
-            await conn.close()
+            await thread.close()
             raise
-        return conn
+        return thread
 
     def _configure(self, conn: sqlite3.Connection) -> None:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -131,20 +170,24 @@ class SqliteStore:
             raise KeyFileError(f"key does not match this database ({self.path})")
 
     async def _close_connections(self) -> None:
-        for conn in (self._read_conn, self._write_conn):
-            if conn is not None:
-                await conn.close()
-        self._read_conn = self._write_conn = None
+        for thread in (self._read_thread, self._write_thread):
+            if thread is not None:
+                await thread.close()
+        self._read_thread = self._write_thread = None
 
-    async def run_write(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``job`` as one job of the group-commit writer (in its own savepoint).
+    async def _change(self, job: Callable[[sqlite3.Connection, Notifier], T]) -> T:
+        """A write job that may notify: its outbox rows commit with it, and the
+        dispatcher is woken once they have."""
+        notifiers: list[Notifier] = []
 
-        For modules that keep tables of their own in this database (the webhook outbox).
-        """
-        return await self._write(job)
+        def run(conn: sqlite3.Connection) -> T:
+            notifiers[:] = [Notifier(conn, self.keyring, self._fanout)]
+            return job(conn, notifiers[0])
 
-    async def run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._read(fn)
+        value = await self._write(run)
+        if notifiers and notifiers[0].written and self._on_outbox is not None:
+            self._on_outbox()
+        return value
 
     async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
         try:
@@ -161,14 +204,14 @@ class SqliteStore:
         return await self._writer.submit(job)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._read_conn is None:
+        if self._read_thread is None:
             raise StoreError("the store is not open")
         try:
-            return await run_sync(self._read_conn, fn)
+            return await self._read_thread.run(fn)
         except UnknownKey:
             if not self._reload_keys():
                 raise
-        return await run_sync(self._read_conn, fn)
+        return await self._read_thread.run(fn)
 
     def _reload_keys(self) -> bool:
         """A value sealed with a key this ring lacks: the key file may have gained it
@@ -224,9 +267,12 @@ class SqliteStore:
     async def segment_sent(
         self, message_id: str, seq: int, modem: str, reference: int, at: float
     ) -> MessageState:
-        return await self._write(
-            lambda conn: messages.segment_sent(conn, message_id, seq, modem, reference, at)
-        )
+        def job(conn: sqlite3.Connection, notify: Notifier) -> MessageState:
+            state = messages.segment_sent(conn, message_id, seq, modem, reference, at)
+            notify.message(message_id, state)
+            return state
+
+        return await self._change(job)
 
     async def segment_unknown(self, message_id: str, seq: int, modem: str, error: str) -> None:
         await self._write(
@@ -261,11 +307,11 @@ class SqliteStore:
         error_code: str | None,
         error_text: str | None,
     ) -> None:
-        await self._write(
-            lambda conn: messages.finish(
-                conn, message_id, state, error_code=error_code, error_text=error_text
-            )
-        )
+        def job(conn: sqlite3.Connection, notify: Notifier) -> None:
+            messages.finish(conn, message_id, state, error_code=error_code, error_text=error_text)
+            notify.message(message_id, state)
+
+        await self._change(job)
 
     # -- reports -------------------------------------------------------------------
 
@@ -273,11 +319,14 @@ class SqliteStore:
         self, modem: str, reference: int, recipient: str, status: int, at: float
     ) -> ReportResult:
         keyring = self.keyring
-        return await self._write(
-            lambda conn: reports.apply_report(
-                conn, keyring, modem, reference, recipient, status, at
-            )
-        )
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> ReportResult:
+            result = reports.apply_report(conn, keyring, modem, reference, recipient, status, at)
+            if result.message_id is not None:
+                notify.message(result.message_id, result.message_state)
+            return result
+
+        return await self._change(job)
 
     async def unmatched_reports(self) -> int:
         return await self._read(reports.count_unmatched)
@@ -287,14 +336,28 @@ class SqliteStore:
     async def add_inbound(self, part: InboundPart) -> InboundResult:
         prepared = inbound.prepare_part(self.keyring, part)
         keyring = self.keyring
-        result = await self._write(lambda conn: inbound.add_part(conn, keyring, prepared))
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> InboundResult:
+            result = inbound.add_part(conn, keyring, prepared)
+            if result.inbound is not None:
+                notify.inbound(result.inbound)
+            return result
+
+        result = await self._change(job)
         if not result.duplicate:
             self._conversations.seen(prepared.sender_hash, part.modem, part.received_at)
         return result
 
     async def release_incomplete(self, older_than: float) -> list[Inbound]:
         keyring = self.keyring
-        return await self._write(lambda conn: inbound.release_incomplete(conn, keyring, older_than))
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> list[Inbound]:
+            released = inbound.release_incomplete(conn, keyring, older_than)
+            for text in released:
+                notify.inbound(text)
+            return released
+
+        return await self._change(job)
 
     async def get_inbound(self, inbound_id: str) -> Inbound | None:
         keyring = self.keyring
@@ -363,7 +426,12 @@ class SqliteStore:
 
     async def add_event(self, kind: str, modem: str | None, detail: dict[str, Any]) -> None:
         keyring, at = self.keyring, time.time()
-        await self._write(lambda conn: events.insert_event(conn, keyring, at, kind, modem, detail))
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> None:
+            events.insert_event(conn, keyring, at, kind, modem, detail)
+            notify.modem(kind, modem, detail)
+
+        await self._change(job)
 
     async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]:
         """Newest first. ``next_cursor`` is None on the last page."""
@@ -397,6 +465,73 @@ class SqliteStore:
         """Reads one snapshot of the trail (WAL), beside the daemon's writes."""
         keyring = self.keyring
         return await self._read(lambda conn: audit.verify(conn, keyring))
+
+    # -- webhooks: subscriptions, outbox, compatibility specs -----------------------------
+
+    async def list_subscriptions(self) -> list[SubscriptionRecord]:
+        keyring = self.keyring
+        return await self._read(lambda conn: subscriptions.select(conn, keyring))
+
+    async def add_subscription(self, subscription: SubscriptionRecord) -> None:
+        sealed = self.keyring.seal(
+            subscription.secret, aad=subscriptions.secret_aad(subscription.id)
+        )
+
+        def job(conn: sqlite3.Connection) -> None:
+            try:
+                subscriptions.insert(conn, subscription, sealed)
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"subscription could not be stored: {exc}") from exc
+
+        await self._write(job)
+
+    async def delete_subscription(self, subscription_id: str) -> None:
+        at = time.time()
+        await self._write(lambda conn: subscriptions.delete(conn, subscription_id, at))
+
+    async def due_deliveries(
+        self, now: float, limit: int
+    ) -> tuple[list[DueDelivery], float | None]:
+        keyring = self.keyring
+
+        def scan(conn: sqlite3.Connection) -> tuple[list[DueDelivery], float | None]:
+            return outbox.select_due(conn, keyring, now, limit), outbox.next_due_at(conn)
+
+        return await self._read(scan)
+
+    async def record_attempt(
+        self, delivery_id: str, attempt: Attempt, *, state: str, next_at: float | None
+    ) -> None:
+        await self._write(
+            lambda conn: outbox.record_attempt(
+                conn, delivery_id, attempt, state=state, next_at=next_at
+            )
+        )
+
+    async def list_deliveries(
+        self, subscriber: str, *, state: str | None, cursor: str | None, limit: int
+    ) -> Page[Delivery]:
+        limit = _page_limit(limit)
+        before = decode_cursor(cursor) if cursor else None
+        items = await self._read(
+            lambda conn: outbox.select_deliveries(
+                conn, subscriber, state=state, before_id=before, limit=limit + 1
+            )
+        )
+        return _page(items, limit, lambda d: d.id)
+
+    async def delivery_counts(self) -> dict[str, int]:
+        return await self._read(outbox.counts)
+
+    async def purge_deliveries(self, older_than: float) -> int:
+        return await self._write(lambda conn: outbox.purge(conn, older_than))
+
+    async def save_compat_spec(self, kind: str, spec: dict[str, Any]) -> str:
+        ref = new_id("cmp")
+        sealed = self.keyring.seal(dump_json(spec), aad=compat.spec_aad(ref))
+        now = time.time()
+        await self._write(lambda conn: compat.insert_spec(conn, ref, kind, sealed, now))
+        return ref
 
     # -- housekeeping ------------------------------------------------------------------
 
@@ -444,9 +579,9 @@ class SqliteStore:
         cutoff, plus reports and events; returns messages + inbound deleted."""
         deleted = await self._write(lambda conn: housekeeping.purge(conn, older_than))
         self._conversations.forget_before(older_than)
-        if self._write_conn is not None:
+        if self._write_thread is not None:
             # Between two groups the writer holds no transaction, so this is safe.
-            await run_sync(self._write_conn, housekeeping.checkpoint)
+            await self._write_thread.run(housekeeping.checkpoint)
         return deleted
 
 

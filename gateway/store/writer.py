@@ -11,9 +11,9 @@ Each job runs under its own savepoint, so a job that raises (an idempotency
 conflict, an unknown id) is rolled back alone and its caller gets the
 exception, while the rest of the group commits.
 
-The group runs as a single call on the connection's worker thread: aiosqlite's
-public API costs one thread hop per statement, which would dominate the cost of
-small writes.
+The group runs as a single call on the connection's own thread
+(:class:`~gateway.store.connection.ConnectionThread`): one thread hop per group,
+not per statement, which would dominate the cost of small writes.
 """
 
 from __future__ import annotations
@@ -24,24 +24,13 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-import aiosqlite
-
 from gateway.errors import StoreError
+from gateway.store.connection import ConnectionThread
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 
 log = logging.getLogger(__name__)
-
-
-async def run_sync(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """Run ``fn`` on ``conn``'s worker thread in one hop (aiosqlite 0.22 ``_execute``)."""
-
-    def call() -> T:
-        return fn(conn._conn)
-
-    result = await conn._execute(call)  # type: ignore[no-untyped-call]
-    return cast(T, result)
 
 
 def _run_group(conn: sqlite3.Connection, jobs: list[Job]) -> list[tuple[bool, Any]]:
@@ -68,14 +57,13 @@ def _run_group(conn: sqlite3.Connection, jobs: list[Job]) -> list[tuple[bool, An
 
 
 class GroupWriter:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: ConnectionThread) -> None:
         self._conn = conn
         self._pending: list[tuple[Job, asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self.commits = 0  # transactions committed; tests compare it with the calls made
-        self.jobs = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
@@ -110,7 +98,7 @@ class GroupWriter:
     async def _commit(self, group: list[tuple[Job, asyncio.Future[Any]]]) -> None:
         jobs = [job for job, _ in group]
         try:
-            outcomes = await run_sync(self._conn, lambda conn: _run_group(conn, jobs))
+            outcomes = await self._conn.run(lambda conn: _run_group(conn, jobs))
         except Exception as exc:
             log.error("store write transaction failed", exc_info=True)
             for _, future in group:
@@ -118,7 +106,6 @@ class GroupWriter:
                     future.set_exception(StoreError(f"the store could not commit: {exc}"))
             return
         self.commits += 1
-        self.jobs += len(jobs)
         for (_, future), (ok, value) in zip(group, outcomes, strict=True):
             if future.done():  # the caller was cancelled; its rows are committed anyway
                 continue

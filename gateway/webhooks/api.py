@@ -20,11 +20,8 @@ from gateway.errors import (
 )
 from gateway.http.resources import JsonObject, json_response, rfc3339
 from gateway.http.validation import page_cursor, page_limit, parse_json_object, query_params
-from gateway.store.base import Scope
-from gateway.store.sealing import decode_cursor, encode_cursor
-from gateway.webhooks import outbox
+from gateway.store.base import DELIVERY_STATES, Delivery, Scope, Store
 from gateway.webhooks.hosts import CallbackHosts
-from gateway.webhooks.outbox import Delivery, StoreAccess
 from gateway.webhooks.subscriptions import (
     FORMATS,
     MIN_SECRET_CHARS,
@@ -40,9 +37,9 @@ _CREATE_FIELDS: Final = frozenset({"url", "events", "secret", "format", "account
 
 
 class WebhookApi:
-    def __init__(self, registry: Registry, access: StoreAccess, hosts: CallbackHosts) -> None:
+    def __init__(self, registry: Registry, store: Store, hosts: CallbackHosts) -> None:
         self.registry = registry
-        self.access = access
+        self.store = store
         self.hosts = hosts
 
     def routes(self) -> list[tuple[str, str, Any, Scope]]:
@@ -106,20 +103,14 @@ class WebhookApi:
         params = query_params(request.query, frozenset({"limit", "cursor", "state"}))
         limit = page_limit(params)
         cursor = page_cursor(params)
-        before = decode_cursor(cursor) if cursor else None
         state = params.get("state")
-        if state is not None and state not in outbox.STATES:
+        if state is not None and state not in DELIVERY_STATES:
             raise ValidationError(
-                "state must be one of: " + ", ".join(outbox.STATES), field="state"
+                "state must be one of: " + ", ".join(DELIVERY_STATES), field="state"
             )
-        found = await self.access.run_read(
-            lambda conn: outbox.select_deliveries(
-                conn, sub.id, state=state, before_id=before, limit=limit + 1
-            )
-        )
-        next_cursor = encode_cursor(found[limit - 1].id) if len(found) > limit else None
+        found = await self.store.list_deliveries(sub.id, state=state, cursor=cursor, limit=limit)
         return json_response(
-            {"items": [delivery_json(d) for d in found[:limit]], "next_cursor": next_cursor}
+            {"items": [delivery_json(d) for d in found.items], "next_cursor": found.next_cursor}
         )
 
     def _find(self, request: web.Request) -> Subscription:

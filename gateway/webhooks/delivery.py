@@ -7,7 +7,7 @@ deadline; a failure schedules the next one after an exponential backoff with
 jitter, and the last allowed attempt dead-letters the row. Every attempt is
 recorded. Hosts are checked before connecting (``hosts``): an address the rules refuse
 is never contacted and its row is dead at once, recorded as ``refused: <why>``.
-The outbox orders rows per conversation (see ``outbox``), so a row
+The outbox orders rows per conversation (see ``gateway.store.outbox``), so a row
 waiting for its retry holds back the rows behind it, and only those.
 """
 
@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import random
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,9 +26,10 @@ from typing import Final
 
 import aiohttp
 
-from gateway.webhooks import outbox, targets
+from gateway.errors import StoreError
+from gateway.store.base import DEAD, DELIVERED, PENDING, Attempt, DueDelivery, Store
+from gateway.webhooks import targets
 from gateway.webhooks.hosts import CallbackHosts, CallbackRefused, GuardedResolver, literal_refusal
-from gateway.webhooks.outbox import Attempt, DueRow, StoreAccess
 from gateway.webhooks.subscriptions import Registry
 
 log = logging.getLogger(__name__)
@@ -60,14 +59,9 @@ def backoff(settings: WebhookSettings, attempt: int, rng: random.Random) -> floa
     return float(delay * (0.5 + rng.random() / 2))
 
 
-def _scan(conn: sqlite3.Connection, *, now: float, limit: int) -> tuple[list[DueRow], float | None]:
-    return outbox.select_due(conn, now, limit), outbox.next_due_at(conn)
-
-
 class Dispatcher:
     def __init__(
         self,
-        access: StoreAccess,
         registry: Registry,
         settings: WebhookSettings | None = None,
         *,
@@ -75,7 +69,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         callback_hosts: CallbackHosts | None = None,
     ) -> None:
-        self._access = access
+        self._store: Store | None = None
         self._registry = registry
         self._hosts = callback_hosts or CallbackHosts()
         self.settings = settings or WebhookSettings()
@@ -96,7 +90,8 @@ class Dispatcher:
         """Something was enqueued: look again now."""
         self._wake.set()
 
-    def start(self) -> None:
+    def start(self, store: Store) -> None:
+        self._store = store
         self._sessions = {
             trusted: aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.settings.attempt_timeout),
@@ -125,6 +120,11 @@ class Dispatcher:
             await session.close()
         self._sessions = {}
 
+    def _require_store(self) -> Store:
+        if self._store is None:
+            raise StoreError("the webhook dispatcher has no store")
+        return self._store
+
     async def _run(self) -> None:
         settings = self.settings
         while True:
@@ -132,9 +132,7 @@ class Dispatcher:
             now = self._clock()
             limit = settings.batch + len(self._in_flight)
             try:
-                due, next_at = await self._access.run_read(
-                    functools.partial(_scan, now=now, limit=limit)
-                )
+                due, next_at = await self._require_store().due_deliveries(now, limit)
             except Exception:
                 log.exception("reading the webhook outbox failed")
                 due, next_at = [], None
@@ -149,7 +147,7 @@ class Dispatcher:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
-    def _start(self, row: DueRow) -> bool:
+    def _start(self, row: DueDelivery) -> bool:
         if row.id in self._in_flight:
             return False
         if self._per_receiver[row.subscriber] >= self.settings.concurrency:
@@ -159,7 +157,7 @@ class Dispatcher:
         self._in_flight[row.id] = task
         return True
 
-    async def _deliver(self, row: DueRow) -> None:
+    async def _deliver(self, row: DueDelivery) -> None:
         try:
             await self._attempt(row)
         except asyncio.CancelledError:
@@ -171,10 +169,10 @@ class Dispatcher:
             self._per_receiver[row.subscriber] -= 1
             self._wake.set()
 
-    def _request(self, row: DueRow) -> tuple[targets.HttpRequest | None, int, bool]:
+    def _request(self, row: DueDelivery) -> tuple[targets.HttpRequest | None, int, bool]:
         """The request to make (None: receiver gone), the receiver's attempt limit, and
         whether its host is trusted (listed in callback_hosts, or from the config file)."""
-        payload = self._access.keyring.open(row.payload_enc, aad=outbox.payload_aad(row.id))
+        payload = row.payload
         limit = self.settings.max_attempts
         if row.subscriber in (targets.TWILIO_CALLBACK, targets.KANNEL_DLR):
             request = targets.callback_request(row.subscriber, payload)
@@ -191,7 +189,7 @@ class Dispatcher:
         request = targets.smsgw_request(sub.url, sub.secret, payload, row.kind, row.id)
         return request, limit, trusted
 
-    async def _attempt(self, row: DueRow) -> None:
+    async def _attempt(self, row: DueDelivery) -> None:
         number = row.attempts + 1
         started_at, started = self._clock(), time.monotonic()
         status: int | None = None
@@ -209,19 +207,17 @@ class Dispatcher:
                 status = int(error[5:])
         attempt = Attempt(started_at, number, status, error, time.monotonic() - started)
         if error is None:
-            state, next_at = outbox.DELIVERED, None
+            state, next_at = DELIVERED, None
             self.delivered += 1
         elif number >= limit:
-            state, next_at = outbox.DEAD, None
+            state, next_at = DEAD, None
             self.failed += 1
             log.warning("webhook %s to %s dead after %d attempts", row.id, row.subscriber, number)
         else:
-            state = outbox.PENDING
+            state = PENDING
             next_at = self._clock() + backoff(self.settings, number, self._rng)
             self.failed += 1
-        await self._access.run_write(
-            lambda conn: outbox.record_attempt(conn, row.id, attempt, state=state, next_at=next_at)
-        )
+        await self._require_store().record_attempt(row.id, attempt, state=state, next_at=next_at)
 
     async def _send(self, request: targets.HttpRequest, *, trusted: bool) -> str | None:
         """None on a 2xx answer, else a short class of failure (no URL, no body: PHI-free)."""
@@ -257,9 +253,7 @@ class Dispatcher:
             await asyncio.sleep(self.settings.purge_interval)  # a modelled period
             cutoff = self._clock() - self.settings.retention
             try:
-                removed = await self._access.run_write(
-                    functools.partial(outbox.purge, older_than=cutoff)
-                )
+                removed = await self._require_store().purge_deliveries(cutoff)
             except Exception:
                 log.exception("purging the webhook outbox failed")
             else:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from gateway.http.resources import rfc3339
-from gateway.store.base import Inbound, Message, MessageState
+from gateway.store.base import Inbound, Message
 
 
 class EventKind(enum.StrEnum):
@@ -25,12 +25,6 @@ class EventKind(enum.StrEnum):
 
 
 ALL_KINDS: Final = frozenset(EventKind)
-
-MESSAGE_KINDS: Final = {
-    MessageState.SENT: EventKind.MESSAGE_SENT,
-    MessageState.DELIVERED: EventKind.MESSAGE_DELIVERED,
-    MessageState.FAILED: EventKind.MESSAGE_FAILED,
-}
 
 
 @dataclass(frozen=True, slots=True)

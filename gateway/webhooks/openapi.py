@@ -22,10 +22,9 @@ from gateway.http.openapi_parts import (
     ref,
     secured,
 )
-from gateway.store.base import Scope
+from gateway.store.base import DELIVERY_STATES, Scope
 from gateway.webhooks.api import MAX_ACCOUNT_SID_CHARS, MAX_SECRET_CHARS
 from gateway.webhooks.events import ALL_KINDS
-from gateway.webhooks.outbox import STATES
 from gateway.webhooks.subscriptions import FORMATS, MAX_URL_CHARS, MIN_SECRET_CHARS
 
 _STR: Final = {"type": "string"}
@@ -86,7 +85,7 @@ def schemas() -> dict[str, Schema]:
             {
                 "id": _STR,
                 "event": {"type": "string", "enum": sorted(ALL_KINDS)},
-                "state": {"type": "string", "enum": list(STATES)},
+                "state": {"type": "string", "enum": list(DELIVERY_STATES)},
                 "created_at": _TIME,
                 "attempts": {"type": "integer", "minimum": 0},
                 "next_attempt_at": _TIME_OR_NULL,
@@ -107,7 +106,7 @@ def paths() -> dict[str, Any]:
     state = param(
         "state",
         "query",
-        {"type": "string", "enum": list(STATES)},
+        {"type": "string", "enum": list(DELIVERY_STATES)},
         "only deliveries in this state",
     )
     return {

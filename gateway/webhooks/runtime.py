@@ -2,80 +2,75 @@
 
 Lifecycle, in the daemon's order::
 
-    store opened  -> integrations = Integrations(sqlite_store, config.webhooks)
-                     await integrations.start()       # schema, subscriptions, dispatcher
-                     daemon store = integrations.wrap(sqlite_store)
-    HTTP app made -> integrations.add_routes(app)     # before the app starts
-    stopping      -> await integrations.stop()        # after the workers, before the store
+    before the store -> integrations = Integrations(config.webhooks, settings, hosts)
+                        store = create_store(cfg, keyring, fanout=integrations.fanout,
+                                             on_outbox=integrations.dispatcher.notify)
+    store opened     -> await integrations.start(store)   # subscriptions, dispatcher
+    HTTP app made    -> integrations.add_routes(app)      # before the app starts
+    stopping         -> await integrations.stop()         # after the workers, before the store
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 
 from aiohttp import web
 
 from gateway.compat import kannel, twilio
+from gateway.errors import StoreError
 from gateway.http.context import CONTEXT
 from gateway.store.base import Scope, Store
-from gateway.store.sqlite import SqliteStore
-from gateway.webhooks.access import SqliteAccess
 from gateway.webhooks.api import WebhookApi
 from gateway.webhooks.delivery import Dispatcher, WebhookSettings
-from gateway.webhooks.emitter import Emitter, EventedStore
+from gateway.webhooks.emitter import EventFanout
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.openapi import merged
-from gateway.webhooks.outbox import ensure_schema
 from gateway.webhooks.subscriptions import Registry, WebhookConfig
 
 
 class Integrations:
     def __init__(
         self,
-        store: SqliteStore,
         configured: Iterable[WebhookConfig] = (),
         settings: WebhookSettings | None = None,
         *,
-        clock: Callable[[], float] = time.time,
         callback_hosts: CallbackHosts | None = None,
     ) -> None:
-        self.access = SqliteAccess(store)
-        self.registry = Registry(self.access, configured)
+        self.registry = Registry(configured)
         self.hosts = callback_hosts or CallbackHosts()  # default: no per-request callbacks
-        self.dispatcher = Dispatcher(
-            self.access, self.registry, settings, clock=clock, callback_hosts=self.hosts
-        )
-        self.emitter = Emitter(
-            self.access,
+        self.dispatcher = Dispatcher(self.registry, settings, callback_hosts=self.hosts)
+        # What the store writes to the outbox, in the transaction of each change.
+        self.fanout = EventFanout(
             self.registry,
-            self.dispatcher.notify,
             formatters={"twilio": twilio.incoming_form},
             callbacks={twilio.KIND: twilio.status_callbacks, kannel.KIND: kannel.dlr_callbacks},
-            clock=clock,
         )
-        self._clock = clock
+        self._store: Store | None = None
 
-    async def start(self) -> None:
-        await self.access.run_write(ensure_schema)
-        await self.registry.load()
-        self.dispatcher.start()
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise StoreError("the webhook integration has not started")
+        return self._store
 
-    def wrap(self, store: Store) -> Store:
-        return EventedStore(store, self.emitter, clock=self._clock)
+    async def start(self, store: Store) -> None:
+        """``store`` must have been made with :attr:`fanout` and the dispatcher's notify."""
+        await self.registry.load(store)
+        self._store = store
+        self.dispatcher.start(store)
 
     def add_routes(self, app: web.Application) -> None:
         """``/v1/webhooks`` (admin), the Twilio and Kannel shapes (their own authentication)."""
         scopes: dict[tuple[str, str], Scope | None] = {}
         for method, path, handler, scope in WebhookApi(
-            self.registry, self.access, self.hosts
+            self.registry, self.store, self.hosts
         ).routes():
             app.router.add_route(method, path, handler)
             scopes[(method, path)] = scope
         for method, path, handler in (
-            *twilio.TwilioApi(self.access, self.hosts).routes(),
-            *kannel.KannelApi(self.access, self.hosts).routes(),
+            *twilio.TwilioApi(self.store, self.hosts).routes(),
+            *kannel.KannelApi(self.store, self.hosts).routes(),
         ):
             app.router.add_route(method, path, handler)
             scopes[(method, path)] = None  # basic auth / username+password, checked inside

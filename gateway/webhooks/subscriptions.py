@@ -11,7 +11,6 @@ auth token), so software written for Twilio receives inbound texts unchanged.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,12 +18,10 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from gateway.crypto import KeyRing
-from gateway.errors import ConfigError, Conflict, NotFound, ValidationError
+from gateway.errors import ConfigError, Conflict, NotFound, StoreError, ValidationError
 from gateway.ids import new_id
-from gateway.store.sealing import aad
+from gateway.store.base import Store, SubscriptionRecord
 from gateway.webhooks.events import ALL_KINDS, EventKind
-from gateway.webhooks.outbox import StoreAccess, drop_receiver
 
 FORMATS: Final = ("smsgw", "twilio")
 MAX_URL_CHARS: Final = 2048
@@ -176,53 +173,53 @@ def _config_secret(item: Mapping[str, Any], prefix: str, base_dir: Path) -> str:
 
 # stored subscriptions ---------------------------------------------------------------
 
-_COLUMNS: Final = "id, url, events, format, account_sid, secret_enc, created_at"
 
-
-def _secret_aad(sub_id: str) -> bytes:
-    return aad("webhook_subscriptions", "secret", sub_id)
-
-
-def _select(conn: sqlite3.Connection, keyring: KeyRing) -> list[Subscription]:
-    found = []
-    for sub_id, url, events, fmt, account_sid, secret_enc, created_at in conn.execute(
-        f"SELECT {_COLUMNS} FROM webhook_subscriptions ORDER BY id"  # noqa: S608
-    ):
-        found.append(
-            Subscription(
-                id=sub_id,
-                url=url,
-                events=frozenset(EventKind(e) for e in events.split(",") if e in ALL_KINDS),
-                secret=keyring.open(secret_enc, aad=_secret_aad(sub_id)),
-                format=fmt,
-                account_sid=account_sid,
-                created_at=created_at,
-            )
-        )
-    return found
+def _from_record(record: SubscriptionRecord) -> Subscription:
+    return Subscription(
+        id=record.id,
+        url=record.url,
+        events=frozenset(EventKind(e) for e in record.events if e in ALL_KINDS),
+        secret=record.secret,
+        format=record.format,
+        account_sid=record.account_sid,
+        created_at=record.created_at,
+    )
 
 
 class Registry:
-    """Every subscription, in memory; API changes are written through to the store."""
+    """Every subscription, in memory; API changes are written through to the store.
 
-    def __init__(self, access: StoreAccess, configured: Iterable[WebhookConfig] = ()) -> None:
-        self._access = access
+    Readers see an immutable snapshot, replaced whole on each change, so the store's
+    writer thread may ask :meth:`for_kind` while the event loop changes the set."""
+
+    def __init__(self, configured: Iterable[WebhookConfig] = ()) -> None:
         self._configured = {s.id: s for s in (w.subscription() for w in configured)}
         self._stored: dict[str, Subscription] = {}
+        self._store: Store | None = None
+        self._snapshot: tuple[Subscription, ...] = tuple(self._configured.values())
 
-    async def load(self) -> None:
-        keyring = self._access.keyring
-        stored = await self._access.run_read(lambda conn: _select(conn, keyring))
-        self._stored = {s.id: s for s in stored}
+    async def load(self, store: Store) -> None:
+        """The stored subscriptions; changes are written to ``store`` from now on."""
+        self._stored = {s.id: _from_record(s) for s in await store.list_subscriptions()}
+        self._store = store
+        self._publish()
+
+    def _require_store(self) -> Store:
+        if self._store is None:
+            raise StoreError("webhook subscriptions are not loaded yet")
+        return self._store
+
+    def _publish(self) -> None:
+        self._snapshot = (*self._configured.values(), *self._stored.values())
 
     def all(self) -> list[Subscription]:
-        return [*self._configured.values(), *self._stored.values()]
+        return list(self._snapshot)
 
     def get(self, sub_id: str) -> Subscription | None:
         return self._configured.get(sub_id) or self._stored.get(sub_id)
 
     def for_kind(self, kind: EventKind) -> list[Subscription]:
-        return [s for s in self.all() if kind in s.events]
+        return [s for s in self._snapshot if kind in s.events]
 
     async def create(
         self,
@@ -242,25 +239,19 @@ class Registry:
             account_sid=account_sid,
             created_at=time.time(),
         )
-        sealed = self._access.keyring.seal(sub.secret, aad=_secret_aad(sub.id))
-        row = (
-            sub.id,
-            sub.url,
-            ",".join(sorted(sub.events)),
-            sub.format,
-            sub.account_sid,
-            sealed,
-            sub.created_at,
-        )
-
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"INSERT INTO webhook_subscriptions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                row,
+        await self._require_store().add_subscription(
+            SubscriptionRecord(
+                id=sub.id,
+                url=sub.url,
+                events=tuple(sorted(sub.events)),
+                format=sub.format,
+                account_sid=sub.account_sid,
+                secret=sub.secret,
+                created_at=sub.created_at,
             )
-
-        await self._access.run_write(insert)
+        )
         self._stored[sub.id] = sub
+        self._publish()
         return sub
 
     async def delete(self, sub_id: str) -> None:
@@ -268,11 +259,6 @@ class Registry:
             raise Conflict("this subscription is defined in the configuration file", field="id")
         if sub_id not in self._stored:
             raise NotFound("no such webhook subscription", field="id")
-        now = time.time()
-
-        def remove(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM webhook_subscriptions WHERE id = ?", (sub_id,))
-            drop_receiver(conn, sub_id, now)
-
-        await self._access.run_write(remove)
+        await self._require_store().delete_subscription(sub_id)
         del self._stored[sub_id]
+        self._publish()

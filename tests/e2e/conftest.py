@@ -19,9 +19,10 @@ import aiohttp
 import pytest
 
 from drivers.simulator import SimulatedModem
+from gateway.config import StoreConfig
 from gateway.crypto import KeyRing
+from gateway.store.backend import create_store
 from gateway.store.base import Scope
-from gateway.store.sqlite import SqliteStore
 from tests.support import free_port, poll_until
 
 STARTUP_TIMEOUT = 30.0  # seconds, for the daemon to answer /readyz
@@ -51,14 +52,15 @@ class Gateway:
                 return r.status, await r.json()
             return r.status, await r.text()
 
-    async def start(self) -> None:
+    async def start(self, *, module: str = "gateway.cli") -> None:
+        """``module``: what ``python -m`` runs (a test harness may wrap the CLI)."""
         self.log_path = self.root / f"daemon-{time.monotonic_ns()}.log"
         log = self.log_path.open("wb")
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "gateway.cli",
+                module,
                 "run",
                 "--config",
                 str(self.config_path),
@@ -70,7 +72,7 @@ class Gateway:
         if self.session is None:
             self.session = aiohttp.ClientSession()
 
-        async def ready() -> bool:
+        async def answers() -> bool:
             assert self.proc is not None
             if self.proc.returncode is not None:
                 raise AssertionError(f"daemon exited: {self.log_path.read_text()}")
@@ -80,7 +82,7 @@ class Gateway:
                 return False
             return status == 200
 
-        await poll_until(ready, "the daemon to become ready", STARTUP_TIMEOUT)
+        await poll_until(answers, "the daemon to become ready", STARTUP_TIMEOUT)
 
     async def kill(self) -> None:
         """kill -9: no chance to clean up."""
@@ -162,7 +164,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     out, _ = await init.communicate()
     assert init.returncode == 0, out.decode(errors="replace")
     keyring = KeyRing.load(data / "smsgw.key")
-    store = SqliteStore(data / "smsgw.db", keyring)
+    store = create_store(StoreConfig(data_dir=data, key_file=data / "smsgw.key"), keyring)
     await store.open()
     _, token = await store.create_api_key("e2e", frozenset(Scope))
     await store.close()

@@ -163,3 +163,53 @@ async def test_daemon_refuses_a_bad_key_file(gateway: Gateway) -> None:
     await gateway.start()
     status, _ = await gateway.request("GET", "/v1/modems")
     assert status == 200
+
+
+async def test_kill_9_right_after_a_state_change_keeps_its_event(gateway: Gateway) -> None:
+    """The daemon kills itself just after the commit that makes the first message `sent`;
+    that message's `message.sent` webhook event must be on disk all the same."""
+    await gateway.stop()
+    with gateway.config_path.open("a") as config:
+        config.write(
+            "\n[[webhooks]]\n"
+            'name = "main"\n'
+            'url = "http://127.0.0.1:9/hook"\n'  # nothing answers: rows stay in the outbox
+            'events = ["message.sent"]\n'
+            'secret = "whsec-crash-0123456789"\n'
+        )
+    await gateway.start(module="tests.e2e.crash_after_commit")
+    sends = [{"to": f"+1555300{i:04d}", "body": f"crash point {i}"} for i in range(3)]
+    status, body = await gateway.request("POST", "/v1/messages/batch", json={"messages": sends})
+    assert status == 202, body
+    assert gateway.proc is not None
+    async with asyncio.timeout(SETTLE):
+        await gateway.proc.wait()
+    assert gateway.proc.returncode == -9, gateway.log()
+
+    await gateway.start()
+
+    async def settled() -> Counter[str] | None:
+        states = Counter(m["state"] for m in await all_messages(gateway))
+        return states if states["queued"] + states["sending"] == 0 else None
+
+    # A message whose segment was in flight at the crash stays `unknown`: no event.
+    states = await poll_until(settled, "the messages to settle after the restart", SETTLE)
+    sent = states["sent"] + states["delivered"]
+    assert sent >= 1, states
+
+    async def sent_events() -> int:
+        status, page = await gateway.request(
+            "GET", "/v1/webhooks/cfg_main/deliveries", params={"limit": "100"}
+        )
+        assert status == 200, page
+        return sum(1 for d in page["items"] if d["event"] == "message.sent")
+
+    async def every_event() -> bool:
+        return await sent_events() == sent
+
+    try:
+        await poll_until(every_event, "a message.sent event per sent message", 10.0)
+    except AssertionError:
+        raise AssertionError(
+            f"{await sent_events()} message.sent event(s) for {sent} sent message(s)"
+        ) from None

@@ -14,8 +14,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.config import load_config
 from gateway.errors import ConfigError
-from gateway.store.base import MessageFilter, Scope
-from gateway.webhooks import outbox
+from gateway.store.base import DEAD, Delivery, MessageFilter, Scope
 from gateway.webhooks.hosts import CallbackHosts, CallbackRefused, GuardedResolver, refusal
 from gateway.webhooks.targets import KANNEL_DLR
 from tests.gateway.integrations.conftest import Gateway, GatewayFactory, Subscriber, hook
@@ -232,14 +231,13 @@ async def test_link_local_is_never_contacted_even_when_listed(
     integrations = gw.daemon.integrations
     assert integrations is not None
 
-    async def dead() -> list[outbox.Delivery] | None:
-        found = []
+    async def dead() -> list[Delivery] | None:
+        found: list[Delivery] = []
         for receiver in ("cfg_meta", KANNEL_DLR):
-            found += await integrations.access.run_read(
-                lambda conn, r=receiver: outbox.select_deliveries(
-                    conn, r, state=outbox.DEAD, before_id=None, limit=10
-                )
+            page = await gw.daemon.store.list_deliveries(
+                receiver, state=DEAD, cursor=None, limit=10
             )
+            found += page.items
         return found if {d.subscriber for d in found} == {"cfg_meta", KANNEL_DLR} else None
 
     found = await poll_until(dead, "refused deliveries dead")

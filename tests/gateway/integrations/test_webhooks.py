@@ -10,7 +10,7 @@ from dataclasses import replace
 import aiohttp
 
 from gateway.store.base import MessageState, Scope
-from gateway.webhooks import outbox, signing
+from gateway.webhooks import signing
 from tests.gateway.integrations.conftest import (
     FAST_WEBHOOKS,
     SECRET,
@@ -136,7 +136,7 @@ async def test_nothing_is_lost_across_a_restart(
     assert integrations is not None
 
     async def all_enqueued() -> bool:
-        counts = await integrations.access.run_read(outbox.counts)
+        counts = await gw.daemon.store.delivery_counts()
         return counts["pending"] == 2 * len(sent) + 1 and len(subscriber.received) > 2
 
     await poll_until(all_enqueued, "events enqueued and attempted")

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from gateway.crypto import KeyRing
+from gateway.store.base import SubscriptionRecord
 from gateway.store.rotation import ROTATED_EVENT, finish_rotation, watch_key_file
 from gateway.store.sealing import aad
 from gateway.store.sqlite import SqliteStore
@@ -24,16 +25,10 @@ async def test_finish_rotation_reencrypts_in_batches_and_retires(
 ) -> None:
     messages = [new_message(body=f"text {i}") for i in range(11)]
     await store.add_messages(messages)
-    # A table the webhook integration creates: its sealed column is rotated too.
-    await store._write(
-        lambda conn: conn.execute(
-            "CREATE TABLE webhook_subscriptions (id TEXT PRIMARY KEY, secret_enc BLOB NOT NULL)"
-        )
-    )
-    secret = keyring.seal(b"s3cret", aad=aad("webhook_subscriptions", "secret", "sub_1"))
-    await store._write(
-        lambda conn: conn.execute(
-            "INSERT INTO webhook_subscriptions VALUES ('sub_1', ?)", (secret,)
+    # A webhook subscription's secret is rotated too.
+    await store.add_subscription(
+        SubscriptionRecord(
+            "sub_1", "https://example.org/", ("modem.up",), "smsgw", None, b"s3cret", 0.0
         )
     )
     old_id = keyring.current

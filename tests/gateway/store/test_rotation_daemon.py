@@ -127,8 +127,8 @@ async def test_the_daemon_finishes_a_rotation_left_unfinished(
         return KeyRing.load(config.store.key_file).key_ids == {new_id}
 
     await poll_until(retired, "the old key retired")
-    assert daemon._sqlite is not None
-    assert old_id not in daemon._sqlite.keyring.key_ids
+    assert daemon._keyring is not None
+    assert old_id not in daemon._keyring.key_ids
     assert key_ids_in_use(config.store.database) == {new_id}
     for message_id in ids:
         message = await daemon.store.get_message(message_id)
@@ -187,13 +187,13 @@ async def test_rotate_key_while_the_daemon_accepts_and_sends(
         *(daemon.store.add_event("test.bulk", None, {"n": n}) for n in range(BULK))
     )
 
-    store = daemon._sqlite
-    assert store is not None
+    keyring = daemon._keyring
+    assert keyring is not None
 
     async def send_once_reloaded() -> None:
         # Polled tightly, so these land while the batches are still running.
         await poll_until(
-            _async(lambda: store.keyring.current != old_id), "the daemon to reload", interval=0.001
+            _async(lambda: keyring.current != old_id), "the daemon to reload", interval=0.001
         )
         await send("during-reencryption", 5)
 
@@ -226,7 +226,7 @@ async def test_rotate_key_while_the_daemon_accepts_and_sends(
 
     await poll_until(old_key_retired, "the old key retired from the key file")
     await send("after", 5)
-    assert old_id not in store.keyring.key_ids
+    assert old_id not in keyring.key_ids
 
     async def all_sent() -> bool:
         for message_id in sent:

@@ -14,7 +14,6 @@ from gateway.errors import StoreError, ValidationError
 from gateway.store.base import InboundPart, MessageState, Priority
 from gateway.store.migrations import SCHEMA_VERSION
 from gateway.store.sqlite import SqliteStore
-from gateway.store.writer import run_sync
 
 from .conftest import key_ids_in_use, new_message
 
@@ -146,9 +145,8 @@ async def test_connection_settings(
     store = SqliteStore(db_path, keyring, durable=durable)
     await store.open()
     try:
-        assert store._write_conn is not None
-        settings = await run_sync(
-            store._write_conn,
+        assert store._write_thread is not None
+        settings = await store._write_thread.run(
             lambda conn: [
                 conn.execute(f"PRAGMA {name}").fetchone()[0]
                 for name in ("journal_mode", "synchronous", "secure_delete")

@@ -1,4 +1,4 @@
-"""The webhook outbox: rows in the store's ``webhook_outbox`` table, and their attempts.
+"""The webhook outbox: rows in ``webhook_outbox``, and their attempts in ``webhook_attempts``.
 
 A row is one event for one receiver (a subscription, or a per-message callback of
 the Twilio or Kannel shapes). Its payload is sealed with the store's key ring,
@@ -9,91 +9,28 @@ key rotation covers it. A row is ``pending`` until a 2xx answer makes it
 Ordering: among a receiver's pending rows with one ``order_key``, only the oldest
 (ids sort by creation) is ever due, so event N+1 of a conversation never leaves
 before event N was delivered or dead-lettered.
-
-The statements run through :class:`StoreAccess`, a two-method hook on the store
-(a write job run by its group-commit writer, a read on its read connection).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final
 
 from gateway.crypto import KeyRing
+from gateway.store.base import (
+    DEAD,
+    DELIVERED,
+    DELIVERY_STATES,
+    PENDING,
+    Attempt,
+    Delivery,
+    DueDelivery,
+)
 from gateway.store.sealing import aad
 
-T = TypeVar("T")
-
 TABLE: Final = "webhook_outbox"
-PENDING: Final = "pending"
-DELIVERED: Final = "delivered"
-DEAD: Final = "dead"
-STATES: Final = (PENDING, DELIVERED, DEAD)
-
-# Columns and tables the outbox needs beyond the store's first schema. Each statement
-# is idempotent, so this runs at every start; as a migration step it runs once.
-_ADDED_COLUMNS: Final = (
-    ("order_key", "TEXT NOT NULL DEFAULT ''"),
-    ("state", "TEXT NOT NULL DEFAULT 'pending'"),
-    ("source", "TEXT"),
-)
-SCHEMA: Final = (
-    """CREATE UNIQUE INDEX IF NOT EXISTS webhook_outbox_source
-        ON webhook_outbox (subscriber, kind, source) WHERE source IS NOT NULL""",
-    """CREATE INDEX IF NOT EXISTS webhook_outbox_head
-        ON webhook_outbox (subscriber, order_key, id) WHERE state = 'pending'""",
-    """CREATE INDEX IF NOT EXISTS webhook_outbox_pending
-        ON webhook_outbox (next_at) WHERE state = 'pending'""",
-    """CREATE TABLE IF NOT EXISTS webhook_attempts (
-        id INTEGER PRIMARY KEY,
-        delivery_id TEXT NOT NULL,
-        at REAL NOT NULL,
-        attempt INTEGER NOT NULL,
-        status INTEGER,
-        error TEXT,
-        duration REAL NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS webhook_attempts_delivery ON webhook_attempts (delivery_id)",
-    """CREATE TABLE IF NOT EXISTS webhook_subscriptions (
-        id TEXT PRIMARY KEY,
-        url TEXT NOT NULL,
-        events TEXT NOT NULL,
-        format TEXT NOT NULL,
-        account_sid TEXT,
-        secret_enc BLOB NOT NULL,
-        created_at REAL NOT NULL
-    )""",
-    # What a message sent through a compatibility endpoint needs later (status callback
-    # URL, the token that signs it, DLR URL and mask); messages point here by ``ref``.
-    """CREATE TABLE IF NOT EXISTS compat_messages (
-        ref TEXT PRIMARY KEY,
-        kind TEXT NOT NULL,
-        spec_enc BLOB NOT NULL,
-        created_at REAL NOT NULL
-    )""",
-)
-
-
-class StoreAccess(Protocol):
-    """What the outbox needs of a store: its key ring, a write job, a read."""
-
-    @property
-    def keyring(self) -> KeyRing: ...
-
-    async def run_write(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
-
-    async def run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    present = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
-    for name, decl in _ADDED_COLUMNS:
-        if name not in present:
-            conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {name} {decl}")
-    for statement in SCHEMA:
-        conn.execute(statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,38 +42,6 @@ class NewRow:
     payload_enc: bytes
     order_key: str
     source: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DueRow:
-    id: str
-    subscriber: str
-    kind: str
-    attempts: int
-    payload_enc: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    at: float
-    attempt: int
-    status: int | None  # HTTP status, None when no answer came
-    error: str | None  # a short class of failure ("timeout", "connect", "http 500")
-    duration: float
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    id: str
-    subscriber: str
-    kind: str
-    state: str
-    created_at: float
-    attempts: int
-    next_at: float | None
-    delivered_at: float | None
-    last_error: str | None
-    history: tuple[Attempt, ...]
 
 
 def payload_aad(row_id: str) -> bytes:
@@ -166,7 +71,9 @@ def insert(conn: sqlite3.Connection, rows: Sequence[NewRow]) -> int:
     return inserted
 
 
-def select_due(conn: sqlite3.Connection, now: float, limit: int) -> list[DueRow]:
+def select_due(
+    conn: sqlite3.Connection, keyring: KeyRing, now: float, limit: int
+) -> list[DueDelivery]:
     """Pending rows whose time has come and that head their (receiver, order key) line."""
     rows = conn.execute(
         f"""SELECT o.id, o.subscriber, o.kind, o.attempts, o.payload_enc FROM {TABLE} o
@@ -177,7 +84,12 @@ def select_due(conn: sqlite3.Connection, now: float, limit: int) -> list[DueRow]
         ORDER BY o.next_at, o.id LIMIT ?""",  # noqa: S608
         (now, limit),
     ).fetchall()
-    return [DueRow(*row) for row in rows]
+    return [
+        DueDelivery(
+            row_id, subscriber, kind, attempts, keyring.open(sealed, aad=payload_aad(row_id))
+        )
+        for row_id, subscriber, kind, attempts, sealed in rows
+    ]
 
 
 def next_due_at(conn: sqlite3.Connection) -> float | None:
@@ -216,8 +128,8 @@ def record_attempt(
 def drop_receiver(conn: sqlite3.Connection, subscriber: str, at: float) -> int:
     """A removed subscription's pending rows become dead (kept for the record)."""
     return conn.execute(
-        f"UPDATE {TABLE} SET state = 'dead', last_error = 'subscription removed', next_at = ? "  # noqa: S608
-        "WHERE subscriber = ? AND state = 'pending'",
+        f"UPDATE {TABLE} SET state = '{DEAD}', last_error = 'subscription removed', "  # noqa: S608
+        "next_at = ? WHERE subscriber = ? AND state = 'pending'",
         (at, subscriber),
     ).rowcount
 
@@ -285,7 +197,7 @@ def purge(conn: sqlite3.Connection, older_than: float) -> int:
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    found = {state: 0 for state in STATES}
+    found = dict.fromkeys(DELIVERY_STATES, 0)
     for state, count in conn.execute(f"SELECT state, count(*) FROM {TABLE} GROUP BY state"):  # noqa: S608
         found[state] = count
     return found
