@@ -31,6 +31,7 @@ from aiohttp import web
 from gateway.core.service import SendRequest
 from gateway.errors import GatewayError, InvalidNumber, TextTooLong, Unavailable, ValidationError
 from gateway.http.context import CONTEXT, has_scope
+from gateway.http.feature import Feature, Route
 from gateway.store.base import Message, Scope
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec
@@ -87,8 +88,15 @@ class KannelApi:
         self.access = access
         self.hosts = hosts
 
-    def routes(self) -> list[tuple[str, str, Any]]:
-        return [("GET", PATH, self.sendsms), ("POST", PATH, self.sendsms)]
+    def feature(self) -> Feature:
+        """Username and password checked inside (no bearer key); not in the /v1 document."""
+        return Feature(
+            "kannel",
+            routes=(
+                Route("GET", PATH, self.sendsms, None, documented=False),
+                Route("POST", PATH, self.sendsms, None, documented=False),
+            ),
+        )
 
     async def sendsms(self, request: web.Request) -> web.Response:
         raw = request.query_string.encode()

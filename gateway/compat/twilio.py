@@ -38,6 +38,7 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.http.context import CONTEXT, has_scope
+from gateway.http.feature import Feature, Route
 from gateway.store.base import ApiKey, Message, MessageFilter, MessageState, Scope
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec
@@ -138,12 +139,16 @@ class TwilioApi:
         self.access = access
         self.hosts = hosts
 
-    def routes(self) -> list[tuple[str, str, Any]]:
-        return [
-            ("POST", f"{BASE}/Messages.json", self.create),
-            ("GET", f"{BASE}/Messages.json", self.list),
-            ("GET", f"{BASE}/Messages/{{Sid}}.json", self.fetch),
-        ]
+    def feature(self) -> Feature:
+        """Basic auth checked inside (no bearer key); not part of the /v1 document."""
+        return Feature(
+            "twilio",
+            routes=(
+                Route("POST", f"{BASE}/Messages.json", self.create, None, documented=False),
+                Route("GET", f"{BASE}/Messages.json", self.list, None, documented=False),
+                Route("GET", f"{BASE}/Messages/{{Sid}}.json", self.fetch, None, documented=False),
+            ),
+        )
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         try:

@@ -11,8 +11,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Final
 
-from gateway.http.resources import rfc3339
 from gateway.store.base import Inbound, Message, MessageState
+from gateway.timefmt import rfc3339
 
 
 class EventKind(enum.StrEnum):

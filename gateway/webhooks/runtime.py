@@ -5,7 +5,7 @@ Lifecycle, in the daemon's order::
     store opened  -> integrations = Integrations(sqlite_store, config.webhooks)
                      await integrations.start()       # schema, subscriptions, dispatcher
                      daemon store = integrations.wrap(sqlite_store)
-    HTTP app made -> integrations.add_routes(app)     # before the app starts
+    HTTP app made -> make_app(..., [..., *integrations.features()])
     stopping      -> await integrations.stop()        # after the workers, before the store
 """
 
@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
-
-from aiohttp import web
 
 from gateway.compat import kannel, twilio
-from gateway.http.context import CONTEXT
-from gateway.store.base import Scope, Store
+from gateway.http.feature import Feature
+from gateway.store.base import Store
 from gateway.store.sqlite import SqliteStore
 from gateway.webhooks.access import SqliteAccess
 from gateway.webhooks.api import WebhookApi
 from gateway.webhooks.delivery import Dispatcher, WebhookSettings
 from gateway.webhooks.emitter import Emitter, EventedStore
 from gateway.webhooks.hosts import CallbackHosts
-from gateway.webhooks.openapi import merged
 from gateway.webhooks.outbox import ensure_schema
 from gateway.webhooks.subscriptions import Registry, WebhookConfig
 
@@ -65,25 +61,13 @@ class Integrations:
     def wrap(self, store: Store) -> Store:
         return EventedStore(store, self.emitter, clock=self._clock)
 
-    def add_routes(self, app: web.Application) -> None:
+    def features(self) -> tuple[Feature, ...]:
         """``/v1/webhooks`` (admin), the Twilio and Kannel shapes (their own authentication)."""
-        scopes: dict[tuple[str, str], Scope | None] = {}
-        for method, path, handler, scope in WebhookApi(
-            self.registry, self.access, self.hosts
-        ).routes():
-            app.router.add_route(method, path, handler)
-            scopes[(method, path)] = scope
-        for method, path, handler in (
-            *twilio.TwilioApi(self.access, self.hosts).routes(),
-            *kannel.KannelApi(self.access, self.hosts).routes(),
-        ):
-            app.router.add_route(method, path, handler)
-            scopes[(method, path)] = None  # basic auth / username+password, checked inside
-        context = app.get(CONTEXT)
-        if context is not None:
-            app[CONTEXT] = replace(
-                context, scopes={**context.scopes, **scopes}, openapi=merged(context.openapi)
-            )
+        return (
+            WebhookApi(self.registry, self.access, self.hosts).feature(),
+            twilio.TwilioApi(self.access, self.hosts).feature(),
+            kannel.KannelApi(self.access, self.hosts).feature(),
+        )
 
     async def stop(self) -> None:
         await self.dispatcher.stop()

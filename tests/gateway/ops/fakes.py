@@ -1,8 +1,8 @@
 """A gateway stand-in for the metrics and status page tests, and shared constants.
 
-``FakeService`` answers what the API and the ops routes ask (modems, store
-figures, events, keys) from plain attributes a test can change; ``ops_app``
-builds the real API app with the ops routes added, as the daemon does.
+``FakeService`` answers what the API and the status page routes ask (modems, store
+figures, events, keys) from plain attributes a test can change; ``status_page_app``
+builds the real API app with the status page and /metrics, as the daemon does.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from drivers.types import Health, Identity, Registration
 from gateway.core.service import ApiSettings, ModemStatus, SendRequest
 from gateway.errors import NotFound
 from gateway.http.app import make_app
-from gateway.http.status_page import add_ops_routes
+from gateway.http.features import daemon_features
 from gateway.metrics import Metrics
 from gateway.store.base import (
     AddResult,
@@ -107,7 +107,7 @@ class FakeStore:
 
 @dataclass
 class FakeService:
-    """What the daemon offers the API and the ops routes, with modems a test can steer."""
+    """What the daemon offers the API and the status page routes, with modems a test can steer."""
 
     statuses: dict[str, ModemStatus]
     store: FakeStore = field(default_factory=FakeStore)
@@ -160,11 +160,10 @@ class FakeService:
         raise NotImplementedError
 
 
-def ops_app(service: FakeService, metrics: Metrics) -> web.Application:
-    """The API app with the ops parts added, as the daemon builds it."""
-    app = make_app(service, default_country="1")  # type: ignore[arg-type]
-    add_ops_routes(app, service, metrics)  # type: ignore[arg-type]
-    return app
+def status_page_app(service: FakeService, metrics: Metrics) -> web.Application:
+    """The API app with the status page, /metrics and modem actions, as the daemon builds it."""
+    features = daemon_features(service, metrics)  # type: ignore[arg-type]
+    return make_app(service, features, default_country="1")  # type: ignore[arg-type]
 
 
 @dataclass
