@@ -35,7 +35,7 @@ from gateway.http.feature import Feature, Route
 from gateway.store.base import Message, Scope
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec
-from gateway.webhooks.events import Event, EventKind
+from gateway.webhooks.events import EventKind, WebhookEvent
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.outbox import StoreAccess
 from gateway.webhooks.subscriptions import check_url
@@ -163,7 +163,7 @@ class KannelApi:
         return answer(202, ACCEPTED if len(sends) == 1 else SENT_MANY)
 
 
-def dlr_type(event: Event, message: Message) -> int:
+def dlr_type(event: WebhookEvent, message: Message) -> int:
     if event.kind is EventKind.MESSAGE_DELIVERED:
         return DLR_DELIVERED
     if event.kind is EventKind.MESSAGE_SENT:
@@ -195,7 +195,7 @@ def expand(template: str, values: dict[str, str]) -> str:
     return "".join(out)
 
 
-def dlr_callbacks(event: Event, spec: dict[str, Any]) -> list[tuple[str, bytes]]:
+def dlr_callbacks(event: WebhookEvent, spec: dict[str, Any]) -> list[tuple[str, bytes]]:
     message = event.message
     if message is None:
         return []

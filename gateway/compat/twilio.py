@@ -42,7 +42,7 @@ from gateway.http.feature import Feature, Route
 from gateway.store.base import ApiKey, Message, MessageFilter, MessageState, Scope
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec
-from gateway.webhooks.events import Event, EventKind
+from gateway.webhooks.events import EventKind, WebhookEvent
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.outbox import StoreAccess
 from gateway.webhooks.subscriptions import Subscription, check_url
@@ -346,7 +346,7 @@ def _validity(raw: str) -> float | None:
 # outgoing: status callbacks and the incoming-message format ----------------------------
 
 
-def status_callbacks(event: Event, spec: dict[str, Any]) -> list[tuple[str, bytes]]:
+def status_callbacks(event: WebhookEvent, spec: dict[str, Any]) -> list[tuple[str, bytes]]:
     """The status callback a message asked for, as one outbox payload."""
     message = event.message
     url = spec.get("url")
@@ -372,7 +372,7 @@ def status_callbacks(event: Event, spec: dict[str, Any]) -> list[tuple[str, byte
     return [(TWILIO_CALLBACK, dump_json(payload))]
 
 
-def incoming_form(event: Event, sub: Subscription) -> bytes | None:
+def incoming_form(event: WebhookEvent, sub: Subscription) -> bytes | None:
     """Twilio's incoming-message fields for a ``format = "twilio"`` subscription."""
     inbound = event.inbound
     if inbound is None:

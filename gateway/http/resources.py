@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway.core.service import ModemStatus
 from gateway.store.base import (
     AddResult,
-    Event,
+    EventLogEntry,
     Inbound,
     Message,
     MessageState,
@@ -151,7 +151,7 @@ def modem_json(status: ModemStatus) -> JsonObject:
     }
 
 
-def event_json(event: Event) -> JsonObject:
+def event_json(event: EventLogEntry) -> JsonObject:
     return {
         "id": event.id,
         "at": rfc3339(event.at),

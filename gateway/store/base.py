@@ -185,7 +185,9 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class EventLogEntry:
+    """One line of the operational log behind ``/v1/events`` (not a webhook event)."""
+
     id: int
     at: float
     kind: str  # "modem.down", "modem.up", "modem.reset", "modem.error", ...
@@ -322,7 +324,7 @@ class Store(Protocol):
 
     # events ------------------------------------------------------------------
     async def add_event(self, kind: str, modem: str | None, detail: dict[str, Any]) -> None: ...
-    async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]: ...
+    async def list_events(self, *, cursor: str | None, limit: int) -> Page[EventLogEntry]: ...
 
     # audit -------------------------------------------------------------------
     async def audit(

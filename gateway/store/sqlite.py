@@ -29,7 +29,7 @@ from gateway.store.base import (
     AddResult,
     ApiKey,
     AuditEntry,
-    Event,
+    EventLogEntry,
     Inbound,
     InboundPart,
     InboundResult,
@@ -365,7 +365,7 @@ class SqliteStore:
         keyring, at = self.keyring, time.time()
         await self._write(lambda conn: events.insert_event(conn, keyring, at, kind, modem, detail))
 
-    async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]:
+    async def list_events(self, *, cursor: str | None, limit: int) -> Page[EventLogEntry]:
         """Newest first. ``next_cursor`` is None on the last page."""
         limit = _page_limit(limit)
         before = _row_cursor(cursor)

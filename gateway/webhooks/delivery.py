@@ -64,7 +64,9 @@ def _scan(conn: sqlite3.Connection, *, now: float, limit: int) -> tuple[list[Due
     return outbox.select_due(conn, now, limit), outbox.next_due_at(conn)
 
 
-class Dispatcher:
+class WebhookDelivery:
+    """The task that sends due outbox rows to subscribers (not the per-modem send workers)."""
+
     def __init__(
         self,
         access: StoreAccess,

@@ -26,6 +26,7 @@ from gateway.store.base import (
     AddResult,
     ApiKey,
     AuditEntry,
+    EventLogEntry,
     Inbound,
     InboundPart,
     InboundResult,
@@ -40,13 +41,12 @@ from gateway.store.base import (
     Scope,
     Store,
 )
-from gateway.store.base import Event as StoreEvent
 from gateway.store.sealing import aad, dump_json
 from gateway.webhooks import outbox
 from gateway.webhooks.events import (
     MESSAGE_KINDS,
-    Event,
     EventKind,
+    WebhookEvent,
     envelope,
     inbound_event,
     message_event,
@@ -62,9 +62,9 @@ COMPAT_REF: Final = "compat_ref"
 MODEM_KINDS: Final = {"modem.up": EventKind.MODEM_UP, "modem.down": EventKind.MODEM_DOWN}
 
 # (event, subscription) -> payload bytes, for a subscription format other than smsgw
-Formatter = Callable[[Event, Subscription], bytes | None]
+Formatter = Callable[[WebhookEvent, Subscription], bytes | None]
 # (event, stored spec) -> [(receiver, payload)], for a compat kind
-CallbackBuilder = Callable[[Event, dict[str, Any]], list[tuple[str, bytes]]]
+CallbackBuilder = Callable[[WebhookEvent, dict[str, Any]], list[tuple[str, bytes]]]
 
 
 def compat_aad(ref: str) -> bytes:
@@ -119,7 +119,7 @@ class Emitter:
         self.callbacks: dict[str, CallbackBuilder] = dict(callbacks or {})
         self._clock = clock
 
-    async def emit(self, event: Event) -> None:
+    async def emit(self, event: WebhookEvent) -> None:
         keyring = self._access.keyring
         payloads: list[tuple[str, bytes]] = []
         for sub in self._registry.for_kind(event.kind):
@@ -153,7 +153,7 @@ class Emitter:
         await self._access.run_write(lambda conn: outbox.insert(conn, rows))
         self._notify()
 
-    async def _callbacks(self, event: Event) -> list[tuple[str, bytes]]:
+    async def _callbacks(self, event: WebhookEvent) -> list[tuple[str, bytes]]:
         message = event.message
         if message is None or not self.callbacks:
             return []
@@ -190,7 +190,7 @@ class EventedStore:
         if kind is None:
             return
 
-        async def make() -> Event | None:
+        async def make() -> WebhookEvent | None:
             message = await self.inner.get_message(message_id)
             if message is None or message.state is not state:
                 return None
@@ -200,7 +200,7 @@ class EventedStore:
         await self._emit(make)
 
     async def _inbound(self, inbound: Inbound) -> None:
-        async def make() -> Event:
+        async def make() -> WebhookEvent:
             return inbound_event(inbound, self.inner.number_hash(inbound.sender), self._clock())
 
         await self._emit(make)
@@ -251,7 +251,7 @@ class EventedStore:
         if event_kind is not None and modem is not None:
             reason = detail.get("reason")
 
-            async def make() -> Event:
+            async def make() -> WebhookEvent:
                 text = reason if isinstance(reason, str) else None
                 return modem_event(event_kind, modem, text, self._clock())
 
@@ -337,7 +337,7 @@ class EventedStore:
     async def revoke_api_key(self, key_id: str) -> ApiKey:
         return await self.inner.revoke_api_key(key_id)
 
-    async def list_events(self, *, cursor: str | None, limit: int) -> Page[StoreEvent]:
+    async def list_events(self, *, cursor: str | None, limit: int) -> Page[EventLogEntry]:
         return await self.inner.list_events(cursor=cursor, limit=limit)
 
     async def audit(

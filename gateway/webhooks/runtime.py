@@ -20,7 +20,7 @@ from gateway.store.base import Store
 from gateway.store.sqlite import SqliteStore
 from gateway.webhooks.access import SqliteAccess
 from gateway.webhooks.api import WebhookApi
-from gateway.webhooks.delivery import Dispatcher, WebhookSettings
+from gateway.webhooks.delivery import WebhookDelivery, WebhookSettings
 from gateway.webhooks.emitter import Emitter, EventedStore
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.outbox import ensure_schema
@@ -40,7 +40,7 @@ class Integrations:
         self.access = SqliteAccess(store)
         self.registry = Registry(self.access, configured)
         self.hosts = callback_hosts or CallbackHosts()  # default: no per-request callbacks
-        self.dispatcher = Dispatcher(
+        self.dispatcher = WebhookDelivery(
             self.access, self.registry, settings, clock=clock, callback_hosts=self.hosts
         )
         self.emitter = Emitter(

@@ -27,7 +27,7 @@ from gateway.metrics import Metrics
 from gateway.store.base import (
     AddResult,
     ApiKey,
-    Event,
+    EventLogEntry,
     Message,
     MessageState,
     Page,
@@ -78,7 +78,7 @@ def modem_status(name: str, state: str = "ready", **changes: Any) -> ModemStatus
 class FakeStore:
     stats_result: dict[str, int] = field(default_factory=dict)
     queue: list[QueueItem] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    events: list[EventLogEntry] = field(default_factory=list)
     fail_stats: bool = False
 
     async def stats(self) -> dict[str, int]:
@@ -89,11 +89,11 @@ class FakeStore:
     async def queued(self) -> list[QueueItem]:
         return list(self.queue)
 
-    async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]:
+    async def list_events(self, *, cursor: str | None, limit: int) -> Page[EventLogEntry]:
         return Page(sorted(self.events, key=lambda e: -e.id)[:limit], None)
 
     async def add_event(self, kind: str, modem: str | None, detail: dict[str, Any]) -> None:
-        self.events.append(Event(len(self.events) + 1, time.time(), kind, modem, detail))
+        self.events.append(EventLogEntry(len(self.events) + 1, time.time(), kind, modem, detail))
 
     async def verify_api_key(self, token: str) -> ApiKey | None:
         scopes = {ADMIN_TOKEN: {Scope.ADMIN}, READ_TOKEN: {Scope.READ}}.get(token)
