@@ -1,4 +1,4 @@
-"""The technician's status page and the two JSON endpoints only it needs.
+"""The technician's status page and the one JSON summary only it needs.
 
 The page is a few static files (``gateway/static``) served by the daemon itself
 under a strict Content-Security-Policy: no inline script or style, nothing from
