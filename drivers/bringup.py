@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from drivers import replies
-from drivers.engine import Priority
+from drivers.engine import CommandPriority
 from drivers.errors import (
     CmeError,
     CmsError,
@@ -45,7 +45,7 @@ async def wait_boot(session: Session) -> None:
     while True:
         try:
             await session.engine.command(
-                "AT", seconds=settings.boot_poll_interval, priority=Priority.RESET
+                "AT", seconds=settings.boot_poll_interval, priority=CommandPriority.RESET
             )
             break
         except CommandTimeout:

@@ -42,7 +42,7 @@ _COMMAND_WORD = re.compile(r"AT[+^#$%]?[A-Z]*", re.IGNORECASE)
 _CMGS = re.compile(r"\+CMGS:\s*(\d+)")
 
 
-class Priority(enum.IntEnum):
+class CommandPriority(enum.IntEnum):
     """Who goes first when several callers want the port (higher wins)."""
 
     SEND = 0
@@ -308,7 +308,7 @@ class AtEngine:
         command: str,
         *,
         seconds: float,
-        priority: int = Priority.SEND,
+        priority: int = CommandPriority.SEND,
         expect: tuple[str, ...] | None = None,
         final_prefix: str | None = None,
         realign: bool = True,
@@ -342,7 +342,7 @@ class AtEngine:
         *,
         prompt_seconds: float,
         result_seconds: float,
-        priority: int = Priority.SEND,
+        priority: int = CommandPriority.SEND,
     ) -> int:
         """AT+CMGS: write the length, wait for the prompt, write the PDU, return TP-MR.
 

@@ -23,7 +23,7 @@ import re
 from collections import deque
 
 from drivers import bringup, replies
-from drivers.engine import EngineStats, Priority, command_name
+from drivers.engine import CommandPriority, EngineStats, command_name
 from drivers.errors import (
     CmeError,
     CmsError,
@@ -246,7 +246,7 @@ class Modem:
         async with session.storage:
             await session.use_memory(location.memory)
             try:
-                await session.run(f"AT+CMGD={location.index}", Priority.READ)
+                await session.run(f"AT+CMGD={location.index}", CommandPriority.READ)
             except CmsError as exc:
                 if exc.number not in GONE_INDEX_CMS:
                     raise
@@ -263,7 +263,7 @@ class Modem:
         searching while EPS is registered and SMS still flows.
         """
         session = self._ready_session()
-        prio = Priority.HEALTH
+        prio = CommandPriority.HEALTH
         rssi = replies.signal(replies.find_body(await session.run("AT+CSQ", prio), "+CSQ:") or "")
         best: tuple[Registration, int | None] | None = None
         for command, prefix in (
@@ -314,7 +314,7 @@ class Modem:
             await session.engine.command(
                 f'AT+CUSD=1,"{code}",15',
                 seconds=self.settings.command_timeout,
-                priority=Priority.HEALTH,
+                priority=CommandPriority.HEALTH,
                 expect=(),
             )
             try:
@@ -346,7 +346,10 @@ class Modem:
         session.resetting = True
         try:
             await session.engine.command(
-                self.profile.reset_command, seconds=seconds, priority=Priority.RESET, realign=False
+                self.profile.reset_command,
+                seconds=seconds,
+                priority=CommandPriority.RESET,
+                realign=False,
             )
             session.reset_accepted = True
         except ModemDisconnected:
@@ -381,7 +384,7 @@ class Modem:
         return await session.engine.command(
             line,
             seconds=timeout if timeout is not None else self.settings.command_timeout,
-            priority=Priority.TECHNICIAN,
+            priority=CommandPriority.TECHNICIAN,
         )
 
     # ---- supervision ----------------------------------------------------------------
@@ -498,7 +501,7 @@ class Modem:
             for memory in dict.fromkeys(m for m in memories if m is not None):
                 await session.use_memory(memory)
                 try:
-                    lines = await session.run("AT+CMGL=4", Priority.READ)
+                    lines = await session.run("AT+CMGL=4", CommandPriority.READ)
                 except (CmsError, CmeError) as exc:
                     log.info("%s: listing %s failed (%s)", self.name, memory, exc.code)
                     continue
@@ -541,12 +544,12 @@ class Modem:
         more arrives until the next reopen.
         """
         try:
-            await session.run("AT+CNMA", Priority.READ)
+            await session.run("AT+CNMA", CommandPriority.READ)
         except CmsError as exc:
             if exc.number != CNMA_NOT_EXPECTED_CMS or session.indications is None:
                 raise
             log.warning("%s: acknowledgement came too late; indications set again", self.name)
-            await session.run(session.indications, Priority.READ)
+            await session.run(session.indications, CommandPriority.READ)
 
     async def _read_indicated(self, session: Session, urc: Urc) -> None:
         parsed = replies.indication(urc.value)
@@ -561,7 +564,7 @@ class Modem:
                 return  # already handed out (by a sweep) and not yet deleted
             await session.use_memory(location.memory)
             try:
-                lines = await session.run(f"AT+CMGR={location.index}", Priority.READ)
+                lines = await session.run(f"AT+CMGR={location.index}", CommandPriority.READ)
             except CmsError as exc:
                 if exc.number in GONE_INDEX_CMS:
                     return

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from drivers.engine import AtEngine, EngineStats, Priority
+from drivers.engine import AtEngine, CommandPriority, EngineStats
 from drivers.errors import CommandError
 from drivers.quirks import VendorProfile
 from drivers.settings import ModemSettings
@@ -95,7 +95,7 @@ class Session:
     async def run(
         self,
         command: str,
-        priority: Priority = Priority.RESET,
+        priority: CommandPriority = CommandPriority.RESET,
         *,
         final_prefix: str | None = None,
     ) -> list[str]:
@@ -109,7 +109,7 @@ class Session:
     async def optional(
         self,
         command: str,
-        priority: Priority = Priority.RESET,
+        priority: CommandPriority = CommandPriority.RESET,
         *,
         final_prefix: str | None = None,
     ) -> list[str]:
@@ -122,7 +122,7 @@ class Session:
     async def use_memory(self, memory: str) -> None:
         """Select ``<mem1>`` (read/list/delete); callers hold ``storage``."""
         if self.memory != memory:
-            await self.run(f'AT+CPMS="{memory}"', Priority.READ)
+            await self.run(f'AT+CPMS="{memory}"', CommandPriority.READ)
             self.memory = memory
 
     # tasks ---------------------------------------------------------------------------

@@ -446,15 +446,13 @@ class Daemon:
     async def _start_http(self) -> None:
         from gateway.http.access_log import AccessLog
         from gateway.http.app import make_app
-        from gateway.http.modems import add_technician_routes
-        from gateway.http.status_page import add_ops_routes
+        from gateway.http.features import daemon_features
 
         server = self.config.server
-        app = make_app(self, default_country=server.default_country)
-        add_ops_routes(app, self, self.metrics)
-        add_technician_routes(app, self)
+        features = daemon_features(self, self.metrics)
         if self.integrations is not None:
-            self.integrations.add_routes(app)
+            features += self.integrations.features()
+        app = make_app(self, features, default_country=server.default_country)
         runner = web.AppRunner(
             app, access_log_class=AccessLog, handle_signals=False, shutdown_timeout=10.0
         )

@@ -31,10 +31,11 @@ from aiohttp import web
 from gateway.core.service import SendRequest
 from gateway.errors import GatewayError, InvalidNumber, TextTooLong, Unavailable, ValidationError
 from gateway.http.context import CONTEXT, has_scope
+from gateway.http.feature import Feature, Route
 from gateway.store.base import Message, Scope, Store
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF
-from gateway.webhooks.events import Event, EventKind
+from gateway.webhooks.events import EventKind, WebhookEvent
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.subscriptions import check_url
 from gateway.webhooks.targets import KANNEL_DLR
@@ -86,8 +87,15 @@ class KannelApi:
         self.store = store
         self.hosts = hosts
 
-    def routes(self) -> list[tuple[str, str, Any]]:
-        return [("GET", PATH, self.sendsms), ("POST", PATH, self.sendsms)]
+    def feature(self) -> Feature:
+        """Username and password checked inside (no bearer key); not in the /v1 document."""
+        return Feature(
+            "kannel",
+            routes=(
+                Route("GET", PATH, self.sendsms, None, documented=False),
+                Route("POST", PATH, self.sendsms, None, documented=False),
+            ),
+        )
 
     async def sendsms(self, request: web.Request) -> web.Response:
         raw = request.query_string.encode()
@@ -154,7 +162,7 @@ class KannelApi:
         return answer(202, ACCEPTED if len(sends) == 1 else SENT_MANY)
 
 
-def dlr_type(event: Event, message: Message) -> int:
+def dlr_type(event: WebhookEvent, message: Message) -> int:
     if event.kind is EventKind.MESSAGE_DELIVERED:
         return DLR_DELIVERED
     if event.kind is EventKind.MESSAGE_SENT:
@@ -186,7 +194,7 @@ def expand(template: str, values: dict[str, str]) -> str:
     return "".join(out)
 
 
-def dlr_callbacks(event: Event, spec: dict[str, Any]) -> list[tuple[str, bytes]]:
+def dlr_callbacks(event: WebhookEvent, spec: dict[str, Any]) -> list[tuple[str, bytes]]:
     message = event.message
     if message is None:
         return []

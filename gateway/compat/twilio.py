@@ -38,10 +38,11 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.http.context import CONTEXT, has_scope
+from gateway.http.feature import Feature, Route
 from gateway.store.base import ApiKey, Message, MessageFilter, MessageState, Scope, Store
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF
-from gateway.webhooks.events import Event, EventKind
+from gateway.webhooks.events import EventKind, WebhookEvent
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.subscriptions import Subscription, check_url
 from gateway.webhooks.targets import TWILIO_CALLBACK
@@ -137,12 +138,16 @@ class TwilioApi:
         self.store = store
         self.hosts = hosts
 
-    def routes(self) -> list[tuple[str, str, Any]]:
-        return [
-            ("POST", f"{BASE}/Messages.json", self.create),
-            ("GET", f"{BASE}/Messages.json", self.list),
-            ("GET", f"{BASE}/Messages/{{Sid}}.json", self.fetch),
-        ]
+    def feature(self) -> Feature:
+        """Basic auth checked inside (no bearer key); not part of the /v1 document."""
+        return Feature(
+            "twilio",
+            routes=(
+                Route("POST", f"{BASE}/Messages.json", self.create, None, documented=False),
+                Route("GET", f"{BASE}/Messages.json", self.list, None, documented=False),
+                Route("GET", f"{BASE}/Messages/{{Sid}}.json", self.fetch, None, documented=False),
+            ),
+        )
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -340,7 +345,7 @@ def _validity(raw: str) -> float | None:
 # outgoing: status callbacks and the incoming-message format ----------------------------
 
 
-def status_callbacks(event: Event, spec: dict[str, Any]) -> list[tuple[str, bytes]]:
+def status_callbacks(event: WebhookEvent, spec: dict[str, Any]) -> list[tuple[str, bytes]]:
     """The status callback a message asked for, as one outbox payload."""
     message = event.message
     url = spec.get("url")
@@ -366,7 +371,7 @@ def status_callbacks(event: Event, spec: dict[str, Any]) -> list[tuple[str, byte
     return [(TWILIO_CALLBACK, dump_json(payload))]
 
 
-def incoming_form(event: Event, sub: Subscription) -> bytes | None:
+def incoming_form(event: WebhookEvent, sub: Subscription) -> bytes | None:
     """Twilio's incoming-message fields for a ``format = "twilio"`` subscription."""
     inbound = event.inbound
     if inbound is None:

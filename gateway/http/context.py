@@ -18,7 +18,7 @@ class ApiContext:
     default_country: str  # calling code for national numbers in query filters; "" = none
     # (method, path template) -> scope a key needs; None: no authentication at all
     scopes: Mapping[tuple[str, str], Scope | None]
-    # The OpenAPI document served at /v1/openapi.json; whoever adds routes adds their paths.
+    # The OpenAPI document served at /v1/openapi.json, merged from the app's features.
     openapi: Mapping[str, Any]
 
 

@@ -1,19 +1,36 @@
-"""``/v1/inbound``: messages received from patients, reassembled."""
+"""``/v1/inbound``: messages received from patients, reassembled; and their description."""
 
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
 from gateway.core.numbers import normalize
 from gateway.errors import NotFound
 from gateway.http.context import CONTEXT
+from gateway.http.feature import Feature, Route
+from gateway.http.openapi_builders import (
+    PAGE_PARAMS,
+    STR,
+    TIME,
+    TIME_OR_NULL,
+    Schema,
+    error_responses,
+    json_content,
+    object_schema,
+    page_schema,
+    param,
+    secured,
+)
 from gateway.http.resources import inbound_json, json_response, page_json
 from gateway.http.validation import MAX_ID_CHARS, page_cursor, page_limit, query_params
+from gateway.store.base import Scope
 
 LIST_PARAMS: Final = frozenset({"from", "modem", "limit", "cursor"})
+LIST_PATH: Final = "/v1/inbound"
+ITEM_PATH: Final = "/v1/inbound/{id}"
 # Senders may be alphanumeric ("CLINIC"); such a filter is taken as written.
 _ALPHANUMERIC_SENDER: Final = re.compile(r"[A-Za-z0-9 ]{1,11}")
 
@@ -47,3 +64,75 @@ async def get_inbound(request: web.Request) -> web.Response:
     if inbound is None:
         raise NotFound("no such inbound message")
     return json_response(inbound_json(inbound))
+
+
+_AUTH_ERRORS: Final = ("401", "403")
+
+
+def _schemas() -> dict[str, Schema]:
+    return {
+        "Inbound": object_schema(
+            {
+                "id": STR,
+                "from": {"type": "string", "description": "E.164, national, or alphanumeric"},
+                "text": STR,
+                "modem": STR,
+                "encoding": STR,
+                "received_at": TIME,
+                "sent_at": TIME_OR_NULL,
+                "parts": {"type": "integer", "minimum": 1},
+                "complete": {"type": "boolean"},
+                "conversation_id": STR,
+            }
+        ),
+        "InboundPage": page_schema("Inbound"),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    inbound_id = param("id", "path", STR, "inbound message id", required=True)
+    return {
+        "/v1/inbound": {
+            "get": secured(
+                {
+                    "operationId": "list_inbound",
+                    "summary": "Received messages, newest first",
+                    "parameters": [
+                        param("from", "query", STR, "only from this sender"),
+                        param("modem", "query", STR, "only received on this modem"),
+                        *PAGE_PARAMS,
+                    ],
+                    "responses": {
+                        "200": json_content("InboundPage", "one page"),
+                        **error_responses("400", *_AUTH_ERRORS),
+                    },
+                },
+                Scope.READ,
+            )
+        },
+        "/v1/inbound/{id}": {
+            "get": secured(
+                {
+                    "operationId": "get_inbound",
+                    "summary": "One received message",
+                    "parameters": [inbound_id],
+                    "responses": {
+                        "200": json_content("Inbound", "the message"),
+                        **error_responses(*_AUTH_ERRORS, "404"),
+                    },
+                },
+                Scope.READ,
+            )
+        },
+    }
+
+
+FEATURE: Final = Feature(
+    "inbound",
+    routes=(
+        Route("GET", LIST_PATH, list_inbound, Scope.READ),
+        Route("GET", ITEM_PATH, get_inbound, Scope.READ),
+    ),
+    paths=_paths(),
+    schemas=_schemas(),
+)

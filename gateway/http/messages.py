@@ -1,4 +1,4 @@
-"""``/v1/messages``: submit, batch, read, cancel, list."""
+"""``/v1/messages``: submit, batch, read, cancel, list; and how the document describes them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,35 @@ from aiohttp import web
 from gateway.core.numbers import normalize
 from gateway.errors import NotFound, UnsupportedMediaType, ValidationError
 from gateway.http.context import API_KEY, CONTEXT, has_scope
+from gateway.http.feature import Feature, Route
+from gateway.http.openapi_builders import (
+    INT_OR_NULL,
+    PAGE_PARAMS,
+    STR,
+    STR_OR_NULL,
+    TIME,
+    TIME_OR_NULL,
+    Schema,
+    error_responses,
+    json_body,
+    json_content,
+    object_schema,
+    page_schema,
+    param,
+    ref,
+    secured,
+)
 from gateway.http.resources import batch_item_json, json_response, message_json, page_json
 from gateway.http.validation import (
     MAX_ID_CHARS,
+    MAX_IDEMPOTENCY_KEY_CHARS,
+    MAX_METADATA_BYTES,
+    MAX_NUMBER_CHARS,
+    MAX_TAG_CHARS,
+    MAX_TAGS,
+    MAX_TTL_SECONDS,
+    PRIORITIES,
+    SEND_FIELDS,
     message_state,
     page_cursor,
     page_limit,
@@ -21,11 +47,14 @@ from gateway.http.validation import (
     parse_time,
     query_params,
 )
-from gateway.store.base import ApiKey, MessageFilter, Scope
+from gateway.store.base import ApiKey, MessageFilter, MessageState, Scope, SegmentState
 
 JSON_MEDIA_TYPE: Final = "application/json"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 LIST_PARAMS: Final = frozenset({"state", "to", "tag", "since", "until", "limit", "cursor"})
+MESSAGES_PATH: Final = "/v1/messages"
+BATCH_PATH: Final = "/v1/messages/batch"
+MESSAGE_PATH: Final = "/v1/messages/{id}"
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
@@ -102,3 +131,241 @@ async def list_messages(request: web.Request) -> web.Response:
         flt, cursor=page_cursor(params), limit=page_limit(params)
     )
     return json_response(page_json(page, [message_json(m, with_body=True) for m in page.items]))
+
+
+# OpenAPI -------------------------------------------------------------------------------
+
+_MESSAGE_STATE: Final = {"type": "string", "enum": [state.value for state in MessageState]}
+_ENCODING: Final = {"type": "string", "enum": ["gsm7", "ucs2", "8bit"]}
+_TAGS: Final = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS},
+    "maxItems": MAX_TAGS,
+}
+_AUTH_ERRORS: Final = ("401", "403")
+_SEND_ERRORS: Final = ("400", *_AUTH_ERRORS, "409", "413", "415", "503")
+
+
+def _send_request() -> Schema:
+    return object_schema(
+        {
+            "to": {
+                "type": "string",
+                "maxLength": MAX_NUMBER_CHARS,
+                "description": "E.164 (+15551234567), 00-prefixed, or national with the "
+                "server's default country; spaces, dots, dashes and parentheses are ignored",
+            },
+            "body": {"type": "string", "minLength": 1, "description": "at most max_segments"},
+            "priority": {"type": "string", "enum": list(PRIORITIES), "default": "normal"},
+            "send_at": {**TIME, "description": "RFC 3339 with an offset; absent = now"},
+            "ttl": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_TTL_SECONDS,
+                "description": "seconds from send_at after which the message expires",
+            },
+            "idempotency_key": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_IDEMPOTENCY_KEY_CHARS,
+            },
+            "tags": _TAGS,
+            "metadata": {
+                "type": "object",
+                "description": f"any JSON object of at most {MAX_METADATA_BYTES} bytes",
+            },
+            "request_report": {"type": "boolean", "default": True},
+        },
+        optional=tuple(SEND_FIELDS - {"to", "body"}),
+    )
+
+
+def _schemas() -> dict[str, Schema]:
+    return {
+        "SendRequest": _send_request(),
+        "BatchRequest": object_schema(
+            {"messages": {"type": "array", "items": ref("SendRequest"), "minItems": 1}}
+        ),
+        "Segment": object_schema(
+            {
+                "seq": {"type": "integer", "minimum": 1},
+                "state": {"type": "string", "enum": [s.value for s in SegmentState]},
+                "modem": STR_OR_NULL,
+                "reference": INT_OR_NULL,
+                "sent_at": TIME_OR_NULL,
+                "report_status": INT_OR_NULL,
+            }
+        ),
+        "Message": object_schema(
+            {
+                "id": STR,
+                "to": {"type": "string", "description": "E.164"},
+                "body": {"type": "string", "description": "only for keys with the read scope"},
+                "state": _MESSAGE_STATE,
+                "priority": {"type": "string", "enum": list(PRIORITIES)},
+                "created_at": TIME,
+                "updated_at": TIME,
+                "send_at": TIME,
+                "expires_at": TIME_OR_NULL,
+                "sent_at": TIME_OR_NULL,
+                "delivered_at": TIME_OR_NULL,
+                "encoding": _ENCODING,
+                "segment_count": {"type": "integer", "minimum": 0},
+                "segments": {"type": "array", "items": ref("Segment")},
+                "modem": STR_OR_NULL,
+                "attempts": {"type": "integer", "minimum": 0},
+                "error": {
+                    "type": ["object", "null"],
+                    "properties": {"code": STR, "message": STR},
+                    "required": ["code", "message"],
+                    "additionalProperties": False,
+                },
+                "request_report": {"type": "boolean"},
+                "tags": _TAGS,
+                "metadata": {"type": "object"},
+            },
+            optional=("body",),
+        ),
+        "BatchItem": object_schema(
+            {
+                "id": STR,
+                "state": _MESSAGE_STATE,
+                "segment_count": {"type": "integer", "minimum": 0},
+                "encoding": _ENCODING,
+                "replayed": {
+                    "type": "boolean",
+                    "description": "true when the idempotency key named an earlier message",
+                },
+            }
+        ),
+        "MessageBatch": object_schema({"messages": {"type": "array", "items": ref("BatchItem")}}),
+        "MessagePage": page_schema("Message"),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    message_id = param("id", "path", STR, "message id", required=True)
+    return {
+        "/v1/messages": {
+            "post": secured(
+                {
+                    "operationId": "send_message",
+                    "summary": "Queue one message",
+                    "description": "Committed to disk before the answer. A repeated "
+                    "idempotency key with the same request returns the first message (200).",
+                    "parameters": [
+                        param(
+                            "Idempotency-Key",
+                            "header",
+                            {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY_CHARS},
+                            "same as idempotency_key in the body (they must agree)",
+                        )
+                    ],
+                    "requestBody": json_body("SendRequest"),
+                    "responses": {
+                        "202": json_content(
+                            "Message",
+                            "accepted and queued",
+                            headers={"Location": {"schema": STR}},
+                        ),
+                        "200": json_content(
+                            "Message",
+                            "idempotent replay: the message first accepted with this key",
+                            headers={"Location": {"schema": STR}},
+                        ),
+                        **error_responses(*_SEND_ERRORS),
+                    },
+                },
+                Scope.SEND,
+            ),
+            "get": secured(
+                {
+                    "operationId": "list_messages",
+                    "summary": "List messages, newest first",
+                    "parameters": [
+                        param(
+                            "state",
+                            "query",
+                            _MESSAGE_STATE,
+                            "only messages in this state",
+                        ),
+                        param(
+                            "to",
+                            "query",
+                            STR,
+                            "only messages to this number (international form, or national "
+                            "with the server's default country)",
+                        ),
+                        param("tag", "query", STR, "only messages carrying this tag"),
+                        param("since", "query", TIME, "created at or after (RFC 3339)"),
+                        param("until", "query", TIME, "created before (RFC 3339)"),
+                        *PAGE_PARAMS,
+                    ],
+                    "responses": {
+                        "200": json_content("MessagePage", "one page"),
+                        **error_responses("400", *_AUTH_ERRORS),
+                    },
+                },
+                Scope.READ,
+            ),
+        },
+        "/v1/messages/batch": {
+            "post": secured(
+                {
+                    "operationId": "send_batch",
+                    "summary": "Queue up to max_batch messages, all or nothing",
+                    "description": "A bad item rejects the whole batch; the error's field names "
+                    "it (messages[3].to). Idempotency keys go in each item. Answers 200 "
+                    "instead of 202 when every item was an idempotent replay. Each answer "
+                    "item is brief (no number, no text): GET /v1/messages/{id} has the rest.",
+                    "requestBody": json_body("BatchRequest"),
+                    "responses": {
+                        "202": json_content("MessageBatch", "accepted, in request order"),
+                        "200": json_content("MessageBatch", "every item was an idempotent replay"),
+                        **error_responses(*_SEND_ERRORS),
+                    },
+                },
+                Scope.SEND,
+            )
+        },
+        "/v1/messages/{id}": {
+            "get": secured(
+                {
+                    "operationId": "get_message",
+                    "summary": "One message with its segments",
+                    "parameters": [message_id],
+                    "responses": {
+                        "200": json_content("Message", "the message"),
+                        **error_responses(*_AUTH_ERRORS, "404"),
+                    },
+                },
+                Scope.READ,
+            ),
+            "delete": secured(
+                {
+                    "operationId": "cancel_message",
+                    "summary": "Cancel a message no modem has started on",
+                    "parameters": [message_id],
+                    "responses": {
+                        "200": json_content("Message", "cancelled"),
+                        **error_responses(*_AUTH_ERRORS, "404", "409"),
+                    },
+                },
+                Scope.SEND,
+            ),
+        },
+    }
+
+
+FEATURE: Final = Feature(
+    "messages",
+    routes=(
+        Route("POST", MESSAGES_PATH, post_message, Scope.SEND),
+        Route("POST", BATCH_PATH, post_batch, Scope.SEND),
+        Route("GET", MESSAGES_PATH, list_messages, Scope.READ),
+        Route("GET", MESSAGE_PATH, get_message, Scope.READ),
+        Route("DELETE", MESSAGE_PATH, delete_message, Scope.SEND),
+    ),
+    paths=_paths(),
+    schemas=_schemas(),
+)

@@ -1,142 +1,151 @@
-"""Admin routes for the technician and the compliance officer.
+"""``/v1/modems`` and ``/v1/events``: the fleet's state and its log of state changes.
 
-``POST /v1/modems/{name}/at`` and ``POST /v1/modems/{name}/ussd`` run one AT
-command or USSD request through the task that owns the modem's port (audited);
-``GET /v1/audit`` lists the audit trail. The listing shows AT commands, since a
-technician's actions are what it is for, but masks every run of seven or more
-digits in them: an ATD or a phone book command could carry a patient's number.
+Read-only; what changes a modem (reset, AT and USSD passthrough) is ``modem_actions``.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from aiohttp import web
 
-from gateway.errors import UnknownField, ValidationError
-from gateway.fleet.passthrough import UssdAnswer
-from gateway.http import modems_openapi
-from gateway.http.context import API_KEY, CONTEXT
-from gateway.http.messages import read_json_object
-from gateway.http.resources import json_response, page_json, rfc3339
+from gateway.http.context import CONTEXT
+from gateway.http.feature import Feature, Route
+from gateway.http.openapi_builders import (
+    INT,
+    INT_OR_NULL,
+    PAGE_PARAMS,
+    STR,
+    STR_OR_NULL,
+    TIME,
+    TIME_OR_NULL,
+    Schema,
+    error_responses,
+    json_content,
+    object_schema,
+    page_schema,
+    ref,
+    secured,
+)
+from gateway.http.resources import event_json, json_response, modem_json, page_json
 from gateway.http.validation import page_cursor, page_limit, query_params
-from gateway.redact import redact_digit_runs
-from gateway.store.base import AuditEntry, Scope, Store
+from gateway.store.base import Scope
 
-AT_PATH: Final = "/v1/modems/{name}/at"
-USSD_PATH: Final = "/v1/modems/{name}/ussd"
-AUDIT_PATH: Final = "/v1/audit"
-AUDIT_PARAMS: Final = frozenset({"cursor", "limit"})
-
-ROUTE_SCOPES: Final[dict[tuple[str, str], Scope | None]] = {
-    ("POST", AT_PATH): Scope.ADMIN,
-    ("POST", USSD_PATH): Scope.ADMIN,
-    ("GET", AUDIT_PATH): Scope.ADMIN,
-    ("HEAD", AUDIT_PATH): Scope.ADMIN,
-}
+EVENT_PARAMS: Final = frozenset({"cursor", "limit"})
+MODEMS_PATH: Final = "/v1/modems"
+EVENTS_PATH: Final = "/v1/events"
 
 
-class TechnicianService(Protocol):
-    @property
-    def store(self) -> Store: ...
-
-    async def modem_command(
-        self,
-        name: str,
-        line: str,
-        timeout: float | None,  # noqa: ASYNC109 - the modem's deadline, passed to the driver
-        actor: str,
-    ) -> list[str]: ...
-
-    async def modem_ussd(self, name: str, code: str, actor: str) -> UssdAnswer: ...
+async def list_modems(request: web.Request) -> web.Response:
+    modems = request.app[CONTEXT].service.modems()
+    return json_response({"modems": [modem_json(m) for m in modems]})
 
 
-SERVICE: Final = web.AppKey("smsgw_technician", TechnicianService)
-
-
-def add_technician_routes(app: web.Application, service: TechnicianService) -> None:
-    """Add the routes, their scopes and their OpenAPI paths. Call before the app starts."""
-    app[SERVICE] = service
-    app.router.add_post(AT_PATH, post_at)
-    app.router.add_post(USSD_PATH, post_ussd)
-    app.router.add_get(AUDIT_PATH, list_audit)
-    context = app.get(CONTEXT)
-    if context is not None:
-        app[CONTEXT] = replace(
-            context,
-            scopes={**context.scopes, **ROUTE_SCOPES},
-            openapi=modems_openapi.merged(context.openapi),
-        )
-
-
-def _actor(request: web.Request) -> str:
-    return request[API_KEY].id
-
-
-def _fields(obj: dict[str, Any], allowed: frozenset[str]) -> None:
-    for name in obj:
-        if name not in allowed:
-            raise UnknownField("unknown field", field=name[:64])
-
-
-def _string(obj: dict[str, Any], name: str) -> str:
-    value = obj.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValidationError(f"{name} is required and must be a non-empty string", field=name)
-    return value
-
-
-async def post_at(request: web.Request) -> web.Response:
-    obj = await read_json_object(request)
-    _fields(obj, frozenset({"command", "timeout"}))
-    command = _string(obj, "command")
-    timeout = obj.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)):
-        raise ValidationError("timeout must be a number of seconds", field="timeout")
-    name = request.match_info["name"]
-    lines = await request.app[SERVICE].modem_command(
-        name, command, None if timeout is None else float(timeout), _actor(request)
-    )
-    return json_response({"modem": name, "command": command, "lines": lines})
-
-
-async def post_ussd(request: web.Request) -> web.Response:
-    obj = await read_json_object(request)
-    _fields(obj, frozenset({"code"}))
-    code = _string(obj, "code")
-    name = request.match_info["name"]
-    answer = await request.app[SERVICE].modem_ussd(name, code, _actor(request))
-    return json_response(
-        {"modem": name, "status": answer.status, "text": answer.text, "balance": answer.balance}
-    )
-
-
-async def list_audit(request: web.Request) -> web.Response:
-    params = query_params(request.query, AUDIT_PARAMS)
-    page = await request.app[SERVICE].store.list_audit(
+async def list_events(request: web.Request) -> web.Response:
+    params = query_params(request.query, EVENT_PARAMS)
+    page = await request.app[CONTEXT].service.store.list_events(
         cursor=page_cursor(params), limit=page_limit(params)
     )
-    return json_response(page_json(page, [audit_json(e) for e in page.items]))
+    return json_response(page_json(page, [event_json(e) for e in page.items]))
 
 
-def audit_json(entry: AuditEntry) -> dict[str, Any]:
+_AUTH_ERRORS: Final = ("401", "403")
+_IDENTITY_FIELDS: Final = ("manufacturer", "model", "revision", "imei", "imsi", "iccid")
+
+
+def _schemas() -> dict[str, Schema]:
     return {
-        "id": entry.id,
-        "at": rfc3339(entry.at),
-        "actor": entry.actor,
-        "action": entry.action,
-        "subject": entry.subject,
-        "detail": _masked(entry.detail),
-        "hash": entry.hash.hex(),
+        "Modem": object_schema(
+            {
+                "name": STR,
+                "port": STR,
+                "profile": STR,
+                "state": {"type": "string", "description": "starting, ready, down, closed, ..."},
+                "reason": STR_OR_NULL,
+                "tags": {"type": "array", "items": STR},
+                "identity": {
+                    **object_schema({k: STR_OR_NULL for k in _IDENTITY_FIELDS}),
+                    "type": ["object", "null"],
+                },
+                "health": {
+                    **object_schema(
+                        {
+                            "signal_dbm": INT_OR_NULL,
+                            "csq": INT_OR_NULL,
+                            "registration": STR,
+                            "technology": STR_OR_NULL,
+                            "operator": STR_OR_NULL,
+                            "sim": STR,
+                            "storage_used": INT_OR_NULL,
+                            "storage_total": INT_OR_NULL,
+                        }
+                    ),
+                    "type": ["object", "null"],
+                },
+                "sent_total": {"type": "integer", "minimum": 0},
+                "failed_total": {"type": "integer", "minimum": 0},
+                "last_error": STR_OR_NULL,
+                "last_seen": TIME_OR_NULL,
+                "balance": {
+                    "type": ["number", "null"],
+                    "description": "prepaid credit from the last [modems.balance] check",
+                },
+                "balance_text": STR_OR_NULL,
+                "balance_at": TIME_OR_NULL,
+            }
+        ),
+        "ModemList": object_schema({"modems": {"type": "array", "items": ref("Modem")}}),
+        "Event": object_schema(
+            {
+                "id": INT,
+                "at": TIME,
+                "kind": STR,
+                "modem": STR_OR_NULL,
+                "detail": {"type": "object"},
+            }
+        ),
+        "EventPage": page_schema("Event"),
     }
 
 
-def _masked(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_digit_runs(value)
-    if isinstance(value, dict):
-        return {key: _masked(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    return value
+def _paths() -> dict[str, Any]:
+    return {
+        "/v1/modems": {
+            "get": secured(
+                {
+                    "operationId": "list_modems",
+                    "summary": "Modems with identity, state, signal and counters",
+                    "responses": {
+                        "200": json_content("ModemList", "every configured modem"),
+                        **error_responses(*_AUTH_ERRORS),
+                    },
+                },
+                Scope.READ,
+            )
+        },
+        "/v1/events": {
+            "get": secured(
+                {
+                    "operationId": "list_events",
+                    "summary": "Modem state changes, resets and errors",
+                    "parameters": list(PAGE_PARAMS),
+                    "responses": {
+                        "200": json_content("EventPage", "one page"),
+                        **error_responses("400", *_AUTH_ERRORS),
+                    },
+                },
+                Scope.ADMIN,
+            )
+        },
+    }
+
+
+FEATURE: Final = Feature(
+    "modems",
+    routes=(
+        Route("GET", MODEMS_PATH, list_modems, Scope.READ),
+        Route("GET", EVENTS_PATH, list_events, Scope.ADMIN),
+    ),
+    paths=_paths(),
+    schemas=_schemas(),
+)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any, Final
 
 from aiohttp import web
@@ -13,7 +11,7 @@ from aiohttp import web
 from gateway.core.service import ModemStatus
 from gateway.store.base import (
     AddResult,
-    Event,
+    EventLogEntry,
     Inbound,
     Message,
     MessageState,
@@ -22,6 +20,7 @@ from gateway.store.base import (
     Segment,
     SegmentState,
 )
+from gateway.timefmt import rfc3339
 
 JsonObject = dict[str, Any]
 
@@ -31,17 +30,6 @@ _PRIORITY_NAMES: Final = {p: p.name.lower() for p in Priority}
 _MESSAGE_STATES: Final = {s: s.value for s in MessageState}
 _SEGMENT_STATES: Final = {s: s.value for s in SegmentState}
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def rfc3339(ts: float | None) -> str | None:
-    """POSIX seconds as RFC 3339 in UTC with milliseconds: ``2026-11-27T04:23:11.123Z``."""
-    return None if ts is None else _rfc3339(ts)
-
-
-@lru_cache(maxsize=4096)  # a batch shares one created_at; a page shares many
-def _rfc3339(ts: float) -> str:
-    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
-    return text.removesuffix("+00:00") + "Z"
 
 
 def message_json(message: Message, *, with_body: bool) -> JsonObject:
@@ -163,7 +151,7 @@ def modem_json(status: ModemStatus) -> JsonObject:
     }
 
 
-def event_json(event: Event) -> JsonObject:
+def event_json(event: EventLogEntry) -> JsonObject:
     return {
         "id": event.id,
         "at": rfc3339(event.at),

@@ -8,7 +8,7 @@ and retries with its idempotency key gets the message it already created.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Final, NamedTuple
 
 from aiohttp import web
@@ -16,6 +16,8 @@ from aiohttp import web
 from gateway.core.service import GatewayService
 from gateway.http.access_log import AccessLog
 from gateway.http.app import make_app
+from gateway.http.feature import Feature
+from gateway.http.features import API_FEATURES
 
 # All timeouts in seconds.
 SHUTDOWN_TIMEOUT: Final = 10.0  # in-flight requests get this long to finish on stop
@@ -44,12 +46,9 @@ async def start_api(
     *,
     default_country: str = "",
     shutdown_timeout: float = SHUTDOWN_TIMEOUT,
-    extend: Callable[[web.Application], object] | None = None,
+    features: Sequence[Feature] = API_FEATURES,
 ) -> ApiServer:
-    """``extend`` adds routes to the app before it freezes (the status page, /metrics)."""
-    app = make_app(service, default_country=default_country)
-    if extend is not None:
-        extend(app)
+    app = make_app(service, features, default_country=default_country)
     runner = web.AppRunner(
         app,
         access_log_class=AccessLog,

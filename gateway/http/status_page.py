@@ -1,36 +1,35 @@
-"""The technician's status page and the two JSON endpoints only it needs.
+"""The technician's status page and the one JSON summary only it needs.
 
 The page is a few static files (``gateway/static``) served by the daemon itself
 under a strict Content-Security-Policy: no inline script or style, nothing from
 elsewhere, so data shown on it can never run as code. It reads the ordinary API
 with an admin key the technician types once (kept in the tab's sessionStorage).
 
-``GET /v1/status`` sums up the queue and the modems for the page (no PHI);
-``POST /v1/modems/{name}/reset`` asks the daemon to reset one modem. Both go
-through the API's authentication like every other ``/v1`` route.
+``GET /v1/status`` sums up the queue and the modems for the page (no PHI); it goes
+through the API's authentication like every other ``/v1`` route. The page's reset
+button calls ``POST /v1/modems/{name}/reset`` (``modem_actions``).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Any, Final
 
 from aiohttp import web
 
-from gateway.http import status_openapi
-from gateway.http.context import API_KEY, CONTEXT
-from gateway.http.resources import rfc3339
-from gateway.metrics import (
-    UP_STATES,
-    Metrics,
-    MetricsEndpoint,
-    QueueView,
-    StatusSource,
-    http_metrics_middleware,
+from gateway.http.feature import Feature, Route
+from gateway.http.openapi_builders import (
+    Schema,
+    error_responses,
+    json_content,
+    object_schema,
+    secured,
 )
+from gateway.metrics import UP_STATES, Metrics, QueueView, StatusSource
 from gateway.store.base import Scope
+from gateway.timefmt import rfc3339
 
 STATIC_DIR: Final = Path(__file__).with_name("static")
 STATIC_FILES: Final = {
@@ -60,39 +59,60 @@ SECURITY_HEADERS: Final = {
     "Cache-Control": "no-store",
 }
 
-# Routes and the scope each needs, in the API's (method, path template) form.
-# ``/metrics`` is open like ``/healthz``: it carries no PHI, and Prometheus scrapes
-# without a key. HEAD comes with every GET route in aiohttp.
-ROUTE_SCOPES: Final[dict[tuple[str, str], Scope | None]] = {
-    **{
-        (method, path): None
-        for method in ("GET", "HEAD")
-        for path in ("/", "/static/{name}", "/metrics")
-    },
-    ("GET", "/v1/status"): Scope.READ,
-    ("HEAD", "/v1/status"): Scope.READ,
-    ("POST", "/v1/modems/{name}/reset"): Scope.ADMIN,
-}
-
-
-class OpsService(StatusSource, Protocol):
-    """``StatusSource`` plus the one action the page offers."""
-
-    async def reset_modem(self, name: str, *, actor: str = "api") -> None:
-        """Start a reset of the named modem and return (NotFound for an unknown name);
-        ``actor`` (the API key's id) goes to the audit trail."""
-        ...
+STATUS_PATH: Final = "/v1/status"
 
 
 @dataclass(frozen=True, slots=True)
-class Ops:
-    service: OpsService
+class _Page:
+    service: StatusSource
     metrics: Metrics
     queue: QueueView
     assets: dict[str, bytes]
 
+    async def index(self, request: web.Request) -> web.Response:
+        return _page_response(self.assets[INDEX_FILE], "text/html")
 
-OPS: Final = web.AppKey("smsgw_ops", Ops)
+    async def static_asset(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        content_type = STATIC_FILES.get(name)
+        if content_type is None:  # a fixed list: no path is ever joined from the request
+            raise web.HTTPNotFound()
+        return _page_response(self.assets[name], content_type)
+
+    async def status(self, request: web.Request) -> web.Response:
+        """The page's queue summary and per-modem segment counts of today (no PHI)."""
+        snap = await self.queue.refresh()
+        modems = self.service.modems()
+        now = time.time()
+        per_modem = []
+        for m in modems:
+            sent_today, failed_today = self.metrics.today(m.name)
+            per_modem.append(
+                {
+                    "name": m.name,
+                    "segments_sent_today": sent_today,
+                    "segments_failed_today": failed_today,
+                    "last_send_success_at": rfc3339(self.metrics.last_success(m.name)),
+                }
+            )
+        depth = {state: snap.by_state.get(state, 0) for state in ("queued", "sending", "unknown")}
+        body = {
+            "time": rfc3339(now),
+            "store_ok": snap.ok,
+            "queue": {
+                "depth": depth,
+                "queued_by_priority": snap.queued_by_priority,
+                "oldest_queued_age_seconds": round(snap.oldest_queued_age_seconds, 3),
+            },
+            "messages_by_state": snap.by_state,
+            "store_size_bytes": snap.store_size_bytes,
+            "modems": {
+                "total": len(modems),
+                "up": sum(1 for m in modems if m.state in UP_STATES),
+                "items": per_modem,
+            },
+        }
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 def load_assets(directory: Path = STATIC_DIR) -> dict[str, bytes]:
@@ -100,31 +120,20 @@ def load_assets(directory: Path = STATIC_DIR) -> dict[str, bytes]:
     return {name: (directory / name).read_bytes() for name in (INDEX_FILE, *STATIC_FILES)}
 
 
-def add_ops_routes(app: web.Application, service: OpsService, metrics: Metrics) -> Ops:
-    """Add the page, ``/metrics``, ``/v1/status`` and the reset route to the API's app.
-
-    Also puts each route's scope in the API's table (which refuses routes it does not
-    list) and the HTTP metrics middleware in front of the API's own, so that the
-    statuses it counts are the ones clients see. Call before the app starts.
-    """
-    queue = QueueView(lambda: service.store)
-    ops = Ops(service, metrics, queue, load_assets())
-    app[OPS] = ops
-    endpoint = MetricsEndpoint(service, metrics, queue)
-    app.router.add_get("/", index)
-    app.router.add_get("/static/{name}", static_asset)
-    app.router.add_get("/metrics", endpoint.handle)
-    app.router.add_get("/v1/status", status)
-    app.router.add_post("/v1/modems/{name}/reset", reset_modem)
-    app.middlewares.insert(0, http_metrics_middleware(metrics))
-    context = app.get(CONTEXT)
-    if context is not None:
-        app[CONTEXT] = replace(
-            context,
-            scopes={**context.scopes, **ROUTE_SCOPES},
-            openapi=status_openapi.merged(context.openapi),
-        )
-    return ops
+def feature(service: StatusSource, metrics: Metrics, queue: QueueView) -> Feature:
+    """``/`` and ``/static/{name}`` are open (the page holds no data; it asks the API with
+    the key the technician types); ``/v1/status`` needs the read scope."""
+    page = _Page(service, metrics, queue, load_assets())
+    return Feature(
+        "status_page",
+        routes=(
+            Route("GET", "/", page.index, None, head=True, documented=False),
+            Route("GET", "/static/{name}", page.static_asset, None, head=True, documented=False),
+            Route("GET", STATUS_PATH, page.status, Scope.READ, head=True),
+        ),
+        paths=_paths(),
+        schemas=_schemas(),
+    )
 
 
 def _page_response(body: bytes, content_type: str) -> web.Response:
@@ -133,59 +142,69 @@ def _page_response(body: bytes, content_type: str) -> web.Response:
     return response
 
 
-async def index(request: web.Request) -> web.Response:
-    return _page_response(request.app[OPS].assets[INDEX_FILE], "text/html")
+# OpenAPI -------------------------------------------------------------------------------
+
+_COUNT: Final[Schema] = {"type": "integer", "minimum": 0}
+_TIME: Final[Schema] = {"type": ["string", "null"], "format": "date-time"}
 
 
-async def static_asset(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    content_type = STATIC_FILES.get(name)
-    if content_type is None:  # a fixed list: no path is ever joined from the request
-        raise web.HTTPNotFound()
-    return _page_response(request.app[OPS].assets[name], content_type)
+def _counts() -> Schema:
+    return {"type": "object", "additionalProperties": _COUNT}
 
 
-async def status(request: web.Request) -> web.Response:
-    """The page's queue summary and per-modem segment counts of today (no PHI)."""
-    ops = request.app[OPS]
-    snap = await ops.queue.refresh()
-    modems = ops.service.modems()
-    now = time.time()
-    per_modem = []
-    for m in modems:
-        sent_today, failed_today = ops.metrics.today(m.name)
-        per_modem.append(
+def _schemas() -> dict[str, Schema]:
+    return {
+        # Not "Status": that is what /healthz and /readyz answer.
+        "StatusSummary": object_schema(
             {
-                "name": m.name,
-                "segments_sent_today": sent_today,
-                "segments_failed_today": failed_today,
-                "last_send_success_at": rfc3339(ops.metrics.last_success(m.name)),
+                "time": {"type": "string", "format": "date-time"},
+                "store_ok": {"type": "boolean"},
+                "queue": object_schema(
+                    {
+                        "depth": object_schema(
+                            {"queued": _COUNT, "sending": _COUNT, "unknown": _COUNT}
+                        ),
+                        "queued_by_priority": _counts(),
+                        "oldest_queued_age_seconds": {"type": "number", "minimum": 0},
+                    }
+                ),
+                "messages_by_state": _counts(),
+                "store_size_bytes": _COUNT,
+                "modems": object_schema(
+                    {
+                        "total": _COUNT,
+                        "up": _COUNT,
+                        "items": {
+                            "type": "array",
+                            "items": object_schema(
+                                {
+                                    "name": {"type": "string"},
+                                    "segments_sent_today": _COUNT,
+                                    "segments_failed_today": _COUNT,
+                                    "last_send_success_at": _TIME,
+                                }
+                            ),
+                        },
+                    }
+                ),
             }
-        )
-    depth = {state: snap.by_state.get(state, 0) for state in ("queued", "sending", "unknown")}
-    body = {
-        "time": rfc3339(now),
-        "store_ok": snap.ok,
-        "queue": {
-            "depth": depth,
-            "queued_by_priority": snap.queued_by_priority,
-            "oldest_queued_age_seconds": round(snap.oldest_queued_age_seconds, 3),
-        },
-        "messages_by_state": snap.by_state,
-        "store_size_bytes": snap.store_size_bytes,
-        "modems": {
-            "total": len(modems),
-            "up": sum(1 for m in modems if m.state in UP_STATES),
-            "items": per_modem,
+        ),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/v1/status": {
+            "get": secured(
+                {
+                    "operationId": "getStatus",
+                    "summary": "Queue depth, oldest waiting message and today's counts per modem",
+                    "responses": {
+                        "200": json_content("StatusSummary", "the summary"),
+                        **error_responses("401", "403"),
+                    },
+                },
+                Scope.READ,
+            )
         },
     }
-    return web.json_response(body, headers={"Cache-Control": "no-store"})
-
-
-async def reset_modem(request: web.Request) -> web.Response:
-    ops = request.app[OPS]
-    name = request.match_info["name"]
-    key = request.get(API_KEY)
-    actor = key.id if key is not None else "api"
-    await ops.service.reset_modem(name, actor=actor)  # NotFound reaches the client as a 404
-    return web.json_response({"modem": name, "reset": "started"}, status=202)

@@ -201,7 +201,9 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class EventLogEntry:
+    """One line of the operational log behind ``/v1/events`` (not a webhook event)."""
+
     id: int
     at: float
     kind: str  # "modem.down", "modem.up", "modem.reset", "modem.error", ...
@@ -491,7 +493,7 @@ class Store(Protocol):
         modem notify (same kind, ``detail["reason"]`` passed on) in the same transaction."""
         ...
 
-    async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]:
+    async def list_events(self, *, cursor: str | None, limit: int) -> Page[EventLogEntry]:
         """Newest first, as :meth:`list_messages`."""
         ...
 

@@ -11,7 +11,7 @@ import sqlite3
 from typing import Any
 
 from gateway.crypto import KeyRing
-from gateway.store.base import Event
+from gateway.store.base import EventLogEntry
 from gateway.store.sealing import aad, dump_json
 
 
@@ -37,7 +37,7 @@ def insert_event(
 
 def select_events(
     conn: sqlite3.Connection, keyring: KeyRing, before_id: int | None, limit: int
-) -> list[Event]:
+) -> list[EventLogEntry]:
     where = "WHERE id < ?" if before_id is not None else ""
     params: list[Any] = [before_id] if before_id is not None else []
     events = []
@@ -50,5 +50,5 @@ def select_events(
             if detail_enc is not None
             else {}
         )
-        events.append(Event(id=event_id, at=at, kind=kind, modem=modem, detail=detail))
+        events.append(EventLogEntry(id=event_id, at=at, kind=kind, modem=modem, detail=detail))
     return events

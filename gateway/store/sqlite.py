@@ -46,7 +46,7 @@ from gateway.store.base import (
     AuditEntry,
     Delivery,
     DueDelivery,
-    Event,
+    EventLogEntry,
     Fanout,
     Inbound,
     InboundPart,
@@ -433,7 +433,7 @@ class SqliteStore:
 
         await self._change(job)
 
-    async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]:
+    async def list_events(self, *, cursor: str | None, limit: int) -> Page[EventLogEntry]:
         """Newest first. ``next_cursor`` is None on the last page."""
         limit = _page_limit(limit)
         before = _row_cursor(cursor)

@@ -1,5 +1,8 @@
 """``/v1/webhooks``: list, create and delete subscriptions; see each one's deliveries.
 
+The feature's OpenAPI part also describes the requests the gateway makes to
+subscribers (the document's ``webhooks``).
+
 Admin scope throughout. A subscription's secret is shown once, in the answer to
 its creation; listings never show it. Deliveries show state, attempts and the
 HTTP status of each attempt, never the payload (it holds PHI).
@@ -7,6 +10,7 @@ HTTP status of each attempt, never the payload (it holds PHI).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Final
 
 from aiohttp import web
@@ -18,12 +22,31 @@ from gateway.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
-from gateway.http.resources import JsonObject, json_response, rfc3339
+from gateway.http.feature import Feature, Route
+from gateway.http.openapi_builders import (
+    PAGE_PARAMS,
+    STR,
+    TIME,
+    TIME_OR_NULL,
+    Schema,
+    error_responses,
+    json_body,
+    json_content,
+    object_schema,
+    page_schema,
+    param,
+    ref,
+    secured,
+)
+from gateway.http.resources import JsonObject, json_response
 from gateway.http.validation import page_cursor, page_limit, parse_json_object, query_params
 from gateway.store.base import DELIVERY_STATES, Delivery, Scope, Store
+from gateway.timefmt import rfc3339
+from gateway.webhooks.events import ALL_KINDS
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.subscriptions import (
     FORMATS,
+    MAX_URL_CHARS,
     MIN_SECRET_CHARS,
     Registry,
     Subscription,
@@ -42,14 +65,18 @@ class WebhookApi:
         self.store = store
         self.hosts = hosts
 
-    def routes(self) -> list[tuple[str, str, Any, Scope]]:
-        return [
-            ("GET", "/v1/webhooks", self.list_subscriptions, Scope.ADMIN),
-            ("POST", "/v1/webhooks", self.create_subscription, Scope.ADMIN),
-            ("GET", "/v1/webhooks/{id}", self.get_subscription, Scope.ADMIN),
-            ("DELETE", "/v1/webhooks/{id}", self.delete_subscription, Scope.ADMIN),
-            ("GET", "/v1/webhooks/{id}/deliveries", self.list_deliveries, Scope.ADMIN),
-        ]
+    def feature(self) -> Feature:
+        """Admin scope throughout; described by :data:`DESCRIPTION`."""
+        return replace(
+            DESCRIPTION,
+            routes=(
+                Route("GET", "/v1/webhooks", self.list_subscriptions, Scope.ADMIN),
+                Route("POST", "/v1/webhooks", self.create_subscription, Scope.ADMIN),
+                Route("GET", "/v1/webhooks/{id}", self.get_subscription, Scope.ADMIN),
+                Route("DELETE", "/v1/webhooks/{id}", self.delete_subscription, Scope.ADMIN),
+                Route("GET", "/v1/webhooks/{id}/deliveries", self.list_deliveries, Scope.ADMIN),
+            ),
+        )
 
     async def list_subscriptions(self, request: web.Request) -> web.Response:
         query_params(request.query, frozenset())
@@ -153,3 +180,249 @@ def delivery_json(d: Delivery) -> JsonObject:
             for a in d.history
         ],
     }
+
+
+# OpenAPI -------------------------------------------------------------------------------
+
+_EVENTS: Final = {
+    "type": "array",
+    "items": {"type": "string", "enum": sorted(ALL_KINDS)},
+    "minItems": 1,
+}
+
+
+def _schemas() -> dict[str, Schema]:
+    subscription: dict[str, Schema] = {
+        "id": STR,
+        "url": STR,
+        "events": _EVENTS,
+        "format": {"type": "string", "enum": list(FORMATS)},
+        "account_sid": {"type": ["string", "null"]},
+        "source": {"type": "string", "enum": ["config", "api"]},
+        "created_at": TIME_OR_NULL,
+    }
+    return {
+        "WebhookCreate": object_schema(
+            {
+                "url": {"type": "string", "maxLength": MAX_URL_CHARS, "format": "uri"},
+                "events": _EVENTS,
+                "secret": {
+                    "type": "string",
+                    "minLength": MIN_SECRET_CHARS,
+                    "maxLength": MAX_SECRET_CHARS,
+                    "description": "HMAC key of Smsgw-Signature; generated when absent",
+                },
+                "format": {"type": "string", "enum": list(FORMATS), "default": "smsgw"},
+                "account_sid": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_ACCOUNT_SID_CHARS,
+                },
+            },
+            optional=("secret", "format", "account_sid"),
+        ),
+        "Webhook": object_schema(subscription),
+        "WebhookCreated": object_schema(
+            {**subscription, "secret": {"type": "string", "description": "shown only here"}}
+        ),
+        "WebhookList": object_schema({"items": {"type": "array", "items": ref("Webhook")}}),
+        "WebhookAttempt": object_schema(
+            {
+                "at": TIME,
+                "attempt": {"type": "integer", "minimum": 1},
+                "status": {"type": ["integer", "null"]},
+                "error": {"type": ["string", "null"]},
+                "duration_ms": {"type": "number"},
+            }
+        ),
+        "WebhookDelivery": object_schema(
+            {
+                "id": STR,
+                "event": {"type": "string", "enum": sorted(ALL_KINDS)},
+                "state": {"type": "string", "enum": list(DELIVERY_STATES)},
+                "created_at": TIME,
+                "attempts": {"type": "integer", "minimum": 0},
+                "next_attempt_at": TIME_OR_NULL,
+                "delivered_at": TIME_OR_NULL,
+                "last_error": {"type": ["string", "null"]},
+                "history": {"type": "array", "items": ref("WebhookAttempt")},
+            }
+        ),
+        "WebhookDeliveryPage": page_schema("WebhookDelivery"),
+    }
+
+
+_AUTH_ERRORS: Final = ("401", "403")
+
+
+def _paths() -> dict[str, Any]:
+    sub_id = param("id", "path", STR, "subscription id", required=True)
+    state = param(
+        "state",
+        "query",
+        {"type": "string", "enum": list(DELIVERY_STATES)},
+        "only deliveries in this state",
+    )
+    return {
+        "/v1/webhooks": {
+            "get": secured(
+                {
+                    "operationId": "list_webhooks",
+                    "summary": "Webhook subscriptions (configured and created here)",
+                    "responses": {
+                        "200": json_content("WebhookList", "every subscription"),
+                        **error_responses(*_AUTH_ERRORS),
+                    },
+                },
+                Scope.ADMIN,
+            ),
+            "post": secured(
+                {
+                    "operationId": "create_webhook",
+                    "summary": "Subscribe a URL to events; the answer shows the secret once",
+                    "requestBody": json_body("WebhookCreate"),
+                    "responses": {
+                        "201": json_content("WebhookCreated", "created"),
+                        **error_responses("400", *_AUTH_ERRORS, "413", "415"),
+                    },
+                },
+                Scope.ADMIN,
+            ),
+        },
+        "/v1/webhooks/{id}": {
+            "get": secured(
+                {
+                    "operationId": "get_webhook",
+                    "summary": "One subscription",
+                    "parameters": [sub_id],
+                    "responses": {
+                        "200": json_content("Webhook", "the subscription"),
+                        **error_responses(*_AUTH_ERRORS, "404"),
+                    },
+                },
+                Scope.ADMIN,
+            ),
+            "delete": secured(
+                {
+                    "operationId": "delete_webhook",
+                    "summary": "Remove a subscription; its pending deliveries are dead-lettered",
+                    "parameters": [sub_id],
+                    "responses": {
+                        "204": {"description": "removed"},
+                        **error_responses(*_AUTH_ERRORS, "404", "409"),
+                    },
+                },
+                Scope.ADMIN,
+            ),
+        },
+        "/v1/webhooks/{id}/deliveries": {
+            "get": secured(
+                {
+                    "operationId": "list_webhook_deliveries",
+                    "summary": "Deliveries to a subscription with every attempt, newest first",
+                    "parameters": [sub_id, *PAGE_PARAMS, state],
+                    "responses": {
+                        "200": json_content("WebhookDeliveryPage", "one page"),
+                        **error_responses("400", *_AUTH_ERRORS, "404"),
+                    },
+                },
+                Scope.ADMIN,
+            )
+        },
+    }
+
+
+def event_schemas() -> dict[str, Schema]:
+    """What a subscriber receives (``format = "smsgw"``)."""
+    nullable_str: Schema = {"type": ["string", "null"]}
+    message: dict[str, Schema] = {
+        "message_id": STR,
+        "to": {"type": "string", "description": "E.164"},
+        "state": STR,
+        "modem": nullable_str,
+        "segments": {"type": "integer"},
+        "tags": {"type": "array", "items": STR},
+        "metadata": {"type": "object"},
+        "created_at": TIME,
+        "sent_at": TIME_OR_NULL,
+        "delivered_at": TIME_OR_NULL,
+        "error": {
+            "type": ["object", "null"],
+            "properties": {"code": STR, "message": nullable_str},
+        },
+    }
+    inbound: dict[str, Schema] = {
+        "inbound_id": STR,
+        "from": {"type": "string", "description": "E.164, or the sender's name"},
+        "text": STR,
+        "modem": STR,
+        "encoding": STR,
+        "parts": {"type": "integer"},
+        "complete": {"type": "boolean"},
+        "conversation_id": STR,
+        "received_at": TIME,
+        "sent_at": TIME_OR_NULL,
+    }
+    modem: dict[str, Schema] = {"modem": STR, "reason": nullable_str}
+
+    def envelope(kinds: list[str], data: dict[str, Schema]) -> Schema:
+        return object_schema(
+            {
+                "id": {"type": "string", "description": "delivery id, also Smsgw-Delivery"},
+                "type": {"type": "string", "enum": kinds},
+                "created_at": TIME,
+                "data": object_schema(data),
+            }
+        )
+
+    return {
+        "MessageEvent": envelope(["message.sent", "message.delivered", "message.failed"], message),
+        "InboundEvent": envelope(["inbound.received"], inbound),
+        "ModemEvent": envelope(["modem.down", "modem.up"], modem),
+    }
+
+
+def _webhooks() -> dict[str, Any]:
+    """OpenAPI 3.1 ``webhooks``: the requests the gateway makes to subscribers."""
+    headers = [
+        {
+            "name": "Smsgw-Signature",
+            "in": "header",
+            "required": True,
+            "schema": STR,
+            "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + '.' + raw body)>;"
+            " refuse a t more than 300 s from your clock",
+        },
+        {"name": "Smsgw-Event", "in": "header", "required": True, "schema": STR},
+        {"name": "Smsgw-Delivery", "in": "header", "required": True, "schema": STR},
+    ]
+    schema_of = {
+        "message.sent": "MessageEvent",
+        "message.delivered": "MessageEvent",
+        "message.failed": "MessageEvent",
+        "inbound.received": "InboundEvent",
+        "modem.down": "ModemEvent",
+        "modem.up": "ModemEvent",
+    }
+    return {
+        kind: {
+            "post": {
+                "operationId": f"webhook_{kind.replace('.', '_')}",
+                "summary": f"{kind}: retried with backoff until a 2xx answer",
+                "parameters": headers,
+                "requestBody": json_body(schema),
+                "responses": {"2XX": {"description": "received; anything else is retried"}},
+            }
+        }
+        for kind, schema in schema_of.items()
+    }
+
+
+# The feature's OpenAPI part; ``WebhookApi.feature`` adds the routes it describes.
+DESCRIPTION: Final = Feature(
+    "webhooks",
+    routes=(),
+    paths=_paths(),
+    schemas={**_schemas(), **event_schemas()},
+    webhooks=_webhooks(),
+)

@@ -59,7 +59,9 @@ def backoff(settings: WebhookSettings, attempt: int, rng: random.Random) -> floa
     return float(delay * (0.5 + rng.random() / 2))
 
 
-class Dispatcher:
+class WebhookDelivery:
+    """The task that sends due outbox rows to subscribers (not the per-modem send workers)."""
+
     def __init__(
         self,
         registry: Registry,

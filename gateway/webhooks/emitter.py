@@ -20,8 +20,8 @@ from typing import Any, Final
 from gateway.store.base import Change, Notice
 from gateway.store.sealing import dump_json
 from gateway.webhooks.events import (
-    Event,
     EventKind,
+    WebhookEvent,
     envelope,
     inbound_event,
     message_event,
@@ -33,12 +33,12 @@ COMPAT_KIND: Final = "compat"
 COMPAT_REF: Final = "compat_ref"
 
 # (event, subscription) -> payload bytes, for a subscription format other than smsgw
-Formatter = Callable[[Event, Subscription], bytes | None]
+Formatter = Callable[[WebhookEvent, Subscription], bytes | None]
 # (event, stored spec) -> [(receiver, payload)], for a compat kind
-CallbackBuilder = Callable[[Event, dict[str, Any]], list[tuple[str, bytes]]]
+CallbackBuilder = Callable[[WebhookEvent, dict[str, Any]], list[tuple[str, bytes]]]
 
 
-def to_event(change: Change) -> Event | None:
+def to_event(change: Change) -> WebhookEvent | None:
     kind = EventKind(change.kind)
     if change.message is not None and change.number_hash is not None:
         return message_event(kind, change.message, change.number_hash, change.at)
@@ -92,7 +92,7 @@ class EventFanout:
         ]
 
     def _compat(
-        self, event: Event, spec: Callable[[str], dict[str, Any] | None]
+        self, event: WebhookEvent, spec: Callable[[str], dict[str, Any] | None]
     ) -> list[tuple[str, bytes]]:
         message = event.message
         if message is None:

@@ -11,8 +11,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Final
 
-from gateway.http.resources import rfc3339
 from gateway.store.base import Inbound, Message
+from gateway.timefmt import rfc3339
 
 
 class EventKind(enum.StrEnum):
@@ -28,7 +28,7 @@ ALL_KINDS: Final = frozenset(EventKind)
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class WebhookEvent:
     kind: EventKind
     order_key: str  # events with one key are delivered in order
     source: str | None  # message or inbound id: one event of a kind per source
@@ -42,7 +42,7 @@ def number_key(number_hash: bytes) -> str:
     return "n:" + number_hash[:16].hex()
 
 
-def message_event(kind: EventKind, message: Message, number_hash: bytes, at: float) -> Event:
+def message_event(kind: EventKind, message: Message, number_hash: bytes, at: float) -> WebhookEvent:
     error = None
     if message.last_error_code is not None:
         error = {"code": message.last_error_code, "message": message.last_error_text}
@@ -59,10 +59,10 @@ def message_event(kind: EventKind, message: Message, number_hash: bytes, at: flo
         "delivered_at": rfc3339(message.delivered_at),
         "error": error,
     }
-    return Event(kind, number_key(number_hash), message.id, at, data, message=message)
+    return WebhookEvent(kind, number_key(number_hash), message.id, at, data, message=message)
 
 
-def inbound_event(inbound: Inbound, number_hash: bytes, at: float) -> Event:
+def inbound_event(inbound: Inbound, number_hash: bytes, at: float) -> WebhookEvent:
     data = {
         "inbound_id": inbound.id,
         "from": inbound.sender,
@@ -75,16 +75,16 @@ def inbound_event(inbound: Inbound, number_hash: bytes, at: float) -> Event:
         "received_at": rfc3339(inbound.received_at),
         "sent_at": rfc3339(inbound.sent_at),
     }
-    return Event(
+    return WebhookEvent(
         EventKind.INBOUND_RECEIVED, number_key(number_hash), inbound.id, at, data, inbound=inbound
     )
 
 
-def modem_event(kind: EventKind, modem: str, reason: str | None, at: float) -> Event:
-    return Event(kind, f"m:{modem}", None, at, {"modem": modem, "reason": reason})
+def modem_event(kind: EventKind, modem: str, reason: str | None, at: float) -> WebhookEvent:
+    return WebhookEvent(kind, f"m:{modem}", None, at, {"modem": modem, "reason": reason})
 
 
-def envelope(event_id: str, event: Event) -> dict[str, Any]:
+def envelope(event_id: str, event: WebhookEvent) -> dict[str, Any]:
     """The JSON body a subscriber receives."""
     return {
         "id": event_id,

@@ -5,27 +5,23 @@ Lifecycle, in the daemon's order::
     before the store -> integrations = Integrations(config.webhooks, settings, hosts)
                         store = create_store(cfg, keyring, fanout=integrations.fanout,
                                              on_outbox=integrations.dispatcher.notify)
-    store opened     -> await integrations.start(store)   # subscriptions, dispatcher
-    HTTP app made    -> integrations.add_routes(app)      # before the app starts
+    store opened     -> await integrations.start(store)   # subscriptions, delivery task
+    HTTP app made    -> make_app(..., [..., *integrations.features()])
     stopping         -> await integrations.stop()         # after the workers, before the store
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
-
-from aiohttp import web
 
 from gateway.compat import kannel, twilio
 from gateway.errors import StoreError
-from gateway.http.context import CONTEXT
-from gateway.store.base import Scope, Store
+from gateway.http.feature import Feature
+from gateway.store.base import Store
 from gateway.webhooks.api import WebhookApi
-from gateway.webhooks.delivery import Dispatcher, WebhookSettings
+from gateway.webhooks.delivery import WebhookDelivery, WebhookSettings
 from gateway.webhooks.emitter import EventFanout
 from gateway.webhooks.hosts import CallbackHosts
-from gateway.webhooks.openapi import merged
 from gateway.webhooks.subscriptions import Registry, WebhookConfig
 
 
@@ -39,7 +35,7 @@ class Integrations:
     ) -> None:
         self.registry = Registry(configured)
         self.hosts = callback_hosts or CallbackHosts()  # default: no per-request callbacks
-        self.dispatcher = Dispatcher(self.registry, settings, callback_hosts=self.hosts)
+        self.dispatcher = WebhookDelivery(self.registry, settings, callback_hosts=self.hosts)
         # What the store writes to the outbox, in the transaction of each change.
         self.fanout = EventFanout(
             self.registry,
@@ -60,25 +56,13 @@ class Integrations:
         self._store = store
         self.dispatcher.start(store)
 
-    def add_routes(self, app: web.Application) -> None:
+    def features(self) -> tuple[Feature, ...]:
         """``/v1/webhooks`` (admin), the Twilio and Kannel shapes (their own authentication)."""
-        scopes: dict[tuple[str, str], Scope | None] = {}
-        for method, path, handler, scope in WebhookApi(
-            self.registry, self.store, self.hosts
-        ).routes():
-            app.router.add_route(method, path, handler)
-            scopes[(method, path)] = scope
-        for method, path, handler in (
-            *twilio.TwilioApi(self.store, self.hosts).routes(),
-            *kannel.KannelApi(self.store, self.hosts).routes(),
-        ):
-            app.router.add_route(method, path, handler)
-            scopes[(method, path)] = None  # basic auth / username+password, checked inside
-        context = app.get(CONTEXT)
-        if context is not None:
-            app[CONTEXT] = replace(
-                context, scopes={**context.scopes, **scopes}, openapi=merged(context.openapi)
-            )
+        return (
+            WebhookApi(self.registry, self.store, self.hosts).feature(),
+            twilio.TwilioApi(self.store, self.hosts).feature(),
+            kannel.KannelApi(self.store, self.hosts).feature(),
+        )
 
     async def stop(self) -> None:
         await self.dispatcher.stop()

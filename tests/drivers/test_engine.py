@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from drivers.engine import Priority, PriorityLock, command_name, expected_prefixes
+from drivers.engine import CommandPriority, PriorityLock, command_name, expected_prefixes
 from drivers.errors import (
     CmeError,
     CmsError,
@@ -230,7 +230,7 @@ async def test_unknown_unsolicited_lines_are_counted(rig: EngineRig) -> None:
 
 async def test_priority_lock_serves_the_highest_first() -> None:
     lock = PriorityLock()
-    await lock.acquire(Priority.SEND)
+    await lock.acquire(CommandPriority.SEND)
     order: list[str] = []
 
     async def take(name: str, priority: int) -> None:
@@ -239,10 +239,10 @@ async def test_priority_lock_serves_the_highest_first() -> None:
         lock.release()
 
     tasks = [
-        asyncio.create_task(take("send", Priority.SEND)),
-        asyncio.create_task(take("health", Priority.HEALTH)),
-        asyncio.create_task(take("reset", Priority.RESET)),
-        asyncio.create_task(take("read", Priority.READ)),
+        asyncio.create_task(take("send", CommandPriority.SEND)),
+        asyncio.create_task(take("health", CommandPriority.HEALTH)),
+        asyncio.create_task(take("reset", CommandPriority.RESET)),
+        asyncio.create_task(take("read", CommandPriority.READ)),
     ]
     await until(lambda: lock.waiting == 4)
     lock.release()

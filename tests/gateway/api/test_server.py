@@ -9,7 +9,9 @@ import pytest
 from aiohttp import web
 
 from gateway.core.service import GatewayService
-from gateway.http import start_api
+from gateway.http import Feature, Route, start_api
+from gateway.http.features import API_FEATURES
+from gateway.store.base import Scope
 from tests.gateway.api.conftest import Api
 
 
@@ -22,7 +24,10 @@ async def test_start_api_serves_and_stops(service: GatewayService) -> None:
         "127.0.0.1",
         0,
         shutdown_timeout=1.0,
-        extend=lambda app: app.router.add_get("/extra", extra),
+        features=(
+            *API_FEATURES,
+            Feature("extra", (Route("GET", "/extra", extra, Scope.ADMIN, documented=False),)),
+        ),
     )
     port = server.port
     try:
@@ -37,7 +42,7 @@ async def test_start_api_serves_and_stops(service: GatewayService) -> None:
             aiohttp.ClientSession() as session,
             session.get(f"http://127.0.0.1:{port}/extra") as resp,
         ):
-            # Not in the route table: the API's middleware asks for an admin key.
+            # An admin route: the API's middleware asks for a key.
             assert (resp.status, (await resp.json())["error"]["code"]) == (401, "unauthorized")
     finally:
         await server.stop()

@@ -7,7 +7,7 @@ from gateway.config import RouteConfig
 from gateway.core.service import SendRequest
 from gateway.daemon import Daemon
 from gateway.fleet.identity import IDENTITY_MISMATCH, IDENTITY_MISMATCH_EVENT
-from gateway.store.base import Event, Message, MessageState
+from gateway.store.base import EventLogEntry, Message, MessageState
 from tests.gateway.discovery.conftest import Bench
 from tests.gateway.runtime.conftest import poll_until
 
@@ -113,7 +113,7 @@ async def test_a_restart_finds_the_same_names(bench: Bench) -> None:
     assert set(again.handles) == names
 
 
-async def events(daemon: Daemon, kind: str) -> list[Event]:
+async def events(daemon: Daemon, kind: str) -> list[EventLogEntry]:
     page = await daemon.store.list_events(cursor=None, limit=100)
     return [e for e in page.items if e.kind == kind]
 
@@ -127,7 +127,7 @@ async def test_another_imei_is_reported_and_kept_out_of_rotation(bench: Bench) -
     )
     await usable(daemon, "sticks-aaa111")
 
-    async def reported() -> list[Event]:
+    async def reported() -> list[EventLogEntry]:
         found = await events(daemon, IDENTITY_MISMATCH_EVENT)
         return found if len(found) == 2 else []
 

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from gateway.metrics import Metrics
-from tests.gateway.ops.fakes import FakeService, FakeStore, Served, modem_status, ops_app
+from tests.gateway.ops.fakes import FakeService, FakeStore, Served, modem_status, status_page_app
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def fake_service() -> FakeService:
 @pytest.fixture
 async def served(fake_service: FakeService) -> AsyncIterator[Served]:
     metrics = Metrics(fake_service.statuses)
-    runner = web.AppRunner(ops_app(fake_service, metrics), handle_signals=False)
+    runner = web.AppRunner(status_page_app(fake_service, metrics), handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)

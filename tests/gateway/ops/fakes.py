@@ -1,8 +1,8 @@
 """A gateway stand-in for the metrics and status page tests, and shared constants.
 
-``FakeService`` answers what the API and the ops routes ask (modems, store
-figures, events, keys) from plain attributes a test can change; ``ops_app``
-builds the real API app with the ops routes added, as the daemon does.
+``FakeService`` answers what the API and the status page routes ask (modems, store
+figures, events, keys) from plain attributes a test can change; ``status_page_app``
+builds the real API app with the status page and /metrics, as the daemon does.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from drivers.types import Health, Identity, Registration
 from gateway.core.service import ApiSettings, ModemStatus, SendRequest
 from gateway.errors import NotFound
 from gateway.http.app import make_app
-from gateway.http.status_page import add_ops_routes
+from gateway.http.features import daemon_features
 from gateway.metrics import Metrics
 from gateway.store.base import (
     AddResult,
     ApiKey,
-    Event,
+    EventLogEntry,
     Message,
     MessageState,
     Page,
@@ -78,7 +78,7 @@ def modem_status(name: str, state: str = "ready", **changes: Any) -> ModemStatus
 class FakeStore:
     stats_result: dict[str, int] = field(default_factory=dict)
     queue: list[QueueItem] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    events: list[EventLogEntry] = field(default_factory=list)
     fail_stats: bool = False
 
     async def stats(self) -> dict[str, int]:
@@ -89,11 +89,11 @@ class FakeStore:
     async def queued(self) -> list[QueueItem]:
         return list(self.queue)
 
-    async def list_events(self, *, cursor: str | None, limit: int) -> Page[Event]:
+    async def list_events(self, *, cursor: str | None, limit: int) -> Page[EventLogEntry]:
         return Page(sorted(self.events, key=lambda e: -e.id)[:limit], None)
 
     async def add_event(self, kind: str, modem: str | None, detail: dict[str, Any]) -> None:
-        self.events.append(Event(len(self.events) + 1, time.time(), kind, modem, detail))
+        self.events.append(EventLogEntry(len(self.events) + 1, time.time(), kind, modem, detail))
 
     async def verify_api_key(self, token: str) -> ApiKey | None:
         scopes = {ADMIN_TOKEN: {Scope.ADMIN}, READ_TOKEN: {Scope.READ}}.get(token)
@@ -107,7 +107,7 @@ class FakeStore:
 
 @dataclass
 class FakeService:
-    """What the daemon offers the API and the ops routes, with modems a test can steer."""
+    """What the daemon offers the API and the status page routes, with modems a test can steer."""
 
     statuses: dict[str, ModemStatus]
     store: FakeStore = field(default_factory=FakeStore)
@@ -160,11 +160,10 @@ class FakeService:
         raise NotImplementedError
 
 
-def ops_app(service: FakeService, metrics: Metrics) -> web.Application:
-    """The API app with the ops parts added, as the daemon builds it."""
-    app = make_app(service, default_country="1")  # type: ignore[arg-type]
-    add_ops_routes(app, service, metrics)  # type: ignore[arg-type]
-    return app
+def status_page_app(service: FakeService, metrics: Metrics) -> web.Application:
+    """The API app with the status page, /metrics and modem actions, as the daemon builds it."""
+    features = daemon_features(service, metrics)  # type: ignore[arg-type]
+    return make_app(service, features, default_country="1")  # type: ignore[arg-type]
 
 
 @dataclass

@@ -1,20 +1,24 @@
-"""The builders every part of the OpenAPI document is written with.
+"""The builders every feature's OpenAPI part is written with.
 
-``gateway.http.openapi`` builds the core /v1 document; each module that adds routes
-(status page, technician, webhooks) adds its paths with :func:`extend`. One set of
-builders keeps the shapes (objects, error answers, scopes, pages) the same everywhere.
+One set of builders keeps the shapes (objects, error answers, scopes, pages) the same
+in every feature; ``gateway.http.openapi`` merges the parts into one document.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
+from gateway.http.feature import Schema as Schema  # re-exported for the features
 from gateway.http.validation import DEFAULT_PAGE_LIMIT, MAX_CURSOR_CHARS, MAX_PAGE_LIMIT
 from gateway.store.base import Scope
 
-Schema = dict[str, Any]
+STR: Final[Schema] = {"type": "string"}
+STR_OR_NULL: Final[Schema] = {"type": ["string", "null"]}
+INT: Final[Schema] = {"type": "integer"}
+INT_OR_NULL: Final[Schema] = {"type": ["integer", "null"]}
+TIME: Final[Schema] = {"type": "string", "format": "date-time"}
+TIME_OR_NULL: Final[Schema] = {"type": ["string", "null"], "format": "date-time"}
 
 # The shared answers in ``components.responses``, by the status they are documented under.
 ERROR_RESPONSES: Final[Mapping[str, str]] = {
@@ -133,34 +137,3 @@ def secured(operation: dict[str, Any], scope: Scope) -> dict[str, Any]:
 
 def public(operation: dict[str, Any]) -> dict[str, Any]:
     return {**operation, "security": [], "x-scope": None}
-
-
-def extend(
-    document: Mapping[str, Any],
-    *,
-    paths: Mapping[str, Any],
-    schemas: Mapping[str, Schema],
-    responses: Mapping[str, Any] | None = None,
-    webhooks: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A copy of ``document`` with more paths, schemas, responses and webhooks.
-
-    A name already in the document is refused: two parts defining one path or schema
-    would silently describe one of them wrongly.
-    """
-    doc = copy.deepcopy(dict(document))
-    components = doc["components"]
-    _add(doc["paths"], paths, "path")
-    _add(components["schemas"], schemas, "schema")
-    if responses is not None:
-        _add(components.setdefault("responses", {}), responses, "response")
-    if webhooks is not None:
-        _add(doc.setdefault("webhooks", {}), webhooks, "webhook")
-    return doc
-
-
-def _add(into: dict[str, Any], more: Mapping[str, Any], what: str) -> None:
-    taken = sorted(set(into) & set(more))
-    if taken:
-        raise ValueError(f"OpenAPI {what} defined twice: {', '.join(taken)}")
-    into.update(copy.deepcopy(dict(more)))

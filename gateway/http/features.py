@@ -1,0 +1,50 @@
+"""The features ``gateway.http`` itself serves, in the order the app registers them.
+
+Webhooks and the Twilio/Kannel shapes come from their own packages; the composition
+root appends them (``gateway.http`` never imports ``gateway.compat``).
+"""
+
+from __future__ import annotations
+
+from typing import Final, Protocol
+
+from gateway.http import (
+    audit,
+    health,
+    inbound,
+    messages,
+    modem_actions,
+    modems,
+    openapi,
+    prometheus,
+    status_page,
+)
+from gateway.http.feature import Feature
+from gateway.http.modem_actions import ModemActions
+from gateway.metrics import Metrics, QueueView, StatusSource
+
+# What a GatewayService alone can serve.
+API_FEATURES: Final = (
+    messages.FEATURE,
+    inbound.FEATURE,
+    modems.FEATURE,
+    audit.FEATURE,
+    health.FEATURE,
+    openapi.FEATURE,
+)
+
+
+class DaemonService(StatusSource, ModemActions, Protocol):
+    """The service behind the technician's routes: the status page, /metrics, modem actions."""
+
+
+def daemon_features(service: DaemonService, metrics: Metrics) -> tuple[Feature, ...]:
+    """Everything the daemon serves from ``gateway.http``; the page and /metrics share one
+    queue view, so a scrape and a page poll within its max age read the store once."""
+    queue = QueueView(lambda: service.store)
+    return (
+        *API_FEATURES,
+        status_page.feature(service, metrics, queue),
+        prometheus.feature(service, metrics, queue),
+        modem_actions.feature(service),
+    )
