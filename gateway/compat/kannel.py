@@ -28,16 +28,16 @@ from urllib.parse import quote, unquote_to_bytes
 
 from aiohttp import web
 
+from gateway.config import EventKind, check_url
 from gateway.core.service import SendRequest
 from gateway.errors import GatewayError, InvalidNumber, TextTooLong, Unavailable, ValidationError
 from gateway.http.context import CONTEXT, has_scope
 from gateway.store.base import Message, Scope
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec
-from gateway.webhooks.events import Event, EventKind
+from gateway.webhooks.events import Event
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.outbox import StoreAccess
-from gateway.webhooks.subscriptions import check_url
 from gateway.webhooks.targets import KANNEL_DLR
 
 PATH: Final = "/cgi-bin/sendsms"

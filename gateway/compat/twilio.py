@@ -27,6 +27,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from gateway.compat.sids import from_sid, to_sid
+from gateway.config import EventKind, check_url
 from gateway.core.numbers import normalize
 from gateway.core.service import GatewayService, SendRequest
 from gateway.errors import (
@@ -41,10 +42,10 @@ from gateway.http.context import CONTEXT, has_scope
 from gateway.store.base import ApiKey, Message, MessageFilter, MessageState, Scope
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF, save_compat_spec
-from gateway.webhooks.events import Event, EventKind
+from gateway.webhooks.events import Event
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.outbox import StoreAccess
-from gateway.webhooks.subscriptions import Subscription, check_url
+from gateway.webhooks.subscriptions import Subscription
 from gateway.webhooks.targets import TWILIO_CALLBACK
 
 API_VERSION: Final = "2010-04-01"

@@ -11,6 +11,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from gateway.config import WEBHOOK_FORMATS as FORMATS
+from gateway.config import WEBHOOK_SECRET_MIN_CHARS as MIN_SECRET_CHARS
+from gateway.config import check_events, check_url
 from gateway.errors import (
     CallbackNotAllowed,
     NotFound,
@@ -25,14 +28,7 @@ from gateway.store.sealing import decode_cursor, encode_cursor
 from gateway.webhooks import outbox
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.outbox import Delivery, StoreAccess
-from gateway.webhooks.subscriptions import (
-    FORMATS,
-    MIN_SECRET_CHARS,
-    Registry,
-    Subscription,
-    check_events,
-    check_url,
-)
+from gateway.webhooks.subscriptions import Registry, Subscription
 
 MAX_SECRET_CHARS: Final = 256
 MAX_ACCOUNT_SID_CHARS: Final = 64

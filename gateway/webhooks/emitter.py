@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from gateway.config import EventKind
 from gateway.ids import new_id
 from gateway.store.base import (
     AddResult,
@@ -46,7 +47,6 @@ from gateway.webhooks import outbox
 from gateway.webhooks.events import (
     MESSAGE_KINDS,
     Event,
-    EventKind,
     envelope,
     inbound_event,
     message_event,

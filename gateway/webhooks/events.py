@@ -7,24 +7,12 @@ happened; modem events are ordered per modem. The key is a hash, never a number.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any, Final
 
+from gateway.config import EventKind
 from gateway.http.resources import rfc3339
 from gateway.store.base import Inbound, Message, MessageState
-
-
-class EventKind(enum.StrEnum):
-    MESSAGE_SENT = "message.sent"
-    MESSAGE_DELIVERED = "message.delivered"
-    MESSAGE_FAILED = "message.failed"
-    INBOUND_RECEIVED = "inbound.received"
-    MODEM_DOWN = "modem.down"
-    MODEM_UP = "modem.up"
-
-
-ALL_KINDS: Final = frozenset(EventKind)
 
 MESSAGE_KINDS: Final = {
     MessageState.SENT: EventKind.MESSAGE_SENT,

@@ -8,6 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from gateway.config import ALL_KINDS
+from gateway.config import WEBHOOK_FORMATS as FORMATS
+from gateway.config import WEBHOOK_SECRET_MIN_CHARS as MIN_SECRET_CHARS
+from gateway.config import WEBHOOK_URL_MAX_CHARS as MAX_URL_CHARS
 from gateway.http.openapi_parts import (
     PAGE_PARAMS,
     Schema,
@@ -24,9 +28,7 @@ from gateway.http.openapi_parts import (
 )
 from gateway.store.base import Scope
 from gateway.webhooks.api import MAX_ACCOUNT_SID_CHARS, MAX_SECRET_CHARS
-from gateway.webhooks.events import ALL_KINDS
 from gateway.webhooks.outbox import STATES
-from gateway.webhooks.subscriptions import FORMATS, MAX_URL_CHARS, MIN_SECRET_CHARS
 
 _STR: Final = {"type": "string"}
 _TIME: Final = {"type": "string", "format": "date-time"}

@@ -18,6 +18,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from gateway.compat import kannel, twilio
+from gateway.config import WebhookConfig
 from gateway.http.context import CONTEXT
 from gateway.store.base import Scope, Store
 from gateway.store.sqlite import SqliteStore
@@ -28,7 +29,7 @@ from gateway.webhooks.emitter import Emitter, EventedStore
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.openapi import merged
 from gateway.webhooks.outbox import ensure_schema
-from gateway.webhooks.subscriptions import Registry, WebhookConfig
+from gateway.webhooks.subscriptions import Registry
 
 
 class Integrations:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import Config, load_config
-from gateway.core.service import ApiSettings
+from gateway.config import ApiSettings, Config, load_config
 from gateway.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[3]

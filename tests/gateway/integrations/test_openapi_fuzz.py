@@ -12,9 +12,9 @@ import os
 import sys
 from pathlib import Path
 
+from gateway.config import EventKind
 from gateway.http.openapi import document
 from gateway.store.base import Scope
-from gateway.webhooks.events import EventKind
 from gateway.webhooks.openapi import merged
 from tests.gateway.integrations.conftest import GatewayFactory, Subscriber, hook
 
