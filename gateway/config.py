@@ -82,8 +82,6 @@ ALL_KINDS: Final = frozenset(EventKind)
 class ApiSettings:
     """The HTTP API's listener and request limits, as the service hands them to the app."""
 
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 8080
     max_body_bytes: int = 1_048_576
     max_batch: int = 1000
     max_segments: int = 10
@@ -119,8 +117,6 @@ class ServerConfig:
 
     def api_settings(self) -> ApiSettings:
         return ApiSettings(
-            listen_host=self.host,
-            listen_port=self.port,
             max_body_bytes=self.max_body_bytes,
             max_batch=self.max_batch,
             max_segments=self.max_segments,

@@ -345,6 +345,7 @@ class Daemon:
             self.config.webhooks,
             self.settings.webhooks,
             callback_hosts=CallbackHosts(self.config.server.callback_hosts),
+            metrics=self.metrics,
         )
         await integrations.start()
         self.integrations = integrations

@@ -61,7 +61,6 @@ FAILED: Final = "Sending failed."
 
 DLR_DELIVERED: Final = 1
 DLR_FAILED: Final = 2
-DLR_BUFFERED: Final = 4
 DLR_SUBMITTED: Final = 8
 DLR_REJECTED: Final = 16
 

@@ -24,7 +24,7 @@ from gateway.store.base import Scope, Store
 from gateway.store.sqlite import SqliteStore
 from gateway.webhooks.access import SqliteAccess
 from gateway.webhooks.api import WebhookApi
-from gateway.webhooks.delivery import Dispatcher, WebhookSettings
+from gateway.webhooks.delivery import DeliveryMetrics, Dispatcher, WebhookSettings
 from gateway.webhooks.emitter import Emitter, EventedStore
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.openapi import merged
@@ -41,12 +41,18 @@ class Integrations:
         *,
         clock: Callable[[], float] = time.time,
         callback_hosts: CallbackHosts | None = None,
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
         self.access = SqliteAccess(store)
         self.registry = Registry(self.access, configured)
         self.hosts = callback_hosts or CallbackHosts()  # default: no per-request callbacks
         self.dispatcher = Dispatcher(
-            self.access, self.registry, settings, clock=clock, callback_hosts=self.hosts
+            self.access,
+            self.registry,
+            settings,
+            clock=clock,
+            callback_hosts=self.hosts,
+            metrics=metrics,
         )
         self.emitter = Emitter(
             self.access,

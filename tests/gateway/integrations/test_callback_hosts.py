@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import socket
 from pathlib import Path
@@ -114,8 +115,7 @@ class MappedResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         address = self.names[host.rstrip(".")]
         return [
-            {"hostname": host, "host": address, "port": port, "family": family}
-            | {"proto": 0, "flags": 0}
+            ResolveResult(hostname=host, host=address, port=port, family=family, proto=0, flags=0)
         ]
 
     async def close(self) -> None:
@@ -236,8 +236,12 @@ async def test_link_local_is_never_contacted_even_when_listed(
         found = []
         for receiver in ("cfg_meta", KANNEL_DLR):
             found += await integrations.access.run_read(
-                lambda conn, r=receiver: outbox.select_deliveries(
-                    conn, r, state=outbox.DEAD, before_id=None, limit=10
+                functools.partial(
+                    outbox.select_deliveries,
+                    subscriber=receiver,
+                    state=outbox.DEAD,
+                    before_id=None,
+                    limit=10,
                 )
             )
         return found if {d.subscriber for d in found} == {"cfg_meta", KANNEL_DLR} else None
