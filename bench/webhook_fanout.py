@@ -20,16 +20,22 @@ from pathlib import Path
 from aiohttp import web
 
 from drivers.simulator import SimulatedModem
-from gateway.config import Config, ModemConfig, RateConfig, ServerConfig, StoreConfig
+from gateway.config import (
+    Config,
+    EventKind,
+    ModemConfig,
+    RateConfig,
+    ServerConfig,
+    StoreConfig,
+    WebhookConfig,
+)
 from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
 from gateway.store.backend import create_store
 from gateway.store.base import MessageState
 from gateway.webhooks.delivery import WebhookSettings
-from gateway.webhooks.events import EventKind
 from gateway.webhooks.runtime import Integrations
-from gateway.webhooks.subscriptions import WebhookConfig
 
 SECRET = "bench-secret-0123456789"  # noqa: S105 (a throwaway key for a local run)
 DEADLINE = 300.0  # seconds: a part that takes longer is reported as failed

@@ -60,8 +60,6 @@ class SerialLink:
         self._transport: asyncio.Transport | None = None
         self._closing = False
         self._gone: asyncio.Future[None] | None = None
-        self.bytes_in = 0
-        self.bytes_out = 0
 
     def attach(self, sink: ByteSink) -> None:
         self._sink = sink
@@ -111,7 +109,6 @@ class SerialLink:
     def write(self, data: bytes) -> None:
         if self._transport is None or self._closing or self._transport.is_closing():
             return
-        self.bytes_out += len(data)
         self._transport.write(data)
 
     async def close(self) -> None:
@@ -126,7 +123,6 @@ class SerialLink:
             await asyncio.shield(self._gone)
 
     def _received(self, data: bytes) -> None:
-        self.bytes_in += len(data)
         if self._sink is not None:
             try:
                 self._sink.feed(data)

@@ -8,11 +8,16 @@ the bad key (``modems[1].rate.per_minute``; list indexes count from 0).
 Units: all durations are in seconds. Relative paths are resolved against the
 directory of the config file, so a config can be moved with its data.
 ``config/smsgw.example.toml`` documents every key with its default.
+
+This module is a leaf: it imports only ``gateway.errors`` and the standard
+library, so reading a config (the CLI's ``check``, tests) loads nothing else, and
+the packages that act on a setting import its type from here, never the reverse.
 """
 
 from __future__ import annotations
 
 import difflib
+import enum
 import glob
 import ipaddress
 import math
@@ -23,11 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
-from gateway.core.service import ApiSettings
-from gateway.errors import ConfigError
-from gateway.webhooks.hosts import parse_entry
-from gateway.webhooks.subscriptions import WebhookConfig, parse_webhooks
+from gateway.errors import ConfigError, ValidationError
 
 MODEM_PROFILES: Final = ("auto", "generic", "simcom", "quectel", "huawei")
 SIMULATOR_PROFILES: Final = ("generic", "simcom", "quectel", "huawei")
@@ -49,6 +52,40 @@ _IMEI_RE: Final = re.compile(r"[0-9]{15}")
 FAMILY_NAME_MAX: Final = 23
 BALANCE_MIN_INTERVAL: Final = 300.0  # seconds: operators throttle (and some charge) USSD
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_HOST_LABEL: Final = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_HOST_NAME_RE: Final = re.compile(rf"{_HOST_LABEL}(\.{_HOST_LABEL})*")
+
+WEBHOOK_FORMATS: Final = ("smsgw", "twilio")
+WEBHOOK_URL_MAX_CHARS: Final = 2048
+WEBHOOK_SECRET_MIN_CHARS: Final = 16
+_WEBHOOK_KEYS: Final = frozenset(
+    {"name", "url", "events", "secret", "secret_file", "format", "account_sid", "max_attempts"}
+)
+
+
+class EventKind(enum.StrEnum):
+    """What a webhook subscriber can ask for (``[[webhooks]] events``, ``POST /v1/webhooks``)."""
+
+    MESSAGE_SENT = "message.sent"
+    MESSAGE_DELIVERED = "message.delivered"
+    MESSAGE_FAILED = "message.failed"
+    INBOUND_RECEIVED = "inbound.received"
+    MODEM_DOWN = "modem.down"
+    MODEM_UP = "modem.up"
+
+
+ALL_KINDS: Final = frozenset(EventKind)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """The HTTP API's listener and request limits, as the service hands them to the app."""
+
+    max_body_bytes: int = 1_048_576
+    max_batch: int = 1000
+    max_segments: int = 10
+
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
@@ -63,8 +100,9 @@ class ServerConfig:
     max_batch: int = 1000
     max_segments: int = 10  # longer texts are refused, not truncated
     public_url: str | None = None  # how clients reach us (links in webhooks, status page)
-    # Hosts that per-request callbacks and API-made webhooks may name (gateway.webhooks.hosts);
-    # empty: none may. Entries: host names, "*." wildcards, IP addresses, CIDR blocks.
+    # Hosts that per-request callbacks and API-made webhooks may name (parse_callback_host;
+    # matched by gateway.webhooks.hosts); empty: none may. Entries: host names, "*."
+    # wildcards, IP addresses, CIDR blocks.
     callback_hosts: tuple[str, ...] = ()
 
     @property
@@ -79,8 +117,6 @@ class ServerConfig:
 
     def api_settings(self) -> ApiSettings:
         return ApiSettings(
-            listen_host=self.host,
-            listen_port=self.port,
             max_body_bytes=self.max_body_bytes,
             max_batch=self.max_batch,
             max_segments=self.max_segments,
@@ -217,6 +253,19 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """One ``[[webhooks]]`` table: a subscriber fixed for the life of the process."""
+
+    name: str
+    url: str
+    events: tuple[EventKind, ...]
+    secret: str = field(repr=False)
+    format: str = "smsgw"  # one of WEBHOOK_FORMATS
+    account_sid: str | None = None  # the AccountSid a ``twilio`` subscriber expects
+    max_attempts: int | None = None  # None: the delivery's default
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path  # the file this was loaded from (absolute)
     server: ServerConfig
@@ -342,7 +391,7 @@ def _callback_hosts(t: _Table) -> tuple[str, ...]:
     entries = t.string_list("callback_hosts")
     for i, raw in enumerate(entries):
         try:
-            parse_entry(raw)
+            parse_callback_host(raw)
         except ValueError as exc:
             raise t.error(f"callback_hosts[{i}]", str(exc)) from None
     return entries
@@ -580,6 +629,131 @@ def _check_family_names(modems: tuple[ModemConfig, ...]) -> None:
 def _hint(word: str, candidates: set[str] | frozenset[str]) -> str:
     close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# callback hosts and webhooks ---------------------------------------------------
+
+
+def parse_callback_host(entry: str) -> str | Network:
+    """One ``callback_hosts`` entry: a lower-case name or ``*.`` wildcard, or a network.
+
+    Raises ``ValueError`` saying what is wrong.
+    """
+    text = entry.strip().lower()
+    if not text:
+        raise ValueError("an entry is empty")
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        pass
+    name = text.removeprefix("*.")
+    if "/" in text or not _HOST_NAME_RE.fullmatch(name) or len(name) > 253:
+        raise ValueError(f"{entry!r} is not a host name, *.wildcard, IP address or CIDR block")
+    return text
+
+
+def check_url(url: object, field_name: str) -> str:
+    """A webhook or callback URL: http(s) with a host. Shared with the API's checks."""
+    if not isinstance(url, str) or not url or len(url) > WEBHOOK_URL_MAX_CHARS:
+        raise ValidationError(f"{field_name} must be an http(s) URL", field=field_name)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"{field_name} must be an http(s) URL", field=field_name)
+    return url
+
+
+def check_events(value: object, field_name: str) -> tuple[EventKind, ...]:
+    """A non-empty list of event kinds, duplicates dropped. Shared with the API's checks."""
+    names = ", ".join(sorted(ALL_KINDS))
+    if not isinstance(value, list) or not value:
+        raise ValidationError(
+            f"{field_name} must be a non-empty list of: {names}", field=field_name
+        )
+    kinds: list[EventKind] = []
+    for item in value:
+        if not isinstance(item, str) or item not in ALL_KINDS:
+            raise ValidationError(f"{field_name} must only hold: {names}", field=field_name)
+        if EventKind(item) not in kinds:
+            kinds.append(EventKind(item))
+    return tuple(kinds)
+
+
+def parse_webhooks(items: object, *, base_dir: Path) -> tuple[WebhookConfig, ...]:
+    """Validate the configuration's ``webhooks`` array (``[[webhooks]]`` tables)."""
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise ConfigError("webhooks must be an array of tables", field="webhooks")
+    found: list[WebhookConfig] = []
+    for index, item in enumerate(items):
+        prefix = f"webhooks[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{prefix} must be a table", field=prefix)
+        try:
+            found.append(_webhook(item, prefix, base_dir))
+        except ValidationError as exc:
+            raise ConfigError(exc.message, field=exc.field) from None
+    names = [w.name for w in found]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ConfigError(
+                f"webhooks[{index}].name: duplicate name {name!r}", field=f"webhooks[{index}].name"
+            )
+    return tuple(found)
+
+
+def _webhook(item: Mapping[str, Any], prefix: str, base_dir: Path) -> WebhookConfig:
+    for key in item:
+        if key not in _WEBHOOK_KEYS:
+            raise ValidationError(f"{prefix}.{key}: unknown key", field=f"{prefix}.{key}")
+    name = item.get("name", prefix.replace("[", "").replace("]", ""))
+    if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+        raise ValidationError(
+            f"{prefix}.name: letters, digits, - and _ only", field=f"{prefix}.name"
+        )
+    url = check_url(item.get("url"), f"{prefix}.url")
+    events = check_events(item.get("events"), f"{prefix}.events")
+    secret = _webhook_secret(item, prefix, base_dir)
+    fmt = item.get("format", "smsgw")
+    if fmt not in WEBHOOK_FORMATS:
+        raise ValidationError(
+            f"{prefix}.format: one of {', '.join(WEBHOOK_FORMATS)}", field=f"{prefix}.format"
+        )
+    account_sid = item.get("account_sid")
+    if account_sid is not None and not isinstance(account_sid, str):
+        raise ValidationError(f"{prefix}.account_sid: a string", field=f"{prefix}.account_sid")
+    max_attempts = item.get("max_attempts")
+    if max_attempts is not None and (
+        isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1
+    ):
+        raise ValidationError(
+            f"{prefix}.max_attempts: a positive integer", field=f"{prefix}.max_attempts"
+        )
+    return WebhookConfig(name, url, events, secret, str(fmt), account_sid, max_attempts)
+
+
+def _webhook_secret(item: Mapping[str, Any], prefix: str, base_dir: Path) -> str:
+    secret, secret_file = item.get("secret"), item.get("secret_file")
+    if (secret is None) == (secret_file is None):
+        raise ValidationError(
+            f"{prefix}: exactly one of secret and secret_file", field=f"{prefix}.secret"
+        )
+    if secret_file is not None:
+        if not isinstance(secret_file, str):
+            raise ValidationError(f"{prefix}.secret_file: a path", field=f"{prefix}.secret_file")
+        path = Path(secret_file) if Path(secret_file).is_absolute() else base_dir / secret_file
+        try:
+            secret = path.read_text().strip()
+        except OSError as exc:
+            raise ValidationError(
+                f"{prefix}.secret_file: cannot read ({exc.strerror})", field=f"{prefix}.secret_file"
+            ) from None
+    if not isinstance(secret, str) or len(secret) < WEBHOOK_SECRET_MIN_CHARS:
+        raise ValidationError(
+            f"{prefix}.secret: at least {WEBHOOK_SECRET_MIN_CHARS} characters",
+            field=f"{prefix}.secret",
+        )
+    return secret
 
 
 # typed reading of one table ------------------------------------------------------

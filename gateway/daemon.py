@@ -34,12 +34,12 @@ from aiohttp import web
 from drivers.errors import DriverError
 from drivers.simulator import SimulatedModem
 from drivers.types import ModemState, UssdReply
-from gateway.config import Config, ModemConfig, SimulatorConfig
+from gateway.config import ApiSettings, Config, ModemConfig, SimulatorConfig
 from gateway.core.policy import RetryPolicy
 from gateway.core.ratelimit import RateLimiter
 from gateway.core.routing import Router
 from gateway.core.scheduler import Scheduler
-from gateway.core.service import ApiSettings, ModemStatus, SendRequest
+from gateway.core.service import ModemStatus, SendRequest
 from gateway.core.submission import SubmissionRules, prepare_message
 from gateway.crypto import KeyRing
 from gateway.errors import (
@@ -337,6 +337,7 @@ class Daemon:
             self.config.webhooks,
             self.settings.webhooks,
             callback_hosts=CallbackHosts(self.config.server.callback_hosts),
+            metrics=self.metrics,
         )
         # Every state change the store records writes its webhook events with it.
         store = create_store(

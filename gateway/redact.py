@@ -40,10 +40,6 @@ def redact_text(text: str | None) -> str:
     return f"<text {len(text)} chars>"
 
 
-def redact_numbers(numbers: list[str] | tuple[str, ...]) -> str:
-    return ", ".join(redact_number(n) for n in numbers)
-
-
 DIGIT_RUN_MIN: Final = 7  # shorter runs are counts, indexes, codes; longer may be a number
 _DIGIT_RUN_RE: Final = re.compile(rf"\+?[0-9]{{{DIGIT_RUN_MIN},}}")
 

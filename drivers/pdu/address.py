@@ -17,7 +17,6 @@ from drivers.pdu.cursor import Cursor
 TOA_INTERNATIONAL: Final = 0x91
 TOA_UNKNOWN: Final = 0x81
 TOA_ALPHANUMERIC: Final = 0xD0
-MAX_DIGITS: Final = 20  # an address value holds at most 10 octets
 MAX_ALPHANUMERIC_SEPTETS: Final = 11  # 10 octets of packed septets
 
 _NUMBER = re.compile(r"(\+?)([0-9]{1,20})")

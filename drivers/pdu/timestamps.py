@@ -14,8 +14,6 @@ from typing import Final
 
 from drivers.errors import EncodeError
 
-MIN_RELATIVE_VALIDITY: Final = timedelta(minutes=5)
-MAX_RELATIVE_VALIDITY: Final = timedelta(weeks=63)
 _MAX_TZ_QUARTERS: Final = 79  # two BCD digits, the tens digit has 3 bits
 
 

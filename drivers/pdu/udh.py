@@ -17,7 +17,6 @@ IEI_CONCAT_8: Final = 0x00
 IEI_CONCAT_16: Final = 0x08
 IEI_SINGLE_SHIFT: Final = 0x24
 IEI_LOCKING_SHIFT: Final = 0x25
-NATIONAL_IE_OCTETS: Final = 3
 
 
 def concat_ie_octets(reference: int) -> int:

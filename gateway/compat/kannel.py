@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from aiohttp import web
 
+from gateway.config import EventKind, check_url
 from gateway.core.service import SendRequest
 from gateway.errors import GatewayError, InvalidNumber, TextTooLong, Unavailable, ValidationError
 from gateway.http.context import CONTEXT, has_scope
@@ -35,9 +36,8 @@ from gateway.http.feature import Feature, Route
 from gateway.store.base import Message, Scope, Store
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF
-from gateway.webhooks.events import EventKind, WebhookEvent
+from gateway.webhooks.events import WebhookEvent
 from gateway.webhooks.hosts import CallbackHosts
-from gateway.webhooks.subscriptions import check_url
 from gateway.webhooks.targets import KANNEL_DLR
 
 PATH: Final = "/cgi-bin/sendsms"
@@ -61,7 +61,6 @@ FAILED: Final = "Sending failed."
 
 DLR_DELIVERED: Final = 1
 DLR_FAILED: Final = 2
-DLR_BUFFERED: Final = 4
 DLR_SUBMITTED: Final = 8
 DLR_REJECTED: Final = 16
 

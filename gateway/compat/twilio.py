@@ -27,6 +27,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from gateway.compat.sids import from_sid, to_sid
+from gateway.config import EventKind, check_url
 from gateway.core.numbers import normalize
 from gateway.core.service import GatewayService, SendRequest
 from gateway.errors import (
@@ -42,9 +43,9 @@ from gateway.http.feature import Feature, Route
 from gateway.store.base import ApiKey, Message, MessageFilter, MessageState, Scope, Store
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF
-from gateway.webhooks.events import EventKind, WebhookEvent
+from gateway.webhooks.events import WebhookEvent
 from gateway.webhooks.hosts import CallbackHosts
-from gateway.webhooks.subscriptions import Subscription, check_url
+from gateway.webhooks.subscriptions import Subscription
 from gateway.webhooks.targets import TWILIO_CALLBACK
 
 API_VERSION: Final = "2010-04-01"

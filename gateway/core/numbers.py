@@ -24,7 +24,6 @@ from gateway.errors import InvalidNumber
 
 NANP_COUNTRY: Final = "1"
 NANP_INTERNATIONAL_PREFIX: Final = "011"
-UNKNOWN_REGION: Final = "ZZ"
 
 _SEPARATORS: Final = re.compile(r"[\s.()\-]")
 _DIGITS: Final = re.compile(r"[0-9]+")

@@ -53,7 +53,6 @@ class RateLimiter:
         self._rng = rng or random.Random()
         self._sent: deque[float] = deque()
         self._gap = self._next_gap()
-        self.waited_total = 0.0  # seconds spent waiting for a slot, for metrics
 
     def delay(self) -> float:
         """Seconds until the next send is allowed (0 when it is allowed now)."""
@@ -72,7 +71,6 @@ class RateLimiter:
     async def wait(self) -> None:
         """Sleep until a send is allowed, without taking the slot."""
         while (delay := self.delay()) > 0:
-            self.waited_total += delay
             await self._sleep(delay)
 
     def record(self) -> None:

@@ -129,10 +129,6 @@ class Scheduler:
     def is_ready(self, name: str) -> bool:
         return name in self._ready
 
-    @property
-    def ready_modems(self) -> frozenset[str]:
-        return frozenset(self._ready)
-
     def has_alternative(self, eligibility: Eligibility, modem: str) -> bool:
         """Whether a ready modem other than ``modem`` could take an item now."""
         return any(
@@ -278,17 +274,6 @@ class Scheduler:
         if best_pool.live == 0:
             del self._pools[best_pool.eligibility]
         return entry.item
-
-    def has_due(self, modem: str) -> bool:
-        if modem not in self._ready:
-            return False
-        return any(
-            self._head(pool) is not None
-            and pool.eligibility.allows(modem, self._ready, self._known)
-            for pool in list(self._pools.values())
-        )
-
-    # expiry --------------------------------------------------------------
 
     def take_expired(self) -> list[QueueItem]:
         """Items whose ``expires_at`` passed while queued; the caller marks them expired."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivers.types import Health, Identity
+from gateway.config import ApiSettings
 from gateway.store.base import AddResult, ApiKey, Message, Priority, Store
 
 
@@ -46,15 +47,6 @@ class ModemStatus:
     balance: float | None = None  # prepaid credit read from the last balance check
     balance_text: str | None = None  # the operator's reply to that check, as sent
     balance_at: float | None = None  # when that check was answered (POSIX s)
-
-
-@dataclass(frozen=True, slots=True)
-class ApiSettings:
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 8080
-    max_body_bytes: int = 1_048_576
-    max_batch: int = 1000
-    max_segments: int = 10
 
 
 class GatewayService(Protocol):

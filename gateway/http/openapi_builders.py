@@ -38,10 +38,6 @@ def ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def nullable(schema: Schema) -> Schema:
-    return {**schema, "type": [schema["type"], "null"]}
-
-
 def object_schema(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
     """A closed object: every property required unless named in ``optional``."""
     return {

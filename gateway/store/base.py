@@ -100,7 +100,6 @@ class Segment:
     reference: int | None  # TP-MR from +CMGS
     sent_at: float | None
     report_status: int | None  # raw TP-ST of the last report
-    reported_at: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,7 @@ MESSAGE_COLUMNS = (
     "send_at, expires_at, encoding, concat_ref, request_report, route, tags, modem, attempts, "
     "last_error_code, last_error_text, sent_at, delivered_at, api_key_id"
 )
-_SEGMENT_COLUMNS = "message_id, seq, state, modem, reference, sent_at, report_status, reported_at"
+_SEGMENT_COLUMNS = "message_id, seq, state, modem, reference, sent_at, report_status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +73,7 @@ _REQUEST_DOMAIN = "smsgw.request.v1\x00"  # keeps these hashes apart from number
 def _pending_segments(count: int) -> tuple[Segment, ...]:
     """Segments of a new message; immutable, so every message of that length shares them."""
     return tuple(
-        Segment(seq, SegmentState.PENDING, None, None, None, None, None)
-        for seq in range(1, count + 1)
+        Segment(seq, SegmentState.PENDING, None, None, None, None) for seq in range(1, count + 1)
     )
 
 
@@ -307,7 +306,7 @@ def decode_message(keyring: KeyRing, row: Sequence[Any], segments: Iterable[Segm
 
 
 def _segment(row: Sequence[Any]) -> Segment:
-    return Segment(row[1], SegmentState(row[2]), row[3], row[4], row[5], row[6], row[7])
+    return Segment(row[1], SegmentState(row[2]), row[3], row[4], row[5], row[6])
 
 
 def load_message(conn: sqlite3.Connection, keyring: KeyRing, message_id: str) -> Message | None:

@@ -15,6 +15,10 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from gateway.config import ALL_KINDS, check_events, check_url
+from gateway.config import WEBHOOK_FORMATS as FORMATS
+from gateway.config import WEBHOOK_SECRET_MIN_CHARS as MIN_SECRET_CHARS
+from gateway.config import WEBHOOK_URL_MAX_CHARS as MAX_URL_CHARS
 from gateway.errors import (
     CallbackNotAllowed,
     NotFound,
@@ -42,17 +46,8 @@ from gateway.http.resources import JsonObject, json_response
 from gateway.http.validation import page_cursor, page_limit, parse_json_object, query_params
 from gateway.store.base import DELIVERY_STATES, Delivery, Scope, Store
 from gateway.timefmt import rfc3339
-from gateway.webhooks.events import ALL_KINDS
 from gateway.webhooks.hosts import CallbackHosts
-from gateway.webhooks.subscriptions import (
-    FORMATS,
-    MAX_URL_CHARS,
-    MIN_SECRET_CHARS,
-    Registry,
-    Subscription,
-    check_events,
-    check_url,
-)
+from gateway.webhooks.subscriptions import Registry, Subscription
 
 MAX_SECRET_CHARS: Final = 256
 MAX_ACCOUNT_SID_CHARS: Final = 64

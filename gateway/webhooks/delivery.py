@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 import aiohttp
 
@@ -53,6 +53,22 @@ class WebhookSettings:
     purge_interval: float = 3600.0
 
 
+class DeliveryMetrics(Protocol):
+    """Where attempts are counted (``gateway.metrics.Metrics``), handed in by the daemon."""
+
+    def webhook_delivery(self, outcome: str) -> None:
+        """``outcome``: delivered (2xx), failed (will retry) or abandoned (gave up)."""
+        ...
+
+
+# An attempt's outcome as counted, by the state it leaves its row in.
+OUTCOMES: Final = {
+    DELIVERED: "delivered",
+    PENDING: "failed",
+    DEAD: "abandoned",
+}
+
+
 def backoff(settings: WebhookSettings, attempt: int, rng: random.Random) -> float:
     """Exponential, capped, with jitter in [half, full] so retries of many rows spread."""
     delay = min(settings.backoff_max, settings.backoff_initial * 2.0 ** (attempt - 1))
@@ -70,8 +86,10 @@ class WebhookDelivery:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         callback_hosts: CallbackHosts | None = None,
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
         self._store: Store | None = None
+        self._metrics = metrics
         self._registry = registry
         self._hosts = callback_hosts or CallbackHosts()
         self.settings = settings or WebhookSettings()
@@ -85,8 +103,6 @@ class WebhookDelivery:
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._task: asyncio.Task[None] | None = None
         self._purge_task: asyncio.Task[None] | None = None
-        self.delivered = 0  # attempts answered 2xx since start
-        self.failed = 0  # attempts that did not
 
     def notify(self) -> None:
         """Something was enqueued: look again now."""
@@ -210,16 +226,15 @@ class WebhookDelivery:
         attempt = Attempt(started_at, number, status, error, time.monotonic() - started)
         if error is None:
             state, next_at = DELIVERED, None
-            self.delivered += 1
         elif number >= limit:
             state, next_at = DEAD, None
-            self.failed += 1
             log.warning("webhook %s to %s dead after %d attempts", row.id, row.subscriber, number)
         else:
             state = PENDING
             next_at = self._clock() + backoff(self.settings, number, self._rng)
-            self.failed += 1
         await self._require_store().record_attempt(row.id, attempt, state=state, next_at=next_at)
+        if self._metrics is not None:
+            self._metrics.webhook_delivery(OUTCOMES[state])
 
     async def _send(self, request: targets.HttpRequest, *, trusted: bool) -> str | None:
         """None on a 2xx answer, else a short class of failure (no URL, no body: PHI-free)."""

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from gateway.config import EventKind
 from gateway.store.base import Change, Notice
 from gateway.store.sealing import dump_json
 from gateway.webhooks.events import (
-    EventKind,
     WebhookEvent,
     envelope,
     inbound_event,

@@ -7,24 +7,12 @@ happened; modem events are ordered per modem. The key is a hash, never a number.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
+from gateway.config import EventKind
 from gateway.store.base import Inbound, Message
 from gateway.timefmt import rfc3339
-
-
-class EventKind(enum.StrEnum):
-    MESSAGE_SENT = "message.sent"
-    MESSAGE_DELIVERED = "message.delivered"
-    MESSAGE_FAILED = "message.failed"
-    INBOUND_RECEIVED = "inbound.received"
-    MODEM_DOWN = "modem.down"
-    MODEM_UP = "modem.up"
-
-
-ALL_KINDS: Final = frozenset(EventKind)
 
 
 @dataclass(frozen=True, slots=True)

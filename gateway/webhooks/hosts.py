@@ -16,20 +16,16 @@ inside the HTTP client's connector, so the address checked is the address used.
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 from collections.abc import Iterable
-from typing import Final
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from gateway.config import Network, parse_callback_host
 
-_LABEL: Final = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
-_NAME_RE: Final = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class CallbackRefused(OSError):
@@ -38,24 +34,6 @@ class CallbackRefused(OSError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def parse_entry(entry: str) -> str | Network:
-    """One ``callback_hosts`` entry: a lower-case name or wildcard, or a network.
-
-    Raises ``ValueError`` saying what is wrong.
-    """
-    text = entry.strip().lower()
-    if not text:
-        raise ValueError("an entry is empty")
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        pass
-    name = text.removeprefix("*.")
-    if "/" in text or not _NAME_RE.fullmatch(name) or len(name) > 253:
-        raise ValueError(f"{entry!r} is not a host name, *.wildcard, IP address or CIDR block")
-    return text
 
 
 def url_host(url: str) -> str:
@@ -77,12 +55,12 @@ class CallbackHosts:
     """The ``callback_hosts`` entries, matched against a URL's host."""
 
     def __init__(self, entries: Iterable[str] = ()) -> None:
-        """``entries`` as ``parse_entry`` accepts them; raises ``ValueError`` otherwise."""
+        """``entries`` as ``parse_callback_host`` accepts them; raises ``ValueError`` otherwise."""
         self._names: set[str] = set()
         self._suffixes: list[str] = []
         self._networks: list[Network] = []
         for raw in entries:
-            entry = parse_entry(raw)
+            entry = parse_callback_host(raw)
             if not isinstance(entry, str):
                 self._networks.append(entry)
             elif entry.startswith("*."):

@@ -15,14 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gateway.compat import kannel, twilio
+from gateway.config import WebhookConfig
 from gateway.errors import StoreError
 from gateway.http.feature import Feature
 from gateway.store.base import Store
 from gateway.webhooks.api import WebhookApi
-from gateway.webhooks.delivery import WebhookDelivery, WebhookSettings
+from gateway.webhooks.delivery import DeliveryMetrics, WebhookDelivery, WebhookSettings
 from gateway.webhooks.emitter import EventFanout
 from gateway.webhooks.hosts import CallbackHosts
-from gateway.webhooks.subscriptions import Registry, WebhookConfig
+from gateway.webhooks.subscriptions import Registry
 
 
 class Integrations:
@@ -32,10 +33,13 @@ class Integrations:
         settings: WebhookSettings | None = None,
         *,
         callback_hosts: CallbackHosts | None = None,
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
         self.registry = Registry(configured)
         self.hosts = callback_hosts or CallbackHosts()  # default: no per-request callbacks
-        self.dispatcher = WebhookDelivery(self.registry, settings, callback_hosts=self.hosts)
+        self.dispatcher = WebhookDelivery(
+            self.registry, settings, callback_hosts=self.hosts, metrics=metrics
+        )
         # What the store writes to the outbox, in the transaction of each change.
         self.fanout = EventFanout(
             self.registry,

@@ -164,7 +164,7 @@ async def test_lost_answer_after_pdu_is_send_unknown(rig: EngineRig) -> None:
 
 async def test_unplug_after_pdu_is_send_unknown(rig: EngineRig) -> None:
     rig.peer.on(r"AT\+CMGS=19", b"\r\n> ")
-    rig.peer.on(r"[0-9A-F]+<ctrl-z>", lambda _: rig.peer.unplug())  # type: ignore[func-returns-value]
+    rig.peer.on(r"[0-9A-F]+<ctrl-z>", lambda _: rig.peer.unplug())
     with pytest.raises(SendUnknown) as caught:
         await rig.engine.send_pdu(19, PDU, prompt_seconds=WAIT, result_seconds=WAIT)
     assert isinstance(caught.value.__cause__, ModemDisconnected)

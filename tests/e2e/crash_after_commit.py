@@ -27,7 +27,7 @@ def _install() -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         return outcomes
 
-    writer._run_group = run_group_then_crash  # type: ignore[assignment]
+    writer._run_group = run_group_then_crash
 
 
 if __name__ == "__main__":

@@ -194,7 +194,7 @@ async def test_kill_9_right_after_a_state_change_keeps_its_event(gateway: Gatewa
 
     # A message whose segment was in flight at the crash stays `unknown`: no event.
     states = await poll_until(settled, "the messages to settle after the restart", SETTLE)
-    sent = states["sent"] + states["delivered"]
+    sent: int = states["sent"] + states["delivered"]
     assert sent >= 1, states
 
     async def sent_events() -> int:

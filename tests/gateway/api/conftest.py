@@ -19,8 +19,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDictProxy
 
-from gateway.config import Config, ServerConfig, StoreConfig
-from gateway.core.service import ApiSettings, GatewayService
+from gateway.config import ApiSettings, Config, ServerConfig, StoreConfig
+from gateway.core.service import GatewayService
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
 from gateway.http.access_log import AccessLog

@@ -12,8 +12,9 @@ import time
 from collections.abc import Sequence
 
 from drivers.pdu import segments
+from gateway.config import ApiSettings
 from gateway.core.numbers import normalize
-from gateway.core.service import ApiSettings, ModemStatus, SendRequest
+from gateway.core.service import ModemStatus, SendRequest
 from gateway.errors import EmptyText, TextTooLong
 from gateway.ids import new_id
 from gateway.store.base import AddResult, ApiKey, Message, NewMessage, Store

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from gateway.core.service import ApiSettings, GatewayService
+from gateway.config import ApiSettings
+from gateway.core.service import GatewayService
 from gateway.daemon import Daemon
 from gateway.errors import (
     BatchTooLarge,

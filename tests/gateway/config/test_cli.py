@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import io
 import signal
@@ -22,6 +23,7 @@ from gateway.cli import client as cli_client
 from gateway.cli import main as cli
 from gateway.config import Config
 from gateway.crypto import KeyRing
+from gateway.errors import GatewayError, Unavailable
 
 REPO = Path(__file__).resolve().parents[3]
 HAVE_STORE = importlib.util.find_spec("gateway.store.sqlite") is not None
@@ -271,12 +273,12 @@ def test_run_hands_the_config_to_the_daemon(
             seen.append(cfg)
             return 7
 
-    real_import = cli.importlib.import_module
+    real_import = importlib.import_module
 
     def fake_import(name: str) -> Any:
         return FakeDaemon if name == "gateway.daemon" else real_import(name)
 
-    monkeypatch.setattr(cli.importlib, "import_module", fake_import)
+    monkeypatch.setattr(importlib, "import_module", fake_import)
     monkeypatch.setattr(cli, "setup_logging", lambda level, fmt: None)
     assert cli.main(["run", "--config", str(config_path), "--log-format", "json"]) == 7
     assert seen[0].logging.format == "json"
@@ -374,7 +376,7 @@ async def test_api_errors_map_to_exit_codes(
     fake_api: FakeApi, key: str, to: str, code: int, text: str
 ) -> None:
     url = fake_api.url
-    with pytest.raises(cli.GatewayError) as info:
+    with pytest.raises(GatewayError) as info:
         await cli_client.send(
             cli_client.ApiClient(url, key), io.StringIO(), to=to, body="x", priority=None
         )
@@ -428,7 +430,7 @@ async def test_demo_runs_the_daemon_until_sigterm(tmp_path: Path) -> None:
             try:
                 await client.request("GET", "/readyz")
                 break
-            except cli.Unavailable:
+            except Unavailable:
                 assert time.monotonic() < deadline, "the demo never became ready"
                 await asyncio.sleep(0.05)
         out = io.StringIO()

@@ -66,7 +66,7 @@ def test_a_device_name_of_a_family_is_reserved(tmp_path: Path) -> None:
 
 
 def test_a_route_may_not_name_a_family(tmp_path: Path) -> None:
-    modems = [
+    modems: Tables = [
         {"name": "sticks", "port": GLOB, "tags": ["bulk"]},
         {"name": "desk", "port": "/dev/x"},
     ]

@@ -22,6 +22,7 @@ from gateway.config import (
     RetryConfig,
     ServerConfig,
     StoreConfig,
+    WebhookConfig,
 )
 from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
@@ -29,7 +30,6 @@ from gateway.daemon import Daemon, RuntimeSettings
 from gateway.fleet.dispatch import DispatchSettings
 from gateway.store.base import Message, Scope
 from gateway.webhooks.delivery import WebhookSettings
-from gateway.webhooks.subscriptions import WebhookConfig
 from tests.gateway.runtime.conftest import fast_modem, poll_until
 
 FAST_WEBHOOKS = WebhookSettings(
@@ -224,6 +224,6 @@ SECRET = "whsec-test-0123456789abcdef"
 def hook(
     url: str, *events: str, name: str = "main", secret: str = SECRET, **kw: Any
 ) -> WebhookConfig:
-    from gateway.webhooks.events import EventKind
+    from gateway.config import EventKind
 
     return WebhookConfig(name, url, tuple(EventKind(e) for e in events), secret, **kw)

@@ -113,8 +113,7 @@ class MappedResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         address = self.names[host.rstrip(".")]
         return [
-            {"hostname": host, "host": address, "port": port, "family": family}
-            | {"proto": 0, "flags": 0}
+            ResolveResult(hostname=host, host=address, port=port, family=family, proto=0, flags=0)
         ]
 
     async def close(self) -> None:

@@ -12,11 +12,11 @@ import os
 import sys
 from pathlib import Path
 
+from gateway.config import EventKind
 from gateway.http.features import API_FEATURES
 from gateway.http.openapi import document
 from gateway.store.base import Scope
 from gateway.webhooks.api import DESCRIPTION as WEBHOOKS
-from gateway.webhooks.events import EventKind
 from tests.gateway.integrations.conftest import GatewayFactory, Subscriber, hook
 
 MAX_EXAMPLES = 25

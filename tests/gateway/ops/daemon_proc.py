@@ -42,9 +42,6 @@ class RunningDaemon:
             assert response.status == 200, (path, response.status, await response.text())
             return await response.json()
 
-    async def modem_states(self) -> dict[str, str]:
-        return {m["name"]: m["state"] for m in (await self.get_json("/v1/modems"))["modems"]}
-
 
 def write_config(root: Path, port: int, sims: dict[str, SimulatedModem]) -> Path:
     lines = [

@@ -19,7 +19,8 @@ import aiohttp
 from aiohttp import web
 
 from drivers.types import Health, Identity, Registration
-from gateway.core.service import ApiSettings, ModemStatus, SendRequest
+from gateway.config import ApiSettings
+from gateway.core.service import ModemStatus, SendRequest
 from gateway.errors import NotFound
 from gateway.http.app import make_app
 from gateway.http.features import daemon_features

@@ -6,12 +6,13 @@ import asyncio
 import sqlite3
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from gateway.crypto import KeyRing
 from gateway.errors import StoreError, ValidationError
-from gateway.store.base import InboundPart, MessageState, Priority
+from gateway.store.base import AddResult, InboundPart, MessageState, Priority
 from gateway.store.migrations import SCHEMA_VERSION
 from gateway.store.sqlite import SqliteStore
 
@@ -165,9 +166,10 @@ async def test_rotation_runs_beside_writes(
     await store.add_messages([new_message() for _ in range(40)])
     new_id = keyring.rotate(key_path)
     late = [new_message(body=f"late {i}") for i in range(10)]
-    _, *added = await asyncio.gather(
+    _, *results = await asyncio.gather(
         store.rotate_key(batch=7), *(store.add_messages([m]) for m in late)
     )
+    added = cast(list[list[AddResult]], results)
     assert all(result.created for [result] in added)
     assert _key_ids_in_use(db_path) == {new_id}
     got = await store.get_message(late[3].id)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.config import EventKind, parse_webhooks
 from gateway.errors import ConfigError
-from gateway.webhooks.events import EventKind
-from gateway.webhooks.subscriptions import parse_webhooks
+from gateway.webhooks.subscriptions import configured_subscription
 
 
 def test_a_full_table_and_a_secret_file(tmp_path: Path) -> None:
@@ -26,7 +26,7 @@ def test_a_full_table_and_a_secret_file(tmp_path: Path) -> None:
     assert [w.name for w in found] == ["ehr", "portal"]
     assert found[1].secret == "s3cret-from-a-file-0001"
     assert found[1].events == (EventKind.INBOUND_RECEIVED,)
-    sub = found[1].subscription()
+    sub = configured_subscription(found[1])
     assert sub.id == "cfg_portal"
     assert sub.from_config
     assert sub.max_attempts == 3
