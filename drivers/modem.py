@@ -69,11 +69,11 @@ HARD_RESET = "hard_reset"
 GONE_INDEX_CMS = frozenset({321})  # invalid index: already deleted
 GONE_INDEX_CME = frozenset({21, 22})
 CNMA_NOT_EXPECTED_CMS = 340  # AT+CNMA with no acknowledgement pending (or too late)
+PROMPTING_COMMANDS = frozenset({"AT+CMGS", "AT+CMGW", "AT+CMGC"})
 STORED_INDICATIONS = frozenset({"+CMTI:", "+CDSI:"})
 ROUTED = frozenset({"+CMT:", "+CDS:"})
 REGISTRATION_URCS = frozenset({"+CREG:", "+CGREG:", "+CEREG:"})
 BOOT_MARKERS = frozenset({"RDY", "^SYSSTART"})
-PROMPTING_COMMANDS = frozenset({"AT+CMGS", "AT+CMGW", "AT+CMGC"})
 USSD_CODE = re.compile(r"[0-9*#+]{1,64}")
 
 
@@ -280,10 +280,7 @@ class Modem:
                 best = parsed
         cops = replies.find_body(await session.optional("AT+COPS?", prio), "+COPS:")
         operator, cops_act = replies.operator(cops) if cops is not None else (None, None)
-        cpin_final = "+CPIN:" if session.profile.cpin_no_ok else None  # no OK after it
-        cpin = replies.find_body(
-            await session.optional("AT+CPIN?", prio, final_prefix=cpin_final), "+CPIN:"
-        )
+        cpin = replies.find_body(await session.optional("AT+CPIN?", prio), "+CPIN:")
         cpms = replies.find_body(await session.optional("AT+CPMS?", prio), "+CPMS:")
         counts = replies.storage_counts(cpms) if cpms is not None else []
         used, total = counts[-1] if counts else (None, None)  # <mem3>: where SMS arrive
@@ -297,6 +294,8 @@ class Modem:
             sim=replies.sim_state(cpin) if cpin is not None else "unknown",
             storage_used=used,
             storage_total=total,
+            noise_bytes=self.stats.noise_bytes,
+            noise_lines=self.stats.noise_lines,
         )
 
     async def ussd(self, code: str) -> UssdReply:
@@ -346,7 +345,11 @@ class Modem:
         session.resetting = True
         try:
             await session.engine.command(
-                self.profile.reset_command, seconds=seconds, priority=Priority.RESET, realign=False
+                self.profile.reset_command,
+                seconds=seconds,
+                priority=Priority.RESET,
+                realign=False,
+                escape_first=True,  # a modem at a prompt would take the reset as text
             )
             session.reset_accepted = True
         except ModemDisconnected:
@@ -506,7 +509,13 @@ class Modem:
                 if stored:
                     log.info("%s: %d stored in %s", self.name, len(stored), memory)
                 for index, _, pdu_hex in stored:
-                    self._emit(session, pdu_hex, StoredLocation(memory, index, session.generation))
+                    location = StoredLocation(memory, index, session.generation)
+                    if self._emit(session, pdu_hex, location, last_try=False):
+                        continue
+                    try:
+                        await self._read_again(session, location)
+                    except (CmsError, CmeError) as exc:
+                        log.info("%s: reading %s again failed (%s)", self.name, memory, exc.code)
             if session.receive_memory is not None:
                 await session.use_memory(session.receive_memory)
 
@@ -560,34 +569,59 @@ class Modem:
             if location in session.emitted:
                 return  # already handed out (by a sweep) and not yet deleted
             await session.use_memory(location.memory)
-            try:
-                lines = await session.run(f"AT+CMGR={location.index}", Priority.READ)
-            except CmsError as exc:
-                if exc.number in GONE_INDEX_CMS:
-                    return
-                raise
-        pdu_hex = replies.read_pdu(lines)
+            pdu_hex = await self._read_slot(session, location)
+            if pdu_hex is not None and not self._emit(session, pdu_hex, location, last_try=False):
+                await self._read_again(session, location)
+
+    async def _read_slot(self, session: Session, location: StoredLocation) -> str | None:
+        """AT+CMGR of a slot in the selected memory; None when it is empty or gone."""
+        try:
+            lines = await session.run(f"AT+CMGR={location.index}", Priority.READ)
+        except CmsError as exc:
+            if exc.number in GONE_INDEX_CMS:
+                return None
+            raise
+        return replies.read_pdu(lines)
+
+    async def _read_again(self, session: Session, location: StoredLocation) -> None:
+        """Once more, for a PDU that did not decode: noise on the line can cut one short,
+        while the copy in storage is whole. Callers hold ``storage``, memory selected."""
+        self.stats.pdu_rereads += 1
+        pdu_hex = await self._read_slot(session, location)
         if pdu_hex is not None:
             self._emit(session, pdu_hex, location)
 
-    def _emit(self, session: Session, pdu_hex: str, location: StoredLocation | None) -> None:
+    def _emit(
+        self,
+        session: Session,
+        pdu_hex: str,
+        location: StoredLocation | None,
+        *,
+        last_try: bool = True,
+    ) -> bool:
+        """Hand a PDU out as an event; False when it does not decode."""
         if location is not None and location in session.emitted:
-            return
+            return True
         try:
             decoded = decode(pdu_hex)
         except PduError:
-            log.warning("%s: undecodable PDU (%d chars) left in storage", self.name, len(pdu_hex))
-            return
+            self.stats.undecodable_pdus += 1
+            if last_try:
+                log.warning(
+                    "%s: undecodable PDU (%d chars) left in storage", self.name, len(pdu_hex)
+                )
+            return False
         event: ModemEvent
         if isinstance(decoded, Deliver):
             event = InboundMessage(pdu_hex=pdu_hex, deliver=decoded, location=location)
         elif isinstance(decoded, StatusReport):
             event = StatusReportReceived(pdu_hex=pdu_hex, report=decoded, location=location)
         else:
-            return  # a stored outgoing message: not ours to report
+            return True  # a stored outgoing message: not ours to report
         if location is not None:
             session.emitted.add(location)
         self.events.put_nowait(event)
+        return True
 
     def _on_urc(self, session: Session, urc: Urc) -> None:
         name = urc.name

@@ -48,6 +48,10 @@ class Health:
     sim: str  # "ready", "pin", "puk", "absent", "unknown"
     storage_used: int | None
     storage_total: int | None
+    # Line noise since the Modem was made (stray 0x80-0xFF bytes ahead of lines): a rising
+    # figure means a bad cable, hub or UART setting (also on Modem.stats, without a poll).
+    noise_bytes: int = 0
+    noise_lines: int = 0
 
 
 @dataclass(frozen=True, slots=True)
