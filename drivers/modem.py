@@ -23,7 +23,7 @@ import re
 from collections import deque
 
 from drivers import bringup, replies
-from drivers.engine import EngineStats, Priority, command_name
+from drivers.engine import EngineStats, Priority
 from drivers.errors import (
     CmeError,
     CmsError,
@@ -35,6 +35,7 @@ from drivers.errors import (
     SimPinError,
     UssdError,
 )
+from drivers.passthrough import check_passthrough
 from drivers.pdu import Deliver, StatusReport, SubmitPdu, decode, decode_ussd
 from drivers.quirks import VendorProfile, get_profile
 from drivers.session import Session
@@ -69,7 +70,6 @@ HARD_RESET = "hard_reset"
 GONE_INDEX_CMS = frozenset({321})  # invalid index: already deleted
 GONE_INDEX_CME = frozenset({21, 22})
 CNMA_NOT_EXPECTED_CMS = 340  # AT+CNMA with no acknowledgement pending (or too late)
-PROMPTING_COMMANDS = frozenset({"AT+CMGS", "AT+CMGW", "AT+CMGC"})
 STORED_INDICATIONS = frozenset({"+CMTI:", "+CDSI:"})
 ROUTED = frozenset({"+CMT:", "+CDS:"})
 REGISTRATION_URCS = frozenset({"+CREG:", "+CGREG:", "+CEREG:"})
@@ -375,11 +375,11 @@ class Modem:
     async def command(self, line: str, timeout: float | None = None) -> list[str]:  # noqa: ASYNC109
         """Technician passthrough: one AT command between sends; its information lines.
 
-        Commands that open a ``> `` text entry (AT+CMGS, AT+CMGW, AT+CMGC) are refused:
-        only ``send`` may hold the port in that state.
+        Refused with PassthroughRefused (a ValueError) by the rule in ``drivers.passthrough``:
+        commands that open a ``> `` text entry (AT+CMGS, AT+CMGW, AT+CMGC, chained ones too)
+        are only for ``send``.
         """
-        if command_name(line) in PROMPTING_COMMANDS:
-            raise ValueError(f"{command_name(line)} is not available as a passthrough")
+        check_passthrough(line)
         session = self._ready_session()
         return await session.engine.command(
             line,
