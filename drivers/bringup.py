@@ -95,7 +95,8 @@ async def initialise(session: Session) -> Identity:
     session.indications = "AT+CNMI=" + ",".join(str(v) for v in cnmi)
     await _check_smsc(session)
     if session.settings.registration_urcs:
-        await session.optional("AT+CREG=2")
+        for command in ("AT+CREG=2", "AT+CGREG=2", "AT+CEREG=2"):
+            await session.optional(command)  # a domain the firmware lacks answers ERROR
     for extra in session.profile.init_extra:
         await session.optional(extra)
     return identity

@@ -72,7 +72,8 @@ GONE_INDEX_CME = frozenset({21, 22})
 CNMA_NOT_EXPECTED_CMS = 340  # AT+CNMA with no acknowledgement pending (or too late)
 STORED_INDICATIONS = frozenset({"+CMTI:", "+CDSI:"})
 ROUTED = frozenset({"+CMT:", "+CDS:"})
-REGISTRATION_URCS = frozenset({"+CREG:", "+CGREG:", "+CEREG:"})
+REGISTRATION_QUERIES = (("AT+CREG?", "+CREG:"), ("AT+CGREG?", "+CGREG:"), ("AT+CEREG?", "+CEREG:"))
+REGISTRATION_URCS = frozenset(prefix for _, prefix in REGISTRATION_QUERIES)
 BOOT_MARKERS = frozenset({"RDY", "^SYSSTART"})
 USSD_CODE = re.compile(r"[0-9*#+]{1,64}")
 
@@ -151,6 +152,8 @@ class Modem:
         self._stopping = False
         self._opened_identity: tuple[int, int, int] | None = None
         self._generation = 0  # opens of the port so far
+        self._domains: dict[str, Registration] = {}  # "+CREG:" ... -> last state seen
+        self.registration = Registration.UNKNOWN  # best of the domains; see NetworkChanged
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -265,19 +268,7 @@ class Modem:
         session = self._ready_session()
         prio = Priority.HEALTH
         rssi = replies.signal(replies.find_body(await session.run("AT+CSQ", prio), "+CSQ:") or "")
-        best: tuple[Registration, int | None] | None = None
-        for command, prefix in (
-            ("AT+CREG?", "+CREG:"),
-            ("AT+CGREG?", "+CGREG:"),
-            ("AT+CEREG?", "+CEREG:"),
-        ):
-            text = replies.find_body(await session.optional(command, prio), prefix)
-            parsed = replies.registration(text, query=True) if text is not None else None
-            if parsed is not None and (
-                best is None
-                or replies.REGISTRATION_RANK[parsed[0]] > replies.REGISTRATION_RANK[best[0]]
-            ):
-                best = parsed
+        best = await self._poll_registration(session, prio)
         cops = replies.find_body(await session.optional("AT+COPS?", prio), "+COPS:")
         operator, cops_act = replies.operator(cops) if cops is not None else (None, None)
         cpin = replies.find_body(await session.optional("AT+CPIN?", prio), "+CPIN:")
@@ -297,6 +288,36 @@ class Modem:
             noise_bytes=self.stats.noise_bytes,
             noise_lines=self.stats.noise_lines,
         )
+
+    async def _poll_registration(
+        self, session: Session, priority: Priority
+    ) -> tuple[Registration, int | None] | None:
+        """AT+CREG?/CGREG?/CEREG?: the best domain (with its AcT); updates ``registration``."""
+        best: tuple[Registration, int | None] | None = None
+        for command, prefix in REGISTRATION_QUERIES:
+            text = replies.find_body(await session.optional(command, priority), prefix)
+            parsed = replies.registration(text, query=True) if text is not None else None
+            if parsed is None:
+                continue
+            self._domains[prefix] = parsed[0]
+            if best is None or (
+                replies.REGISTRATION_RANK[parsed[0]] > replies.REGISTRATION_RANK[best[0]]
+            ):
+                best = parsed
+        self._registration_changed()
+        return best
+
+    def _registration_changed(self) -> None:
+        """Recompute the best domain; after READY, a change is a NetworkChanged event."""
+        if not self._domains:
+            return
+        best = max(self._domains.values(), key=replies.REGISTRATION_RANK.__getitem__)
+        if best is self.registration:
+            return
+        self.registration = best
+        if self.state is ModemState.READY:
+            log.info("%s: registration %s", self.name, best.value)
+            self.events.put_nowait(NetworkChanged(registration=best, signal_dbm=None))
 
     async def ussd(self, code: str) -> UssdReply:
         """Run a USSD request (``*100#``) and wait for the network's +CUSD answer."""
@@ -483,6 +504,8 @@ class Modem:
         session.booting = False
         identity = await bringup.initialise(session)
         self.profile = session.profile
+        self._domains.clear()  # this open's own view, before READY (so no event for it)
+        await self._poll_registration(session, Priority.RESET)
         previous, self.identity = self.identity, identity
         reason = "initialised"
         if previous is not None and previous.imei != identity.imei:
@@ -635,7 +658,8 @@ class Modem:
         elif name in REGISTRATION_URCS:
             parsed = replies.registration(urc.value, query=False)
             if parsed is not None:
-                self.events.put_nowait(NetworkChanged(registration=parsed[0], signal_dbm=None))
+                self._domains[name] = parsed[0]
+                self._registration_changed()
         elif name == "^RSSI:":
             rssi = replies.rssi_urc(urc.value)
             self.events.put_nowait(

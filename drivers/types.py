@@ -37,6 +37,11 @@ class Registration(enum.Enum):
     UNKNOWN = "unknown"
     ROAMING = "roaming"
 
+    @property
+    def registered(self) -> bool:
+        """Attached to a network (home or roaming): sends can go out."""
+        return self in (Registration.HOME, Registration.ROAMING)
+
 
 @dataclass(frozen=True, slots=True)
 class Health:
@@ -100,7 +105,13 @@ class StateChanged:
 
 @dataclass(frozen=True, slots=True)
 class NetworkChanged:
-    """An unsolicited registration or signal change (+CREG, ^RSSI, ...)."""
+    """A registration or signal change.
+
+    ``registration`` is the best of the CS, GPRS and EPS domains (+CREG/+CGREG/+CEREG,
+    from URCs or a health poll; an LTE-only modem may be "searching" in CS while EPS
+    carries its SMS), sent only when that best changes after READY; None for a signal
+    change alone (^RSSI). ``Modem.registration`` holds the current value.
+    """
 
     registration: Registration | None
     signal_dbm: int | None
