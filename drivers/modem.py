@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import re
 from collections import deque
 
@@ -154,6 +155,7 @@ class Modem:
         self._generation = 0  # opens of the port so far
         self._domains: dict[str, Registration] = {}  # "+CREG:" ... -> last state seen
         self.registration = Registration.UNKNOWN  # best of the domains; see NetworkChanged
+        self._concat_reference = random.randrange(256)
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -232,6 +234,15 @@ class Modem:
             prompt_seconds=self.settings.prompt_timeout or self.profile.prompt_timeout,
             result_seconds=self.settings.cmgs_timeout or self.profile.cmgs_timeout,
         )
+
+    def next_concat_reference(self) -> int:
+        """An 8-bit concatenation reference (0-255) for this modem's next multipart text.
+
+        Rotating per modem, as a handset does: the recipient tells parts apart by sender
+        and reference, so 256 multipart texts in flight to one number before a repeat.
+        """
+        self._concat_reference = (self._concat_reference + 1) % 256
+        return self._concat_reference
 
     async def delete(self, location: StoredLocation) -> None:
         """Free a stored message; call only after it was committed (invariant 2).
