@@ -8,7 +8,9 @@ Layers, bottom up (each module knows only the one below it):
     engine.py      AT command engine: one command in flight under a priority lock,
                    final results, URC routing, deadlines, the shielded AT+CMGS exchange
     replies.py     parsers for answer and URC bodies (+CPMS, +CNMI, +CREG, +CMGL, ...)
-    quirks.py      vendor profiles as data (generic, simcom, quectel, huawei; "auto")
+    quirks.py      vendor profiles as data, one table (VENDOR_PROFILES: generic, simcom,
+                   quectel, huawei, wavecom; PROFILE_NAMES, SETTING_NAMES with "auto")
+    passthrough.py the rule for technician commands (check_passthrough, command_name)
     settings.py    ModemSettings (re-exported by modem.py)
     session.py     one open of the port: link + engine + per-open state and tasks
     bringup.py     boot wait and the init sequence that brings an open port to READY
@@ -23,11 +25,14 @@ The public interface the gateway uses (see modem.py; all timeouts in seconds):
     await modem.start()              # supervision task: open, init, reopen on unplug
     await modem.wait_ready(timeout)  # raises ModemUnavailable (also when the SIM is locked)
     modem.events                     # asyncio.Queue[ModemEvent] (drivers.types)
-    modem.state, modem.state_reason, modem.identity, modem.stats
+    modem.state, modem.state_reason, modem.identity, modem.stats  # stats.noise_bytes ...
+    modem.registration               # Registration, best of CS/GPRS/EPS; .registered
+    modem.next_concat_reference()    # 0..255, rotating per modem (8-bit concat IE)
     mr = await modem.send(submit_pdu)  # one segment -> TP-MR; SendUnknown on lost answer
     await modem.delete(location)     # after the gateway committed an inbound message
     await modem.health(); await modem.reset(); await modem.ussd("*100#")
-    await modem.command("AT+COPS?")  # technician passthrough, between sends
+    await modem.command("AT+COPS?")  # technician passthrough, between sends; refused
+                                     # (PassthroughRefused) as check_passthrough says
     await modem.stop()
 
 Events: StateChanged(STARTING/READY/DOWN/CLOSED, reason) with reasons "initialised",
@@ -38,5 +43,7 @@ once per window, DOWN "unresponsive" with the backoff at its cap after that), "r
 "rebooted", "sim_pin", "sim_absent", or an error code. While DOWN, a change to
 "unresponsive" or "hard_reset" is announced again with the same state. InboundMessage and
 StatusReportReceived (with their StoredLocation when stored; a message can be handed out
-again after a reopen if it was not deleted); NetworkChanged from +CREG/^RSSI.
+again after a reopen if it was not deleted); NetworkChanged when the best registration
+of the three domains changes after READY (+CREG/+CGREG/+CEREG URCs or a health poll),
+or from ^RSSI (registration None).
 """

@@ -1,10 +1,13 @@
 """Bringing an opened modem to READY: wait for boot, then the init sequence.
 
-The order and the reasons follow modem-protocol.md §3.2 (3GPP TS 27.005/27.007): echo off,
-numeric errors, SIM (a configured PIN is tried once, never again: each try burns an
-attempt), identity, PDU mode, storage and indications chosen from the modem's own
+The order and the reasons follow modem-protocol.md §3.2 (3GPP TS 27.005/27.007): a prompt
+left open is cleared, echo off, numeric errors, manufacturer and model (so "auto" knows the
+dialect before the SIM check: Wavecom answers AT+CPIN? without an OK), the profile's first
+commands, SIM (a configured PIN is tried once, never again: each try burns an attempt),
+the rest of the identity, PDU mode, storage and indications chosen from the modem's own
 ``=?`` ranges, SMSC, registration URCs, vendor extras. SIM/SMS "busy" answers are normal
-for seconds after boot and are retried until the boot deadline. All timeouts in seconds.
+for seconds after boot (or AT+CFUN=1) and are retried until the boot deadline.
+All timeouts in seconds.
 """
 
 from __future__ import annotations
@@ -38,10 +41,17 @@ WRONG_PIN_CME = frozenset({11, 12, 16})  # never retried: each try burns an atte
 
 
 async def wait_boot(session: Session) -> None:
-    """Poll ``AT`` until it answers, then wait for the SMS-ready banner if one began."""
+    """Clear a prompt left open, poll ``AT`` until it answers, then wait for the SMS-ready
+    banner if one began.
+
+    A daemon killed between AT+CMGS=<n> and its PDU leaves the modem taking every byte as
+    message text, a reset command included; ESC cancels that entry (and is ignored
+    elsewhere), and the first ``AT`` then drains whatever final the ESC earned.
+    """
     settings = session.settings
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.boot_timeout
+    session.engine.escape_prompt()
     while True:
         try:
             await session.engine.command(
@@ -65,11 +75,15 @@ async def initialise(session: Session) -> Identity:
     """Run the init sequence; sets ``session.profile`` ("auto"), memories and CNMA need."""
     await session.run("ATE0")
     await session.optional("AT+CMEE=1")
-    await _unlock_sim(session)
-    identity = await _read_identity(session)
+    manufacturer = await _identity_value(session, "AT+CGMI")
+    model = await _identity_value(session, "AT+CGMM")
     if session.settings.profile == AUTO:
-        session.profile = detect_profile(identity.manufacturer, identity.model)
+        session.profile = detect_profile(manufacturer, model)
         log.info("%s: using the %s profile", session.name, session.profile.name)
+    for command in session.profile.init_first:
+        await _identity_answer(session, command)  # optional; "busy" tried again
+    await _unlock_sim(session)
+    identity = await _read_identity(session, manufacturer, model)
     await _while_busy(session, lambda: session.run("AT+CMGF=0"))
     if session.settings.message_service is not None:
         await session.run(f"AT+CSMS={session.settings.message_service}")
@@ -81,7 +95,8 @@ async def initialise(session: Session) -> Identity:
     session.indications = "AT+CNMI=" + ",".join(str(v) for v in cnmi)
     await _check_smsc(session)
     if session.settings.registration_urcs:
-        await session.optional("AT+CREG=2")
+        for command in ("AT+CREG=2", "AT+CGREG=2", "AT+CEREG=2"):
+            await session.optional(command)  # a domain the firmware lacks answers ERROR
     for extra in session.profile.init_extra:
         await session.optional(extra)
     return identity
@@ -113,10 +128,7 @@ async def _sim_state(session: Session, *, wait_ready: bool = False) -> str:
     deadline = loop.time() + session.settings.boot_timeout
     while True:
         try:
-            lines = await session.run(
-                "AT+CPIN?",
-                final_prefix="+CPIN:" if session.profile.cpin_no_ok else None,
-            )
+            lines = await session.run("AT+CPIN?")
             state = replies.sim_state(replies.find_body(lines, "+CPIN:") or "")
             if state == "ready" or not wait_ready or loop.time() >= deadline:
                 return state
@@ -128,36 +140,42 @@ async def _sim_state(session: Session, *, wait_ready: bool = False) -> str:
         await asyncio.sleep(session.settings.boot_poll_interval)  # SIM still busy
 
 
-async def _read_identity(session: Session) -> Identity:
-    async def value(command: str) -> str | None:
-        return replies.identity_value(await session.optional(command))
+async def _identity_answer(session: Session, command: str) -> list[str]:
+    """An optional query; "busy" is tried again (it is no answer), an error means "none"."""
+    return await _while_busy(session, lambda: _optional(session, command))
 
-    manufacturer = await value("AT+CGMI")
-    model = await value("AT+CGMM")
-    revision = await value("AT+CGMR")
-    imei = await value("AT+CGSN")
-    imsi = await value("AT+CIMI")
-    profile = detect_profile(manufacturer, model) if session.settings.profile == AUTO else None
+
+async def _identity_value(session: Session, command: str) -> str | None:
+    return replies.identity_value(await _identity_answer(session, command))
+
+
+async def _read_identity(session: Session, manufacturer: str | None, model: str | None) -> Identity:
+    revision = await _identity_value(session, "AT+CGMR")
+    imei = await _identity_value(session, "AT+CGSN")
+    imsi = await _identity_value(session, "AT+CIMI")
     iccid = None
-    for command in (profile or session.profile).iccid_commands:
-        iccid = await value(command)
+    for command in session.profile.iccid_commands:
+        iccid = replies.iccid(await _identity_answer(session, command))
         if iccid:
             break
     return Identity(manufacturer, model, revision, imei, imsi, iccid)
 
 
 async def _select_storage(session: Session) -> None:
-    test = replies.find_body(await session.optional("AT+CPMS=?"), "+CPMS:")
+    test = replies.find_body(await _optional(session, "AT+CPMS=?"), "+CPMS:")
     lists = replies.memory_lists(test) if test is not None else []
     chosen: str | None = None
-    if len(lists) >= 3:
+    # Three lists (<mem1>,<mem2>,<mem3>), or two on firmwares without <mem3> (Wavecom),
+    # where received messages go to <mem2>'s memory and a third parameter is refused.
+    if len(lists) >= 2:
         for memory in session.profile.storage_preference:
-            if memory in lists[0] and memory in lists[2]:
+            if memory in lists[0] and memory in lists[-1]:
                 chosen = memory
                 break
     if chosen is not None:
         second = chosen if chosen in lists[1] else lists[1][0] if lists[1] else chosen
-        await session.run(f'AT+CPMS="{chosen}","{second}","{chosen}"')
+        third = f',"{chosen}"' if len(lists) >= 3 else ""
+        await session.run(f'AT+CPMS="{chosen}","{second}"{third}')
     else:
         current = replies.find_body(await session.run("AT+CPMS?"), "+CPMS:") or ""
         names = replies.memory_lists(f"({current})")
@@ -167,7 +185,7 @@ async def _select_storage(session: Session) -> None:
 
 
 async def _select_indications(session: Session) -> CnmiSetting:
-    test = replies.find_body(await session.optional("AT+CNMI=?"), "+CNMI:")
+    test = replies.find_body(await _optional(session, "AT+CNMI=?"), "+CNMI:")
     allowed = replies.ranges(test) if test is not None else []
     candidates = [
         setting
@@ -196,6 +214,23 @@ async def _check_smsc(session: Session) -> None:
         log.warning("%s: no SMSC on the SIM; sends need one in settings", session.name)
 
 
+def _is_busy(exc: CommandError) -> bool:
+    if isinstance(exc, CmeError):
+        return exc.number in BUSY_CME
+    return isinstance(exc, CmsError) and exc.number in BUSY_CMS
+
+
+async def _optional(session: Session, command: str) -> list[str]:
+    """A command some firmwares lack (an error means "no information"); "busy" is raised,
+    for ``_while_busy`` to try again: it says nothing about the command."""
+    try:
+        return await session.run(command)
+    except CommandError as exc:
+        if _is_busy(exc):
+            raise
+        return []
+
+
 async def _while_busy(session: Session, step: Callable[[], Awaitable[T]]) -> T:
     """Retry ``step`` while the modem says SIM/SMS busy (normal right after boot)."""
     loop = asyncio.get_running_loop()
@@ -204,7 +239,6 @@ async def _while_busy(session: Session, step: Callable[[], Awaitable[T]]) -> T:
         try:
             return await step()
         except (CmeError, CmsError) as exc:
-            busy = BUSY_CME if isinstance(exc, CmeError) else BUSY_CMS
-            if exc.number not in busy or loop.time() >= deadline:
+            if not _is_busy(exc) or loop.time() >= deadline:
                 raise
         await asyncio.sleep(session.settings.boot_poll_interval)  # modem asked us to wait

@@ -67,11 +67,15 @@ class EngineStats:
     """Counters that survive reconnects (one object per modem, shared by its engines)."""
 
     garbage_bytes: int = 0
+    noise_bytes: int = 0  # stray 0x80-0xFF/NUL bytes ahead of lines: a bad cable or UART
+    noise_lines: int = 0  # lines of nothing but such bytes
     overlong_lines: int = 0
     unknown_urcs: int = 0  # lines that are neither a known URC nor part of an answer
     urcs: int = 0
     timeouts: int = 0
     commands: int = 0
+    undecodable_pdus: int = 0  # stored PDUs that did not decode, re-reads included
+    pdu_rereads: int = 0  # slots read again because their PDU did not decode
 
 
 class PriorityLock:
@@ -179,8 +183,10 @@ class AtEngine:
         *,
         stats: EngineStats | None = None,
         extra_errors: tuple[str, ...] = (),
+        resync_quiet: float = RESYNC_QUIET,
     ) -> None:
         self._writer = writer
+        self._resync_quiet = resync_quiet
         self._listener = listener
         self.stats = stats if stats is not None else EngineStats()
         self._extra_errors = tuple(re.compile(p) for p in extra_errors)
@@ -191,6 +197,8 @@ class AtEngine:
         self._closed: DriverError | None = None
         self._consecutive_timeouts = 0
         self._out_of_step = False  # a deadline was missed: its answer may still arrive
+        # The modem waits for PDU text: any byte written now becomes part of a message.
+        self._prompt_open = False
         self._background: set[asyncio.Task[Any]] = set()
 
     @property
@@ -201,17 +209,25 @@ class AtEngine:
     def consecutive_timeouts(self) -> int:
         return self._consecutive_timeouts
 
+    @property
+    def prompt_open(self) -> bool:
+        """A ``> `` prompt came and neither its PDU nor ESC has been written since."""
+        return self._prompt_open
+
     # ---- bytes in -------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
         """Bytes from the transport; never raises into the transport."""
         splitter = self._splitter
         garbage, overlong = splitter.garbage_bytes, splitter.overlong_lines
+        noise_bytes, noise_lines = splitter.noise_bytes, splitter.noise_lines
         try:
             items = splitter.feed(data)
         finally:
             self.stats.garbage_bytes += splitter.garbage_bytes - garbage
             self.stats.overlong_lines += splitter.overlong_lines - overlong
+            self.stats.noise_bytes += splitter.noise_bytes - noise_bytes
+            self.stats.noise_lines += splitter.noise_lines - noise_lines
         for item in items:
             try:
                 if isinstance(item, Prompt):
@@ -235,11 +251,12 @@ class AtEngine:
         self._flush_urc_header()
 
     def _prompt_received(self) -> None:
+        self._prompt_open = True
         pending = self._current
         if pending is not None and pending.prompt is not None and not pending.prompt.done():
             pending.prompt.set_result(None)
         else:
-            log.debug("stray prompt ignored")
+            log.debug("stray prompt: it is closed with ESC before the next command")
 
     def _line_received(self, line: str) -> None:
         if self._urc_header is not None:
@@ -279,6 +296,8 @@ class AtEngine:
     def _finish(self, pending: _Pending, error: DriverError | bool | None) -> None:
         self._current = None
         self._splitter.expect_prompt = False
+        if pending.prompt is not None:
+            self._prompt_open = False  # a final ends the text entry
         if pending.done.done():
             return
         if isinstance(error, DriverError):
@@ -312,6 +331,7 @@ class AtEngine:
         expect: tuple[str, ...] | None = None,
         final_prefix: str | None = None,
         realign: bool = True,
+        escape_first: bool = False,
     ) -> list[str]:
         """Run one command and return its intermediate lines (echo and URCs removed).
 
@@ -319,10 +339,14 @@ class AtEngine:
         None); ``final_prefix`` ends the response at such a line for modems that omit
         the ``OK`` (``+CPIN:`` on some firmwares). ``realign=False`` skips the probe that
         follows a missed deadline: a reset must reach a modem that no longer answers.
+        ``escape_first`` writes ESC ahead of it, for a modem that may sit at a prompt.
         """
         await self._lock.acquire(priority)
         handed_over = False
         try:
+            if escape_first:
+                self.escape_prompt()
+            self._close_prompt()
             if realign:
                 await self._resync(seconds)
             pending = self._start(command, expect, final_prefix)
@@ -354,6 +378,7 @@ class AtEngine:
         await self._lock.acquire(priority)
         handed_over = False
         try:
+            self._close_prompt()
             await self._resync(prompt_seconds)
             pending = self._start(f"AT+CMGS={tpdu_length}", ("+CMGS:",), None, want_prompt=True)
             try:
@@ -363,6 +388,7 @@ class AtEngine:
                 raise
             pending.echoes.update((pdu_hex, pdu_hex.upper()))
             self._write(pdu_hex.encode("ascii") + CTRL_Z)
+            self._prompt_open = False
             task = asyncio.create_task(self._await_cmgs(pending, result_seconds), name="cmgs")
             handed_over = self._hand_over(task)
             return await asyncio.shield(task)
@@ -421,10 +447,29 @@ class AtEngine:
                 return int(match.group(1)) & 0xFF
         raise SendUnknown("AT+CMGS answered OK without a message reference")
 
+    def escape_prompt(self) -> None:
+        """Write ESC: a modem left at a ``> `` prompt drops the text and answers a final.
+
+        A modem at no prompt ignores it, so whether a final comes is unknown: the next
+        command first pairs answers with commands again (see ``_resync``).
+        """
+        if self._closed is not None:
+            return
+        self._write(ESC)
+        self._prompt_open = False
+        self._out_of_step = True
+
+    def _close_prompt(self) -> None:
+        """No command is written into an open prompt: it would be sent as message text."""
+        if self._prompt_open:
+            log.debug("closing an open prompt before the next command")
+            self.escape_prompt()
+
     async def _escape(self, pending: _Pending) -> None:
         """Cancel a half-open CMGS so the next command is not taken as PDU text."""
         if self._closed is None:
             self._write(ESC)
+            self._prompt_open = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(ESCAPE_GRACE):
                     await asyncio.wait((pending.done,))
@@ -456,7 +501,7 @@ class AtEngine:
             while self._closed is None:
                 drain = self._start("AT", (), None, write=False)
                 try:
-                    async with asyncio.timeout(RESYNC_QUIET):
+                    async with asyncio.timeout(self._resync_quiet):
                         await asyncio.shield(drain.done)
                 except TimeoutError:
                     break

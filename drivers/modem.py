@@ -19,11 +19,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import re
 from collections import deque
 
 from drivers import bringup, replies
-from drivers.engine import CommandPriority, EngineStats, command_name
+from drivers.engine import CommandPriority, EngineStats
 from drivers.errors import (
     CmeError,
     CmsError,
@@ -35,6 +36,7 @@ from drivers.errors import (
     SimPinError,
     UssdError,
 )
+from drivers.passthrough import check_passthrough
 from drivers.pdu import Deliver, StatusReport, SubmitPdu, decode, decode_ussd
 from drivers.quirks import VendorProfile, get_profile
 from drivers.session import Session
@@ -71,9 +73,9 @@ GONE_INDEX_CME = frozenset({21, 22})
 CNMA_NOT_EXPECTED_CMS = 340  # AT+CNMA with no acknowledgement pending (or too late)
 STORED_INDICATIONS = frozenset({"+CMTI:", "+CDSI:"})
 ROUTED = frozenset({"+CMT:", "+CDS:"})
-REGISTRATION_URCS = frozenset({"+CREG:", "+CGREG:", "+CEREG:"})
+REGISTRATION_QUERIES = (("AT+CREG?", "+CREG:"), ("AT+CGREG?", "+CGREG:"), ("AT+CEREG?", "+CEREG:"))
+REGISTRATION_URCS = frozenset(prefix for _, prefix in REGISTRATION_QUERIES)
 BOOT_MARKERS = frozenset({"RDY", "^SYSSTART"})
-PROMPTING_COMMANDS = frozenset({"AT+CMGS", "AT+CMGW", "AT+CMGC"})
 USSD_CODE = re.compile(r"[0-9*#+]{1,64}")
 
 
@@ -151,6 +153,9 @@ class Modem:
         self._stopping = False
         self._opened_identity: tuple[int, int, int] | None = None
         self._generation = 0  # opens of the port so far
+        self._domains: dict[str, Registration] = {}  # "+CREG:" ... -> last state seen
+        self.registration = Registration.UNKNOWN  # best of the domains; see NetworkChanged
+        self._concat_reference = random.randrange(256)
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -230,6 +235,15 @@ class Modem:
             result_seconds=self.settings.cmgs_timeout or self.profile.cmgs_timeout,
         )
 
+    def next_concat_reference(self) -> int:
+        """An 8-bit concatenation reference (0-255) for this modem's next multipart text.
+
+        Rotating per modem, as a handset does: the recipient tells parts apart by sender
+        and reference, so 256 multipart texts in flight to one number before a repeat.
+        """
+        self._concat_reference = (self._concat_reference + 1) % 256
+        return self._concat_reference
+
     async def delete(self, location: StoredLocation) -> None:
         """Free a stored message; call only after it was committed (invariant 2).
 
@@ -265,25 +279,10 @@ class Modem:
         session = self._ready_session()
         prio = CommandPriority.HEALTH
         rssi = replies.signal(replies.find_body(await session.run("AT+CSQ", prio), "+CSQ:") or "")
-        best: tuple[Registration, int | None] | None = None
-        for command, prefix in (
-            ("AT+CREG?", "+CREG:"),
-            ("AT+CGREG?", "+CGREG:"),
-            ("AT+CEREG?", "+CEREG:"),
-        ):
-            text = replies.find_body(await session.optional(command, prio), prefix)
-            parsed = replies.registration(text, query=True) if text is not None else None
-            if parsed is not None and (
-                best is None
-                or replies.REGISTRATION_RANK[parsed[0]] > replies.REGISTRATION_RANK[best[0]]
-            ):
-                best = parsed
+        best = await self._poll_registration(session, prio)
         cops = replies.find_body(await session.optional("AT+COPS?", prio), "+COPS:")
         operator, cops_act = replies.operator(cops) if cops is not None else (None, None)
-        cpin_final = "+CPIN:" if session.profile.cpin_no_ok else None  # no OK after it
-        cpin = replies.find_body(
-            await session.optional("AT+CPIN?", prio, final_prefix=cpin_final), "+CPIN:"
-        )
+        cpin = replies.find_body(await session.optional("AT+CPIN?", prio), "+CPIN:")
         cpms = replies.find_body(await session.optional("AT+CPMS?", prio), "+CPMS:")
         counts = replies.storage_counts(cpms) if cpms is not None else []
         used, total = counts[-1] if counts else (None, None)  # <mem3>: where SMS arrive
@@ -297,7 +296,39 @@ class Modem:
             sim=replies.sim_state(cpin) if cpin is not None else "unknown",
             storage_used=used,
             storage_total=total,
+            noise_bytes=self.stats.noise_bytes,
+            noise_lines=self.stats.noise_lines,
         )
+
+    async def _poll_registration(
+        self, session: Session, priority: CommandPriority
+    ) -> tuple[Registration, int | None] | None:
+        """AT+CREG?/CGREG?/CEREG?: the best domain (with its AcT); updates ``registration``."""
+        best: tuple[Registration, int | None] | None = None
+        for command, prefix in REGISTRATION_QUERIES:
+            text = replies.find_body(await session.optional(command, priority), prefix)
+            parsed = replies.registration(text, query=True) if text is not None else None
+            if parsed is None:
+                continue
+            self._domains[prefix] = parsed[0]
+            if best is None or (
+                replies.REGISTRATION_RANK[parsed[0]] > replies.REGISTRATION_RANK[best[0]]
+            ):
+                best = parsed
+        self._registration_changed()
+        return best
+
+    def _registration_changed(self) -> None:
+        """Recompute the best domain; after READY, a change is a NetworkChanged event."""
+        if not self._domains:
+            return
+        best = max(self._domains.values(), key=replies.REGISTRATION_RANK.__getitem__)
+        if best is self.registration:
+            return
+        self.registration = best
+        if self.state is ModemState.READY:
+            log.info("%s: registration %s", self.name, best.value)
+            self.events.put_nowait(NetworkChanged(registration=best, signal_dbm=None))
 
     async def ussd(self, code: str) -> UssdReply:
         """Run a USSD request (``*100#``) and wait for the network's +CUSD answer."""
@@ -350,6 +381,7 @@ class Modem:
                 seconds=seconds,
                 priority=CommandPriority.RESET,
                 realign=False,
+                escape_first=True,  # a modem at a prompt would take the reset as text
             )
             session.reset_accepted = True
         except ModemDisconnected:
@@ -375,11 +407,11 @@ class Modem:
     async def command(self, line: str, timeout: float | None = None) -> list[str]:  # noqa: ASYNC109
         """Technician passthrough: one AT command between sends; its information lines.
 
-        Commands that open a ``> `` text entry (AT+CMGS, AT+CMGW, AT+CMGC) are refused:
-        only ``send`` may hold the port in that state.
+        Refused with PassthroughRefused (a ValueError) by the rule in ``drivers.passthrough``:
+        commands that open a ``> `` text entry (AT+CMGS, AT+CMGW, AT+CMGC, chained ones too)
+        are only for ``send``.
         """
-        if command_name(line) in PROMPTING_COMMANDS:
-            raise ValueError(f"{command_name(line)} is not available as a passthrough")
+        check_passthrough(line)
         session = self._ready_session()
         return await session.engine.command(
             line,
@@ -483,6 +515,8 @@ class Modem:
         session.booting = False
         identity = await bringup.initialise(session)
         self.profile = session.profile
+        self._domains.clear()  # this open's own view, before READY (so no event for it)
+        await self._poll_registration(session, CommandPriority.RESET)
         previous, self.identity = self.identity, identity
         reason = "initialised"
         if previous is not None and previous.imei != identity.imei:
@@ -509,7 +543,13 @@ class Modem:
                 if stored:
                     log.info("%s: %d stored in %s", self.name, len(stored), memory)
                 for index, _, pdu_hex in stored:
-                    self._emit(session, pdu_hex, StoredLocation(memory, index, session.generation))
+                    location = StoredLocation(memory, index, session.generation)
+                    if self._emit(session, pdu_hex, location, last_try=False):
+                        continue
+                    try:
+                        await self._read_again(session, location)
+                    except (CmsError, CmeError) as exc:
+                        log.info("%s: reading %s again failed (%s)", self.name, memory, exc.code)
             if session.receive_memory is not None:
                 await session.use_memory(session.receive_memory)
 
@@ -563,34 +603,59 @@ class Modem:
             if location in session.emitted:
                 return  # already handed out (by a sweep) and not yet deleted
             await session.use_memory(location.memory)
-            try:
-                lines = await session.run(f"AT+CMGR={location.index}", CommandPriority.READ)
-            except CmsError as exc:
-                if exc.number in GONE_INDEX_CMS:
-                    return
-                raise
-        pdu_hex = replies.read_pdu(lines)
+            pdu_hex = await self._read_slot(session, location)
+            if pdu_hex is not None and not self._emit(session, pdu_hex, location, last_try=False):
+                await self._read_again(session, location)
+
+    async def _read_slot(self, session: Session, location: StoredLocation) -> str | None:
+        """AT+CMGR of a slot in the selected memory; None when it is empty or gone."""
+        try:
+            lines = await session.run(f"AT+CMGR={location.index}", CommandPriority.READ)
+        except CmsError as exc:
+            if exc.number in GONE_INDEX_CMS:
+                return None
+            raise
+        return replies.read_pdu(lines)
+
+    async def _read_again(self, session: Session, location: StoredLocation) -> None:
+        """Once more, for a PDU that did not decode: noise on the line can cut one short,
+        while the copy in storage is whole. Callers hold ``storage``, memory selected."""
+        self.stats.pdu_rereads += 1
+        pdu_hex = await self._read_slot(session, location)
         if pdu_hex is not None:
             self._emit(session, pdu_hex, location)
 
-    def _emit(self, session: Session, pdu_hex: str, location: StoredLocation | None) -> None:
+    def _emit(
+        self,
+        session: Session,
+        pdu_hex: str,
+        location: StoredLocation | None,
+        *,
+        last_try: bool = True,
+    ) -> bool:
+        """Hand a PDU out as an event; False when it does not decode."""
         if location is not None and location in session.emitted:
-            return
+            return True
         try:
             decoded = decode(pdu_hex)
         except PduError:
-            log.warning("%s: undecodable PDU (%d chars) left in storage", self.name, len(pdu_hex))
-            return
+            self.stats.undecodable_pdus += 1
+            if last_try:
+                log.warning(
+                    "%s: undecodable PDU (%d chars) left in storage", self.name, len(pdu_hex)
+                )
+            return False
         event: ModemEvent
         if isinstance(decoded, Deliver):
             event = InboundMessage(pdu_hex=pdu_hex, deliver=decoded, location=location)
         elif isinstance(decoded, StatusReport):
             event = StatusReportReceived(pdu_hex=pdu_hex, report=decoded, location=location)
         else:
-            return  # a stored outgoing message: not ours to report
+            return True  # a stored outgoing message: not ours to report
         if location is not None:
             session.emitted.add(location)
         self.events.put_nowait(event)
+        return True
 
     def _on_urc(self, session: Session, urc: Urc) -> None:
         name = urc.name
@@ -604,7 +669,8 @@ class Modem:
         elif name in REGISTRATION_URCS:
             parsed = replies.registration(urc.value, query=False)
             if parsed is not None:
-                self.events.put_nowait(NetworkChanged(registration=parsed[0], signal_dbm=None))
+                self._domains[name] = parsed[0]
+                self._registration_changed()
         elif name == "^RSSI:":
             rssi = replies.rssi_urc(urc.value)
             self.events.put_nowait(

@@ -3,6 +3,10 @@
 One frozen ``VendorProfile`` per family, not a subclass per model: the modem layer reads
 these fields instead of branching on names. Sources: modem-protocol.md §3.2, §3.3, §5.
 All timeouts in seconds.
+
+``VENDOR_PROFILES`` is the one table of profile names: settings, "auto" detection, the
+simulator's families and the gateway's configuration all derive from it, so adding a
+profile means adding one entry here (and its simulated family).
 """
 
 from __future__ import annotations
@@ -35,7 +39,11 @@ class VendorProfile:
     storage_preference: tuple[str, ...] = ("ME", "SM")
     # Regexes of extra error finals (whole line); Motorola's by default (gammu at.c).
     error_finals: tuple[str, ...] = (r"MODEM ERROR:.*",)
-    cpin_no_ok: bool = False  # +CPIN: READY arrives without a following OK
+    # Prefixes of information lines that end the answer to the command asking for them:
+    # the firmware sends no OK after them (Wavecom, Sierra: "+CPIN: READY" alone).
+    info_finals: tuple[str, ...] = ()
+    # Sent right after echo/error setup, before the SIM check (after identification).
+    init_first: tuple[str, ...] = ()
     # Lowest storage index an indication may name. 0 is legal on many firmwares (Huawei,
     # Qualcomm/ZTE), and reading an unused slot only answers +CMS ERROR: 321.
     location_base: int = 0
@@ -46,6 +54,17 @@ class VendorProfile:
 
     def valid_index(self, index: int) -> bool:
         return index >= self.location_base
+
+    @property
+    def cpin_no_ok(self) -> bool:
+        return "+CPIN:" in self.info_finals
+
+    def info_final(self, expected: tuple[str, ...]) -> str | None:
+        """The prefix that ends an answer expected to start with one of ``expected``."""
+        for prefix in self.info_finals:
+            if prefix in expected:
+                return prefix
+        return None
 
 
 GENERIC = VendorProfile(name="generic", cmgs_timeout=120.0)
@@ -80,8 +99,24 @@ HUAWEI = VendorProfile(
     manufacturer_marks=("huawei",),
 )
 
-PROFILES: dict[str, VendorProfile] = {p.name: p for p in (GENERIC, SIMCOM, QUECTEL, HUAWEI)}
+WAVECOM = VendorProfile(
+    name="wavecom",  # also Sierra Q24xx modules, which kept the Wavecom firmware
+    cmgs_timeout=60.0,
+    boot_lines=frozenset(),  # +WIND: 4 only when AT+WIND enables it: poll AT instead
+    init_first=("AT+CFUN=1",),  # radio on; answers +CME ERROR: 515 for a moment after
+    iccid_commands=("AT+CCID",),
+    storage_preference=("SM",),  # the SIM is the only message store
+    info_finals=("+CPIN:",),
+    location_base=1,
+    manufacturer_marks=("wavecom",),
+)
+
+# The one table of vendor profiles; "generic" first (the fallback), then by family.
+VENDOR_PROFILES: tuple[VendorProfile, ...] = (GENERIC, SIMCOM, QUECTEL, HUAWEI, WAVECOM)
+PROFILES: dict[str, VendorProfile] = {p.name: p for p in VENDOR_PROFILES}
+PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
 AUTO = "auto"
+SETTING_NAMES: tuple[str, ...] = (AUTO, *PROFILE_NAMES)  # what ModemSettings.profile accepts
 
 
 def get_profile(name: str) -> VendorProfile:
@@ -91,7 +126,7 @@ def get_profile(name: str) -> VendorProfile:
     try:
         return PROFILES[name]
     except KeyError:
-        known = ", ".join((*PROFILES, AUTO))
+        known = ", ".join(SETTING_NAMES)
         raise ValueError(f"unknown modem profile {name!r}; known: {known}") from None
 
 

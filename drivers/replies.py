@@ -19,6 +19,7 @@ _INDICATION = re.compile(r'"?([A-Za-z]{2})"?\s*,\s*(\d+)')
 _CUSD = re.compile(r'\s*(\d+)\s*(?:,\s*"((?:[^"]*))"\s*(?:,\s*(\d+))?)?\s*')
 _ECHOED_PREFIX = re.compile(r"^[+^][A-Z0-9]+:\s*", re.IGNORECASE)
 _SIGNED = re.compile(r"-?\d+")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
 
 REGISTRATION_BY_STAT: dict[int, Registration] = {
     0: Registration.NOT_REGISTERED,
@@ -177,7 +178,11 @@ def indication(text: str) -> tuple[str, int] | None:
 
 
 def listed(lines: list[str]) -> list[tuple[int, int | None, str]]:
-    """``+CMGL: <index>,<stat>,...`` + PDU line pairs -> [(index, stat, pdu_hex)]."""
+    """``+CMGL: <index>,<stat>,...`` + PDU line pairs -> [(index, stat, pdu_hex)].
+
+    Only a hex line is a PDU: anything else between a header and its PDU (what line
+    noise leaves) is skipped, and a header followed by the next header has lost its PDU.
+    """
     out: list[tuple[int, int | None, str]] = []
     header: tuple[int, int | None] | None = None
     for line in lines:
@@ -186,17 +191,27 @@ def listed(lines: list[str]) -> list[tuple[int, int | None, str]]:
             stat = match.group(2)
             header = (int(match.group(1)), int(stat) if stat else None)
             continue
-        if header is not None:
-            out.append((header[0], header[1], line))
+        if header is not None and (pdu := pdu_line(line)) is not None:
+            out.append((header[0], header[1], pdu))
             header = None
     return out
 
 
+def pdu_line(line: str) -> str | None:
+    """``line`` as a PDU (hex, quotes some firmwares add removed), or None."""
+    text = line.strip().strip('"')
+    return text if _HEX.fullmatch(text) else None
+
+
 def read_pdu(lines: list[str]) -> str | None:
-    """The PDU line after ``+CMGR:``; None for an empty slot (``OK`` only)."""
-    for i, line in enumerate(lines):
-        if line.upper().startswith("+CMGR:") and i + 1 < len(lines):
-            return lines[i + 1]
+    """The first hex line after ``+CMGR:`` (noise between them skipped); None for an
+    empty slot (``OK`` only)."""
+    header_seen = False
+    for line in lines:
+        if line.upper().startswith("+CMGR:"):
+            header_seen = True
+        elif header_seen and (pdu := pdu_line(line)) is not None:
+            return pdu
     return None
 
 
@@ -229,3 +244,19 @@ def rssi_urc(text: str) -> int | None:
         return None
     value = int(match.group())
     return None if value == 99 or not 0 <= value <= 31 else value
+
+
+_ICCID = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{18,22}(?![0-9A-Za-z])")
+
+
+def iccid(lines: list[str]) -> str | None:
+    """The ICCID from an AT+CCID-style answer, without any prefix or quotes.
+
+    Firmwares answer ``+CCID: 89...``, ``CCID: "89..."``, ``+ICCID:``, ``^ICCID:``,
+    ``+QCCID:`` or the bare digits (19-20 of them, some padded with ``F``).
+    """
+    for line in lines:
+        match = _ICCID.search(line)
+        if match is not None:
+            return match.group().upper()
+    return None

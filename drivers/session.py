@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from drivers.engine import AtEngine, CommandPriority, EngineStats
+from drivers.engine import AtEngine, CommandPriority, EngineStats, expected_prefixes
 from drivers.errors import CommandError
 from drivers.quirks import VendorProfile
 from drivers.settings import ModemSettings
@@ -47,7 +47,13 @@ class Session:
         self._on_urc = on_urc
         self.link = SerialLink(settings.port, baudrate=settings.baudrate)
         self.link.attach(self)
-        self.engine = AtEngine(self.link, self, stats=stats, extra_errors=profile.error_finals)
+        self.engine = AtEngine(
+            self.link,
+            self,
+            stats=stats,
+            extra_errors=profile.error_finals,
+            resync_quiet=settings.resync_quiet,
+        )
         self.lost = asyncio.Event()
         self.reason = ""
         self.booting = True
@@ -99,6 +105,10 @@ class Session:
         *,
         final_prefix: str | None = None,
     ) -> list[str]:
+        """One command under the command timeout; an answer the profile knows to come
+        without its OK (``info_finals``) ends at its information line."""
+        if final_prefix is None:
+            final_prefix = self.profile.info_final(expected_prefixes(command))
         return await self.engine.command(
             command,
             seconds=self.settings.command_timeout,

@@ -34,6 +34,8 @@ class ModemSettings:
     path_poll_interval: float = 1.0  # how often to look for a vanished device path
     message_service: int | None = None  # AT+CSMS=<n> at init; None: keep the modem's
     registration_urcs: bool = True  # AT+CREG=2 for unsolicited registration changes
+    # After a missed deadline or an ESC: silence that ends the drain of answers still owed.
+    resync_quiet: float = 0.2
 
     def __post_init__(self) -> None:
         for name in (
@@ -46,6 +48,7 @@ class ModemSettings:
             "boot_poll_interval",
             "path_poll_interval",
             "unresponsive_window",
+            "resync_quiet",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")

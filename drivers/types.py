@@ -37,6 +37,11 @@ class Registration(enum.Enum):
     UNKNOWN = "unknown"
     ROAMING = "roaming"
 
+    @property
+    def registered(self) -> bool:
+        """Attached to a network (home or roaming): sends can go out."""
+        return self in (Registration.HOME, Registration.ROAMING)
+
 
 @dataclass(frozen=True, slots=True)
 class Health:
@@ -48,6 +53,10 @@ class Health:
     sim: str  # "ready", "pin", "puk", "absent", "unknown"
     storage_used: int | None
     storage_total: int | None
+    # Line noise since the Modem was made (stray 0x80-0xFF bytes ahead of lines): a rising
+    # figure means a bad cable, hub or UART setting (also on Modem.stats, without a poll).
+    noise_bytes: int = 0
+    noise_lines: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +105,13 @@ class StateChanged:
 
 @dataclass(frozen=True, slots=True)
 class NetworkChanged:
-    """An unsolicited registration or signal change (+CREG, ^RSSI, ...)."""
+    """A registration or signal change.
+
+    ``registration`` is the best of the CS, GPRS and EPS domains (+CREG/+CGREG/+CEREG,
+    from URCs or a health poll; an LTE-only modem may be "searching" in CS while EPS
+    carries its SMS), sent only when that best changes after READY; None for a signal
+    change alone (^RSSI). ``Modem.registration`` holds the current value.
+    """
 
     registration: Registration | None
     signal_dbm: int | None

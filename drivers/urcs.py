@@ -34,6 +34,7 @@ URC_PREFIXES: dict[str, bool] = {
     "+QIND:": False,
     "+QUSIM:": False,
     "+ZUSIMR:": False,
+    "+WIND:": False,  # Wavecom indications (SIM, boot, call progress)
     "^RSSI:": False,
     "^BOOT:": False,
     "^MODE:": False,

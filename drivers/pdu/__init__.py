@@ -1,9 +1,12 @@
 """SMS PDU codec (3GPP TS 23.040 / 23.038): the public surface.
 
     encode(number, text, *, request_report=True, validity=None, smsc=None,
-           reference=None, national=None) -> list[SubmitPdu]
+           reference=None, national=None, reference_bits=None) -> list[SubmitPdu]
     decode(hex_pdu, *, smsc=True) -> Deliver | StatusReport | Submit
-    segments(text, *, national=None, reference=None) -> (Encoding, count)
+    segments(text, *, national=None, reference=None, reference_bits=None) -> (Encoding, count)
+
+Concatenation references are 8-bit unless ``reference_bits=16`` (or, for older callers,
+a reference above 255): 153 GSM-7 / 67 UCS-2 characters a part, as handsets send.
     encode_deliver(...) / encode_status_report(...)   (for the simulator)
     decode_gsm7_packed(data) / decode_ussd(text, dcs, *, packed=False)   (USSD replies)
 

@@ -24,28 +24,28 @@ from drivers.pdu.first_octet import (
     VPF_RELATIVE,
     VPF_SHIFT,
 )
-from drivers.pdu.segmenting import Plan, plan
+from drivers.pdu.segmenting import Plan, concat_bits, plan
 from drivers.pdu.timestamps import encode_relative_vp, encode_scts
 from drivers.pdu.types import Encoding, SubmitPdu
 
 _MAX_REFERENCE: Final = 0xFFFF
 
 
-def _concat_reference(reference: int | None) -> int:
+def _concat_reference(reference: int | None, bits: int = 8) -> int:
     if reference is None:
-        return random.getrandbits(8)
+        return random.getrandbits(bits)
     if not 0 <= reference <= _MAX_REFERENCE:
         raise EncodeError("concatenation reference must be 0-65535")
     return reference
 
 
-def _user_data(result: Plan, index: int, reference: int) -> bytes:
+def _user_data(result: Plan, index: int, reference: int, bits: int) -> bytes:
     """UDL + UD for one segment: the header (concat, national shifts), then the payload."""
     chunk = result.chunks[index]
     total = len(result.chunks)
     ies = udh.national_ies(result.pair)
     if total > 1:
-        ies = udh.concat_ie(reference, total, index + 1) + ies
+        ies = udh.concat_ie(reference, total, index + 1, bits) + ies
     header = bytes((len(ies),)) + ies if ies else b""
     if result.encoding is Encoding.GSM7:
         header_septets, fill = septets.after_header(len(header))
@@ -75,24 +75,28 @@ def encode(
     smsc: str | None = None,
     reference: int | None = None,
     national: str | None = None,
+    reference_bits: int | None = None,
 ) -> list[SubmitPdu]:
     """SMS-SUBMIT segments for ``text`` to ``number``, ready for AT+CMGS.
 
     TP-MR is 0 (the modem assigns it and answers it in ``+CMGS: <mr>``). ``reference`` is
-    the concatenation reference: random 8-bit if None, a 16-bit IE above 255.
+    the concatenation reference (random if None); ``reference_bits`` its width: 8 (the
+    default, as handsets: 153 GSM-7 / 67 UCS-2 characters a part) or 16 (one fewer).
+    Without ``reference_bits`` a reference above 255 still gets a 16-bit IE.
     ``validity``: relative (rounded up, 5 min to 63 weeks) or absolute.
     """
     destination = address.encode_number(number)
     prefix = address.encode_smsc(smsc)
-    concat_reference = _concat_reference(reference)
-    result = plan(text, national, concat_reference)
+    bits = concat_bits(reference, reference_bits)
+    concat_reference = _concat_reference(reference, bits)
+    result = plan(text, national, concat_reference, bits)
     vpf, vp = _validity(validity)
     first = MTI_SUBMIT | vpf | (SRR if request_report else 0) | (UDHI if result.has_header else 0)
     head = bytes((first, 0)) + destination + bytes((0, _dcs(result))) + vp
     total = len(result.chunks)
     out: list[SubmitPdu] = []
     for index in range(total):
-        tpdu = head + _user_data(result, index, concat_reference)
+        tpdu = head + _user_data(result, index, concat_reference, bits)
         out.append(
             SubmitPdu(
                 hex=(prefix + tpdu).hex().upper(),
@@ -120,12 +124,13 @@ def encode_deliver(
     """
     origin = address.encode_sender(sender)
     prefix = address.encode_smsc(smsc)
-    concat_reference = _concat_reference(reference)
-    result = plan(text, national, concat_reference)
+    bits = concat_bits(reference, None)
+    concat_reference = _concat_reference(reference, bits)
+    result = plan(text, national, concat_reference, bits)
     first = MTI_DELIVER | MMS_NO_MORE | (UDHI if result.has_header else 0)
     head = prefix + bytes((first,)) + origin + bytes((0, _dcs(result))) + encode_scts(timestamp)
     return [
-        (head + _user_data(result, index, concat_reference)).hex().upper()
+        (head + _user_data(result, index, concat_reference, bits)).hex().upper()
         for index in range(len(result.chunks))
     ]
 

@@ -80,12 +80,27 @@ def check_national(national: str | None) -> Language | None:
     raise EncodeError("national must be one of 'es', 'pt', 'tr' or None")
 
 
-def plan(text: str, national: str | None = None, reference: int = 0) -> Plan:
-    """The cheapest encoding of ``text``; ``reference`` sets the concat IE size (8/16 bit)."""
+def concat_bits(reference: int | None, bits: int | None) -> int:
+    """The width of the concatenation reference: ``bits`` when given (8 or 16, and the
+    reference must fit), else 8 unless the reference needs 16 (a caller from before
+    ``bits`` existed). 8 bits is what handsets send: 153 GSM-7 / 67 UCS-2 per part."""
+    if bits is None:
+        return 16 if reference is not None and reference > 0xFF else 8
+    if bits not in (8, 16):
+        raise EncodeError("concatenation reference bits must be 8 or 16")
+    if reference is not None and not 0 <= reference < 1 << bits:
+        raise EncodeError(f"a {bits}-bit concatenation reference must be 0-{(1 << bits) - 1}")
+    return bits
+
+
+def plan(
+    text: str, national: str | None = None, reference: int = 0, bits: int | None = None
+) -> Plan:
+    """The cheapest encoding of ``text``; the concat IE is 8 or 16 bits (``concat_bits``)."""
     language = check_national(national)
     if not text:
         raise EncodeError("text is empty")
-    concat_octets = udh.concat_ie_octets(reference)
+    concat_octets = udh.concat_ie_octets(concat_bits(reference, bits))
     septets = gsm7.to_septets(text)
     if septets is not None:
         return _checked(
@@ -110,11 +125,16 @@ def _checked(result: Plan) -> Plan:
 
 
 def segments(
-    text: str, *, national: str | None = None, reference: int | None = None
+    text: str,
+    *,
+    national: str | None = None,
+    reference: int | None = None,
+    reference_bits: int | None = None,
 ) -> tuple[Encoding, int]:
     """(encoding, segment count) exactly as ``encode`` gives them; EncodeError likewise.
 
-    A ``reference`` above 255 means a 16-bit concatenation IE, one character less per part.
+    8-bit references by default; a 16-bit one (``reference_bits=16``, or a reference
+    above 255) costs one character per part.
     """
-    result = plan(text, national, reference or 0)
+    result = plan(text, national, reference or 0, reference_bits)
     return result.encoding, len(result.chunks)

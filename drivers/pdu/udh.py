@@ -19,8 +19,9 @@ IEI_SINGLE_SHIFT: Final = 0x24
 IEI_LOCKING_SHIFT: Final = 0x25
 
 
-def concat_ie_octets(reference: int) -> int:
-    return 5 if reference <= 0xFF else 6
+def concat_ie_octets(bits: int) -> int:
+    """Octets of the concatenation IE (its IEI and length included) for 8 or 16 bits."""
+    return 5 if bits == 8 else 6
 
 
 def national_ies(pair: TablePair) -> bytes:
@@ -33,8 +34,8 @@ def national_ies(pair: TablePair) -> bytes:
     return out
 
 
-def concat_ie(reference: int, total: int, sequence: int) -> bytes:
-    if reference <= 0xFF:
+def concat_ie(reference: int, total: int, sequence: int, bits: int = 8) -> bytes:
+    if bits == 8:
         return bytes((IEI_CONCAT_8, 3, reference, total, sequence))
     return bytes((IEI_CONCAT_16, 4, reference >> 8, reference & 0xFF, total, sequence))
 

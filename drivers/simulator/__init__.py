@@ -11,11 +11,15 @@ What a test can do while it runs (all durations in seconds):
   status)``, ``set_ussd_reply(text)``;
 - faults: ``hang()``/``resume()``, ``hang_after_prompt()``, ``fail_sends(cms, count)``,
   ``fail_command(prefix, final, count)``, ``set_prompt(bytes)``, ``before_prompt(urc)``,
-  ``set_ack_timeout(s)``, ``emit(bytes)``, ``vanish()``/``reappear()``/``vanish_for(s)``;
+  ``set_ack_timeout(s)``, ``emit(bytes)``, ``vanish()``/``reappear()``/``vanish_for(s)``,
+  ``set_noise(probability, seed=)``, ``leave_at_prompt()`` (or ``at_prompt=True``),
+  ``lose_registration(searching=)``/``deny_registration()``/``restore_registration()``,
+  ``answer_late(prefix, delay, count)``, ``split_output(size)``, ``busy_for(count)``;
 - records: ``sent`` (``SentMessage``), ``commands``, ``memories``, ``settings``;
   ``wait_sent(count, timeout)``, ``wait_command(prefix, timeout)``, ``wait_ready(timeout)``.
 
-Profiles: ``PROFILES``. Command line: ``python -m drivers.simulator --dir DIR``.
+Profiles: ``PROFILES`` (the driver's profile names, then variants such as simcom7600).
+Command line: ``python -m drivers.simulator --dir DIR``.
 """
 
 from drivers.simulator.modem import SentMessage, SimulatedModem

@@ -223,7 +223,11 @@ def _iccid(sim: SimulatedModem, cmd: Command) -> Reply:
 
 def _cpin(sim: SimulatedModem, cmd: Command) -> Reply:
     if cmd.kind == "read":
-        return ["+CPIN: READY" if sim.pin_ok else "+CPIN: SIM PIN"]
+        state = "+CPIN: READY" if sim.pin_ok else "+CPIN: SIM PIN"
+        if sim.profile.cpin_no_ok:
+            sim.urc(state)  # the information line alone: no OK follows (Wavecom)
+            return None
+        return [state]
     if cmd.kind == "test":
         return []
     if cmd.kind != "set":
@@ -277,6 +281,8 @@ def _cpms(sim: SimulatedModem, cmd: Command) -> Reply:
     s = sim.settings
     mems = sim.profile.memories
     writable = tuple(m for m in mems if m != "SR")  # status reports only arrive
+    if cmd.kind == "test" and sim.profile.cpms_test is not None:
+        return [sim.profile.cpms_test]
     if cmd.kind == "test":
         first = ",".join(f'"{m}"' for m in mems)
         rest = ",".join(f'"{m}"' for m in writable)
@@ -290,7 +296,7 @@ def _cpms(sim: SimulatedModem, cmd: Command) -> Reply:
     if cmd.kind != "set":
         raise _cms(sim, 302)
     names = [n.upper() for n in _QUOTED.findall(cmd.args)]
-    if not names or len(names) > 3:
+    if not names or len(names) > sim.profile.cpms_max_params:
         raise _cms(sim, 302)
     allowed = (mems, writable, writable)
     for name, ok in zip(names, allowed, strict=False):
@@ -405,6 +411,9 @@ def _cfun(sim: SimulatedModem, cmd: Command) -> Reply:
     sim.cfun = 1 if fun == 1 else 0
     sim.respond((), "OK")
     if fun == 1:
+        for urc in sim.profile.cfun_urcs:
+            sim.urc(urc)
+        sim.busy_for(sim.profile.busy_after_cfun)
         sim.storage_changed()
     return None
 

@@ -53,6 +53,16 @@ class _CommandFault:
     remaining: int
 
 
+@dataclass(slots=True)
+class _LateAnswer:
+    prefix: str  # upper case
+    delay: float
+    remaining: int
+
+
+NOISE_MAX_BYTES: Final = 4  # stray bytes per noisy line, at most
+
+
 class SimulatedModem:
     """A modem on a pseudo-terminal; see the module docstring. Async context manager."""
 
@@ -77,6 +87,7 @@ class SimulatedModem:
         ussd_reply: str = "Balance: 12.34 USD",
         ussd_delay: float = 0.05,
         seed: int | None = None,
+        at_prompt: bool = False,
     ) -> None:
         if storage_capacity < 1:
             raise ValueError("storage_capacity must be >= 1")
@@ -149,6 +160,11 @@ class SimulatedModem:
         self._eol = "\r\n"
         self._before_prompt: list[str] = []
         self._command_faults: list[_CommandFault] = []
+        self._late_answers: list[_LateAnswer] = []
+        self._busy_answers = 0  # commands still answered +CME ERROR: 515 (after AT+CFUN=1)
+        self._noise_probability = 0.0  # probability of stray bytes ahead of each line written
+        self._noise_random = random.Random(seed)
+        self._prompt_at_boot = at_prompt  # the first boot finds a send's prompt still open
         self._reception = Reception(self)
         self._device_tasks: set[asyncio.Task[None]] = set()
         self._network_tasks: set[asyncio.Task[None]] = set()
@@ -233,6 +249,10 @@ class SimulatedModem:
         self._ready_event.set()
         self._sync_wire()
         LOGGER.debug("simulated modem %s booted (%s)", self.path, self.profile.name)
+        if self._prompt_at_boot:
+            self._prompt_at_boot = False
+            self.leave_at_prompt()  # powered all along: no banner, still waiting for text
+            return
         for urc in self.profile.boot_urcs:
             if urc == "+CPIN: READY" and not self.pin_ok:
                 self.urc("+CPIN: SIM PIN")
@@ -281,6 +301,61 @@ class SimulatedModem:
         Later commands are answered normally.
         """
         self._swallow_next_pdu = True
+
+    def leave_at_prompt(self) -> None:
+        """As if a client wrote ``AT+CMGS=<n>`` and died: the ``> `` entry stays open.
+
+        Every byte is taken as PDU text until ESC (answered ``OK``, nothing sent) or
+        Ctrl-Z (the text is submitted: junk answers ``+CMS ERROR: 304``).
+        """
+        self._cmgs_length = 0
+        self._wire.pdu_mode = True
+
+    @property
+    def at_prompt(self) -> bool:
+        """Waiting for PDU text after a prompt."""
+        return self._wire.pdu_mode
+
+    def set_noise(self, probability: float, *, seed: int | None = None) -> None:
+        """Stray bytes 0x80-0xFF ahead of each line written, with ``probability`` (0 off).
+
+        Half of the noisy lines get the bytes in front of their text, half get a line of
+        noise of their own (a bad cable or a UART at the wrong speed does both).
+        ``seed`` makes the pattern repeatable.
+        """
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError("noise probability must be within 0..1")
+        self._noise_probability = probability
+        if seed is not None:
+            self._noise_random = random.Random(seed)
+
+    def split_output(self, size: int | None) -> None:
+        """Write output in pieces of at most ``size`` bytes, one per loop turn (None: whole)."""
+        if size is not None and size < 1:
+            raise ValueError("size must be >= 1")
+        self._wire.chunk = size
+
+    def answer_late(self, prefix: str, delay: float, count: int = 1) -> None:
+        """Answer the next ``count`` commands starting with ``prefix`` only after ``delay``.
+
+        The AT channel stays busy meanwhile, as on a modem (later commands are answered
+        after it, in order): a driver whose deadline is shorter sees the answer arrive late.
+        """
+        if delay < 0:
+            raise ValueError("delay must be >= 0")
+        self._late_answers.append(_LateAnswer(prefix.upper(), delay, count))
+
+    def lose_registration(self, *, searching: bool = False) -> None:
+        """Registration lost: not registered (0), or searching (2) for another cell."""
+        self.set_registration(2 if searching else 0)
+
+    def deny_registration(self) -> None:
+        """The network refuses the SIM (3): sends fail with +CMS ERROR: 331."""
+        self.set_registration(3)
+
+    def restore_registration(self, *, roaming: bool = False) -> None:
+        """Registered again, at home (1) or roaming (5)."""
+        self.set_registration(5 if roaming else 1)
 
     def fail_command(self, prefix: str, final: str, count: int = 1) -> None:
         """Answer the next ``count`` commands starting with ``prefix`` with ``final`` as-is.
@@ -567,11 +642,42 @@ class SimulatedModem:
         self._records.add_command(line)
         if self._command_faults and self._faulted(line):
             return
+        if self._busy_answers and line.upper() != "AT":
+            self._busy_answers -= 1
+            self.respond((), error_final(self, "CME", 515))
+            return
+        if self._late_answers and (late := self._late(line)) is not None:
+            self._wire.paused = True  # the channel is busy until the late answer
+            self.later(late, self._answer_late, line)
+            return
+        self._dispatch(line)
+
+    def _dispatch(self, line: str) -> None:
         try:
             dispatch(self, line)
         except Exception:  # a simulator bug must not kill the reader; answer like a modem
             LOGGER.exception("simulated modem %s: command failed", self.path)
             self.respond((), "ERROR")
+
+    def _late(self, line: str) -> float | None:
+        upper = line.upper()
+        for fault in self._late_answers:
+            if upper.startswith(fault.prefix):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._late_answers.remove(fault)
+                return fault.delay
+        return None
+
+    def _answer_late(self, line: str) -> None:
+        self._wire.paused = False
+        self._dispatch(line)
+        if not self._wire.paused:
+            self._wire.process()
+
+    def busy_for(self, count: int) -> None:
+        """Answer the next ``count`` commands (bare ``AT`` aside) with +CME ERROR: 515."""
+        self._busy_answers = count
 
     def _faulted(self, line: str) -> bool:
         upper = line.upper()
@@ -589,15 +695,34 @@ class SimulatedModem:
         eol = self._eol
         body = f"\r\n{eol.join(lines)}{eol}" if lines else ""
         text = f"{body}\r\n{final}{eol}"
-        self._wire.write(text.encode("ascii", "replace"))
+        self._output(text.encode("ascii", "replace"))
 
     def urc(self, line: str) -> None:
-        self._wire.write(f"\r\n{line}{self._eol}".encode("ascii", "replace"))
+        self._output(f"\r\n{line}{self._eol}".encode("ascii", "replace"))
 
     def urc_with_pdu(self, header: str, pdu_hex: str) -> None:
         """A two-line URC (+CMT/+CDS): the header, then the PDU on its own line."""
         eol = self._eol
-        self._wire.write(f"\r\n{header}{eol}{pdu_hex}{eol}".encode())
+        self._output(f"\r\n{header}{eol}{pdu_hex}{eol}".encode())
+
+    def _output(self, data: bytes) -> None:
+        """Modem output, with line noise added when ``set_noise`` asked for it."""
+        if self._noise_probability:
+            data = self._add_noise(data)
+        self._wire.write(data)
+
+    def _add_noise(self, data: bytes) -> bytes:
+        rng = self._noise_random
+        pieces = data.split(b"\n")
+        out: list[bytes] = []
+        for piece in pieces:
+            if piece and rng.random() < self._noise_probability:
+                count = rng.randint(1, NOISE_MAX_BYTES)
+                noise = bytes(rng.randrange(0x80, 0x100) for _ in range(count))
+                # A line of its own, or ahead of this line's text.
+                piece = noise + self._eol.encode() + piece if rng.random() < 0.5 else noise + piece
+            out.append(piece)
+        return b"\n".join(out)
 
     # ------------------------------------------------------------------ helpers
 

@@ -3,16 +3,23 @@
 Each profile copies what the real family is known to do (boot banner, capability
 ranges, identity commands, error dialect); the interpreter reads these fields
 instead of branching on the profile name.
+
+The names come from the driver's table (``drivers.quirks.PROFILE_NAMES``): every driver
+profile has a simulated family of the same name (checked at import), and variants of a
+family (``simcom7600``) name the driver profile that drives them in ``driver``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from drivers.quirks import PROFILE_NAMES
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:
     name: str
+    driver: str  # the drivers.quirks profile that drives this family
     manufacturer: str
     model: str
     revision: str
@@ -36,12 +43,18 @@ class Profile:
     noise_urcs: tuple[str, ...] = ()  # periodic URCs until AT^CURC=0
     empty_read_error: int | None = None  # +CMS ERROR for CMGR of an empty slot (None: OK)
     extra_ok: frozenset[str] = field(default_factory=frozenset)  # vendor commands just OK'd
+    cpin_no_ok: bool = False  # AT+CPIN? answers +CPIN: <code> with no OK after it (Wavecom)
+    cpms_test: str | None = None  # the AT+CPMS=? answer when the family prints its own
+    cpms_max_params: int = 3  # memories AT+CPMS=<m1>[,<m2>[,<m3>]] accepts
+    busy_after_cfun: int = 0  # commands answered +CME ERROR: 515 after AT+CFUN=1
+    cfun_urcs: tuple[str, ...] = ()  # emitted after AT+CFUN=1 is answered
 
 
 _FULL_CNMI = ((0, 1, 2, 3), (0, 1, 2, 3), (0, 2), (0, 1, 2), (0, 1))
 
 GENERIC = Profile(
     name="generic",
+    driver="generic",
     manufacturer="SimModem",
     model="SM-1",
     revision="SM1.0.0",
@@ -60,6 +73,7 @@ GENERIC = Profile(
 
 SIMCOM = Profile(
     name="simcom",
+    driver="simcom",
     manufacturer="SIMCOM_Ltd",
     model="SIMCOM_SIM800L",
     revision="Revision:1418B05SIM800L24",
@@ -81,6 +95,7 @@ SIMCOM = Profile(
 
 SIMCOM7600 = Profile(
     name="simcom7600",
+    driver="simcom",
     manufacturer="SIMCOM INCORPORATED",
     model="SIMCOM_SIM7600E-H",
     revision="LE20B04SIM7600M22",
@@ -99,6 +114,7 @@ SIMCOM7600 = Profile(
 
 QUECTEL = Profile(
     name="quectel",
+    driver="quectel",
     manufacturer="Quectel",
     model="EC25",
     revision="EC25EFAR06A06M4G",
@@ -118,6 +134,7 @@ QUECTEL = Profile(
 
 HUAWEI = Profile(
     name="huawei",
+    driver="huawei",
     manufacturer="huawei",
     model="E3372",
     revision="21.180.01.00.00",
@@ -140,10 +157,43 @@ HUAWEI = Profile(
     extra_ok=frozenset({"^USSDMODE", "^SYSCFG", "^SETPORT", "^U2DIAG"}),
 )
 
-PROFILE_TABLE: dict[str, Profile] = {
-    p.name: p for p in (GENERIC, SIMCOM, SIMCOM7600, QUECTEL, HUAWEI)
-}
+WAVECOM = Profile(
+    name="wavecom",
+    driver="wavecom",
+    manufacturer=" WAVECOM MODEM",  # leading spaces as the firmware prints them
+    model=" MULTIBAND  900E  1800",
+    revision=" 651b09gg.Q2406B",
+    boot_urcs=("+WIND: 3", "+WIND: 1", "+WIND: 7", "+WIND: 4"),
+    pin_boot_urcs=("+WIND: 1", "+WIND: 4"),
+    memories=("SM", "SR"),  # messages live on the SIM only
+    default_memory="SM",
+    report_memory="SR",
+    cnmi_ranges=((0, 1, 2, 3), (0, 1, 2, 3), (0, 2), (0, 1, 2), (0, 1)),
+    cnmi_test="+CNMI: (0,1,2,3),(0,1,2,3),(0,2),(0,1,2),(0,1)",
+    default_cnmi=(0, 0, 0, 0, 0),
+    iccid_commands=("+CCID",),
+    iccid_prefix="CCID: ",
+    default_act=0,
+    creg_act=False,
+    extra_ok=frozenset({"+WIND", "+WOPEN"}),
+    cpin_no_ok=True,
+    cpms_test='+CPMS: (("SM","BM","SR"),("SM"))',
+    cpms_max_params=2,
+    busy_after_cfun=2,
+    cfun_urcs=("+WIND: 4",),
+)
+
+# Families first, in the driver's order; then variants.
+_MODELS: tuple[Profile, ...] = (GENERIC, SIMCOM, QUECTEL, HUAWEI, WAVECOM, SIMCOM7600)
+PROFILE_TABLE: dict[str, Profile] = {p.name: p for p in _MODELS}
 PROFILES: tuple[str, ...] = tuple(PROFILE_TABLE)
+
+_missing = set(PROFILE_NAMES) - set(PROFILE_TABLE)
+_unknown = {p.name for p in _MODELS if p.driver not in PROFILE_NAMES}
+if _missing or _unknown:  # pragma: no cover - a table edit that forgot its other half
+    raise RuntimeError(
+        f"simulator profiles out of step with drivers.quirks: {_missing or _unknown}"
+    )
 
 
 def get_profile(name: str) -> Profile:

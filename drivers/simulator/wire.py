@@ -23,6 +23,7 @@ READ_CHUNK: Final = 65536  # bytes per os.read of the master
 MAX_LINE: Final = 4096  # a command line longer than this is dropped (a modem's buffer)
 MAX_PDU_INPUT: Final = 4096  # hex characters accepted after the "> " prompt
 MAX_OUTPUT: Final = 1 << 20  # output queued for a client that does not read; beyond it, drop
+DRIP_POLL: Final = 0.002  # seconds between pieces, and between looks for an unread one
 CR: Final = 0x0D
 CTRL_Z: Final = 0x1A
 ESC: Final = 0x1B
@@ -54,13 +55,39 @@ class Wire:
         self.deaf = True
         self.paused = False
         self.mute = False
+        self.chunk: int | None = None  # write pieces of at most this size, each read alone
+        self._drip: asyncio.Handle | None = None
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         master = self.link.open()
         loop.add_reader(master, self._readable)
 
+    def _drip_one(self) -> None:
+        """One piece of ``chunk`` bytes, once the client has read the one before."""
+        self._drip = None
+        master = self.link.master
+        if master is None or not self._out or self._loop is None:
+            return
+        if self.link.pending_input() > 0:
+            self._drip = self._loop.call_later(DRIP_POLL, self._drip_one)
+            return
+        piece = bytes(self._out[: self.chunk or len(self._out)])
+        try:
+            written = os.write(master, piece)
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:
+            LOGGER.debug("simulated modem %s: write failed: %s", self.link.path, exc)
+            written = len(self._out)
+        del self._out[:written]
+        if self._out:  # a pty hands bytes over a moment after the write: leave it that moment
+            self._drip = self._loop.call_later(DRIP_POLL, self._drip_one)
+
     def close(self) -> None:
+        if self._drip is not None:
+            self._drip.cancel()
+            self._drip = None
         master = self.link.master
         if master is not None and self._loop is not None:
             self._loop.remove_reader(master)
@@ -128,6 +155,12 @@ class Wire:
     def write(self, data: bytes, *, force: bool = False) -> None:
         master = self.link.master
         if master is None or (self.mute and not force):
+            return
+        if self.chunk is not None or self._drip is not None:
+            if len(self._out) + len(data) <= MAX_OUTPUT:
+                self._out += data
+            if self._drip is None and self._loop is not None:
+                self._drip = self._loop.call_soon(self._drip_one)
             return
         if self._out:
             if len(self._out) + len(data) <= MAX_OUTPUT:

@@ -204,6 +204,7 @@ def fast_settings(port: str | Path, **overrides: object) -> ModemSettings:
         "ussd_timeout": 1.0,
         "cmgs_timeout": 2.0,
         "prompt_timeout": 1.0,
+        "resync_quiet": 0.05,
     }
     values.update(overrides)
     return ModemSettings(**values)  # type: ignore[arg-type]

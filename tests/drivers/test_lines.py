@@ -63,9 +63,10 @@ def test_gt_without_space_is_a_prompt_only_when_expected() -> None:
 
 def test_garbage_is_replaced_and_counted() -> None:
     splitter = LineSplitter()
-    items = splitter.feed(b"\xff\xfeOK\x00\r\n")
-    assert items == ["\ufffd\ufffdOK"]
-    assert splitter.garbage_bytes == 3
+    items = splitter.feed(b"\xff\xfeOK\x00\r\nA\xffB\r\n")
+    assert items == ["OK", "A\ufffdB"]  # noise ahead of a line is dropped, inside replaced
+    assert splitter.garbage_bytes == 4
+    assert splitter.noise_bytes == 2
 
 
 def test_overlong_line_dropped_counted_and_resynced() -> None:

@@ -18,6 +18,7 @@ from drivers.modem import HangLadder, Modem, ModemSettings
 from drivers.pdu import Encoding, encode
 from drivers.session import Session
 from drivers.simulator.modem import SimulatedModem
+from drivers.simulator.profiles import PROFILE_TABLE
 from drivers.types import (
     InboundMessage,
     ModemState,
@@ -32,13 +33,7 @@ NUMBER = "+15551234567"
 OTHER = "+15557654321"
 
 # simulator profile -> driver profile
-PROFILES = {
-    "generic": "generic",
-    "simcom": "simcom",
-    "simcom7600": "simcom",
-    "quectel": "quectel",
-    "huawei": "huawei",
-}
+PROFILES = {name: profile.driver for name, profile in PROFILE_TABLE.items()}
 
 
 @asynccontextmanager

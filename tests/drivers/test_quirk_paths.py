@@ -19,7 +19,7 @@ async def test_health_reads_a_cpin_answer_that_has_no_ok(peer: ScriptedPeer) -> 
     peer.on(r"AT\+CPIN\?", b"\r\n+CPIN: READY\r\n")  # Wavecom: no OK follows
     peer.on(r"AT\+CSQ", b"\r\n+CSQ: 20,99\r\n\r\nOK\r\n")
     modem = Modem(fast_settings(peer.path, command_timeout=0.3, sweep_interval=60.0))
-    modem.profile = dataclasses.replace(GENERIC, cpin_no_ok=True)
+    modem.profile = dataclasses.replace(GENERIC, info_finals=("+CPIN:",))
     await modem.start()
     try:
         await modem.wait_ready(WAIT)

@@ -79,7 +79,7 @@ def install_steps(unit_text: str) -> list[str]:
             break
     else:
         raise AssertionError("no '# Install' block at the top of the unit")
-    steps = []
+    steps: list[str] = []
     for line in lines:
         if not line.startswith("#   "):
             if steps:
