@@ -30,10 +30,12 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from drivers.quirks import PROFILE_NAMES, SETTING_NAMES
 from gateway.errors import ConfigError, ValidationError
 
-MODEM_PROFILES: Final = ("auto", "generic", "simcom", "quectel", "huawei")
-SIMULATOR_PROFILES: Final = ("generic", "simcom", "quectel", "huawei")
+# One table in the driver names every vendor profile; each has a simulated modem too.
+MODEM_PROFILES: Final = SETTING_NAMES  # "auto" asks the modem (AT+CGMI/CGMM)
+SIMULATOR_PROFILES: Final = PROFILE_NAMES
 NATIONAL_LANGUAGES: Final = ("es", "pt", "tr")  # the tables drivers.pdu implements
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 LOG_FORMATS: Final = ("text", "json")

@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from drivers.engine import command_name
 from drivers.errors import (
     CommandError,
     CommandTimeout,
@@ -25,6 +24,7 @@ from drivers.errors import (
     ModemUnavailable,
     UssdError,
 )
+from drivers.passthrough import command_name, passthrough_refusal
 from drivers.types import ModemState, UssdReply
 from gateway.errors import (
     CommandRefused,
@@ -42,12 +42,6 @@ MAX_COMMAND_TIMEOUT: Final = 180.0  # the longest a technician may let one comma
 # A send ahead of the command may hold the port this long (a slow network's +CMGS).
 QUEUE_ALLOWANCE: Final = 180.0
 USSD_DEADLINE: Final = 120.0  # bound on one USSD request, queue included (the driver's is 30)
-MAX_COMMAND_CHARS: Final = 512
-
-# Only the gateway's own send may open a "> " text prompt; a command that names one
-# anywhere (chained after ';' too) is refused.
-_PROMPTING_RE: Final = re.compile(r"\+CMG[SWC]", re.IGNORECASE)
-_LINE_RE: Final = re.compile(r"AT[\x20-\x7e]*", re.IGNORECASE)
 _USSD_RE: Final = re.compile(r"[0-9*#+]{1,64}")
 
 AT_ACTION: Final = "modem.at"
@@ -65,22 +59,11 @@ class UssdAnswer:
 
 
 def check_command(line: str) -> str:
-    """The command as it will be sent, or CommandRefused."""
-    if len(line) > MAX_COMMAND_CHARS:
-        raise CommandRefused(
-            f"a command is at most {MAX_COMMAND_CHARS} characters", field="command"
-        )
-    if not _LINE_RE.fullmatch(line):
-        raise CommandRefused(
-            "a command is one line of printable ASCII starting with AT "
-            "(no line breaks or control characters)",
-            field="command",
-        )
-    if _PROMPTING_RE.search(line):
-        raise CommandRefused(
-            "AT+CMGS, AT+CMGW and AT+CMGC open a text prompt and are reserved for sending",
-            field="command",
-        )
+    """The command as it will be sent, or CommandRefused (the driver's rule, as a gateway
+    error with its stable code)."""
+    reason = passthrough_refusal(line)
+    if reason is not None:
+        raise CommandRefused(reason, field="command")
     return line
 
 

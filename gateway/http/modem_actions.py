@@ -12,8 +12,9 @@ from typing import Any, Final, Protocol
 
 from aiohttp import web
 
+from drivers.passthrough import MAX_COMMAND_CHARS
 from gateway.errors import UnknownField, ValidationError
-from gateway.fleet.passthrough import MAX_COMMAND_CHARS, MAX_COMMAND_TIMEOUT, UssdAnswer
+from gateway.fleet.passthrough import MAX_COMMAND_TIMEOUT, UssdAnswer
 from gateway.http.context import API_KEY
 from gateway.http.feature import Feature, Route
 from gateway.http.messages import read_json_object
