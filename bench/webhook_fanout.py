@@ -114,7 +114,7 @@ async def sending(root: Path, messages: int, hooks: list[WebhookConfig]) -> floa
                 await asyncio.sleep(0.02)  # polling with a deadline
         started = time.perf_counter()
         requests = [SendRequest(to=f"+1415555{i:04d}", body=f"bench {i}") for i in range(messages)]
-        results = await daemon.submit(requests, None)
+        results = await daemon.gateway.submit(requests, None)
         last = results[-1].message.id
         async with asyncio.timeout(DEADLINE):
             while True:

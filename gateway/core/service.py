@@ -58,8 +58,10 @@ class ApiSettings:
 
 
 class GatewayService(Protocol):
-    store: Store
     api: ApiSettings
+
+    @property
+    def store(self) -> Store: ...
 
     async def submit(
         self, requests: Sequence[SendRequest], api_key: ApiKey | None

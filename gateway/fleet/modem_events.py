@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
@@ -31,7 +31,7 @@ from drivers.types import (
 )
 from gateway.fleet.handle import ModemHandle
 from gateway.metrics import Metrics
-from gateway.store.base import Inbound, InboundPart, Store
+from gateway.store.base import InboundPart, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,6 @@ STATE_EVENT_KINDS: Final = {
     ModemState.STARTING: "modem.starting",
     ModemState.CLOSED: "modem.closed",
 }
-
-InboundListener = Callable[[Inbound], Awaitable[None]]
 
 
 def dedupe_key(modem: str, pdu_hex: str) -> str:
@@ -64,7 +62,6 @@ class ModemEvents:
         *,
         on_state: Callable[[ModemHandle], None],
         metrics: Metrics | None = None,
-        listeners: list[InboundListener] | None = None,
         clock: Callable[[], float] = time.time,
         delete_deadline: float = DELETE_DEADLINE,
     ) -> None:
@@ -72,7 +69,6 @@ class ModemEvents:
         self.store = store
         self._on_state = on_state
         self._metrics = metrics
-        self._listeners = listeners if listeners is not None else []
         self._clock = clock
         self._delete_deadline = delete_deadline
         self.handled = 0  # events handled, successfully or not
@@ -126,7 +122,6 @@ class ModemEvents:
             log.info("inbound %s on modem %s", result.inbound.id, handle.name)
             if self._metrics is not None:
                 self._metrics.inbound_received(handle.name)
-            await self._notify(result.inbound)
         await self._delete(event.location)
 
     async def _report(self, event: StatusReportReceived) -> None:
@@ -156,7 +151,6 @@ class ModemEvents:
         handle.reason = event.reason
         if event.state is ModemState.READY:
             handle.seen(self._clock())
-            handle.consecutive_failures = 0  # reopened or reset: a fresh start
             identity = handle.modem.identity
             if identity is not None:
                 handle.identity = identity
@@ -204,20 +198,12 @@ class ModemEvents:
                 exc,
             )
 
-    async def _notify(self, inbound: Inbound) -> None:
-        for listener in self._listeners:
-            try:
-                await listener(inbound)
-            except Exception:
-                log.exception("inbound listener failed for %s", inbound.id)
-
 
 async def release_incomplete_loop(
     store: Store,
     reassembly_timeout: float,
     *,
     metrics: Metrics | None = None,
-    listeners: list[InboundListener] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> None:
     """Release multipart inbound whose missing parts did not come within the timeout."""
@@ -233,8 +219,3 @@ async def release_incomplete_loop(
             log.info("inbound %s released with parts missing", inbound.id)
             if metrics is not None:
                 metrics.inbound_received(inbound.modem)
-            for listener in listeners or []:
-                try:
-                    await listener(inbound)
-                except Exception:
-                    log.exception("inbound listener failed for %s", inbound.id)

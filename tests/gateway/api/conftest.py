@@ -150,7 +150,7 @@ def store(daemon: Daemon) -> Store:
 
 @pytest.fixture
 def service(daemon: Daemon) -> GatewayService:
-    return daemon
+    return daemon.gateway
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ class Rig:
     started: list[Daemon] = field(default_factory=list)
 
     async def send(self, to: str, body: str, **kw: Any) -> Message:
-        [result] = await self.daemon.submit([SendRequest(to=to, body=body, **kw)], None)
+        [result] = await self.daemon.gateway.submit([SendRequest(to=to, body=body, **kw)], None)
         return result.message
 
     async def message(self, message_id: str) -> Message:
@@ -146,7 +146,9 @@ class RigFactory:
             inbound=InboundConfig(reassembly_timeout=reassembly_timeout),
         )
         settings = RuntimeSettings(
-            dispatch=dispatch or DispatchSettings(fault_hold=30.0, reset_deadline=2.0),
+            dispatch=dispatch or DispatchSettings(),
+            fault_hold=30.0,
+            reset_deadline=2.0,
             stop_grace=2.0,
             modem_stop_deadline=3.0,
             serve_http=serve_http,
