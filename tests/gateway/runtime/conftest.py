@@ -110,6 +110,7 @@ class RigFactory:
         radio_time: float = 0.0,
         serve_http: bool = False,
         dispatch: DispatchSettings | None = None,
+        fault_hold: float = 30.0,
         reassembly_timeout: float = 600.0,
     ) -> Rig:
         data = self.root / "data"
@@ -147,7 +148,7 @@ class RigFactory:
         )
         settings = RuntimeSettings(
             dispatch=dispatch or DispatchSettings(),
-            fault_hold=30.0,
+            fault_hold=fault_hold,
             reset_deadline=2.0,
             stop_grace=2.0,
             modem_stop_deadline=3.0,
