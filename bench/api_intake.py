@@ -221,7 +221,7 @@ async def _main(seconds: float, runs: int, service_name: str) -> None:
         await daemon.start()
         try:
             _, token = await daemon.store.create_api_key("bench", frozenset({Scope.SEND}))
-            service = daemon if service_name == "daemon" else _double(daemon)
+            service = daemon.gateway if service_name == "daemon" else _double(daemon)
             server = await start_api(service, "127.0.0.1", 0, default_country="1")
             url = f"http://127.0.0.1:{server.port}"
             print(f"service: {type(service).__name__} (no modems); store: SqliteStore durable=True")

@@ -60,17 +60,15 @@ class ModemEvents:
         handle: ModemHandle,
         store: Store,
         *,
-        on_state: Callable[[ModemHandle], None],
+        on_state: Callable[[StateChanged], None],
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
-        delete_deadline: float = DELETE_DEADLINE,
     ) -> None:
         self.handle = handle
         self.store = store
         self._on_state = on_state
         self._metrics = metrics
         self._clock = clock
-        self._delete_deadline = delete_deadline
         self.handled = 0  # events handled, successfully or not
 
     async def run(self) -> None:
@@ -147,14 +145,7 @@ class ModemEvents:
     async def _state(self, event: StateChanged) -> None:
         handle = self.handle
         previous = handle.state
-        handle.state = event.state
-        handle.reason = event.reason
-        if event.state is ModemState.READY:
-            handle.seen(self._clock())
-            identity = handle.modem.identity
-            if identity is not None:
-                handle.identity = identity
-        self._on_state(handle)
+        self._on_state(event)  # the supervisor records it on the handle
         if event.state is previous:
             return
         log.info("modem %s is %s (%s)", handle.name, event.state.value, event.reason)
@@ -186,7 +177,7 @@ class ModemEvents:
         if location is None:
             return
         try:
-            async with asyncio.timeout(self._delete_deadline):
+            async with asyncio.timeout(DELETE_DEADLINE):
                 await self.handle.modem.delete(location)
         except (DriverError, TimeoutError) as exc:
             # Stored already; the modem's storage sweep reads it again and dedupe drops it.

@@ -1,9 +1,10 @@
 """One modem's supervisor: its send worker, event consumer, health poll and balance check.
 
-The supervisor is the only writer of its modem's ``ModemHandle`` state (driver state,
-health, identity, the fault hold, balance, ``stopping``): the worker, the event consumer
-and the loops report to it. Starting a modem is starting its supervisor; stopping it
-stops all of that, bounded.
+The supervisor is the only writer of its modem's state on the ``ModemHandle``: the
+driver's state and reason, identity, the fault hold, ``stopping``, the health poll's and
+balance check's results. The event consumer reports state changes to it; the worker
+(send counters) and the consumer (last seen, network changes) add only observations.
+Starting a modem is starting its supervisor; stopping it stops all of that, bounded.
 
 Escalation is the driver's alone (re-initialise, then a hard reset, then down with a
 growing backoff: ``drivers.modem.HangLadder``). The gateway never resets a modem by
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from drivers.errors import DriverError
-from drivers.types import ModemState, UssdReply
+from drivers.types import ModemState, StateChanged, UssdReply
 from gateway.core.policy import Classified
 from gateway.errors import StoreError, Unavailable
 from gateway.fleet import balance, passthrough
@@ -95,7 +96,7 @@ class ModemSupervisor:
         self._dispatcher.add_modem(handle, self.fault)
         await handle.modem.start()
         handle.state = handle.modem.state
-        self._on_state(handle)
+        self._state_changed()
         self._spawn(self.events.run(), f"events-{self.name}")
         self._spawn(self._health_loop(), f"health-{self.name}")
         configured = handle.config.balance
@@ -194,7 +195,19 @@ class ModemSupervisor:
         with contextlib.suppress(Exception):
             await self._store.add_event(RESET_EVENT, self.name, {"by": "api"})
 
-    def _on_state(self, handle: ModemHandle) -> None:
+    def _on_state(self, event: StateChanged) -> None:
+        handle = self.handle
+        handle.state = event.state
+        handle.reason = event.reason
+        if event.state is ModemState.READY:
+            handle.seen(self._clock())
+            identity = handle.modem.identity
+            if identity is not None:
+                handle.identity = identity
+        self._state_changed()
+
+    def _state_changed(self) -> None:
+        handle = self.handle
         if handle.state is ModemState.READY:
             mismatch = check_identity(handle)
             if mismatch is not None:
