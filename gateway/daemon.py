@@ -158,10 +158,6 @@ class Daemon:
             raise Unavailable("the store is not open")
         return self._store
 
-    @store.setter
-    def store(self, store: Store) -> None:
-        self._store = store
-
     @property
     def handles(self) -> dict[str, ModemHandle]:
         return self.fleet.handles if self.fleet is not None else {}
