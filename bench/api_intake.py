@@ -185,7 +185,7 @@ def _sends(tag: str) -> list[SendRequest]:
 
 
 async def _without_http(daemon: Daemon, runs: int) -> tuple[float, float]:
-    """Messages per second through daemon.submit, and through store.add_messages alone."""
+    """Messages per second through daemon.gateway.submit, and through store.add_messages alone."""
     submit_rates, store_rates = [], []
     rules = SubmissionRules(
         daemon.config.server.default_country, daemon.api.max_segments, daemon.router
@@ -194,7 +194,7 @@ async def _without_http(daemon: Daemon, runs: int) -> tuple[float, float]:
     for _ in range(runs):
         began = time.perf_counter()
         for _ in range(5):
-            await daemon.submit(_sends("bench"), None)
+            await daemon.gateway.submit(_sends("bench"), None)
         submit_rates.append(5 * BATCH_SIZE / (time.perf_counter() - began))
         now = time.time()
         batches = [
@@ -221,7 +221,7 @@ async def _main(seconds: float, runs: int, service_name: str) -> None:
         await daemon.start()
         try:
             _, token = await daemon.store.create_api_key("bench", frozenset({Scope.SEND}))
-            service = daemon if service_name == "daemon" else _double(daemon)
+            service = daemon.gateway if service_name == "daemon" else _double(daemon)
             server = await start_api(service, "127.0.0.1", 0, default_country="1")
             url = f"http://127.0.0.1:{server.port}"
             print(f"service: {type(service).__name__} (no modems); store: SqliteStore durable=True")
@@ -246,7 +246,7 @@ async def _main(seconds: float, runs: int, service_name: str) -> None:
             finally:
                 await server.stop()
             submit_rate, store_rate = await _without_http(daemon, runs)
-            print(f"daemon.submit without HTTP: {submit_rate:.0f} msg/s")
+            print(f"daemon.gateway.submit without HTTP: {submit_rate:.0f} msg/s")
             print(f"store.add_messages alone:   {store_rate:.0f} msg/s")
         finally:
             await daemon.stop()

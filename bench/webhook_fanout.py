@@ -32,10 +32,10 @@ from gateway.config import (
 from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
+from gateway.integrations import Integrations
 from gateway.store.backend import create_store
 from gateway.store.base import MessageState
 from gateway.webhooks.delivery import WebhookSettings
-from gateway.webhooks.runtime import Integrations
 
 SECRET = "bench-secret-0123456789"  # noqa: S105 (a throwaway key for a local run)
 DEADLINE = 300.0  # seconds: a part that takes longer is reported as failed
@@ -125,7 +125,7 @@ async def sending(root: Path, messages: int, hooks: list[WebhookConfig]) -> floa
                 await asyncio.sleep(0.02)  # polling with a deadline
         started = time.perf_counter()
         requests = [SendRequest(to=f"+1415555{i:04d}", body=f"bench {i}") for i in range(messages)]
-        results = await daemon.submit(requests, None)
+        results = await daemon.gateway.submit(requests, None)
         last = results[-1].message.id
         async with asyncio.timeout(DEADLINE):
             while True:

@@ -1,13 +1,17 @@
-"""The running gateway: owns the store, the modems, the workers and the HTTP API.
-
-``Daemon`` implements ``GatewayService`` for the API and runs the lifecycle:
+"""The composition root: builds the gateway from its config and runs it.
 
     start: data dir lock -> key ring -> store (open, recover) -> queue rebuilt
-           from the store -> modems (built-in simulators first; for a glob port the
-           devices it matches, then a discovery task: gateway.fleet.discovery) -> workers
-           and event consumers -> housekeeping and key watch -> HTTP API
-    stop:  discovery -> HTTP API -> workers (the segment in flight may finish, within a bound)
-           -> event consumers -> modems -> store -> data dir lock
+           from the store -> housekeeping and key watch -> modems (a supervisor each;
+           for a glob port the devices it matches, then a discovery task:
+           gateway.fleet.discovery) -> HTTP API -> the service takes work
+    stop:  the same, in reverse
+
+Every start is entered on one ``contextlib.AsyncExitStack`` together with its stop,
+so a start that fails half-way stops exactly what it had started, and ``stop`` is
+that stack unwound. The service the API calls is ``gateway.gateway_service.Gateway``;
+each modem is run by its ``gateway.fleet.supervisor.ModemSupervisor``. Built-in
+simulated modems are started by the command line (gateway.cli.simulators), which
+hands ``run`` the config with their ptys as ports.
 
 ``run(config)`` runs it until SIGTERM or SIGINT. Logs carry ids, modem names and
 error codes, never a number or a text (gateway.redact where one must appear).
@@ -21,73 +25,56 @@ import gc
 import logging
 import os
 import random
-import re
 import signal
 import ssl
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from aiohttp import web
 
-from drivers.errors import DriverError
-from drivers.simulator import SimulatedModem
-from drivers.types import ModemState, UssdReply
-from gateway.config import ApiSettings, Config, ModemConfig, SimulatorConfig
+from gateway.config import ApiSettings, Config
 from gateway.core.policy import RetryPolicy
-from gateway.core.ratelimit import RateLimiter
 from gateway.core.routing import Router
 from gateway.core.scheduler import Scheduler
-from gateway.core.service import ModemStatus, SendRequest
-from gateway.core.submission import SubmissionRules, prepare_message
+from gateway.core.submission import SubmissionRules
 from gateway.crypto import KeyRing
-from gateway.errors import (
-    NotFound,
-    StoreError,
-    Unavailable,
-)
-from gateway.fleet import balance, passthrough
-from gateway.fleet.discovery import FamilyWatch
+from gateway.errors import StoreError, Unavailable
 from gateway.fleet.dispatch import Dispatcher, DispatchSettings
-from gateway.fleet.handle import ModemHandle, ModemPort
-from gateway.fleet.identity import IDENTITY_MISMATCH_EVENT, Mismatch, check_identity
-from gateway.fleet.modem_events import ModemEvents, release_incomplete_loop
+from gateway.fleet.fleet import DEVICE_POLL_INTERVAL, Fleet, ModemFactory, default_modem_factory
+from gateway.fleet.handle import ModemHandle
+from gateway.fleet.modem_events import release_incomplete_loop
+from gateway.fleet.supervisor import (
+    FAULT_HOLD,
+    HEALTH_DEADLINE,
+    HEALTH_INTERVAL,
+    MODEM_STOP_DEADLINE,
+    RESET_DEADLINE,
+    STOP_GRACE,
+    SupervisorSettings,
+)
+from gateway.gateway_service import Gateway
+from gateway.integrations import Integrations
 from gateway.metrics import Metrics
 from gateway.store.backend import create_store
-from gateway.store.base import (
-    AddResult,
-    ApiKey,
-    Message,
-    MessageState,
-    QueueItem,
-    Store,
-)
+from gateway.store.base import Store
 from gateway.store.data_lock import DataDirLock
 from gateway.store.rotation import KEY_WATCH_INTERVAL, ROTATE_BATCH, watch_key_file
 from gateway.webhooks.delivery import WebhookSettings
 from gateway.webhooks.hosts import CallbackHosts
-from gateway.webhooks.runtime import Integrations
 
 log = logging.getLogger(__name__)
 
 # All durations in seconds.
-HEALTH_INTERVAL: Final = 60.0  # how often a ready modem's signal and registration are read
-HEALTH_DEADLINE: Final = 30.0  # bound on one health poll
-STOP_GRACE: Final = 15.0  # the segment in flight may finish within this on shutdown
-MODEM_STOP_DEADLINE: Final = 10.0  # bound on closing one modem
 PURGE_INTERVAL: Final = 6 * 3600.0  # retention purge period
-DEVICE_POLL_INTERVAL: Final = 1.0  # looking for new devices matching a glob port (no udev)
 DAY: Final = 86400.0
 GC_YOUNG_THRESHOLD: Final = 20_000  # net allocations between young collections (see tune_gc)
-SIMULATOR_DIR: Final = "sim"
 
-
-class _Stoppable(Protocol):
-    async def stop(self) -> None: ...
-
-
-ModemFactory = Callable[[ModemConfig, str], ModemPort]
+# What must run around the daemon for its modems to exist (the command line's built-in
+# simulators): given the config, it yields the config the daemon runs with.
+ModemDevices = Callable[[Config], AbstractAsyncContextManager[Config]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +84,8 @@ class RuntimeSettings:
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     health_interval: float = HEALTH_INTERVAL
     health_deadline: float = HEALTH_DEADLINE
+    fault_hold: float = FAULT_HOLD
+    reset_deadline: float = RESET_DEADLINE
     stop_grace: float = STOP_GRACE
     modem_stop_deadline: float = MODEM_STOP_DEADLINE
     purge_interval: float = PURGE_INTERVAL
@@ -106,9 +95,31 @@ class RuntimeSettings:
     webhooks: WebhookSettings | None = None  # delivery timing; None: the defaults
     serve_http: bool = True
 
+    def supervision(self) -> SupervisorSettings:
+        return SupervisorSettings(
+            health_interval=self.health_interval,
+            health_deadline=self.health_deadline,
+            fault_hold=self.fault_hold,
+            reset_deadline=self.reset_deadline,
+            stop_grace=self.stop_grace,
+            modem_stop_deadline=self.modem_stop_deadline,
+        )
+
+
+@contextlib.asynccontextmanager
+async def running(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    """A background task for as long as the context lasts; cancelled and awaited on exit."""
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
 
 class Daemon:
-    """The gateway daemon; implements ``GatewayService`` (and the status page's reset)."""
+    """The gateway's parts, started and stopped together; ``gateway`` is what the API calls."""
 
     def __init__(
         self,
@@ -126,30 +137,19 @@ class Daemon:
         self.metrics = Metrics(m.name for m in config.modems if m.enabled and not m.is_family)
         self._modem_factory = modem_factory or default_modem_factory
         self._clock = clock
-        # Concat references need spread, not secrecy: a seeded generator spares a syscall each.
-        self._rng = rng or random.Random()
         self._store: Store | None = None
         self.router = Router(config.routes, config.modems)
-        self._rules = SubmissionRules(
-            config.server.default_country, self.api.max_segments, self.router
-        )
+        rules = SubmissionRules(config.server.default_country, self.api.max_segments, self.router)
+        self.gateway = Gateway(self.api, rules, lambda: self.store, clock=clock, rng=rng)
         self.scheduler: Scheduler | None = None
         self.dispatcher: Dispatcher | None = None
-        self.handles: dict[str, ModemHandle] = {}
-        self.simulators: dict[str, SimulatedModem] = {}
-        self._consumers: dict[str, ModemEvents] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._workers: list[asyncio.Task[None]] = []
-        self._discovery: list[asyncio.Task[None]] = []  # one per glob port, stopped first
-        self._health_pokes: dict[str, asyncio.Event] = {}
+        self.fleet: Fleet | None = None
         self._runner: web.AppRunner | None = None
         self.api_url: str | None = None
-        self._accepting = False
         self._data_lock: DataDirLock | None = None
-        self._keyring: KeyRing | None = None  # the store's, watched for rotations
+        self._keyring: KeyRing | None = None
         self.integrations: Integrations | None = None  # webhooks, Twilio and Kannel shapes
-
-    # GatewayService ------------------------------------------------------------------
+        self._running: contextlib.AsyncExitStack | None = None
 
     @property
     def store(self) -> Store:
@@ -157,123 +157,27 @@ class Daemon:
             raise Unavailable("the store is not open")
         return self._store
 
-    @store.setter
-    def store(self, store: Store) -> None:
-        self._store = store
-
-    def is_ready(self) -> bool:
-        if self._store is None or not self._accepting:
-            return False
-        now = self._clock()
-        return any(h.usable(now) for h in self.handles.values())
-
-    def modems(self) -> list[ModemStatus]:
-        now = self._clock()
-        return [h.status(now) for h in self.handles.values()]
-
-    async def submit(
-        self, requests: Sequence[SendRequest], api_key: ApiKey | None
-    ) -> list[AddResult]:
-        if not self._accepting or self.dispatcher is None:
-            raise Unavailable("the gateway is not running")
-        now = self._clock()
-        new = [
-            prepare_message(r, self._rules, now=now, api_key=api_key, rng=self._rng)
-            for r in requests
-        ]
-        results = await self.store.add_messages(new)
-        await self.dispatcher.enqueue_many(
-            [
-                self._queue_item(r.message, r.to_hash)
-                for r in results
-                if r.created and r.message.state is MessageState.QUEUED
-            ]
-        )
-        return results
-
-    async def cancel(self, message_id: str) -> Message:
-        message = await self.store.cancel_message(message_id)
-        if self.dispatcher is not None:
-            self.dispatcher.cancel(message_id)
-        return message
-
-    async def reset_modem(self, name: str, *, actor: str = "api") -> None:
-        handle = self._handle(name)
-        await self.store.audit(actor, passthrough.RESET_ACTION, {}, subject=name)
-        self.metrics.modem_reset(name, "manual")
-        if self.dispatcher is not None:
-            self.dispatcher.release(handle)
-        self._spawn(self._reset(handle), f"reset-{name}")
-
-    async def _reset(self, handle: ModemHandle) -> None:
-        try:
-            async with asyncio.timeout(self.settings.dispatch.reset_deadline):
-                await handle.modem.reset()
-        except (DriverError, TimeoutError) as exc:
-            log.warning("reset of modem %s failed: %s", handle.name, exc)
-        with contextlib.suppress(Exception):
-            await self.store.add_event("modem.reset", handle.name, {"by": "api"})
-
-    async def modem_command(
-        self,
-        name: str,
-        line: str,
-        timeout: float | None,  # noqa: ASYNC109 - the modem's deadline, passed to the driver
-        actor: str,
-    ) -> list[str]:
-        """Technician passthrough (audited): one AT command, run between sends."""
-        return await passthrough.run_command(self._handle(name), self.store, line, timeout, actor)
-
-    async def modem_ussd(self, name: str, code: str, actor: str) -> passthrough.UssdAnswer:
-        """Technician USSD request (audited); the amount is read with the modem's
-        configured pattern when the code is its balance code."""
-        handle = self._handle(name)
-        reply = await passthrough.run_ussd(handle, self.store, code, actor)
-        configured = handle.config.balance
-        pattern = configured.pattern if configured and configured.ussd == code else None
-        amount = balance.parse_balance(reply.text, re.compile(pattern) if pattern else None)
-        return passthrough.UssdAnswer(status=reply.status, text=reply.text, balance=amount)
-
-    def _handle(self, name: str) -> ModemHandle:
-        handle = self.handles.get(name)
-        if handle is None:
-            raise NotFound("no modem of that name", field="name")
-        return handle
-
-    async def _record_balance(
-        self, handle: ModemHandle, reply: UssdReply, amount: float | None
-    ) -> None:
-        handle.balance, handle.balance_text, handle.balance_at = amount, reply.text, self._clock()
-        detail = {"amount": amount, "text": reply.text, "status": reply.status}
-        try:
-            await self.store.add_event(balance.BALANCE_EVENT, handle.name, detail)
-        except (StoreError, Unavailable) as exc:
-            log.warning("recording the balance of modem %s failed: %s", handle.name, exc.code)
-
-    def _queue_item(self, message: Message, to_hash: bytes | None) -> QueueItem:
-        """``to_hash`` as the store made it while adding; made here when a store did not."""
-        return QueueItem(
-            id=message.id,
-            priority=message.priority,
-            send_at=message.send_at,
-            expires_at=message.expires_at,
-            route=message.route,
-            to_hash=self.store.number_hash(message.to) if to_hash is None else to_hash,
-            attempts=message.attempts,
-        )
+    @property
+    def handles(self) -> dict[str, ModemHandle]:
+        return self.fleet.handles if self.fleet is not None else {}
 
     # lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
         """Bring everything up; on failure, what was started is stopped again."""
-        try:
-            await self._start()
-        except BaseException:
-            await self.stop()
-            raise
+        async with contextlib.AsyncExitStack() as stack:
+            await self._start(stack)
+            self._running = stack.pop_all()
 
-    async def _start(self) -> None:
+    async def stop(self) -> None:
+        """Bounded, graceful: nothing new accepted, the segment in flight may finish."""
+        stack, self._running = self._running, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         cfg = self.config
+        stack.push_async_callback(self._close_store)
         await self._open_store()
         store = self.store
         recovery = await store.recover(resend_unknown=cfg.retry.resend_unknown)
@@ -284,7 +188,7 @@ class Daemon:
                 recovery.requeued_messages,
             )
         self.scheduler = Scheduler(clock=self._clock)
-        self.dispatcher = Dispatcher(
+        dispatcher = self.dispatcher = Dispatcher(
             store,
             self.scheduler,
             self.router,
@@ -293,40 +197,51 @@ class Daemon:
             metrics=self.metrics,
             clock=self._clock,
         )
+        stack.callback(dispatcher.close)
         queued = await store.queued()
         for item in queued:
-            await self.dispatcher.enqueue(item)
+            await dispatcher.enqueue(item)
         log.info("queue rebuilt: %d message(s)", len(queued))
-        self._spawn(self.dispatcher.expire_loop(), "expire")
-        self._spawn(
-            release_incomplete_loop(
-                store, cfg.inbound.reassembly_timeout, metrics=self.metrics, clock=self._clock
-            ),
-            "reassembly",
+        await stack.enter_async_context(running(dispatcher.expire_loop(), "expire"))
+        await stack.enter_async_context(
+            running(
+                release_incomplete_loop(
+                    store, cfg.inbound.reassembly_timeout, metrics=self.metrics, clock=self._clock
+                ),
+                "reassembly",
+            )
         )
         if cfg.store.retention_days > 0:
-            self._spawn(self._purge_loop(), "purge")
-        if self._keyring is not None:
-            self._spawn(
-                watch_key_file(
-                    store,
-                    self._keyring,
-                    cfg.store.key_file,
-                    interval=self.settings.key_watch_interval,
-                    batch=self.settings.rotate_batch,
-                ),
-                "key-watch",
+            purge = purge_loop(
+                store, cfg.store.retention_days, self.settings.purge_interval, self._clock
             )
-        for modem_config in cfg.modems:
-            if not modem_config.enabled:
-                continue
-            if modem_config.is_family:
-                await self._start_family(modem_config)
-            else:
-                await self._start_modem(modem_config)
-        self._accepting = True
+            await stack.enter_async_context(running(purge, "purge"))
+        if self._keyring is not None:
+            watch = watch_key_file(
+                store,
+                self._keyring,
+                cfg.store.key_file,
+                interval=self.settings.key_watch_interval,
+                batch=self.settings.rotate_batch,
+            )
+            await stack.enter_async_context(running(watch, "key-watch"))
+        fleet = self.fleet = Fleet(
+            store=store,
+            dispatcher=dispatcher,
+            router=self.router,
+            metrics=self.metrics,
+            settings=self.settings.supervision(),
+            modem_factory=self._modem_factory,
+            device_poll_interval=self.settings.device_poll_interval,
+            clock=self._clock,
+        )
+        stack.push_async_callback(fleet.stop)
+        await fleet.start(cfg.modems)
         if self.settings.serve_http:
+            stack.push_async_callback(self._stop_http)
             await self._start_http()
+        self.gateway.open(dispatcher, fleet)
+        stack.callback(self.gateway.close)  # the first thing a stop does
 
     async def _open_store(self) -> None:
         cfg = self.config.store
@@ -353,96 +268,18 @@ class Daemon:
         await integrations.start(store)
         self.integrations = integrations
 
-    async def _start_family(self, family: ModemConfig) -> None:
-        """Start the devices a glob port matches now, then watch it for more."""
-        watch = FamilyWatch(family)
-        members = watch.scan(self.handles)
-        if not members:
-            log.warning("modem family %s: no device matches %s yet", family.name, family.port)
-        for member in members:
-            await self._start_member(member)
-        task = asyncio.get_running_loop().create_task(
-            watch.run(
-                self._start_member,
-                self.handles,
-                self.settings.device_poll_interval,
-            ),
-            name=f"discover-{family.name}",
-        )
-        self._discovery.append(task)
-
-    async def _start_member(self, member: ModemConfig) -> None:
-        """A device found by a glob port: routes, queue pools and metrics learn of it first."""
-        assert self.dispatcher is not None
-        self.router.add_modem(member)
-        self.dispatcher.regroup()
-        self.metrics.add_modem(member.name)
-        await self._start_modem(member)
-
-    async def _start_modem(self, modem_config: ModemConfig) -> None:
-        assert self.dispatcher is not None
-        name = modem_config.name
-        if modem_config.simulate is not None:
-            port = await self._start_simulator(modem_config)
-        else:
-            assert modem_config.port is not None
-            port = modem_config.port  # a plain path: the driver waits for it to appear
-        handle = ModemHandle(
-            config=modem_config,
-            modem=self._modem_factory(modem_config, port),
-            port=port,
-            limiter=RateLimiter(modem_config.rate),
-        )
-        self.handles[name] = handle
-        self._health_pokes[name] = asyncio.Event()
-        self.dispatcher.add_modem(handle)
-        await self._run_modem(handle)
-
-    async def _run_modem(self, handle: ModemHandle) -> None:
-        """Start the driver, then this modem's event consumer, health poll, balance check
-        (when configured) and worker."""
-        assert self.dispatcher is not None
-        name = handle.name
-        consumer = ModemEvents(
-            handle, self.store, on_state=self._on_state, metrics=self.metrics, clock=self._clock
-        )
-        self._consumers[name] = consumer
-        await handle.modem.start()
-        handle.state = handle.modem.state
-        self._on_state(handle)
-        self._spawn(consumer.run(), f"events-{name}")
-        self._spawn(self._health_loop(handle), f"health-{name}")
-        if handle.config.balance is not None:
-            self._spawn(
-                balance.balance_loop(
-                    handle,
-                    handle.config.balance,
-                    lambda code: passthrough.run_ussd(handle, None, code, "daemon"),
-                    self._record_balance,
-                ),
-                f"balance-{name}",
-            )
-        worker = asyncio.get_running_loop().create_task(
-            self.dispatcher.worker(handle), name=f"worker-{name}"
-        )
-        self._workers.append(worker)
-        handle.tasks.append(worker)
-
-    async def _start_simulator(self, modem_config: ModemConfig) -> str:
-        assert modem_config.simulate is not None
-        sim_dir = self.config.store.data_dir / SIMULATOR_DIR
-        sim_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        timing = modem_config.simulator or SimulatorConfig()
-        sim = SimulatedModem(
-            sim_dir / modem_config.name,
-            profile=modem_config.simulate,
-            radio_time=timing.radio_time,
-            report_delay=timing.report_delay,
-            report_status=timing.report_status,
-        )
-        await sim.start()
-        self.simulators[modem_config.name] = sim
-        return str(sim.path)
+    async def _close_store(self) -> None:
+        """The pair of ``_open_store``: whatever it got to, closed in reverse."""
+        if self.integrations is not None:
+            await self.integrations.stop()
+            self.integrations = None
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+        self._keyring = None
+        if self._data_lock is not None:
+            self._data_lock.release()
+            self._data_lock = None
 
     async def _start_http(self) -> None:
         from gateway.http.access_log import AccessLog
@@ -450,10 +287,10 @@ class Daemon:
         from gateway.http.features import daemon_features
 
         server = self.config.server
-        features = daemon_features(self, self.metrics)
+        features = daemon_features(self.gateway, self.metrics)
         if self.integrations is not None:
             features += self.integrations.features()
-        app = make_app(self, features, default_country=server.default_country)
+        app = make_app(self.gateway, features, default_country=server.default_country)
         runner = web.AppRunner(
             app, access_log_class=AccessLog, handle_signals=False, shutdown_timeout=10.0
         )
@@ -471,139 +308,25 @@ class Daemon:
         self.api_url = f"{scheme}://{shown}:{port}"
         log.info("API listening on %s", self.api_url)
 
-    async def stop(self) -> None:
-        """Bounded, graceful: nothing new accepted, the segment in flight may finish."""
-        self._accepting = False
-        for task in self._discovery:  # first: no modem may start while the others stop
-            task.cancel()
-        for task in self._discovery:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._discovery.clear()
+    async def _stop_http(self) -> None:
+        """The pair of ``_start_http``."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        for handle in self.handles.values():
-            handle.stopping = True
-            if self.dispatcher is not None:
-                self.dispatcher.update_ready(handle)
-        await self._stop_workers()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        for handle in self.handles.values():
-            await self._bounded_stop(handle.modem, handle.name)
-        for name, sim in self.simulators.items():
-            await self._bounded_stop(sim, f"simulator {name}")
-        self.simulators.clear()
-        if self.dispatcher is not None:
-            await self.dispatcher.close()
-        if self.integrations is not None:
-            await self.integrations.stop()
-            self.integrations = None
-        if self._store is not None:
-            await self._store.close()
-            self._store = None
-        self._keyring = None
-        if self._data_lock is not None:
-            self._data_lock.release()
-            self._data_lock = None
 
-    async def _stop_workers(self) -> None:
-        idle = [t for h in self.handles.values() if not h.busy for t in h.tasks]
-        for task in idle:
-            task.cancel()
-        if self._workers:
-            _, pending = await asyncio.wait(self._workers, timeout=self.settings.stop_grace)
-            for task in pending:
-                log.warning("%s still busy after %g s; cancelling", task.get_name(),
-                            self.settings.stop_grace)  # fmt: skip
-                task.cancel()
-            for task in self._workers:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._workers.clear()
 
-    async def _bounded_stop(self, thing: _Stoppable, what: str) -> None:
+async def purge_loop(
+    store: Store, retention_days: int, interval: float, clock: Callable[[], float]
+) -> None:
+    while True:
         try:
-            async with asyncio.timeout(self.settings.modem_stop_deadline):
-                await thing.stop()
-        except Exception as exc:
-            log.warning("stopping %s: %s", what, exc)
-
-    # background ----------------------------------------------------------------------
-
-    def _on_state(self, handle: ModemHandle) -> None:
-        if handle.state is ModemState.READY:
-            mismatch = check_identity(handle)
-            if mismatch is not None:
-                self._spawn(self._record_mismatch(handle, mismatch), f"mismatch-{handle.name}")
-        if self.dispatcher is not None:
-            self.dispatcher.update_ready(handle)
-        if handle.state is ModemState.READY:
-            poke = self._health_pokes.get(handle.name)
-            if poke is not None:
-                poke.set()
-
-    async def _record_mismatch(self, handle: ModemHandle, mismatch: Mismatch) -> None:
-        try:
-            await self.store.add_event(IDENTITY_MISMATCH_EVENT, handle.name, mismatch.detail())
-        except (StoreError, Unavailable) as exc:
-            log.warning("recording the identity of modem %s failed: %s", handle.name, exc.code)
-
-    async def _health_loop(self, handle: ModemHandle) -> None:
-        poke = self._health_pokes[handle.name]
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.health_interval):
-                    await poke.wait()
-            poke.clear()
-            if handle.state is not ModemState.READY:
-                continue
-            try:
-                async with asyncio.timeout(self.settings.health_deadline):
-                    health = await handle.modem.health()
-            except (DriverError, TimeoutError) as exc:
-                log.info("health poll of modem %s failed: %s", handle.name, exc)
-                continue
-            handle.health = health
-            handle.seen(self._clock())
-            identity = handle.modem.identity
-            if identity is not None:
-                handle.identity = identity
-
-    async def _purge_loop(self) -> None:
-        days = self.config.store.retention_days
-        while True:
-            try:
-                removed = await self.store.purge(self._clock() - days * DAY)
-            except (StoreError, Unavailable):
-                log.exception("retention purge failed")
-            else:
-                if removed:
-                    log.info("retention purge removed %d record(s)", removed)
-            await asyncio.sleep(self.settings.purge_interval)  # a modelled period
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        self._tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
-
-
-def default_modem_factory(modem_config: ModemConfig, port: str) -> ModemPort:
-    """The real driver; the profile of a simulated modem is its simulator profile."""
-    from drivers.modem import Modem, ModemSettings
-
-    settings = ModemSettings(
-        port=port,
-        profile=modem_config.profile if modem_config.simulate is None else modem_config.simulate,
-        pin=modem_config.read_pin(),
-        smsc=modem_config.smsc,
-        cmgs_timeout=modem_config.cmgs_timeout,
-        command_timeout=modem_config.command_timeout,
-    )
-    return Modem(settings, name=modem_config.name)
+            removed = await store.purge(clock() - retention_days * DAY)
+        except (StoreError, Unavailable):
+            log.exception("retention purge failed")
+        else:
+            if removed:
+                log.info("retention purge removed %d record(s)", removed)
+        await asyncio.sleep(interval)  # a modelled period
 
 
 async def serve(
@@ -646,8 +369,20 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
 
 
-def run(config: Config) -> int:
-    """Entry point for ``smsgw run``: a fresh event loop, until a signal stops it."""
+def run(config: Config, *, devices: ModemDevices | None = None) -> int:
+    """Entry point for ``smsgw run``: a fresh event loop, until a signal stops it.
+
+    ``devices``: started before the daemon and stopped after it (the command line's
+    built-in simulators); the daemon runs with the config it yields.
+    """
     os.umask(0o077)  # everything the daemon creates holds or may hold PHI
     tune_gc()
-    return asyncio.run(serve(config))  # a GatewayError reaches the CLI: one line, an exit code
+    # A GatewayError reaches the CLI: one line, an exit code.
+    return asyncio.run(_serve_with(config, devices))
+
+
+async def _serve_with(config: Config, devices: ModemDevices | None) -> int:
+    if devices is None:
+        return await serve(config)
+    async with devices(config) as with_devices:
+        return await serve(with_devices)

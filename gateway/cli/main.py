@@ -381,7 +381,8 @@ def _with_log_format(config: Config, fmt: str | None) -> Config:
 
 
 def run_daemon(config: Config) -> int:
-    """Hand over to ``gateway.daemon.run`` with logging set up from the config."""
+    """Hand over to ``gateway.daemon.run`` with logging set up from the config, and the
+    built-in simulators its simulated modems need (gateway.cli.simulators)."""
     setup_logging(config.logging.level, config.logging.format)
     try:
         daemon = importlib.import_module("gateway.daemon")
@@ -389,10 +390,18 @@ def run_daemon(config: Config) -> int:
         if exc.name != "gateway.daemon":
             raise
         raise GatewayError("this installation has no daemon (gateway.daemon is missing)") from None
-    result: Any = daemon.run(config)
+    if _simulates(config):  # the simulator is loaded only when a modem is simulated
+        simulators = importlib.import_module("gateway.cli.simulators")
+        result: Any = daemon.run(config, devices=simulators.simulated_modems)
+    else:
+        result = daemon.run(config)
     if inspect.isawaitable(result):
         result = asyncio.run(_await(result))
     return int(result) if isinstance(result, int) else EXIT_OK
+
+
+def _simulates(config: Config) -> bool:
+    return any(m.enabled and m.simulate is not None for m in config.modems)
 
 
 async def _await(awaitable: Any) -> Any:

@@ -172,40 +172,39 @@ class Classified:
     action: Action
     code: str  # stable, e.g. "cms_42", "at_timeout"
     text: str  # short, for people; never holds a number or a body
-    modem_issue: bool = False  # counts against the modem's health
     counts_attempt: bool = True  # False: the modem never got the message (not its fault)
 
 
 def classify(exc: BaseException) -> Classified:
     """Map a send failure to an action; anything unexpected is retried elsewhere."""
     if isinstance(exc, SendUnknown):
-        return Classified(U, exc.code, "answer to AT+CMGS lost", modem_issue=True)
+        return Classified(U, exc.code, "answer to AT+CMGS lost")
     if isinstance(exc, CmsError):
         return _from_table("cms", exc.number, exc.text, CMS_ACTIONS)
     if isinstance(exc, CmeError):
         return _from_table("cme", exc.number, exc.text, CME_ACTIONS)
     if isinstance(exc, ModemDisconnected):
-        return Classified(M, exc.code, "modem disconnected", modem_issue=True)
+        return Classified(M, exc.code, "modem disconnected")
     if isinstance(exc, ModemUnavailable):
         return Classified(M, exc.code, "modem not ready", counts_attempt=False)
     if isinstance(exc, CommandTimeout):
-        return Classified(M, exc.code, "modem missed its deadline", modem_issue=True)
+        return Classified(M, exc.code, "modem missed its deadline")
     if isinstance(exc, SimPinError):
-        return Classified(H, exc.code, "SIM PIN problem", modem_issue=True, counts_attempt=False)
+        return Classified(H, exc.code, "SIM PIN problem", counts_attempt=False)
     if isinstance(exc, EncodeError | PduError):
         return Classified(F, exc.code, "message cannot be encoded")
     if isinstance(exc, CommandError):
-        return Classified(M, exc.code, f"modem answered {exc.final}", modem_issue=True)
+        return Classified(M, exc.code, f"modem answered {exc.final}")
     if isinstance(exc, DriverError):
-        return Classified(M, exc.code, "driver error", modem_issue=True)
-    return Classified(M, "internal_error", type(exc).__name__, modem_issue=True)
+        return Classified(M, exc.code, "driver error")
+    return Classified(M, "internal_error", type(exc).__name__)
 
 
 def _from_table(
     kind: str, number: int | None, text: str, table: dict[int, tuple[Action, str]]
 ) -> Classified:
     if number is None:
-        return Classified(M, f"{kind}_error", f"{kind.upper()} error without a number", True)
+        return Classified(M, f"{kind}_error", f"{kind.upper()} error without a number")
     code = f"{kind}_{number}"
     known = table.get(number)
     if known is not None:
@@ -214,10 +213,9 @@ def _from_table(
         action, meaning = F, "TPDU not acceptable"
     else:
         action, meaning = M, "unlisted error"
-    issue = action in (Action.MODEM_FAULT, Action.RETRY_OTHER, Action.UNKNOWN)
     # A SIM or modem fault is not the message's fault: it does not use up its attempts.
     counts = action is not Action.MODEM_FAULT
-    return Classified(action, code, f"+{kind.upper()} ERROR {number}: {meaning}", issue, counts)
+    return Classified(action, code, f"+{kind.upper()} ERROR {number}: {meaning}", counts)
 
 
 class Outcome(enum.Enum):

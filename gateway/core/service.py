@@ -50,8 +50,10 @@ class ModemStatus:
 
 
 class GatewayService(Protocol):
-    store: Store
     api: ApiSettings
+
+    @property
+    def store(self) -> Store: ...
 
     async def submit(
         self, requests: Sequence[SendRequest], api_key: ApiKey | None

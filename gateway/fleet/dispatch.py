@@ -17,12 +17,11 @@ the PDU was written is recorded as ``unknown`` and never resent blindly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Final
 
 from drivers import pdu as pdu_codec
 from drivers.errors import DriverError, SendUnknown
@@ -47,19 +46,16 @@ log = logging.getLogger(__name__)
 
 # All durations in seconds.
 SEND_DEADLINE: Final = 180.0  # outer bound on one modem.send; the driver's own is shorter
-FAULT_HOLD: Final = 300.0  # a faulted modem stays out of rotation this long
-RESET_DEADLINE: Final = 60.0  # bound on a modem.reset() we start after a fault
-MAX_CONSECUTIVE_FAILURES: Final = 5  # modem-side failures in a row before it is faulted
 INTERNAL_RETRY_DELAY: Final = 5.0  # after an unexpected error handling a message
 MAX_SHARED_TRACKS: Final = 1024  # distinct eligibilities whose first-attempt track is shared
+
+
+FaultHandler = Callable[[Classified], None]
 
 
 @dataclass(frozen=True, slots=True)
 class DispatchSettings:
     send_deadline: float = SEND_DEADLINE
-    fault_hold: float = FAULT_HOLD
-    reset_deadline: float = RESET_DEADLINE
-    max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +91,7 @@ class Dispatcher:
         self._clock = clock
         self._track: dict[str, _Track] = {}
         self._fresh: dict[Eligibility, _Track] = {}  # the shared first-attempt tracks
-        self._handles: dict[str, ModemHandle] = {}
-        self._background: set[asyncio.Task[None]] = set()
+        self._on_fault: dict[str, FaultHandler] = {}
 
     # queueing --------------------------------------------------------------
 
@@ -141,8 +136,9 @@ class Dispatcher:
 
     # modems ----------------------------------------------------------------
 
-    def add_modem(self, handle: ModemHandle) -> None:
-        self._handles[handle.name] = handle
+    def add_modem(self, handle: ModemHandle, on_fault: FaultHandler) -> None:
+        """``on_fault``: told when a send meets a SIM or modem fault (its supervisor)."""
+        self._on_fault[handle.name] = on_fault
         self.scheduler.add_modem(handle.name)
         self.update_ready(handle)
 
@@ -162,44 +158,6 @@ class Dispatcher:
 
     def update_ready(self, handle: ModemHandle) -> None:
         self.scheduler.set_ready(handle.name, handle.usable(self._clock()))
-
-    def fault(self, handle: ModemHandle, why: Classified) -> None:
-        """Take a modem out of rotation for a while and reset it; its work moves elsewhere."""
-        now = self._clock()
-        handle.held_until = now + self.settings.fault_hold
-        handle.hold_reason = f"fault: {why.code}"
-        handle.consecutive_failures = 0
-        self.update_ready(handle)
-        log.warning(
-            "modem %s out of rotation for %g s: %s",
-            handle.name,
-            self.settings.fault_hold,
-            why.text,
-        )
-        self._spawn(self._after_fault(handle, why), f"fault-{handle.name}")
-
-    async def _after_fault(self, handle: ModemHandle, why: Classified) -> None:
-        try:
-            await self.store.add_event(
-                "modem.fault", handle.name, {"code": why.code, "hold": self.settings.fault_hold}
-            )
-        except Exception:
-            log.exception("could not record the fault of modem %s", handle.name)
-        if self.metrics is not None:
-            self.metrics.modem_reset(handle.name, "fault")
-        try:
-            async with asyncio.timeout(self.settings.reset_deadline):
-                await handle.modem.reset()
-        except (DriverError, TimeoutError) as exc:
-            log.warning("reset of modem %s after a fault failed: %s", handle.name, exc)
-        await asyncio.sleep(max(0.0, handle.held_until - self._clock()))  # the hold itself
-        self.update_ready(handle)
-
-    def release(self, handle: ModemHandle) -> None:
-        """End a fault hold early (technician asked for it, or a reset succeeded)."""
-        handle.held_until = 0.0
-        handle.hold_reason = None
-        self.update_ready(handle)
 
     # workers ---------------------------------------------------------------
 
@@ -323,7 +281,6 @@ class Dispatcher:
             now = self._clock()
             await self.store.segment_sent(message.id, seq, handle.name, reference, now)
             handle.sent_total += 1
-            handle.consecutive_failures = 0
             handle.seen(now)
             if self.metrics is not None:
                 self.metrics.segment_sent(handle.name, time.monotonic() - started, at=now)
@@ -357,11 +314,7 @@ class Dispatcher:
             verdict.action.value,
         )
         if verdict.action is Action.MODEM_FAULT:
-            self.fault(handle, verdict)
-        elif verdict.modem_issue:
-            handle.consecutive_failures += 1
-            if handle.consecutive_failures >= self.settings.max_consecutive_failures:
-                self.fault(handle, verdict)
+            self._on_fault[handle.name](verdict)
         if verdict.action is Action.UNKNOWN:
             await self.store.segment_unknown(message.id, seq, handle.name, verdict.text)
             if not self.policy.config.resend_unknown:
@@ -407,15 +360,5 @@ class Dispatcher:
 
     # lifecycle -------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def close(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        for task in list(self._background):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    def close(self) -> None:
         self.scheduler.close()

@@ -4,14 +4,15 @@
 and event handling can be exercised against the real driver or a stand-in.
 ``ModemHandle`` is what the daemon knows about one modem between events: its
 last state, health and identity, counters, and whether it is held out of rotation
-after a fault. The scheduler hands work only to modems that are ``usable``.
+after a fault. Its supervisor (gateway.fleet.supervisor) is the one that writes it.
+The scheduler hands work only to modems that are ``usable``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 from drivers.pdu import SubmitPdu
@@ -68,14 +69,12 @@ class ModemHandle:
     last_seen: float | None = None
     held_until: float = 0.0  # out of rotation after a fault until this time (POSIX s)
     hold_reason: str | None = None
-    consecutive_failures: int = 0
     busy: bool = False
     stopping: bool = False
     balance: float | None = None  # from the last scheduled USSD balance check
     balance_text: str | None = None
     balance_at: float | None = None
     mismatch: str | None = None  # why the modem answering is not the one configured (imei)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def name(self) -> str:

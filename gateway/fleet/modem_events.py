@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
@@ -31,7 +31,7 @@ from drivers.types import (
 )
 from gateway.fleet.handle import ModemHandle
 from gateway.metrics import Metrics
-from gateway.store.base import Inbound, InboundPart, Store
+from gateway.store.base import InboundPart, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,6 @@ STATE_EVENT_KINDS: Final = {
     ModemState.STARTING: "modem.starting",
     ModemState.CLOSED: "modem.closed",
 }
-
-InboundListener = Callable[[Inbound], Awaitable[None]]
 
 
 def dedupe_key(modem: str, pdu_hex: str) -> str:
@@ -62,19 +60,15 @@ class ModemEvents:
         handle: ModemHandle,
         store: Store,
         *,
-        on_state: Callable[[ModemHandle], None],
+        on_state: Callable[[StateChanged], None],
         metrics: Metrics | None = None,
-        listeners: list[InboundListener] | None = None,
         clock: Callable[[], float] = time.time,
-        delete_deadline: float = DELETE_DEADLINE,
     ) -> None:
         self.handle = handle
         self.store = store
         self._on_state = on_state
         self._metrics = metrics
-        self._listeners = listeners if listeners is not None else []
         self._clock = clock
-        self._delete_deadline = delete_deadline
         self.handled = 0  # events handled, successfully or not
 
     async def run(self) -> None:
@@ -126,7 +120,6 @@ class ModemEvents:
             log.info("inbound %s on modem %s", result.inbound.id, handle.name)
             if self._metrics is not None:
                 self._metrics.inbound_received(handle.name)
-            await self._notify(result.inbound)
         await self._delete(event.location)
 
     async def _report(self, event: StatusReportReceived) -> None:
@@ -152,15 +145,7 @@ class ModemEvents:
     async def _state(self, event: StateChanged) -> None:
         handle = self.handle
         previous = handle.state
-        handle.state = event.state
-        handle.reason = event.reason
-        if event.state is ModemState.READY:
-            handle.seen(self._clock())
-            handle.consecutive_failures = 0  # reopened or reset: a fresh start
-            identity = handle.modem.identity
-            if identity is not None:
-                handle.identity = identity
-        self._on_state(handle)
+        self._on_state(event)  # the supervisor records it on the handle
         if event.state is previous:
             return
         log.info("modem %s is %s (%s)", handle.name, event.state.value, event.reason)
@@ -192,7 +177,7 @@ class ModemEvents:
         if location is None:
             return
         try:
-            async with asyncio.timeout(self._delete_deadline):
+            async with asyncio.timeout(DELETE_DEADLINE):
                 await self.handle.modem.delete(location)
         except (DriverError, TimeoutError) as exc:
             # Stored already; the modem's storage sweep reads it again and dedupe drops it.
@@ -204,20 +189,12 @@ class ModemEvents:
                 exc,
             )
 
-    async def _notify(self, inbound: Inbound) -> None:
-        for listener in self._listeners:
-            try:
-                await listener(inbound)
-            except Exception:
-                log.exception("inbound listener failed for %s", inbound.id)
-
 
 async def release_incomplete_loop(
     store: Store,
     reassembly_timeout: float,
     *,
     metrics: Metrics | None = None,
-    listeners: list[InboundListener] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> None:
     """Release multipart inbound whose missing parts did not come within the timeout."""
@@ -233,8 +210,3 @@ async def release_incomplete_loop(
             log.info("inbound %s released with parts missing", inbound.id)
             if metrics is not None:
                 metrics.inbound_received(inbound.modem)
-            for listener in listeners or []:
-                try:
-                    await listener(inbound)
-                except Exception:
-                    log.exception("inbound listener failed for %s", inbound.id)

@@ -153,7 +153,7 @@ def store(daemon: Daemon) -> Store:
 
 @pytest.fixture
 def service(daemon: Daemon) -> GatewayService:
-    return daemon
+    return daemon.gateway
 
 
 @pytest.fixture

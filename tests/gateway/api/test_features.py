@@ -27,7 +27,7 @@ from gateway.store.base import Scope
 def _features(daemon: Daemon) -> tuple[Feature, ...]:
     """What ``Daemon._start_http`` serves (a fresh Metrics: the daemon's has its collector)."""
     assert daemon.integrations is not None
-    return (*daemon_features(daemon, Metrics()), *daemon.integrations.features())
+    return (*daemon_features(daemon.gateway, Metrics()), *daemon.integrations.features())
 
 
 def _refs(node: Any) -> set[str]:
@@ -52,7 +52,7 @@ def _documented(name: str, path: str, **schemas: dict[str, Any]) -> Feature:
 
 async def test_the_daemons_routes_and_document_match_both_ways(daemon: Daemon) -> None:
     features = _features(daemon)
-    app = make_app(daemon, features)
+    app = make_app(daemon.gateway, features)
     doc = app[CONTEXT].openapi
     documented = {(m.upper(), p) for p, item in doc["paths"].items() for m in item}
     undocumented = {(r.method, r.path) for f in features for r in f.routes if not r.documented}
@@ -68,7 +68,7 @@ async def test_the_daemons_routes_and_document_match_both_ways(daemon: Daemon) -
 
 async def test_the_scope_table_is_the_routes_scopes(daemon: Daemon) -> None:
     features = _features(daemon)
-    app = make_app(daemon, features)
+    app = make_app(daemon.gateway, features)
     scopes = app[CONTEXT].scopes
     routes = [r for f in features for r in f.routes]
     assert len(scopes) == len(routes) + sum(r.head for r in routes)
@@ -95,7 +95,7 @@ def test_healthz_keeps_the_core_status_schema() -> None:
 
 
 async def test_the_app_is_frozen_once_built(daemon: Daemon) -> None:
-    app = make_app(daemon, API_FEATURES)
+    app = make_app(daemon.gateway, API_FEATURES)
     with pytest.raises(RuntimeError, match="frozen"):
         app.router.add_get("/late", _ok)
 
@@ -123,17 +123,17 @@ def test_a_schema_defined_twice_alike_is_one_and_differently_is_refused() -> Non
 async def test_a_route_defined_twice_is_refused(daemon: Daemon) -> None:
     twice = Feature("twice", (Route("GET", "/x", _ok, None, documented=False),) * 2)
     with pytest.raises(RouteTableError, match="route defined twice: GET /x"):
-        make_app(daemon, [*API_FEATURES, twice])
+        make_app(daemon.gateway, [*API_FEATURES, twice])
 
 
 async def test_a_route_and_its_description_apart_are_refused(daemon: Daemon) -> None:
     bare = Feature("bare", (Route("GET", "/undescribed", _ok, Scope.READ),))
     with pytest.raises(RouteTableError, match="differ"):
-        make_app(daemon, [*API_FEATURES, bare])
+        make_app(daemon.gateway, [*API_FEATURES, bare])
     described = _documented("other_scope", "/scoped")
     wrong = Feature("wrong", (Route("GET", "/scoped", _ok, Scope.ADMIN),), paths=described.paths)
     with pytest.raises(RouteTableError, match="scope"):
-        make_app(daemon, [*API_FEATURES, wrong])
+        make_app(daemon.gateway, [*API_FEATURES, wrong])
 
 
 def test_error_responses_always_document_internal_error() -> None:

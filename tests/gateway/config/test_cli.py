@@ -266,11 +266,13 @@ def test_run_hands_the_config_to_the_daemon(
     config_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[Config] = []
+    devices_seen: list[Any] = []
 
     class FakeDaemon:
         @staticmethod
-        def run(cfg: Config) -> int:
+        def run(cfg: Config, *, devices: Any = None) -> int:
             seen.append(cfg)
+            devices_seen.append(devices)
             return 7
 
     real_import = importlib.import_module
@@ -283,6 +285,10 @@ def test_run_hands_the_config_to_the_daemon(
     assert cli.main(["run", "--config", str(config_path), "--log-format", "json"]) == 7
     assert seen[0].logging.format == "json"
     assert seen[0].modems[0].name == "m1"
+    # m1 is simulated: the command line, not the daemon, starts its simulator.
+    from gateway.cli.simulators import simulated_modems
+
+    assert devices_seen == [simulated_modems]
 
 
 # HTTP client against a real server on loopback ------------------------------------

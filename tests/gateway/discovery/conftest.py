@@ -21,7 +21,6 @@ from gateway.config import (
 )
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
-from gateway.fleet.dispatch import DispatchSettings
 from tests.gateway.runtime.conftest import fast_modem
 
 PATTERN = "usb-Sim_*-if02-port0"
@@ -70,7 +69,8 @@ class Bench:
             retry=RetryConfig(backoff_initial=0.05, backoff_max=0.2),
         )
         settings = RuntimeSettings(
-            dispatch=DispatchSettings(fault_hold=30.0, reset_deadline=2.0),
+            fault_hold=30.0,
+            reset_deadline=2.0,
             stop_grace=2.0,
             modem_stop_deadline=3.0,
             device_poll_interval=DEVICE_POLL_INTERVAL,

@@ -24,7 +24,7 @@ ROUTES = (
 
 
 async def send(daemon: Daemon, to: str = BULK_NUMBER) -> str:
-    [result] = await daemon.submit([SendRequest(to=to, body="discovery")], None)
+    [result] = await daemon.gateway.submit([SendRequest(to=to, body="discovery")], None)
     return result.message.id
 
 
@@ -90,7 +90,8 @@ async def test_devices_join_by_glob_and_keep_their_names_across_replugs(bench: B
     m3 = await sent(daemon, await send(daemon))
     assert sender(m3) == "sticks-aaa111"
 
-    assert sorted(s.name for s in daemon.modems()) == [DESK, "sticks-aaa111", "sticks-bbb222"]
+    names = sorted(s.name for s in daemon.gateway.modems())
+    assert names == [DESK, "sticks-aaa111", "sticks-bbb222"]
     assert segments_sent(daemon, "sticks-aaa111") == 2.0
     assert segments_sent(daemon, DESK) == 0.0
     assert desk.sent == []  # fallback off: the desk modem never took the family's messages
@@ -135,7 +136,7 @@ async def test_another_imei_is_reported_and_kept_out_of_rotation(bench: Bench) -
     assert {e.modem for e in found} == {"sticks-bbb222", DESK}
     assert all(e.detail["expected_imei"] == IMEI_A for e in found)
     assert all(e.detail["found_imei"] == IMEI_B for e in found)
-    status = {s.name: s for s in daemon.modems()}
+    status = {s.name: s for s in daemon.gateway.modems()}
     for name in ("sticks-bbb222", DESK):
         assert status[name].state == "down"
         assert status[name].reason == IDENTITY_MISMATCH

@@ -27,7 +27,6 @@ from gateway.config import (
 from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
-from gateway.fleet.dispatch import DispatchSettings
 from gateway.store.base import Message, Scope
 from gateway.webhooks.delivery import WebhookSettings
 from tests.gateway.runtime.conftest import fast_modem, poll_until
@@ -127,7 +126,7 @@ class Gateway:
     url: str = ""
 
     async def send(self, to: str, body: str, **kw: Any) -> Message:
-        [result] = await self.daemon.submit([SendRequest(to=to, body=body, **kw)], None)
+        [result] = await self.daemon.gateway.submit([SendRequest(to=to, body=body, **kw)], None)
         return result.message
 
     async def key(self, *scopes: Scope) -> tuple[str, str]:
@@ -181,7 +180,8 @@ class GatewayFactory:
             webhooks=tuple(webhooks),
         )
         settings = RuntimeSettings(
-            dispatch=DispatchSettings(fault_hold=30.0, reset_deadline=2.0),
+            fault_hold=30.0,
+            reset_deadline=2.0,
             stop_grace=2.0,
             modem_stop_deadline=3.0,
             webhooks=webhook_settings,

@@ -174,7 +174,7 @@ async def test_every_alerted_metric_is_exported_and_moves(
             "balance read",
         )
         # A reset by hand.
-        await gateway.daemon.reset_modem("alpha")
+        await gateway.daemon.gateway.reset_modem("alpha")
         await until(
             lambda s: (
                 any(k[0] == "smsgw_modem_resets_total" and v > 0 for k, v in s.items())

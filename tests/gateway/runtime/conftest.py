@@ -70,7 +70,7 @@ class Rig:
     started: list[Daemon] = field(default_factory=list)
 
     async def send(self, to: str, body: str, **kw: Any) -> Message:
-        [result] = await self.daemon.submit([SendRequest(to=to, body=body, **kw)], None)
+        [result] = await self.daemon.gateway.submit([SendRequest(to=to, body=body, **kw)], None)
         return result.message
 
     async def message(self, message_id: str) -> Message:
@@ -110,6 +110,7 @@ class RigFactory:
         radio_time: float = 0.0,
         serve_http: bool = False,
         dispatch: DispatchSettings | None = None,
+        fault_hold: float = 30.0,
         reassembly_timeout: float = 600.0,
     ) -> Rig:
         data = self.root / "data"
@@ -146,7 +147,9 @@ class RigFactory:
             inbound=InboundConfig(reassembly_timeout=reassembly_timeout),
         )
         settings = RuntimeSettings(
-            dispatch=dispatch or DispatchSettings(fault_hold=30.0, reset_deadline=2.0),
+            dispatch=dispatch or DispatchSettings(),
+            fault_hold=fault_hold,
+            reset_deadline=2.0,
             stop_grace=2.0,
             modem_stop_deadline=3.0,
             serve_http=serve_http,

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from drivers.simulator import SimulatedModem
+from gateway.cli.simulators import simulated_modems
 from gateway.config import (
     Config,
     ModemConfig,
@@ -50,7 +51,7 @@ async def test_a_message_is_sent_and_a_report_makes_it_delivered(make_rig: RigFa
         return handle.health is not None
 
     await poll_until(polled, "the first health poll")
-    status = {m.name: m for m in rig.daemon.modems()}["alpha"]
+    status = {m.name: m for m in rig.daemon.gateway.modems()}["alpha"]
     assert status.sent_total == 1
     assert status.state == "ready"
     assert status.identity is not None
@@ -78,12 +79,12 @@ async def test_submit_validates_all_or_nothing(make_rig: RigFactory) -> None:
     good = SendRequest(to="+15551230003", body="ok")
     bad = SendRequest(to="+15551230004", body="", field_prefix="messages[1].")
     with pytest.raises(EmptyText) as empty:
-        await rig.daemon.submit([good, bad], None)
+        await rig.daemon.gateway.submit([good, bad], None)
     assert empty.value.field == "messages[1].body"
     with pytest.raises(TextTooLong):
-        await rig.daemon.submit([SendRequest(to="+15551230004", body="x" * 2000)], None)
+        await rig.daemon.gateway.submit([SendRequest(to="+15551230004", body="x" * 2000)], None)
     with pytest.raises(InvalidNumber):
-        await rig.daemon.submit([SendRequest(to="not a number", body="hi")], None)
+        await rig.daemon.gateway.submit([SendRequest(to="not a number", body="hi")], None)
     stats = await rig.daemon.store.stats()
     assert sum(v for k, v in stats.items() if k in {s.value for s in MessageState}) == 0
 
@@ -185,7 +186,7 @@ async def test_urgent_overtakes_a_bulk_backlog(make_rig: RigFactory) -> None:
         SendRequest(to=f"+1555888{i:04d}", body=f"bulk {i}", priority=Priority.BULK)
         for i in range(30)
     ]
-    await rig.daemon.submit(bulk, None)
+    await rig.daemon.gateway.submit(bulk, None)
     await sim.wait_sent(1, timeout=SETTLE)
     urgent = await rig.send("+15559990000", "urgent", priority=Priority.URGENT)
     await rig.wait_state(urgent.id, MessageState.DELIVERED, MessageState.SENT)
@@ -217,7 +218,7 @@ async def test_cancel_and_send_at(make_rig: RigFactory) -> None:
     later = await rig.send("+15551230010", "tomorrow", send_at=now + 3600)
     assert rig.daemon.scheduler is not None
     assert later.id in rig.daemon.scheduler
-    cancelled = await rig.daemon.cancel(later.id)
+    cancelled = await rig.daemon.gateway.cancel(later.id)
     assert cancelled.state is MessageState.CANCELLED
     assert later.id not in rig.daemon.scheduler
 
@@ -243,12 +244,12 @@ async def test_modem_fault_moves_work_and_holds_the_modem(make_rig: RigFactory) 
     done = await rig.wait_state(m.id, MessageState.DELIVERED, MessageState.SENT)
     assert done.modem == "bravo"
     assert done.attempts == 0  # a SIM fault is not the message's: no attempt spent
-    states = {s.name: s for s in rig.daemon.modems()}
+    states = {s.name: s for s in rig.daemon.gateway.modems()}
     assert states["alpha"].state in {"down", "starting"}
     assert states["alpha"].reason == "fault: cms_50"
     assert states["alpha"].last_error == "cms_50"
     assert rig.sims["alpha"].sent == []
-    assert rig.daemon.is_ready()  # bravo still is
+    assert rig.daemon.gateway.is_ready()  # bravo still is
 
 
 async def test_every_modem_faulted_leaves_the_message_queued(make_rig: RigFactory) -> None:
@@ -263,7 +264,7 @@ async def test_every_modem_faulted_leaves_the_message_queued(make_rig: RigFactor
     await poll_until(held, "alpha held after a SIM fault")
     queued = await rig.wait_state(m.id, MessageState.QUEUED)
     assert queued.last_error_code == "cms_10"
-    assert not rig.daemon.is_ready()
+    assert not rig.daemon.gateway.is_ready()
 
 
 async def test_http_api_is_served_and_ready(make_rig: RigFactory) -> None:
@@ -305,31 +306,33 @@ async def test_serve_with_built_in_simulators_until_stopped(tmp_path: Path) -> N
             ModemConfig(name="sim2", simulate="huawei", simulator=sim_timing),
         ),
     )
-    daemon = Daemon(config)
     stop = asyncio.Event()
-    running = asyncio.create_task(serve(config, stop=stop, daemon=daemon))
+    async with simulated_modems(config) as with_simulators:
+        daemon = Daemon(with_simulators)
+        running = asyncio.create_task(serve(with_simulators, stop=stop, daemon=daemon))
 
-    async def ready() -> bool:
-        if running.done():
-            running.result()  # surfaces a start-up error
-        return daemon.is_ready()
+        async def ready() -> bool:
+            if running.done():
+                running.result()  # surfaces a start-up error
+            return daemon.gateway.is_ready()
 
-    await poll_until(ready, "the daemon ready")
-    assert (data / "sim" / "sim1").exists()
-    assert {m.port for m in daemon.modems()} == {
-        str(data / "sim" / "sim1"),
-        str(data / "sim" / "sim2"),
-    }
-    accepted = await daemon.submit([SendRequest(to="+15551230020", body="demo")], None)
+        await poll_until(ready, "the daemon ready")
+        assert (data / "sim" / "sim1").exists()
+        assert {m.port for m in daemon.gateway.modems()} == {
+            str(data / "sim" / "sim1"),
+            str(data / "sim" / "sim2"),
+        }
+        assert {m.profile for m in daemon.gateway.modems()} == {"quectel", "huawei"}
+        accepted = await daemon.gateway.submit([SendRequest(to="+15551230020", body="demo")], None)
 
-    async def delivered() -> bool:
-        m = await daemon.store.get_message(accepted[0].message.id)
-        return m is not None and m.state is MessageState.DELIVERED
+        async def delivered() -> bool:
+            m = await daemon.store.get_message(accepted[0].message.id)
+            return m is not None and m.state is MessageState.DELIVERED
 
-    await poll_until(delivered, "delivery through a built-in simulator")
-    stop.set()
-    assert await asyncio.wait_for(running, SETTLE) == 0
-    assert daemon.simulators == {}
+        await poll_until(delivered, "delivery through a built-in simulator")
+        stop.set()
+        assert await asyncio.wait_for(running, SETTLE) == 0
+    assert not (data / "sim" / "sim1").exists()  # stopped with the command line's context
 
 
 async def test_logs_carry_no_numbers_or_texts(
@@ -464,20 +467,25 @@ async def test_tls_listener(tmp_path: Path) -> None:
         store=StoreConfig(data_dir=data, key_file=data / "smsgw.key", durable=False),
         modems=(ModemConfig(name="sim1", simulate="generic"),),
     )
-    daemon = Daemon(config)
-    await daemon.start()
-    try:
-        assert daemon.api_url is not None
-        assert daemon.api_url.startswith("https://127.0.0.1:")
-        context = ssl.create_default_context(cafile=str(cert))
-        context.check_hostname = False
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(daemon.api_url + "/healthz", ssl=context) as response,
-        ):
-            assert response.status == 200
-    finally:
-        await daemon.stop()
+    async with simulated_modems(config) as with_simulator:
+        daemon = Daemon(with_simulator)
+        await daemon.start()
+        try:
+            await _check_tls(daemon, cert)
+        finally:
+            await daemon.stop()
+
+
+async def _check_tls(daemon: Daemon, cert: Path) -> None:
+    assert daemon.api_url is not None
+    assert daemon.api_url.startswith("https://127.0.0.1:")
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(daemon.api_url + "/healthz", ssl=context) as response,
+    ):
+        assert response.status == 200
 
 
 async def test_resend_unknown_policy_resends_a_lost_answer(make_rig: RigFactory) -> None:
@@ -508,14 +516,14 @@ async def test_a_port_pattern_that_matches_later_is_picked_up(tmp_path: Path) ->
     sim = SimulatedModem(tmp_path / "dev" / "usb-Quectel_EC25-if02", profile="quectel")
     await daemon.start()
     try:
-        assert daemon.modems() == []  # a glob names a family: no device, no modem yet
+        assert daemon.gateway.modems() == []  # a glob names a family: no device, no modem yet
         await sim.start()
 
         async def ready() -> bool:
-            return daemon.is_ready()
+            return daemon.gateway.is_ready()
 
         await poll_until(ready, "the modem found by its pattern")
-        [status] = daemon.modems()
+        [status] = daemon.gateway.modems()
         assert status.name == "late-ec25"  # the family's name and the by-id name's last part
         assert status.port == str(sim.path)
     finally:

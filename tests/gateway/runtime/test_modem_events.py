@@ -125,10 +125,15 @@ def consumer() -> tuple[ModemEvents, FakeModem, FakeStore, list[str]]:
         limiter=RateLimiter(RateConfig(per_minute=0)),
     )
     changes: list[str] = []
+
+    def on_state(event: StateChanged) -> None:  # as the modem's supervisor records it
+        handle.state, handle.reason = event.state, event.reason
+        changes.append(event.state.value)
+
     events = ModemEvents(
         handle,
         store,  # type: ignore[arg-type]
-        on_state=lambda h: changes.append(h.state.value),
+        on_state=on_state,
     )
     return events, modem, store, changes
 

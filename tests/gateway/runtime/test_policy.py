@@ -55,7 +55,6 @@ def test_modem_unavailable_does_not_use_an_attempt_but_timeouts_do() -> None:
     assert classify(CmsError("AT+CMGS", 50)).counts_attempt is False
     timeout = classify(CommandTimeout("AT+CMGS", 5))
     assert timeout.counts_attempt is True
-    assert timeout.modem_issue is True
 
 
 def policy(**kw: object) -> RetryPolicy:

@@ -20,7 +20,6 @@ from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings, serve
 from gateway.errors import DataDirInUse
-from gateway.fleet.dispatch import DispatchSettings
 from gateway.store import data_lock
 from gateway.store.base import MessageState
 from gateway.store.rotation import ROTATED_EVENT
@@ -37,7 +36,8 @@ BULK = 300  # sealed events added before the rotation
 
 def fast_settings(*, rotate_batch: int = 3) -> RuntimeSettings:
     return RuntimeSettings(
-        dispatch=DispatchSettings(fault_hold=30.0, reset_deadline=2.0),
+        fault_hold=30.0,
+        reset_deadline=2.0,
         stop_grace=2.0,
         modem_stop_deadline=3.0,
         serve_http=False,
@@ -94,7 +94,7 @@ async def test_a_second_daemon_on_the_same_data_dir_is_refused(
         await serve(config, daemon=Daemon(config, settings=fast_settings()))
 
     # The first is untouched by the refusals and still accepts.
-    [result] = await first.submit([SendRequest(to="+15551230000", body="still here")], None)
+    [result] = await first.gateway.submit([SendRequest(to="+15551230000", body="still here")], None)
     assert result.created
 
     await first.stop()
@@ -111,7 +111,7 @@ async def test_the_daemon_finishes_a_rotation_left_unfinished(
     daemon = await start(Daemon(config, settings=fast_settings()), started)
     ids = [
         r.message.id
-        for r in await daemon.submit(
+        for r in await daemon.gateway.submit(
             [SendRequest(to="+15551230000", body=f"queued {i}") for i in range(5)], None
         )
     ]
@@ -177,7 +177,7 @@ async def test_rotate_key_while_the_daemon_accepts_and_sends(
 
     async def send(tag: str, count: int) -> None:
         requests = [SendRequest(to="+15551230000", body=f"{tag} {i}") for i in range(count)]
-        for result in await daemon.submit(requests, None):
+        for result in await daemon.gateway.submit(requests, None):
             sent[result.message.id] = result.message.body
 
     old_id = KeyRing.load(key_file).current

@@ -25,7 +25,6 @@ from gateway.config import (
 )
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
-from gateway.fleet.dispatch import DispatchSettings
 from gateway.store.base import Scope
 from tests.gateway.runtime.conftest import fast_modem, poll_until
 
@@ -111,7 +110,8 @@ class GatewayFactory:
             inbound=InboundConfig(reassembly_timeout=600.0),
         )
         settings = RuntimeSettings(
-            dispatch=DispatchSettings(fault_hold=30.0, reset_deadline=2.0),
+            fault_hold=30.0,
+            reset_deadline=2.0,
             stop_grace=2.0,
             modem_stop_deadline=3.0,
         )

@@ -127,6 +127,9 @@ async def test_the_schedule_sets_the_gauge_status_and_event(make_gateway: Gatewa
 
 async def test_no_schedule_without_the_table(make_gateway: GatewayFactory) -> None:
     gw = await make_gateway()
-    assert not [t for t in gw.daemon._tasks if t.get_name().startswith("balance-")]
+    assert gw.daemon.fleet is not None
+    tasks = [t.get_name() for s in gw.daemon.fleet.supervisors.values() for t in s.tasks]
+    assert "health-alpha" in tasks  # the modem's loops are its supervisor's
+    assert not [name for name in tasks if name.startswith("balance-")]
     metrics = await gw.text("/metrics")
     assert "smsgw_modem_balance{" not in metrics

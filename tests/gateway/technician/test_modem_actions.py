@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -55,15 +56,28 @@ async def test_at_returns_the_modems_lines_and_is_audited(make_gateway: GatewayF
     ["AT+CMGS=20", "at+cmgw", "AT;+CMGS=20", "AT\r\nAT+CMGS=20", "AT+CSQ\n", "ATI\x1a", "+CSQ"],
 )
 async def test_refused_commands_never_reach_the_modem(
-    make_gateway: GatewayFactory, command: str
+    make_gateway: GatewayFactory, command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gw = await make_gateway()
+    modem = gw.daemon.handles["alpha"].modem
+    asked: list[str] = []
+    passthrough = modem.command
+
+    async def recorded(line: str, timeout: float | None = None) -> list[str]:
+        asked.append(line)
+        return await passthrough(line, timeout)
+
+    # The daemon's own health polls and sweeps talk to the modem meanwhile; what this
+    # checks is that the refused command is never handed to the driver, nor written.
+    monkeypatch.setattr(modem, "command", recorded)
     before = len(gw.sims["alpha"].commands)
     status, body = await gw.call("POST", "/v1/modems/alpha/at", {"command": command})
     assert status == 400, body
     assert body["error"]["code"] == "command_refused"
     assert body["error"]["field"] == "command"
-    assert len(gw.sims["alpha"].commands) == before
+    assert asked == []
+    written = gw.sims["alpha"].commands[before:]
+    assert not [c for c in written if re.search(r"\+CMG[SWC]|\x1a", c, re.IGNORECASE)]
     assert await _audit(gw) == []
 
 
@@ -176,7 +190,7 @@ async def test_openapi_documents_the_routes_and_codes(make_gateway: GatewayFacto
 async def test_a_command_runs_between_the_segments_of_a_send(make_gateway: GatewayFactory) -> None:
     gw = await make_gateway(radio_time=0.15)
     sim = gw.sims["alpha"]
-    await gw.daemon.submit([SendRequest(to="+15551234567", body="x" * 400)], None)
+    await gw.daemon.gateway.submit([SendRequest(to="+15551234567", body="x" * 400)], None)
     await sim.wait_command("AT+CMGS", 5.0)  # the first segment is on the air
     status, body = await gw.call("POST", "/v1/modems/alpha/at", {"command": "AT+CSQ"})
     assert status == 200, body

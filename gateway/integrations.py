@@ -1,4 +1,5 @@
-"""Webhooks and the compatibility endpoints, assembled for the daemon.
+"""Webhooks and the compatibility endpoints, assembled for the daemon (which owns this
+wiring, so that webhooks never import compat: compat builds on webhooks).
 
 Lifecycle, in the daemon's order::
 
