@@ -45,7 +45,7 @@ import aiohttp
 
 from gateway.config import Config, ServerConfig, StoreConfig
 from gateway.core.service import GatewayService, SendRequest
-from gateway.core.submission import SubmissionRules, prepare_message
+from gateway.core.submission import ConcatReferences, SubmissionRules, prepare_message
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings, tune_gc
 from gateway.http import start_api
@@ -190,7 +190,7 @@ async def _without_http(daemon: Daemon, runs: int) -> tuple[float, float]:
     rules = SubmissionRules(
         daemon.config.server.default_country, daemon.api.max_segments, daemon.router
     )
-    rng = random.Random(0)
+    references = ConcatReferences(random.Random(0))
     for _ in range(runs):
         began = time.perf_counter()
         for _ in range(5):
@@ -198,7 +198,10 @@ async def _without_http(daemon: Daemon, runs: int) -> tuple[float, float]:
         submit_rates.append(5 * BATCH_SIZE / (time.perf_counter() - began))
         now = time.time()
         batches = [
-            [prepare_message(r, rules, now=now, api_key=None, rng=rng) for r in _sends("bench")]
+            [
+                prepare_message(r, rules, now=now, api_key=None, references=references)
+                for r in _sends("bench")
+            ]
             for _ in range(5)
         ]
         began = time.perf_counter()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from gateway.config import ApiSettings
 from gateway.core.service import ModemStatus, SendRequest
-from gateway.core.submission import SubmissionRules, prepare_message
+from gateway.core.submission import ConcatReferences, SubmissionRules, prepare_message
 from gateway.errors import Unavailable
 from gateway.fleet import passthrough
 from gateway.fleet.dispatch import Dispatcher
@@ -36,8 +36,8 @@ class Gateway:
         self._rules = rules
         self._store = store  # the root's: raises Unavailable while the store is closed
         self._clock = clock
-        # Concat references need spread, not secrecy: a seeded generator spares a syscall each.
-        self._rng = rng or random.Random()
+        # Concat references need spread, not secrecy: a seeded generator picks the start.
+        self._references = ConcatReferences(rng or random.Random())
         self._dispatcher: Dispatcher | None = None
         self._fleet: Fleet | None = None
         self._accepting = False
@@ -79,7 +79,7 @@ class Gateway:
             raise Unavailable("the gateway is not running")
         now = self._clock()
         new = [
-            prepare_message(r, self._rules, now=now, api_key=api_key, rng=self._rng)
+            prepare_message(r, self._rules, now=now, api_key=api_key, references=self._references)
             for r in requests
         ]
         results = await self.store.add_messages(new)

@@ -86,3 +86,20 @@ async def test_a_hung_modem_hands_its_messages_to_another_sent_once(gateway: Gat
     for i in range(6):
         assert recipients.count(f"+1555777000{i}") == 1
     assert {m for m, _, _ in sent_records(gateway)} == {"charlie"}
+
+
+async def test_a_ten_segment_text_of_1530_characters_goes_out_as_handsets_send_it(
+    gateway: Gateway,
+) -> None:
+    """153 GSM-7 characters a segment (an 8-bit concatenation reference), as documented."""
+    to, body = "+15551230009", "".join(chr(ord("a") + n % 26) for n in range(1530))
+    status, msg = await gateway.request("POST", "/v1/messages", json={"to": to, "body": body})
+    assert status == 202, msg
+    assert msg["segment_count"] == 10
+    await message_in_state(gateway, msg["id"], {"sent", "delivered"})
+    parts = [submit for _, recipient, submit in sent_records(gateway) if recipient == to]
+    assert len(parts) == 10
+    assert {p.concat.bits for p in parts if p.concat} == {8}
+    assert len({p.concat.reference for p in parts if p.concat}) == 1
+    ordered = sorted(parts, key=lambda s: s.concat.sequence if s.concat else 1)
+    assert "".join(p.text for p in ordered) == body

@@ -8,7 +8,12 @@ from gateway.config import ModemConfig
 from gateway.core.routing import Router
 from gateway.core.scheduler import ANY_MODEM, Scheduler
 from gateway.core.service import SendRequest
-from gateway.core.submission import SubmissionRules, prepare_message, request_fingerprint
+from gateway.core.submission import (
+    ConcatReferences,
+    SubmissionRules,
+    prepare_message,
+    request_fingerprint,
+)
 from gateway.store.base import Priority, QueueItem
 
 NOW = 1_800_000_000.0
@@ -59,9 +64,11 @@ def test_fingerprint_kept_only_with_an_idempotency_key() -> None:
     rules = SubmissionRules("1", 3, Router((), ()))
     plain = prepare_message(
         SendRequest(to="+15551234567", body="hi"), rules, now=NOW, api_key=None,
-        rng=random.Random(1),
+        references=ConcatReferences(random.Random(1)),
     )  # fmt: skip
     keyed_request = SendRequest(to="+15551234567", body="hi", idempotency_key="k")
-    keyed = prepare_message(keyed_request, rules, now=NOW, api_key=None, rng=random.Random(1))
+    keyed = prepare_message(
+        keyed_request, rules, now=NOW, api_key=None, references=ConcatReferences(random.Random(1))
+    )
     assert plain.request_hash is None
     assert keyed.request_hash == request_fingerprint("+15551234567", keyed_request)
