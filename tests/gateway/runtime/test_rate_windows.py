@@ -81,3 +81,28 @@ async def test_a_message_waits_for_a_held_modem(make_rig: RigFactory) -> None:
     [status] = rig.daemon.gateway.modems()
     assert status.waiting == waiting
     assert _waiting_gauge(rig, WaitReason.MODEM_HELD) == 1
+
+
+async def test_a_modem_that_lost_its_network_says_so(make_rig: RigFactory) -> None:
+    rig = await make_rig()
+    alpha = rig.daemon.handles["alpha"]
+
+    async def polled() -> bool:
+        return alpha.health is not None
+
+    await poll_until(polled, "alpha's first health poll")
+    rig.sims["alpha"].lose_registration()
+
+    async def unregistered() -> Waiting | None:
+        [status] = rig.daemon.gateway.modems()
+        return status.waiting
+
+    waiting = await poll_until(unregistered, "alpha not registered")
+    assert waiting == Waiting(WaitReason.NOT_REGISTERED, "alpha")
+    rig.sims["alpha"].restore_registration()
+
+    async def registered() -> bool:
+        [status] = rig.daemon.gateway.modems()
+        return status.waiting is None
+
+    await poll_until(registered, "alpha registered again")
