@@ -11,12 +11,15 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from gateway.config import ApiSettings
 from gateway.core.service import ModemStatus, SendRequest
 from gateway.core.submission import ConcatReferences, SubmissionRules, prepare_message
+from gateway.core.waiting import Waiting
 from gateway.errors import Unavailable
 from gateway.fleet import passthrough
+from gateway.fleet.availability import modem_waiting
 from gateway.fleet.dispatch import Dispatcher
 from gateway.fleet.fleet import Fleet
 from gateway.store.base import AddResult, ApiKey, Message, MessageState, QueueItem, Store
@@ -69,7 +72,14 @@ class Gateway:
         if self._fleet is None:
             return []
         now = self._clock()
-        return [h.status(now) for h in self._fleet.handles.values()]
+        return [
+            replace(h.status(now), waiting=modem_waiting(h, now))
+            for h in self._fleet.handles.values()
+        ]
+
+    def waiting(self, message_id: str) -> Waiting | None:
+        dispatcher = self._dispatcher
+        return None if dispatcher is None else dispatcher.scheduler.waiting(message_id)
 
     async def submit(
         self, requests: Sequence[SendRequest], api_key: ApiKey | None

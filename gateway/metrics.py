@@ -32,6 +32,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     Info,
     ProcessCollector,
@@ -43,6 +44,7 @@ from prometheus_client.registry import Collector
 
 from drivers.types import ModemState, Registration
 from gateway.core.service import ModemStatus
+from gateway.core.waiting import WaitReason
 from gateway.store.base import MessageState, Priority, Store
 
 LOGGER = logging.getLogger(__name__)
@@ -212,6 +214,12 @@ class Metrics:
             buckets=HTTP_DURATION_BUCKETS_SECONDS,
             registry=r,
         )
+        self.messages_waiting = Gauge(
+            f"{PREFIX}_messages_waiting",
+            "Queued messages by why they wait (scheduled, rate_window, daily_cap, ...).",
+            ["reason"],
+            registry=r,
+        )
         self._last_success: dict[str, float] = {}
         self._today = _Today()
         for outcome in WEBHOOK_OUTCOMES:
@@ -227,6 +235,11 @@ class Metrics:
         self.inbound_messages.labels(modem)
         for outcome in DELIVERY_OUTCOMES:
             self.delivery_reports.labels(modem, outcome)
+
+    def watch_waiting(self, counts: Mapping[WaitReason, int]) -> None:
+        """Read the scheduler's counts by reason, which it keeps as items come and go."""
+        for reason in counts:
+            self.messages_waiting.labels(reason.value).set_function(_reader(counts, reason))
 
     # -- the runtime's call sites ------------------------------------------------
 
@@ -284,6 +297,10 @@ class Metrics:
 
 
 # -- queue snapshot -------------------------------------------------------------
+
+
+def _reader(counts: Mapping[WaitReason, int], reason: WaitReason) -> Callable[[], float]:
+    return lambda: counts[reason]
 
 
 def _split_stats(stats: Mapping[str, int]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:

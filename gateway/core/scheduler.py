@@ -17,6 +17,10 @@ Structure, chosen so that 50,000 bulk messages never slow down an urgent one:
   of the two, so there is no polling loop.
 - Removal (cancel, expiry) is lazy: the id leaves ``_live`` and its heap entries
   are skipped when they surface.
+- Why an item waits (``waiting``) is kept per pool, since items sharing an
+  eligibility wait for the same modems: a modem's change (``set_ready``,
+  ``set_modem_waiting``) re-derives each pool's reason, O(pools), and the counts
+  by reason move by whole pools, never by a scan of the items.
 
 Timestamps are POSIX seconds from the injected clock (the store's time base).
 """
@@ -26,10 +30,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
+from gateway.core.waiting import Waiting, WaitReason
 from gateway.store.base import Priority, QueueItem
 
 Clock = Callable[[], float]
@@ -77,12 +82,16 @@ class Eligibility:
 ANY_MODEM = Eligibility()
 
 
+_NOBODY = Waiting(WaitReason.NO_ELIGIBLE_MODEM)
+
+
 @dataclass(slots=True)
 class _Entry:
     item: QueueItem
     eligibility: Eligibility
     token: int  # unique per add(): heap entries of an earlier add() are stale
     seq: int = -1  # due sequence; -1 while waiting for send_at
+    timed: bool = False  # in the timer heap, counted as SCHEDULED
 
 
 @dataclass(slots=True)
@@ -90,6 +99,7 @@ class _Pool:
     eligibility: Eligibility
     heap: list[tuple[int, int, str]] = field(default_factory=list)  # (priority, seq, id)
     live: int = 0
+    waiting: Waiting = _NOBODY  # why its items wait
 
 
 class Scheduler:
@@ -109,11 +119,15 @@ class Scheduler:
         self._timer_at: float | None = None
         self._expired: list[QueueItem] = []
         self._expired_event = asyncio.Event()
+        self._modem_waiting: dict[str, Waiting] = {}
+        self._waiting_counts: dict[WaitReason, int] = dict.fromkeys(WaitReason, 0)
 
     # modems --------------------------------------------------------------
 
     def add_modem(self, name: str) -> None:
-        self._known.add(name)
+        if name not in self._known:
+            self._known.add(name)
+            self._rewait()
 
     def set_ready(self, name: str, ready: bool) -> None:
         """Readiness decides sticky and fallback eligibility, and whether a worker is served."""
@@ -124,6 +138,7 @@ class Scheduler:
             self._ready.add(name)
         else:
             self._ready.discard(name)
+        self._rewait()
         self._notify()
 
     def is_ready(self, name: str) -> bool:
@@ -169,6 +184,9 @@ class Scheduler:
                 target.heap.extend(pool.heap)
                 heapq.heapify(target.heap)
                 target.live += pool.live
+                self._waiting_counts[pool.waiting.reason] -= pool.live
+                self._waiting_counts[target.waiting.reason] += pool.live
+        self._rewait()
         if changed:
             self._notify()
         return changed
@@ -196,6 +214,8 @@ class Scheduler:
                     continue
             if item.send_at > now:
                 heapq.heappush(self._timers, (item.send_at, entry.token, item.id))
+                entry.timed = True
+                self._waiting_counts[WaitReason.SCHEDULED] += 1
             else:
                 self._make_due(entry)
                 due = True
@@ -213,6 +233,9 @@ class Scheduler:
         pool = self._pools.get(entry.eligibility)
         if entry.seq >= 0 and pool is not None:
             pool.live -= 1
+            self._waiting_counts[pool.waiting.reason] -= 1
+        elif entry.timed:
+            self._waiting_counts[WaitReason.SCHEDULED] -= 1
         return True
 
     def __contains__(self, message_id: object) -> bool:
@@ -270,6 +293,7 @@ class Scheduler:
             return None
         heapq.heappop(best_pool.heap)
         best_pool.live -= 1
+        self._waiting_counts[best_pool.waiting.reason] -= 1
         entry = self._live.pop(best[2])
         if best_pool.live == 0:
             del self._pools[best_pool.eligibility]
@@ -286,6 +310,72 @@ class Scheduler:
             await self._expired_event.wait()
         return self.take_expired()
 
+    # waiting -------------------------------------------------------------
+
+    def set_modem_waiting(self, name: str, waiting: Waiting | None) -> None:
+        """Why ``name`` takes no work now (None: it would); only what ``waiting`` says
+        depends on it, not who is served."""
+        self._known.add(name)
+        if waiting is None:
+            if self._modem_waiting.pop(name, None) is None:
+                return
+        elif self._modem_waiting.get(name) == waiting:
+            return
+        else:
+            self._modem_waiting[name] = waiting
+        self._rewait()
+
+    def modem_waiting(self, name: str) -> Waiting | None:
+        return self._modem_waiting.get(name)
+
+    def waiting(self, message_id: str) -> Waiting | None:
+        """Why a queued item is not being sent; None when it is not queued here."""
+        entry = self._live.get(message_id)
+        if entry is None:
+            return None
+        if entry.seq < 0:
+            return Waiting(WaitReason.SCHEDULED, until=entry.item.send_at) if entry.timed else None
+        pool = self._pools.get(entry.eligibility)
+        return pool.waiting if pool is not None else self._waiting_of(entry.eligibility)
+
+    def waiting_counts(self) -> Mapping[WaitReason, int]:
+        """Queued items by why they wait; kept as items and modems change (a live view)."""
+        return self._waiting_counts
+
+    def _rewait(self) -> None:
+        """Re-derive each pool's reason after a modem changed; O(pools x modems)."""
+        counts = self._waiting_counts
+        for pool in self._pools.values():
+            waiting = self._waiting_of(pool.eligibility)
+            if waiting != pool.waiting:
+                counts[pool.waiting.reason] -= pool.live
+                counts[waiting.reason] += pool.live
+                pool.waiting = waiting
+
+    def _waiting_of(self, eligibility: Eligibility) -> Waiting:
+        """The reason of the modem that may take the items soonest."""
+        preferred = eligibility.preferred
+        if preferred is not None and preferred in self._ready:
+            candidates: AbstractSet[str] = {preferred}
+        elif eligibility.modems:
+            candidates = eligibility.modems & self._known
+            if eligibility.fallback and not candidates:
+                candidates = self._known
+        else:
+            candidates = self._known
+        best: Waiting | None = None
+        for name in sorted(candidates):
+            why = self._modem_waiting.get(name)
+            if why is None:
+                if name in self._ready:
+                    return Waiting(WaitReason.IN_LINE, name)
+                why = Waiting(WaitReason.MODEM_DOWN, name)
+            if best is None or (
+                why.until is not None and (best.until is None or why.until < best.until)
+            ):
+                best = why
+        return best or _NOBODY
+
     # time ----------------------------------------------------------------
 
     def refresh(self) -> None:
@@ -300,6 +390,8 @@ class Scheduler:
             _, token, message_id = heapq.heappop(self._timers)
             entry = self._live.get(message_id)
             if entry is not None and entry.token == token and entry.seq < 0:
+                entry.timed = False
+                self._waiting_counts[WaitReason.SCHEDULED] -= 1
                 self._make_due(entry)
                 promoted = True
         self._expire_due(now)
@@ -318,7 +410,9 @@ class Scheduler:
     def _pool_for(self, eligibility: Eligibility) -> _Pool:
         pool = self._pools.get(eligibility)
         if pool is None:
-            pool = self._pools[eligibility] = _Pool(eligibility)
+            pool = self._pools[eligibility] = _Pool(
+                eligibility, waiting=self._waiting_of(eligibility)
+            )
         return pool
 
     def _make_due(self, entry: _Entry) -> None:
@@ -326,6 +420,7 @@ class Scheduler:
         pool = self._pool_for(entry.eligibility)
         heapq.heappush(pool.heap, (int(entry.item.priority), entry.seq, entry.item.id))
         pool.live += 1
+        self._waiting_counts[pool.waiting.reason] += 1
 
     def _head(self, pool: _Pool) -> tuple[int, int, str] | None:
         """The pool's best live entry, dropping stale ones (removed or re-added)."""

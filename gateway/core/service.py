@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from drivers.types import Health, Identity
 from gateway.config import ApiSettings
+from gateway.core.waiting import Waiting
 from gateway.store.base import AddResult, ApiKey, Message, Priority, Store
 
 
@@ -47,6 +48,7 @@ class ModemStatus:
     balance: float | None = None  # prepaid credit read from the last balance check
     balance_text: str | None = None  # the operator's reply to that check, as sent
     balance_at: float | None = None  # when that check was answered (POSIX s)
+    waiting: Waiting | None = None  # why it takes no work now; None when it would
 
 
 class GatewayService(Protocol):
@@ -64,6 +66,10 @@ class GatewayService(Protocol):
     async def cancel(self, message_id: str) -> Message: ...
 
     def modems(self) -> list[ModemStatus]: ...
+
+    def waiting(self, message_id: str) -> Waiting | None:
+        """Why a queued message is not being sent; None when it is not queued."""
+        ...
 
     def is_ready(self) -> bool:
         """Store open and at least one modem ready."""

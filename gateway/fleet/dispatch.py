@@ -30,6 +30,7 @@ from gateway.core.policy import Action, Classified, Outcome, RetryPolicy, classi
 from gateway.core.routing import Router
 from gateway.core.scheduler import Eligibility, Scheduler
 from gateway.errors import Conflict, NotFound
+from gateway.fleet.availability import modem_waiting
 from gateway.fleet.handle import ModemHandle
 from gateway.metrics import Metrics
 from gateway.store.base import (
@@ -92,6 +93,8 @@ class Dispatcher:
         self._track: dict[str, _Track] = {}
         self._fresh: dict[Eligibility, _Track] = {}  # the shared first-attempt tracks
         self._on_fault: dict[str, FaultHandler] = {}
+        if metrics is not None:
+            metrics.watch_waiting(scheduler.waiting_counts())
 
     # queueing --------------------------------------------------------------
 
@@ -157,7 +160,16 @@ class Dispatcher:
                 )
 
     def update_ready(self, handle: ModemHandle) -> None:
-        self.scheduler.set_ready(handle.name, handle.usable(self._clock()))
+        now = self._clock()
+        self.scheduler.set_ready(handle.name, handle.usable(now))
+        self.scheduler.set_modem_waiting(handle.name, modem_waiting(handle, now))
+
+    async def _wait_window(self, handle: ModemHandle) -> None:
+        """Wait for the modem's rate limit, the scheduler told meanwhile why its work waits."""
+        while handle.limiter.delay() > 0:
+            self.update_ready(handle)
+            await handle.limiter.wait()
+        self.update_ready(handle)
 
     # workers ---------------------------------------------------------------
 
@@ -165,7 +177,7 @@ class Dispatcher:
         """The worker task of one modem; runs until cancelled or ``handle.stopping``."""
         name = handle.name
         while not handle.stopping:
-            await handle.limiter.wait()
+            await self._wait_window(handle)
             item = await self.scheduler.next_for(name)
             handle.busy = True
             try:
@@ -260,9 +272,10 @@ class Dispatcher:
         self, item: QueueItem, message: Message, seq: int, submit: SubmitPdu, handle: ModemHandle
     ) -> bool:
         """Send one segment; False when the message must not continue now."""
-        await handle.limiter.acquire()
+        await self._wait_window(handle)
+        counted = handle.limiter.record()
         try:
-            await self.store.segment_sending(message.id, seq, handle.name)
+            await self.store.segment_sending(message.id, seq, handle.name, rate=counted)
         except (Conflict, NotFound):
             self._track.pop(message.id, None)  # cancelled or gone since we loaded it
             return False

@@ -132,11 +132,15 @@ class Fleet:
                 "by `smsgw run` and `smsgw demo`",
                 field="simulate",
             )
+        limiter = RateLimiter(modem_config.rate)
+        if limiter.span > 0:  # the sends before a restart still count
+            since = self._clock() - limiter.span
+            limiter.restore(await self._store.rate_sends(modem_config.name, since))
         handle = ModemHandle(
             config=modem_config,
             modem=self._modem_factory(modem_config, port),
             port=port,
-            limiter=RateLimiter(modem_config.rate),
+            limiter=limiter,
         )
         supervisor = ModemSupervisor(
             handle,

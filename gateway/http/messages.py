@@ -7,6 +7,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from gateway.core.numbers import normalize
+from gateway.core.waiting import WaitReason
 from gateway.errors import NotFound, UnsupportedMediaType, ValidationError
 from gateway.http.context import API_KEY, CONTEXT, has_scope
 from gateway.http.feature import Feature, Route
@@ -26,8 +27,15 @@ from gateway.http.openapi_builders import (
     param,
     ref,
     secured,
+    waiting_schema,
 )
-from gateway.http.resources import batch_item_json, json_response, message_json, page_json
+from gateway.http.resources import (
+    batch_item_json,
+    json_response,
+    message_json,
+    page_json,
+    waiting_json,
+)
 from gateway.http.validation import (
     MAX_ID_CHARS,
     MAX_IDEMPOTENCY_KEY_CHARS,
@@ -105,10 +113,14 @@ def _message_id(request: web.Request) -> str:
 
 
 async def get_message(request: web.Request) -> web.Response:
-    message = await request.app[CONTEXT].service.store.get_message(_message_id(request))
+    service = request.app[CONTEXT].service
+    message = await service.store.get_message(_message_id(request))
     if message is None:
         raise NotFound("no such message")
-    return json_response(message_json(message, with_body=True))
+    data = message_json(message, with_body=True)
+    queued = message.state is MessageState.QUEUED
+    data["waiting"] = waiting_json(service.waiting(message.id) if queued else None)
+    return json_response(data)
 
 
 async def delete_message(request: web.Request) -> web.Response:
@@ -223,8 +235,18 @@ def _schemas() -> dict[str, Schema]:
                 "request_report": {"type": "boolean"},
                 "tags": _TAGS,
                 "metadata": {"type": "object"},
+                "waiting": waiting_schema(
+                    tuple(WaitReason),
+                    "only in GET /v1/messages/{id}: why a queued message is not being sent, "
+                    "null when it is not queued. scheduled: send_at has not come; "
+                    "rate_window, daily_cap: the modem's [modems.rate] limit; modem_held: out "
+                    "of rotation after a fault until `until`; not_registered, modem_down: the "
+                    "modem cannot send; no_eligible_modem: no running modem may send it (its "
+                    "route); in_line: a modem is free for it, other messages go first. "
+                    "`modem` names the modem that may take it soonest",
+                ),
             },
-            optional=("body",),
+            optional=("body", "waiting"),
         ),
         "BatchItem": object_schema(
             {

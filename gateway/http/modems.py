@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from gateway.core.waiting import MODEM_REASONS
 from gateway.http.context import CONTEXT
 from gateway.http.feature import Feature, Route
 from gateway.http.openapi_builders import (
@@ -26,6 +27,7 @@ from gateway.http.openapi_builders import (
     page_schema,
     ref,
     secured,
+    waiting_schema,
 )
 from gateway.http.resources import event_json, json_response, modem_json, page_json
 from gateway.http.validation import page_cursor, page_limit, query_params
@@ -92,6 +94,12 @@ def _schemas() -> dict[str, Schema]:
                 },
                 "balance_text": STR_OR_NULL,
                 "balance_at": TIME_OR_NULL,
+                "waiting": waiting_schema(
+                    MODEM_REASONS,
+                    "why the modem takes no work now, null when it would: rate_window or "
+                    "daily_cap until its [modems.rate] window frees, modem_held after a fault "
+                    "until `until`, not_registered, modem_down",
+                ),
             }
         ),
         "ModemList": object_schema({"modems": {"type": "array", "items": ref("Modem")}}),

@@ -6,7 +6,8 @@ in every feature; ``gateway.http.openapi`` merges the parts into one document.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from typing import Any, Final
 
 from gateway.http.feature import Schema as Schema  # re-exported for the features
@@ -45,6 +46,21 @@ def object_schema(properties: dict[str, Schema], *, optional: tuple[str, ...] = 
         "properties": properties,
         "required": [name for name in properties if name not in optional],
         "additionalProperties": False,
+    }
+
+
+def waiting_schema(reasons: Sequence[StrEnum], description: str) -> Schema:
+    """Why something waits (``gateway.core.waiting``), or null."""
+    return {
+        **object_schema(
+            {
+                "reason": {"type": "string", "enum": [r.value for r in reasons]},
+                "modem": STR_OR_NULL,
+                "until": {**TIME_OR_NULL, "description": "when the reason ends, when known"},
+            }
+        ),
+        "type": ["object", "null"],
+        "description": description,
     }
 
 

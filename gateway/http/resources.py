@@ -9,6 +9,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from gateway.core.service import ModemStatus
+from gateway.core.waiting import Waiting
 from gateway.store.base import (
     AddResult,
     EventLogEntry,
@@ -30,6 +31,16 @@ _PRIORITY_NAMES: Final = {p: p.name.lower() for p in Priority}
 _MESSAGE_STATES: Final = {s: s.value for s in MessageState}
 _SEGMENT_STATES: Final = {s: s.value for s in SegmentState}
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def waiting_json(waiting: Waiting | None) -> JsonObject | None:
+    if waiting is None:
+        return None
+    return {
+        "reason": waiting.reason.value,
+        "modem": waiting.modem,
+        "until": rfc3339(waiting.until),
+    }
 
 
 def message_json(message: Message, *, with_body: bool) -> JsonObject:
@@ -148,6 +159,7 @@ def modem_json(status: ModemStatus) -> JsonObject:
         "balance": status.balance,
         "balance_text": status.balance_text,
         "balance_at": rfc3339(status.balance_at),
+        "waiting": waiting_json(status.waiting),
     }
 
 

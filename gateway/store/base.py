@@ -130,6 +130,15 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class RateMark:
+    """One send counted in a modem's rate windows, kept with the segment's `sending` state
+    so a restart cannot reset a cap; rows of the modem before ``forget_before`` go."""
+
+    at: float  # POSIX seconds
+    forget_before: float
+
+
+@dataclass(frozen=True, slots=True)
 class QueueItem:
     """What the in-memory scheduler needs about a queued message (no PHI)."""
 
@@ -391,9 +400,16 @@ class Store(Protocol):
         """Every message in state `queued`, for the scheduler at start."""
         ...
 
-    async def segment_sending(self, message_id: str, seq: int, modem: str) -> None:
+    async def segment_sending(
+        self, message_id: str, seq: int, modem: str, *, rate: RateMark | None = None
+    ) -> None:
         """Durable before AT+CMGS is written (invariant 5). Raises NotFound, or
-        Conflict when the message is past `queued`/`sending`."""
+        Conflict when the message is past `queued`/`sending`. ``rate``: the send as the
+        modem's rate windows count it, written in the same transaction."""
+        ...
+
+    async def rate_sends(self, modem: str, since: float) -> list[float]:
+        """The modem's counted send times after ``since``, oldest first (at start)."""
         ...
 
     async def segment_sent(

@@ -215,6 +215,16 @@ _V2: Final = (
     )""",
 )
 
+# Sends counted in each modem's rate windows (gateway.core.ratelimit), one row a send,
+# kept only as long as the modem's longest window: a restart must not reset a cap.
+_RATE_WINDOWS: Final = (
+    """CREATE TABLE rate_sends (
+        modem TEXT NOT NULL,
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX rate_sends_modem_at ON rate_sends (modem, at)",
+)
+
 Step = Callable[[sqlite3.Connection], None]
 
 
@@ -229,6 +239,7 @@ def _statements(statements: tuple[str, ...]) -> Step:
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
+    ("rate windows: sends counted per modem", _statements(_RATE_WINDOWS)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

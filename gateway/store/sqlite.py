@@ -36,6 +36,7 @@ from gateway.store import (
     inbound,
     messages,
     outbox,
+    rate_windows,
     reports,
     subscriptions,
 )
@@ -57,6 +58,7 @@ from gateway.store.base import (
     NewMessage,
     Page,
     QueueItem,
+    RateMark,
     RecoveryReport,
     ReportResult,
     Scope,
@@ -261,8 +263,18 @@ class SqliteStore:
     async def queued(self) -> list[QueueItem]:
         return await self._read(messages.select_queued)
 
-    async def segment_sending(self, message_id: str, seq: int, modem: str) -> None:
-        await self._write(lambda conn: messages.segment_sending(conn, message_id, seq, modem))
+    async def segment_sending(
+        self, message_id: str, seq: int, modem: str, *, rate: RateMark | None = None
+    ) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            messages.segment_sending(conn, message_id, seq, modem)
+            if rate is not None:
+                rate_windows.count_send(conn, modem, rate)
+
+        await self._write(job)
+
+    async def rate_sends(self, modem: str, since: float) -> list[float]:
+        return await self._read(lambda conn: rate_windows.sends_since(conn, modem, since))
 
     async def segment_sent(
         self, message_id: str, seq: int, modem: str, reference: int, at: float

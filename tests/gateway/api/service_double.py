@@ -15,6 +15,7 @@ from drivers.pdu import segments
 from gateway.config import ApiSettings
 from gateway.core.numbers import normalize
 from gateway.core.service import ModemStatus, SendRequest
+from gateway.core.waiting import Waiting
 from gateway.errors import EmptyText, TextTooLong
 from gateway.ids import new_id
 from gateway.store.base import AddResult, ApiKey, Message, NewMessage, Store
@@ -83,6 +84,9 @@ class ServiceDouble:
 
     def modems(self) -> list[ModemStatus]:
         return list(self.modem_list)
+
+    def waiting(self, message_id: str) -> Waiting | None:
+        return None
 
     def is_ready(self) -> bool:
         return self.ready

@@ -51,7 +51,7 @@ async def test_get_returns_the_stored_message(api: Api) -> None:
     sent = await api.send(body="x" * 200)  # two GSM-7 segments
     reply = await api.call("GET", f"/v1/messages/{sent.body['id']}", key="read")
     assert reply.status == 200
-    assert reply.body == sent.body
+    assert {k: v for k, v in reply.body.items() if k != "waiting"} == sent.body
     assert reply.body["segment_count"] == 2
     assert reply.body["encoding"] == "gsm7"
 
@@ -181,3 +181,19 @@ async def test_list_filters(api: Api) -> None:
     now = datetime.now(UTC).isoformat()
     assert await ids(f"since={now.replace('+00:00', 'Z')}") == []
     assert set(await ids("until=2100-01-01T00:00:00Z")) >= {a.body["id"], b.body["id"]}
+
+
+async def test_a_queued_message_says_why_it_waits(api: Api) -> None:
+    now = await api.send()
+    later = await api.send(send_at="2030-01-31T09:30:00+01:00")
+    reply = await api.call("GET", f"/v1/messages/{now.body['id']}", key="read")
+    assert reply.body["waiting"] == {"reason": "no_eligible_modem", "modem": None, "until": None}
+    reply = await api.call("GET", f"/v1/messages/{later.body['id']}", key="read")
+    assert reply.body["waiting"] == {
+        "reason": "scheduled",
+        "modem": None,
+        "until": "2030-01-31T08:30:00.000Z",
+    }
+    await api.call("DELETE", f"/v1/messages/{now.body['id']}")
+    reply = await api.call("GET", f"/v1/messages/{now.body['id']}", key="read")
+    assert reply.body["waiting"] is None

@@ -6,6 +6,7 @@ import time
 
 from drivers.types import Health, Identity, Registration
 from gateway.core.service import ModemStatus
+from gateway.core.waiting import Waiting, WaitReason
 from gateway.store.base import Store
 from tests.gateway.api.conftest import Api
 from tests.gateway.api.service_double import ServiceDouble
@@ -35,13 +36,34 @@ async def test_modems(double_api: Api, double: ServiceDouble) -> None:
         ModemStatus(
             "spare", "/dev/ttyUSB9", "auto", "down", "unplugged", (), None, None, 0, 0, None, None
         ),
+        ModemStatus(
+            "capped",
+            "/dev/ttyUSB8",
+            "auto",
+            "ready",
+            None,
+            (),
+            None,
+            None,
+            3,
+            0,
+            None,
+            None,
+            waiting=Waiting(WaitReason.DAILY_CAP, "capped", until=1_900_000_000.0),
+        ),
     ]
     reply = await double_api.call("GET", "/v1/modems", key="read")
     assert reply.status == 200
-    first, second = reply.body["modems"]
+    first, second, capped = reply.body["modems"]
     assert first["health"]["registration"] == "home"
     assert first["identity"]["model"] == "EC25"
     assert (second["state"], second["identity"], second["last_seen"]) == ("down", None, None)
+    assert first["waiting"] is None
+    assert capped["waiting"] == {
+        "reason": "daily_cap",
+        "modem": "capped",
+        "until": "2030-03-17T17:46:40.000Z",
+    }
 
 
 async def test_events_need_admin_and_page(api: Api, store: Store) -> None:

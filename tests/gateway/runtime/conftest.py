@@ -112,6 +112,7 @@ class RigFactory:
         dispatch: DispatchSettings | None = None,
         fault_hold: float = 30.0,
         reassembly_timeout: float = 600.0,
+        rate: RateConfig | None = None,
     ) -> Rig:
         data = self.root / "data"
         data.mkdir(exist_ok=True)
@@ -134,7 +135,10 @@ class RigFactory:
             sims[name] = sim
             modem_configs.append(
                 ModemConfig(
-                    name=name, port=str(sim.path), profile=profile, rate=RateConfig(per_minute=0)
+                    name=name,
+                    port=str(sim.path),
+                    profile=profile,
+                    rate=rate or RateConfig(per_minute=0),
                 )
             )
         config = Config(

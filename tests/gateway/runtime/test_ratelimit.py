@@ -7,6 +7,8 @@ import random
 
 from gateway.config import RateConfig
 from gateway.core.ratelimit import RateLimiter
+from gateway.core.waiting import WaitReason
+from gateway.store.base import RateMark
 
 
 class FakeTime:
@@ -85,3 +87,31 @@ async def test_wait_does_not_take_the_slot() -> None:
     assert t.now == 0
     rl.record()
     assert rl.delay() == 60
+
+
+async def test_restored_sends_count_in_their_windows() -> None:
+    t = FakeTime()
+    t.now = 200_000.0
+    rl = limiter(t, per_minute=0, per_day=3)
+    rl.restore([t.now - 90_000, t.now - 5000, t.now - 4000])  # the first is over a day old
+    assert rl.delay() == 0
+    rl.record()
+    assert rl.delay() == 86400 - 5000
+    assert rl.holdup() == (WaitReason.DAILY_CAP, t.now - 5000 + 86400)
+
+
+async def test_holdup_names_the_window_that_binds() -> None:
+    t = FakeTime()
+    rl = limiter(t, per_minute=1, per_day=100)
+    assert rl.holdup() is None
+    rl.record()
+    assert rl.holdup() == (WaitReason.RATE_WINDOW, 60.0)
+    assert limiter(t, per_minute=0).holdup() is None
+
+
+async def test_record_says_what_to_persist() -> None:
+    t = FakeTime()
+    t.now = 10_000.0
+    rl = limiter(t, per_minute=2, per_hour=5)
+    assert rl.record() == RateMark(at=10_000.0, forget_before=10_000.0 - 3600)
+    assert limiter(t, per_minute=0).record() is None
