@@ -406,6 +406,8 @@ class SqliteStore:
         if parsed is None:
             return None
         key_id, secret = parsed
+        if self._keys.due():
+            self._keys.checked(await self._read(api_keys.fingerprint))
         found = self._keys.get(key_id)
         if found is None:
             found = await self._read(lambda conn: api_keys.select_key(conn, key_id))
