@@ -547,13 +547,17 @@ class SqliteStore:
     ) -> int:
         """Each batch is its own transaction, queued behind the daemon's writes. Passes
         repeat until one finds nothing left, so values sealed while a pass ran are
-        caught too. ``on_batch(rewritten, total)`` follows progress."""
+        caught too; then the canary, last, so it never names a key that values no
+        longer need. ``on_batch(rewritten, total)`` follows progress."""
         total = 0
         while True:
             rewritten = await self._rotate_pass(batch, total, on_batch)
             if not rewritten:
-                return total
+                break
             total += rewritten
+        keyring = self.keyring
+        await self._write(lambda conn: housekeeping.reseal_canary(conn, keyring))
+        return total
 
     async def _rotate_pass(
         self, batch: int, before: int, on_batch: Callable[[int, int], None] | None
