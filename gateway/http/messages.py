@@ -27,6 +27,7 @@ from gateway.http.openapi_builders import (
     ref,
     secured,
 )
+from gateway.http.reads import MESSAGE_READ, record_read
 from gateway.http.resources import batch_item_json, json_response, message_json, page_json
 from gateway.http.validation import (
     MAX_ID_CHARS,
@@ -108,6 +109,7 @@ async def get_message(request: web.Request) -> web.Response:
     message = await request.app[CONTEXT].service.store.get_message(_message_id(request))
     if message is None:
         raise NotFound("no such message")
+    await record_read(request, MESSAGE_READ, [message.id], subject=message.id)
     return json_response(message_json(message, with_body=True))
 
 
@@ -130,6 +132,7 @@ async def list_messages(request: web.Request) -> web.Response:
     page = await context.service.store.list_messages(
         flt, cursor=page_cursor(params), limit=page_limit(params)
     )
+    await record_read(request, MESSAGE_READ, [m.id for m in page.items])
     return json_response(page_json(page, [message_json(m, with_body=True) for m in page.items]))
 
 

@@ -157,10 +157,14 @@ class SqliteStore:
         """Schema up to date, and the key proven to be this database's (the canary)."""
         migrate(conn)
         # A new database gets a canary sealed with this key; an existing one keeps its own.
-        conn.execute(
+        # The canary and the trail's first head commit together: neither exists alone.
+        conn.execute("BEGIN IMMEDIATE")
+        created = conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('canary', ?)",
             (self.keyring.seal(housekeeping.CANARY, aad=housekeeping.CANARY_AAD),),
-        )
+        ).rowcount
+        audit.start_head(conn, self.keyring, new_database=created == 1)
+        conn.execute("COMMIT")
         (canary,) = conn.execute("SELECT value FROM meta WHERE key = 'canary'").fetchone()
         try:
             matches = self.keyring.open(canary, aad=housekeeping.CANARY_AAD) == housekeeping.CANARY
