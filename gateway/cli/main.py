@@ -22,6 +22,7 @@ from gateway.cli import admin as cli_admin
 from gateway.cli import client as cli_client
 from gateway.config import LOG_FORMATS, Config, load_config
 from gateway.errors import (
+    AuditBroken,
     ConfigError,
     Conflict,
     Forbidden,
@@ -499,7 +500,11 @@ def _modem_ussd(args: argparse.Namespace) -> int:
 
 def _audit_verify(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    count = asyncio.run(cli_admin.verify_audit(config.store))
+    try:
+        count = asyncio.run(cli_admin.verify_audit(config.store))
+    except AuditBroken as exc:
+        _error(f"audit trail broken ({exc.code}): {exc.message}")
+        return EXIT_ERROR
     _out().write(f"audit trail verified: {count} entries, chain intact\n")
     return EXIT_OK
 

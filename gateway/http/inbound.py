@@ -24,6 +24,7 @@ from gateway.http.openapi_builders import (
     param,
     secured,
 )
+from gateway.http.reads import INBOUND_READ, record_read
 from gateway.http.resources import inbound_json, json_response, page_json
 from gateway.http.validation import MAX_ID_CHARS, page_cursor, page_limit, query_params
 from gateway.store.base import Scope
@@ -51,6 +52,7 @@ async def list_inbound(request: web.Request) -> web.Response:
         cursor=page_cursor(params),
         limit=page_limit(params),
     )
+    await record_read(request, INBOUND_READ, [i.id for i in page.items])
     return json_response(page_json(page, [inbound_json(i) for i in page.items]))
 
 
@@ -63,6 +65,7 @@ async def get_inbound(request: web.Request) -> web.Response:
     )
     if inbound is None:
         raise NotFound("no such inbound message")
+    await record_read(request, INBOUND_READ, [inbound.id], subject=inbound.id)
     return json_response(inbound_json(inbound))
 
 

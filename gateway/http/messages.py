@@ -29,6 +29,7 @@ from gateway.http.openapi_builders import (
     secured,
     waiting_schema,
 )
+from gateway.http.reads import MESSAGE_READ, record_read
 from gateway.http.resources import (
     batch_item_json,
     json_response,
@@ -117,6 +118,7 @@ async def get_message(request: web.Request) -> web.Response:
     message = await service.store.get_message(_message_id(request))
     if message is None:
         raise NotFound("no such message")
+    await record_read(request, MESSAGE_READ, [message.id], subject=message.id)
     data = message_json(message, with_body=True)
     queued = message.state is MessageState.QUEUED
     data["waiting"] = waiting_json(service.waiting(message.id) if queued else None)
@@ -142,6 +144,7 @@ async def list_messages(request: web.Request) -> web.Response:
     page = await context.service.store.list_messages(
         flt, cursor=page_cursor(params), limit=page_limit(params)
     )
+    await record_read(request, MESSAGE_READ, [m.id for m in page.items])
     return json_response(page_json(page, [message_json(m, with_body=True) for m in page.items]))
 
 

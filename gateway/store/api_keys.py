@@ -2,9 +2,12 @@
 
 The secret is 32 random bytes, so a plain SHA-256 is enough (no slow password
 hash: there is nothing to guess). Verification runs on every request, so
-verified keys are cached in memory for a short time; a revocation made through
-this store drops the entry at once, one made by another process within
-:data:`CACHE_SECONDS`.
+verified keys are cached in memory. A revocation made through this store drops
+the entry at once; one made by another process (``smsgw keys revoke`` writes the
+same file) is noticed through a fingerprint of the table (:func:`fingerprint`),
+read at most once per :data:`CHECK_SECONDS` whatever the request rate: any
+change empties the cache. A key id the cache lacks is always looked up, so a
+key just created works at once.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from gateway.store.base import ApiKey, Scope
 
 TOKEN_PREFIX = "sgw"  # noqa: S105 (a fixed prefix, not a secret)
 SECRET_BYTES = 32
-CACHE_SECONDS = 30.0
+CHECK_SECONDS = 0.25  # a change made elsewhere is honoured within this (plus one read)
 
 _COLUMNS = "id, name, scopes, secret_hash, created_at, revoked_at"
 
@@ -83,20 +86,46 @@ def revoke(conn: sqlite3.Connection, key_id: str) -> ApiKey:
     return found[0]
 
 
-class KeyCache:
-    """Verified keys by id, each with its stored hash and the time it was read."""
+Fingerprint = tuple[int, int, float]
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[ApiKey, bytes, float]] = {}
+
+def fingerprint(conn: sqlite3.Connection) -> Fingerprint:
+    """(keys, revoked keys, latest revocation): changes with every create and revoke.
+
+    One aggregate over a table of a handful of rows; keys are never deleted and a
+    revocation is set once, so no change leaves it the same."""
+    count, revoked, latest = conn.execute(
+        "SELECT count(*), count(revoked_at), coalesce(max(revoked_at), 0) FROM api_keys"
+    ).fetchone()
+    return int(count), int(revoked), float(latest)
+
+
+class KeyCache:
+    """Verified keys by id, each with its stored hash, valid while the table's
+    fingerprint stays the one they were read under."""
+
+    def __init__(self, check_seconds: float = CHECK_SECONDS) -> None:
+        self._entries: dict[str, tuple[ApiKey, bytes]] = {}
+        self._check_seconds = check_seconds
+        self._checked_at = float("-inf")
+        self._fingerprint: Fingerprint | None = None
+
+    def due(self) -> bool:
+        """True when the fingerprint should be read again before trusting an entry."""
+        return time.monotonic() - self._checked_at >= self._check_seconds
+
+    def checked(self, current: Fingerprint) -> None:
+        """The fingerprint just read: a different one empties the cache."""
+        self._checked_at = time.monotonic()
+        if current != self._fingerprint:
+            self._entries.clear()
+            self._fingerprint = current
 
     def get(self, key_id: str) -> tuple[ApiKey, bytes] | None:
-        entry = self._entries.get(key_id)
-        if entry is None or time.monotonic() - entry[2] > CACHE_SECONDS:
-            return None
-        return entry[0], entry[1]
+        return self._entries.get(key_id)
 
     def put(self, key: ApiKey, secret_hash: bytes) -> None:
-        self._entries[key.id] = (key, secret_hash, time.monotonic())
+        self._entries[key.id] = (key, secret_hash)
 
     def drop(self, key_id: str) -> None:
         self._entries.pop(key_id, None)

@@ -8,6 +8,7 @@ private from the first byte.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -15,36 +16,44 @@ from pathlib import Path
 from typing import Any
 
 from gateway.crypto import fsync_dir
+from gateway.errors import StoreError
 
 PRIVATE_MODE = 0o600
 _COMPANIONS = ("-wal", "-shm")
 
 
 def make_private(path: Path) -> None:
-    """Create ``path`` (mode 0600) if missing; tighten it and its companions if not."""
+    """Create ``path`` (mode 0600) if missing; tighten it and its companions if not.
+
+    An existing file is only stat'ed and chmod'ed by name, never opened: closing any
+    descriptor of a file drops every POSIX lock this process holds on it, including
+    the shared lock of a connection already open on it. Without that lock, another
+    process (``smsgw keys``) closing its connection believes it is the last one,
+    checkpoints and deletes the write-ahead log, and this process goes on committing
+    into the deleted file: a stale view for its readers, and its writes lost at the
+    next start."""
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW, PRIVATE_MODE)
     except FileExistsError:
-        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
-        created = False
+        _tighten(path)
     else:
-        created = True
-    try:
-        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
-            os.fchmod(fd, PRIVATE_MODE)
-        if created:
+        try:
             # The new name must survive a power cut too, or the first commits go with it.
             os.fsync(fd)
-            fsync_dir(path.parent)
-    finally:
-        os.close(fd)
+        finally:
+            os.close(fd)  # nothing else can hold a lock on a file just created
+        fsync_dir(path.parent)
     for suffix in _COMPANIONS:
-        companion = Path(f"{path}{suffix}")
-        try:
-            if stat.S_IMODE(companion.stat().st_mode) & 0o077:
-                companion.chmod(PRIVATE_MODE)
-        except FileNotFoundError:
-            pass
+        with contextlib.suppress(FileNotFoundError):
+            _tighten(Path(f"{path}{suffix}"))
+
+
+def _tighten(path: Path) -> None:
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        raise StoreError(f"{path} is a symbolic link; refusing to open it")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, PRIVATE_MODE)
 
 
 class PrivateFileConnection(sqlite3.Connection):

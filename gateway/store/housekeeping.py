@@ -92,10 +92,6 @@ def rotate_batch(
     table's position between batches. Returns rows rewritten (0: this pass is done)."""
     prefix = keyring.current_prefix
     rewritten = 0
-    canary = conn.execute("SELECT value FROM meta WHERE key = 'canary'").fetchone()
-    if canary is not None and not bytes(canary[0]).startswith(prefix):
-        value = keyring.seal(keyring.open(canary[0], aad=CANARY_AAD), aad=CANARY_AAD)
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'canary'", (value,))
     for table, (id_column, names) in SEALED.items():
         if rewritten >= limit:
             break
@@ -134,6 +130,20 @@ def rotate_batch(
         rewritten += len(rows)
         after[table] = rows[-1][0] if len(rows) == want else ""
     return rewritten
+
+
+def reseal_canary(conn: sqlite3.Connection, keyring: KeyRing) -> bool:
+    """Seal the canary with the current key; True when it was sealed with another.
+
+    The last step of a rotation before the old keys are retired: until then the canary
+    opens with either key, so a start in any intermediate state recognises its database,
+    and once the old keys are gone it opens with the one that remains."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'canary'").fetchone()
+    if row is None or bytes(row[0]).startswith(keyring.current_prefix):
+        return False
+    value = keyring.seal(keyring.open(row[0], aad=CANARY_AAD), aad=CANARY_AAD)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'canary'", (value,))
+    return True
 
 
 def stale_values(conn: sqlite3.Connection, prefix: bytes) -> dict[str, int]:

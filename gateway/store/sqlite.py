@@ -159,10 +159,14 @@ class SqliteStore:
         """Schema up to date, and the key proven to be this database's (the canary)."""
         migrate(conn)
         # A new database gets a canary sealed with this key; an existing one keeps its own.
-        conn.execute(
+        # The canary and the trail's first head commit together: neither exists alone.
+        conn.execute("BEGIN IMMEDIATE")
+        created = conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('canary', ?)",
             (self.keyring.seal(housekeeping.CANARY, aad=housekeeping.CANARY_AAD),),
-        )
+        ).rowcount
+        audit.start_head(conn, self.keyring, new_database=created == 1)
+        conn.execute("COMMIT")
         (canary,) = conn.execute("SELECT value FROM meta WHERE key = 'canary'").fetchone()
         try:
             matches = self.keyring.open(canary, aad=housekeeping.CANARY_AAD) == housekeeping.CANARY
@@ -418,6 +422,8 @@ class SqliteStore:
         if parsed is None:
             return None
         key_id, secret = parsed
+        if self._keys.due():
+            self._keys.checked(await self._read(api_keys.fingerprint))
         found = self._keys.get(key_id)
         if found is None:
             found = await self._read(lambda conn: api_keys.select_key(conn, key_id))
@@ -557,13 +563,17 @@ class SqliteStore:
     ) -> int:
         """Each batch is its own transaction, queued behind the daemon's writes. Passes
         repeat until one finds nothing left, so values sealed while a pass ran are
-        caught too. ``on_batch(rewritten, total)`` follows progress."""
+        caught too; then the canary, last, so it never names a key that values no
+        longer need. ``on_batch(rewritten, total)`` follows progress."""
         total = 0
         while True:
             rewritten = await self._rotate_pass(batch, total, on_batch)
             if not rewritten:
-                return total
+                break
             total += rewritten
+        keyring = self.keyring
+        await self._write(lambda conn: housekeeping.reseal_canary(conn, keyring))
+        return total
 
     async def _rotate_pass(
         self, batch: int, before: int, on_batch: Callable[[int, int], None] | None

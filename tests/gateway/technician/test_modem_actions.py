@@ -107,7 +107,8 @@ async def test_unknown_modem_bad_body_and_scope(make_gateway: GatewayFactory) ->
 
 async def test_modem_errors_carry_the_modems_answer(make_gateway: GatewayFactory) -> None:
     gw = await make_gateway()
-    gw.sims["alpha"].fail_command("AT+COPS", "+CME ERROR: 30")
+    # Only the test form: the daemon's own polls read AT+COPS? and must not take the fault.
+    gw.sims["alpha"].fail_command("AT+COPS=?", "+CME ERROR: 30")
     status, body = await gw.call("POST", "/v1/modems/alpha/at", {"command": "AT+COPS=?"})
     assert status == 502, body
     assert body["error"]["code"] == "modem_error"
