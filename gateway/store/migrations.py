@@ -215,6 +215,19 @@ _V2: Final = (
     )""",
 )
 
+# Received PDUs that do not decode, kept (sealed: they may hold a text) so the modem's
+# storage can be freed; an admin sees each as an ``inbound.undecodable`` event.
+_V3: Final = (
+    """CREATE TABLE inbound_raw (
+        id TEXT PRIMARY KEY,
+        modem TEXT NOT NULL,
+        pdu_enc BLOB NOT NULL,
+        chars INTEGER NOT NULL,
+        received_at REAL NOT NULL
+    )""",
+    "CREATE INDEX inbound_raw_at ON inbound_raw (received_at)",
+)
+
 Step = Callable[[sqlite3.Connection], None]
 
 
@@ -229,6 +242,7 @@ def _statements(statements: tuple[str, ...]) -> Step:
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
+    ("undecodable inbound PDUs kept sealed", _statements(_V3)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

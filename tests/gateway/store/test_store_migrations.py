@@ -50,6 +50,6 @@ async def test_a_version_1_database_is_upgraded(
         await store.close()
     raw = sqlite3.connect(db_path)
     try:
-        assert migrate(raw) == SCHEMA_VERSION == 2
+        assert migrate(raw) == SCHEMA_VERSION == 3
     finally:
         raw.close()
