@@ -29,7 +29,9 @@ The public interface the gateway uses (see modem.py; all timeouts in seconds):
     modem.registration               # Registration, best of CS/GPRS/EPS; .registered
     modem.next_concat_reference()    # 0..255, rotating per modem (8-bit concat IE)
     mr = await modem.send(submit_pdu)  # one segment -> TP-MR; SendUnknown on lost answer
-    await modem.delete(location)     # after the gateway committed an inbound message
+    await modem.delete(location)     # after the gateway committed an inbound message;
+                                     # True once the slot is free
+    await modem.acknowledge(ack)     # AT+CNMA for a routed +CMT/+CDS, after the commit
     await modem.health(); await modem.reset(); await modem.ussd("*100#")
     await modem.command("AT+COPS?")  # technician passthrough, between sends; refused
                                      # (PassthroughRefused) as check_passthrough says
@@ -43,7 +45,9 @@ once per window, DOWN "unresponsive" with the backoff at its cap after that), "r
 "rebooted", "sim_pin", "sim_absent", or an error code. While DOWN, a change to
 "unresponsive" or "hard_reset" is announced again with the same state. InboundMessage and
 StatusReportReceived (with their StoredLocation when stored; a message can be handed out
-again after a reopen if it was not deleted); NetworkChanged when the best registration
+again after a reopen if it was not deleted; a RoutedAck when routed under CSMS service 1);
+UndecodablePdu for a received PDU that did not decode even read again (keep it sealed,
+then delete or acknowledge it the same way); NetworkChanged when the best registration
 of the three domains changes after READY (+CREG/+CGREG/+CEREG URCs or a health poll),
 or from ^RSSI (registration None).
 """

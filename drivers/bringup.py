@@ -87,11 +87,16 @@ async def initialise(session: Session) -> Identity:
     await _while_busy(session, lambda: session.run("AT+CMGF=0"))
     if session.settings.message_service is not None:
         await session.run(f"AT+CSMS={session.settings.message_service}")
+    else:
+        # See ModemSettings.message_service; "busy" is tried again, an error keeps service 0.
+        await _while_busy(session, lambda: _optional(session, "AT+CSMS=1"))
     csms = replies.find_body(await session.optional("AT+CSMS?"), "+CSMS:")
     service = replies.first_int(csms) if csms is not None else 0
     await _while_busy(session, lambda: _select_storage(session))
     cnmi = await _while_busy(session, lambda: _select_indications(session))
-    session.cnma_required = service == 1 and (cnmi[1] in (2, 3) or cnmi[3] == 1)
+    # Under service 1 every routed +CMT/+CDS waits for AT+CNMA, with <mt>=1 too: class 0
+    # texts (and what a firmware routes on its own) still come as +CMT.
+    session.cnma_required = service == 1
     session.indications = "AT+CNMI=" + ",".join(str(v) for v in cnmi)
     await _check_smsc(session)
     if session.settings.registration_urcs:

@@ -50,9 +50,11 @@ from drivers.types import (
     ModemState,
     NetworkChanged,
     Registration,
+    RoutedAck,
     StateChanged,
     StatusReportReceived,
     StoredLocation,
+    UndecodablePdu,
     UssdReply,
 )
 from drivers.urcs import Urc
@@ -71,6 +73,9 @@ HARD_RESET = "hard_reset"
 GONE_INDEX_CMS = frozenset({321})  # invalid index: already deleted
 GONE_INDEX_CME = frozenset({21, 22})
 CNMA_NOT_EXPECTED_CMS = 340  # AT+CNMA with no acknowledgement pending (or too late)
+# A routed message not acknowledged by then never will be (its commit failed): the modem
+# has long given up on it (and switched routing off, 27.005 +CNMI), so routing is set again.
+ACK_GIVEN_UP = 60.0
 STORED_INDICATIONS = frozenset({"+CMTI:", "+CDSI:"})
 ROUTED = frozenset({"+CMT:", "+CDS:"})
 REGISTRATION_QUERIES = (("AT+CREG?", "+CREG:"), ("AT+CGREG?", "+CGREG:"), ("AT+CEREG?", "+CEREG:"))
@@ -244,19 +249,20 @@ class Modem:
         self._concat_reference = (self._concat_reference + 1) % 256
         return self._concat_reference
 
-    async def delete(self, location: StoredLocation) -> None:
+    async def delete(self, location: StoredLocation) -> bool:
         """Free a stored message; call only after it was committed (invariant 2).
 
         Only a location this open of the port handed out is deleted: after a reopen (or
         with another stick on the same path) the slot may hold a message nobody has
-        committed yet. A stale location is left alone; the next sweep offers whatever
-        it holds again, and the gateway's de-duplication makes that harmless.
+        committed yet. A stale location is left alone (False); the next sweep offers
+        whatever it holds again, and the gateway's de-duplication makes that harmless.
+        True once the slot is free.
         """
         session = self._ready_session()
         if location not in session.emitted:
             log.info("%s: not deleting %s/%d: not handed out by this open", self.name,
                      location.memory, location.index)  # fmt: skip
-            return
+            return False
         async with session.storage:
             await session.use_memory(location.memory)
             try:
@@ -269,6 +275,22 @@ class Modem:
                     raise
             # Under the storage lock: a +CMTI for the freed slot is read after this.
             session.emitted.discard(location)
+        return True
+
+    async def acknowledge(self, ack: RoutedAck) -> None:
+        """AT+CNMA for a routed message; call only after it was committed.
+
+        Acks go out in the order the messages came (the network pairs them that way), so
+        the gateway acknowledges each before it handles the next event. An ack for an
+        earlier open of the port is dropped: that modem is gone, and the network delivers
+        the message again (a duplicate the gateway's de-duplication absorbs). An ack the
+        modem calls too late is handled as ``_acknowledge`` says.
+        """
+        session = self._ready_session()
+        if ack.generation != session.generation or session.unacked.pop(ack.number, None) is None:
+            log.info("%s: acknowledgement for an earlier open dropped", self.name)
+            return
+        await self._acknowledge(session)
 
     async def health(self) -> Health:
         """A snapshot for the status page; a command the firmware lacks reads as unknown.
@@ -558,9 +580,22 @@ class Modem:
         while True:
             try:
                 await self._sweep(session)
+                await self._rearm_routing(session)
             except DriverError as exc:
                 log.warning("%s: sweep failed (%s)", self.name, exc.code)
             await asyncio.sleep(self.settings.sweep_interval)  # a period, not a wait
+
+    async def _rearm_routing(self, session: Session) -> None:
+        """Routed messages never acknowledged (see ``ACK_GIVEN_UP``): set routing again."""
+        cutoff = asyncio.get_running_loop().time() - ACK_GIVEN_UP
+        stale = [number for number, at in session.unacked.items() if at < cutoff]
+        if not stale or session.indications is None:
+            return
+        for number in stale:
+            del session.unacked[number]
+        log.warning("%s: %d routed message(s) never acknowledged; indications set again",
+                    self.name, len(stale))  # fmt: skip
+        await session.run(session.indications, CommandPriority.READ)
 
     async def _urc_worker(self, session: Session) -> None:
         while True:
@@ -569,17 +604,23 @@ class Modem:
                 if urc.name in STORED_INDICATIONS:
                     await self._read_indicated(session, urc)
                 elif urc.pdu is not None:
-                    self._emit(session, urc.pdu, None)
-                    if session.cnma_required:
-                        await self._acknowledge(session)
+                    self._emit(session, urc.pdu, None, ack=self._routed_ack(session))
             except DriverError as exc:
                 log.warning("%s: handling %s failed (%s)", self.name, urc.name, exc.code)
+
+    def _routed_ack(self, session: Session) -> RoutedAck | None:
+        """The token for a routed message the network waits to hear about (CSMS 1)."""
+        if not session.cnma_required:
+            return None  # service 0: the modem acknowledged it on arrival
+        session.routed += 1
+        session.unacked[session.routed] = asyncio.get_running_loop().time()
+        return RoutedAck(session.generation, session.routed)
 
     async def _acknowledge(self, session: Session) -> None:
         """AT+CNMA for a routed +CMT/+CDS (CSMS service 1).
 
-        An ack that comes too late (it can wait behind a send for the whole CMGS time)
-        answers +CMS ERROR: 340, and the modem has by then switched routing off
+        An ack that comes too late (after a slow commit, or behind a send for the whole
+        CMGS time) answers +CMS ERROR: 340, and the modem has by then switched routing off
         (CNMI <mt> and <ds> set to 0, TS 27.005 +CNMI): set the indications again, or nothing
         more arrives until the next reopen.
         """
@@ -632,26 +673,31 @@ class Modem:
         location: StoredLocation | None,
         *,
         last_try: bool = True,
+        ack: RoutedAck | None = None,
     ) -> bool:
-        """Hand a PDU out as an event; False when it does not decode."""
+        """Hand a PDU out as an event; False when it does not decode and may be read again.
+
+        On the last try an undecodable PDU is handed out as such (``UndecodablePdu``), so
+        the gateway keeps it sealed and frees the slot instead of it filling storage.
+        """
         if location is not None and location in session.emitted:
             return True
+        event: ModemEvent
         try:
             decoded = decode(pdu_hex)
         except PduError:
             self.stats.undecodable_pdus += 1
-            if last_try:
-                log.warning(
-                    "%s: undecodable PDU (%d chars) left in storage", self.name, len(pdu_hex)
-                )
-            return False
-        event: ModemEvent
-        if isinstance(decoded, Deliver):
-            event = InboundMessage(pdu_hex=pdu_hex, deliver=decoded, location=location)
-        elif isinstance(decoded, StatusReport):
-            event = StatusReportReceived(pdu_hex=pdu_hex, report=decoded, location=location)
+            if not last_try:
+                return False
+            log.warning("%s: undecodable PDU (%d chars) handed out raw", self.name, len(pdu_hex))
+            event = UndecodablePdu(pdu_hex=pdu_hex, location=location, ack=ack)
         else:
-            return True  # a stored outgoing message: not ours to report
+            if isinstance(decoded, Deliver):
+                event = InboundMessage(pdu_hex, decoded, location, ack)
+            elif isinstance(decoded, StatusReport):
+                event = StatusReportReceived(pdu_hex, decoded, location, ack)
+            else:
+                return True  # a stored outgoing message: not ours to report
         if location is not None:
             session.emitted.add(location)
         self.events.put_nowait(event)

@@ -70,6 +70,8 @@ class Session:
         self.cnma_required = False
         self.indications: str | None = None  # the AT+CNMI command init settled on
         self.emitted: set[StoredLocation] = set()  # handed out, not yet deleted
+        self.routed = 0  # routed +CMT/+CDS handed out with an ack token by this open
+        self.unacked: dict[int, float] = {}  # their numbers -> when, until AT+CNMA
         self.ussd_waiter: asyncio.Future[UssdAnswer] | None = None
 
     # ByteSink (transport -> here)

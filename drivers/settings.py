@@ -32,7 +32,10 @@ class ModemSettings:
     ussd_timeout: float = 30.0  # AT+CUSD request -> +CUSD answer
     boot_poll_interval: float = 1.0  # deadline of each AT probe while booting
     path_poll_interval: float = 1.0  # how often to look for a vanished device path
-    message_service: int | None = None  # AT+CSMS=<n> at init; None: keep the modem's
+    # AT+CSMS=<n> at init. None: 1 where the modem takes it, so a routed +CMT/+CDS waits
+    # for our AT+CNMA (sent after the gateway's commit) and the network delivers it again
+    # if a crash comes first; under service 0 the modem acknowledges on arrival.
+    message_service: int | None = None
     registration_urcs: bool = True  # AT+CREG=2 for unsolicited registration changes
     # After a missed deadline or an ESC: silence that ends the drain of answers still owed.
     resync_quiet: float = 0.2

@@ -71,6 +71,19 @@ class StoredLocation:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutedAck:
+    """A routed ``+CMT``/``+CDS`` the network waits to hear was taken (CSMS service 1).
+
+    Hand it to ``Modem.acknowledge`` once the message is committed: AT+CNMA goes out
+    only then, so a crash before the commit leaves it unacknowledged and the network
+    delivers it again. Only the open of the port that received it can acknowledge it.
+    """
+
+    generation: int  # the open of the port (see StoredLocation)
+    number: int  # its place among that open's routed messages
+
+
+@dataclass(frozen=True, slots=True)
 class UssdReply:
     status: int  # +CUSD <m>: 0 done, 1 more action, 2 terminated, 4 unsupported, 5 timeout
     text: str  # decoded (plain, UCS-2 hex or packed 7-bit as the DCS says)
@@ -82,19 +95,37 @@ class InboundMessage:
     """One received SMS-DELIVER segment (multipart is reassembled by the gateway).
 
     ``location`` is set when the modem stored it: call ``Modem.delete(location)``
-    only after the message is committed (invariant 2). None for routed (+CMT) ones.
+    only after the message is committed (invariant 2). None for routed (+CMT) ones,
+    which carry ``ack`` when the network waits for an acknowledgement after the commit.
     """
 
     pdu_hex: str
     deliver: Deliver
     location: StoredLocation | None
+    ack: RoutedAck | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StatusReportReceived:
+    """A status report; ``location`` and ``ack`` as for ``InboundMessage``."""
+
     pdu_hex: str
     report: StatusReport
     location: StoredLocation | None
+    ack: RoutedAck | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UndecodablePdu:
+    """A received PDU that does not decode, even read a second time from storage.
+
+    The bytes may still hold a patient's text: keep them sealed, then delete the slot
+    (``location``) or acknowledge (``ack``) as for an ``InboundMessage``; never log them.
+    """
+
+    pdu_hex: str
+    location: StoredLocation | None
+    ack: RoutedAck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,4 +148,4 @@ class NetworkChanged:
     signal_dbm: int | None
 
 
-ModemEvent = InboundMessage | StatusReportReceived | StateChanged | NetworkChanged
+ModemEvent = InboundMessage | StatusReportReceived | UndecodablePdu | StateChanged | NetworkChanged

@@ -189,6 +189,12 @@ class Metrics:
             ["modem"],
             registry=r,
         )
+        self.inbound_undecodable = Counter(
+            f"{PREFIX}_inbound_undecodable",
+            "Received PDUs that did not decode: kept sealed in the store, freed on the modem.",
+            ["modem"],
+            registry=r,
+        )
         self.delivery_reports = Counter(
             f"{PREFIX}_delivery_reports",
             "Status reports received, by what they said about the message.",
@@ -233,6 +239,7 @@ class Metrics:
         self.segments_sent.labels(modem)
         self.send_duration.labels(modem)
         self.inbound_messages.labels(modem)
+        self.inbound_undecodable.labels(modem)
         for outcome in DELIVERY_OUTCOMES:
             self.delivery_reports.labels(modem, outcome)
 
@@ -268,6 +275,9 @@ class Metrics:
 
     def inbound_received(self, modem: str) -> None:
         self.inbound_messages.labels(modem_label(modem)).inc()
+
+    def undecodable_pdu(self, modem: str) -> None:
+        self.inbound_undecodable.labels(modem_label(modem)).inc()
 
     def delivery_report(self, modem: str, outcome: str) -> None:
         """``outcome``: delivered, failed, pending (a temporary status) or unmatched."""

@@ -381,9 +381,22 @@ class SimulatedModem:
         """Answer the next ``count`` AT+CMGS PDUs with ``+CMS ERROR: cms``."""
         self._fail_cms.extend([cms] * count)
 
-    def set_ack_timeout(self, seconds: float | None) -> None:
-        """With AT+CSMS=1, a routed +CMT/+CDS not acked in time silently zeroes CNMI mt/ds."""
+    def set_ack_timeout(self, seconds: float | None, *, redelivery: float | None = None) -> None:
+        """With AT+CSMS=1, a routed +CMT/+CDS not acked in time silently zeroes CNMI mt/ds,
+        and the network hands it over again after ``redelivery`` seconds (default: 30)."""
         self._reception.ack_timeout = seconds
+        if redelivery is not None:
+            self._reception.redelivery_delay = redelivery
+
+    @property
+    def awaiting_acks(self) -> int:
+        """Routed messages handed to the client and not acknowledged yet (AT+CNMA)."""
+        return self._reception.awaiting_acks
+
+    @property
+    def redelivered(self) -> int:
+        """Routed messages the network handed over again for want of an AT+CNMA."""
+        return self._reception.redelivered
 
     def set_registration(self, stat: int, *, act: int | None = None) -> None:
         """Network registration (+CREG <stat>: 0 none, 1 home, 2 searching, 3 denied, 5 roaming).
@@ -603,6 +616,10 @@ class SimulatedModem:
             callback(*args)
 
         self._timers[key] = loop.call_soon(fire) if delay == 0 else loop.call_later(delay, fire)
+
+    def network_timer(self, delay: float, callback: Callable[[], None]) -> None:
+        """A network-side retry for reception (see ``_network_timer``)."""
+        self._network_timer(delay, callback)
 
     def _report_due(self, mr: int, recipient: str, status: int) -> None:
         pdu = codec.status_report_pdu(mr, recipient, status, smsc=self.smsc)

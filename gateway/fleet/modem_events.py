@@ -2,8 +2,16 @@
 
 One consumer task per modem drains ``modem.events``. Inbound parts and reports
 are committed to the store first and only then deleted from the modem
-(invariant 2): a crash in between leaves the message on the modem, and the
-re-read after restart is a no-op thanks to the part's dedupe key. A bad event
+(invariant 2), or, when the network routed them (+CMT/+CDS), acknowledged
+(AT+CNMA): a crash in between leaves the message on the modem, or with the
+network, which delivers it again. A stored part's dedupe key names its slot, so
+the re-read after a restart is a no-op while two equal texts in two slots stay
+two; the key is released once the slot is deleted. A routed part has no slot:
+its key is its content, held for ``ROUTED_DEDUPE_WINDOW`` (the network's
+redelivery of a message whose ack a crash cut off comes within minutes; two
+identical routed texts with the same SCTS second inside the window are the one
+case still merged). A PDU that does not decode is kept sealed, counted, shown
+as an ``inbound.undecodable`` event, and then freed the same way. A bad event
 is logged (ids and codes only, never a number or a text) and the consumer
 carries on.
 """
@@ -25,19 +33,23 @@ from drivers.types import (
     ModemEvent,
     ModemState,
     NetworkChanged,
+    RoutedAck,
     StateChanged,
     StatusReportReceived,
     StoredLocation,
+    UndecodablePdu,
 )
 from gateway.fleet.handle import ModemHandle
 from gateway.metrics import Metrics
-from gateway.store.base import InboundPart, Store
+from gateway.store.base import InboundPart, Store, UndecodableInbound
 
 log = logging.getLogger(__name__)
 
 # All durations in seconds.
 DELETE_DEADLINE: Final = 30.0  # bound on AT+CMGD after a commit
 REASSEMBLY_CHECK_MAX: Final = 60.0  # the releaser looks at least this often
+ROUTED_DEDUPE_WINDOW: Final = 600.0  # how long a routed part's content key holds
+ACK_DEADLINE: Final = 30.0  # bound on AT+CNMA after a commit
 
 STATE_EVENT_KINDS: Final = {
     ModemState.READY: "modem.up",
@@ -47,9 +59,19 @@ STATE_EVENT_KINDS: Final = {
 }
 
 
-def dedupe_key(modem: str, pdu_hex: str) -> str:
-    """Same modem, same PDU: the same message read twice (e.g. after a crash)."""
-    return hashlib.sha256(f"{modem}:{pdu_hex.upper()}".encode()).hexdigest()
+def dedupe_key(modem: str, pdu_hex: str, location: StoredLocation | None) -> str:
+    """Same modem, same slot, same PDU: the same message read twice (e.g. after a crash).
+
+    A routed message has no slot: ``routed`` stands in, and the key holds only for
+    ``ROUTED_DEDUPE_WINDOW``. The open of the port (``generation``) is left out on
+    purpose: a re-read after a restart comes from another open.
+    """
+    slot = "routed" if location is None else f"{location.memory}/{location.index}"
+    return hashlib.sha256(f"{modem}:{slot}:{pdu_hex.upper()}".encode()).hexdigest()
+
+
+def dedupe_window(location: StoredLocation | None) -> float | None:
+    return ROUTED_DEDUPE_WINDOW if location is None else None
 
 
 class ModemEvents:
@@ -91,6 +113,8 @@ class ModemEvents:
             await self._inbound(event)
         elif isinstance(event, StatusReportReceived):
             await self._report(event)
+        elif isinstance(event, UndecodablePdu):
+            await self._undecodable(event)
         elif isinstance(event, StateChanged):
             await self._state(event)
         else:
@@ -110,17 +134,36 @@ class ModemEvents:
             encoding=deliver.encoding.value,
             received_at=now,
             sent_at=deliver.timestamp.timestamp(),
-            dedupe_key=dedupe_key(handle.name, event.pdu_hex),
+            dedupe_key=dedupe_key(handle.name, event.pdu_hex, event.location),
             concat_ref=concat.reference if concat else None,
             concat_total=concat.total if concat else None,
             concat_seq=concat.sequence if concat else None,
+            dedupe_window=dedupe_window(event.location),
         )
         result = await self.store.add_inbound(part)  # committed before the delete below
         if result.inbound is not None:
             log.info("inbound %s on modem %s", result.inbound.id, handle.name)
             if self._metrics is not None:
                 self._metrics.inbound_received(handle.name)
-        await self._delete(event.location)
+        await self._settle(event.location, event.ack, part.dedupe_key)
+
+    async def _undecodable(self, event: UndecodablePdu) -> None:
+        handle = self.handle
+        location = event.location
+        raw = UndecodableInbound(
+            modem=handle.name,
+            pdu_hex=event.pdu_hex,
+            received_at=self._clock(),
+            dedupe_key=dedupe_key(handle.name, event.pdu_hex, location),
+            slot=None if location is None else f"{location.memory}/{location.index}",
+            dedupe_window=dedupe_window(location),
+        )
+        raw_id = await self.store.add_undecodable(raw)  # committed before the delete below
+        if raw_id is not None:
+            log.warning("undecodable PDU kept as %s on modem %s", raw_id, handle.name)
+            if self._metrics is not None:
+                self._metrics.undecodable_pdu(handle.name)
+        await self._settle(location, event.ack, raw.dedupe_key)
 
     async def _report(self, event: StatusReportReceived) -> None:
         handle = self.handle
@@ -140,7 +183,7 @@ class ModemEvents:
             report.status,
             result.message_id or "unmatched",
         )
-        await self._delete(event.location)
+        await self._settle(event.location, event.ack, None)
 
     async def _state(self, event: StateChanged) -> None:
         handle = self.handle
@@ -173,12 +216,31 @@ class ModemEvents:
                 "modem.network", handle.name, {"registration": registration.value}
             )
 
-    async def _delete(self, location: StoredLocation | None) -> None:
-        if location is None:
-            return
+    async def _settle(
+        self, location: StoredLocation | None, ack: RoutedAck | None, key: str | None
+    ) -> None:
+        """After the commit: free the slot (then its dedupe key), or acknowledge."""
+        if location is not None:
+            if await self._delete(location) and key is not None:
+                await self.store.release_inbound(key)
+        elif ack is not None:
+            await self._acknowledge(ack)
+
+    async def _acknowledge(self, ack: RoutedAck) -> None:
+        try:
+            async with asyncio.timeout(ACK_DEADLINE):
+                await self.handle.modem.acknowledge(ack)
+        except (DriverError, TimeoutError) as exc:
+            # Stored already; the network delivers it again and the routed key drops it.
+            log.warning("could not acknowledge on modem %s: %s", self.handle.name, exc)
+
+    async def _delete(self, location: StoredLocation) -> bool:
+        """True when the slot is free (False: a stale location the driver left alone).
+        A crash before the release keeps the key, so an identical PDU stored later in the
+        same slot would be taken for a re-read: the one window left."""
         try:
             async with asyncio.timeout(DELETE_DEADLINE):
-                await self.handle.modem.delete(location)
+                return await self.handle.modem.delete(location)
         except (DriverError, TimeoutError) as exc:
             # Stored already; the modem's storage sweep reads it again and dedupe drops it.
             log.warning(
@@ -188,6 +250,7 @@ class ModemEvents:
                 self.handle.name,
                 exc,
             )
+            return False
 
 
 async def release_incomplete_loop(

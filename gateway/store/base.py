@@ -173,10 +173,25 @@ class InboundPart:
     encoding: str
     received_at: float
     sent_at: float | None  # SCTS from the PDU
-    dedupe_key: str  # e.g. sha256(modem id + pdu hex): a re-read after a crash is a no-op
+    dedupe_key: str  # e.g. sha256(modem, slot, pdu hex): a re-read after a crash is a no-op
     concat_ref: int | None = None
     concat_total: int | None = None
     concat_seq: int | None = None
+    # None: the key holds until ``release_inbound`` (a stored slot, freed on the modem);
+    # seconds: how long it holds (a routed message has no slot, only its content).
+    dedupe_window: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UndecodableInbound:
+    """A received PDU no decoder can read: kept sealed, since it may hold a text."""
+
+    modem: str
+    pdu_hex: str
+    received_at: float
+    dedupe_key: str  # as for InboundPart (a stored slot's key, released the same way)
+    slot: str | None  # "SM/3" where the modem stored it; None when routed
+    dedupe_window: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,6 +481,17 @@ class Store(Protocol):
         """Commit before the caller deletes the message from the modem (invariant 2).
         Idempotent on ``dedupe_key``. A text complete with this part notifies
         ``inbound.received`` in the same transaction."""
+        ...
+
+    async def release_inbound(self, dedupe_key: str) -> None:
+        """The modem deleted the slot behind this key: the same bytes stored there later
+        are a new text, not a re-read."""
+        ...
+
+    async def add_undecodable(self, raw: UndecodableInbound) -> str | None:
+        """Keep an undecodable PDU sealed, with an ``inbound.undecodable`` event (id and
+        length only) in the same transaction; its id, or None for a re-read (as
+        :meth:`add_inbound`). Commit before the caller deletes it from the modem."""
         ...
 
     async def release_incomplete(self, older_than: float) -> list[Inbound]:

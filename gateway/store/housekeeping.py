@@ -73,6 +73,7 @@ def purge(conn: sqlite3.Connection, older_than: float) -> int:
     deleted = conn.execute(f"DELETE FROM messages WHERE id IN ({doomed})", (older_than,)).rowcount  # noqa: S608
     deleted += conn.execute("DELETE FROM inbound WHERE received_at < ?", (older_than,)).rowcount
     conn.execute("DELETE FROM inbound_seen WHERE at < ?", (older_than,))
+    conn.execute("DELETE FROM inbound_raw WHERE received_at < ?", (older_than,))
     conn.execute("DELETE FROM reports WHERE at < ?", (older_than,))
     conn.execute("DELETE FROM events WHERE at < ?", (older_than,))
     conn.execute("DELETE FROM inbound_parts WHERE received_at < ?", (older_than,))

@@ -2,7 +2,10 @@
 
 A part is committed before the daemon deletes it from the modem (invariant 2),
 so a crash in between makes the modem hand it over again: the keyed hash of its
-dedupe key turns that second delivery into a no-op. Parts of a long text wait in
+dedupe key turns that second delivery into a no-op. A stored part's key names its
+slot and is released once the modem has deleted the slot, so equal bytes in another
+slot, or later in the same one, are another text; a routed part's key (its content
+alone) holds only for its window. Parts of a long text wait in
 ``inbound_parts`` (keyed by modem, sender hash, reference and total) until the
 last one arrives, in any order; a text whose parts never all arrive is released
 after a timeout with a marker where parts are missing.
@@ -17,7 +20,8 @@ from typing import Any
 
 from gateway.crypto import KeyRing
 from gateway.ids import new_id
-from gateway.store.base import Inbound, InboundPart, InboundResult
+from gateway.store.base import Inbound, InboundPart, InboundResult, UndecodableInbound
+from gateway.store.events import insert_event
 from gateway.store.sealing import aad
 
 MISSING_PART = "[…]"
@@ -83,14 +87,53 @@ def _insert_inbound(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
     )
 
 
+def first_sight(conn: sqlite3.Connection, key_hash: bytes, at: float, window: float | None) -> bool:
+    """Record a dedupe key; False when it is held already (within ``window``, if set)."""
+    if window is not None:
+        conn.execute(
+            "DELETE FROM inbound_seen WHERE key_hash = ? AND at < ?", (key_hash, at - window)
+        )
+    return bool(
+        conn.execute(
+            "INSERT OR IGNORE INTO inbound_seen (key_hash, at) VALUES (?, ?)", (key_hash, at)
+        ).rowcount
+    )
+
+
+def release_key(conn: sqlite3.Connection, key_hash: bytes) -> None:
+    conn.execute("DELETE FROM inbound_seen WHERE key_hash = ?", (key_hash,))
+
+
+UNDECODABLE = "inbound.undecodable"
+
+
+def add_undecodable(
+    conn: sqlite3.Connection, keyring: KeyRing, raw: UndecodableInbound
+) -> tuple[str, dict[str, object]] | None:
+    """Seal the raw PDU and log an event naming it (no content); None for a re-read."""
+    key_hash = keyring.lookup_hash(raw.dedupe_key)
+    if not first_sight(conn, key_hash, raw.received_at, raw.dedupe_window):
+        return None
+    raw_id = new_id("inr")
+    conn.execute(
+        "INSERT INTO inbound_raw (id, modem, pdu_enc, chars, received_at) VALUES (?, ?, ?, ?, ?)",
+        (
+            raw_id,
+            raw.modem,
+            keyring.seal(raw.pdu_hex.encode(), aad=aad("inbound_raw", "pdu", raw_id)),
+            len(raw.pdu_hex),
+            raw.received_at,
+        ),
+    )
+    detail: dict[str, object] = {"id": raw_id, "chars": len(raw.pdu_hex), "slot": raw.slot}
+    insert_event(conn, keyring, raw.received_at, UNDECODABLE, raw.modem, detail)
+    return raw_id, detail
+
+
 def add_part(conn: sqlite3.Connection, keyring: KeyRing, prepared: PreparedPart) -> InboundResult:
     """Store one part; a duplicate changes nothing (not even the conversation)."""
     part = prepared.part
-    fresh = conn.execute(
-        "INSERT OR IGNORE INTO inbound_seen (key_hash, at) VALUES (?, ?)",
-        (prepared.key_hash, part.received_at),
-    ).rowcount
-    if not fresh:
+    if not first_sight(conn, prepared.key_hash, part.received_at, part.dedupe_window):
         return InboundResult(inbound=None, duplicate=True)
     if prepared.is_single:
         return InboundResult(inbound=_add_single(conn, prepared), duplicate=False)

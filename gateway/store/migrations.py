@@ -225,6 +225,19 @@ _RATE_WINDOWS: Final = (
     "CREATE INDEX rate_sends_modem_at ON rate_sends (modem, at)",
 )
 
+# Received PDUs that do not decode, kept (sealed: they may hold a text) so the modem's
+# storage can be freed; an admin sees each as an ``inbound.undecodable`` event.
+_UNDECODABLE: Final = (
+    """CREATE TABLE inbound_raw (
+        id TEXT PRIMARY KEY,
+        modem TEXT NOT NULL,
+        pdu_enc BLOB NOT NULL,
+        chars INTEGER NOT NULL,
+        received_at REAL NOT NULL
+    )""",
+    "CREATE INDEX inbound_raw_at ON inbound_raw (received_at)",
+)
+
 Step = Callable[[sqlite3.Connection], None]
 
 
@@ -240,6 +253,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
     ("rate windows: sends counted per modem", _statements(_RATE_WINDOWS)),
+    ("undecodable inbound PDUs kept sealed", _statements(_UNDECODABLE)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -63,6 +63,7 @@ from gateway.store.base import (
     ReportResult,
     Scope,
     SubscriptionRecord,
+    UndecodableInbound,
 )
 from gateway.store.connection import ConnectionThread
 from gateway.store.files import PrivateFileConnection
@@ -363,6 +364,22 @@ class SqliteStore:
         if not result.duplicate:
             self._conversations.seen(prepared.sender_hash, part.modem, part.received_at)
         return result
+
+    async def release_inbound(self, dedupe_key: str) -> None:
+        key_hash = self.keyring.lookup_hash(dedupe_key)
+        await self._write(lambda conn: inbound.release_key(conn, key_hash))
+
+    async def add_undecodable(self, raw: UndecodableInbound) -> str | None:
+        keyring = self.keyring
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> str | None:
+            added = inbound.add_undecodable(conn, keyring, raw)
+            if added is None:
+                return None
+            notify.modem(inbound.UNDECODABLE, raw.modem, added[1])
+            return added[0]
+
+        return await self._change(job)
 
     async def release_incomplete(self, older_than: float) -> list[Inbound]:
         keyring = self.keyring

@@ -19,6 +19,7 @@ from drivers.pdu import Encoding, encode
 from drivers.session import Session
 from drivers.simulator.modem import SimulatedModem
 from drivers.simulator.profiles import PROFILE_TABLE
+from drivers.simulator.storage import StoredSms
 from drivers.types import (
     InboundMessage,
     ModemState,
@@ -26,6 +27,7 @@ from drivers.types import (
     Registration,
     StateChanged,
     StatusReportReceived,
+    UndecodablePdu,
 )
 from tests.drivers.conftest import WAIT, fast_settings, next_event, until
 
@@ -200,8 +202,27 @@ async def test_status_report_routed_and_acknowledged(sim_path: Path) -> None:
         assert isinstance(event, StatusReportReceived)
         assert event.report.reference == mr
         assert event.location is None
-        await sim.wait_command("AT+CNMA", WAIT)
+        assert event.ack is not None
+        assert "AT+CNMA" not in sim.commands  # the gateway has not committed it yet
+        await modem.acknowledge(event.ack)
+        assert sim.commands[-1] == "AT+CNMA"
         await until(lambda: not sim.take_ack() and sim.settings.cnmi[3] == 1)
+
+
+async def test_an_undecodable_stored_pdu_is_handed_out_raw_and_can_be_freed(
+    sim_path: Path,
+) -> None:
+    async with running(sim_path) as (sim, modem):
+        cut = "07915155000000F0040B915155443423F2000062"  # ends inside the timestamp
+        sim.memories["ME"].store(StoredSms(cut, len(cut) // 2 - 8))
+        await ready(modem)
+        event = await next_event(modem, UndecodablePdu)
+        assert isinstance(event, UndecodablePdu)
+        assert event.pdu_hex == cut
+        assert event.location is not None
+        assert modem.stats.undecodable_pdus == 2  # the listing, then one read of the slot
+        assert await modem.delete(event.location)
+        assert sim.memories["ME"].used == 0
 
 
 async def test_cms_error_carries_its_number(sim_path: Path) -> None:

@@ -32,7 +32,8 @@ async def inbound_items(rig: Any) -> list[Inbound]:
     return list(page.items)
 
 
-async def test_duplicate_pdu_is_stored_once_and_deleted_both_times(make_rig: RigFactory) -> None:
+async def test_the_same_pdu_again_in_a_freed_slot_is_another_text(make_rig: RigFactory) -> None:
+    """A patient who sends "twice" twice in one second sent two texts."""
     rig = await make_rig()
     sim = rig.sims["alpha"]
     [pdu] = encode_deliver(SENDER, "twice", timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
@@ -42,7 +43,11 @@ async def test_duplicate_pdu_is_stored_once_and_deleted_both_times(make_rig: Rig
     second = len(sim.commands)
     sim.deliver_pdu(pdu)
     await sim.wait_command("AT+CMGD", timeout=SETTLE, start=second)
-    assert len(await inbound_items(rig)) == 1
+
+    async def both() -> bool:
+        return len(await inbound_items(rig)) == 2
+
+    await poll_until(both, "two texts")
 
 
 async def test_parts_missing_are_released_after_the_timeout(make_rig: RigFactory) -> None:
@@ -93,16 +98,18 @@ class FakeModem:
         self.identity = None
         self.deleted: list[StoredLocation] = []
 
-    async def delete(self, location: StoredLocation) -> None:
+    async def delete(self, location: StoredLocation) -> bool:
         if location.index == 13:
             raise CmsError("AT+CMGD", 500)
         self.deleted.append(location)
+        return True
 
 
 class FakeStore:
     def __init__(self) -> None:
         self.parts: list[InboundPart] = []
         self.events: list[tuple[str, str | None, dict[str, Any]]] = []
+        self.released: list[str] = []
         self.fail_next = False
 
     async def add_inbound(self, part: InboundPart) -> InboundResult:
@@ -114,6 +121,9 @@ class FakeStore:
 
     async def add_event(self, kind: str, modem: str | None, detail: dict[str, Any]) -> None:
         self.events.append((kind, modem, detail))
+
+    async def release_inbound(self, dedupe_key: str) -> None:
+        self.released.append(dedupe_key)
 
 
 def consumer() -> tuple[ModemEvents, FakeModem, FakeStore, list[str]]:
@@ -159,7 +169,10 @@ async def test_a_failing_event_does_not_stop_the_consumer() -> None:
     # 1: the store failed, so it stays on the modem; 13: the delete failed; 2: fine.
     assert [p.text for p in store.parts] == ["n13", "n2"]
     assert modem.deleted == [StoredLocation("SM", 2)]
-    assert store.parts[1].dedupe_key == dedupe_key("m1", inbound_event(2).pdu_hex)
+    assert store.parts[1].dedupe_key == dedupe_key(
+        "m1", inbound_event(2).pdu_hex, StoredLocation("SM", 2)
+    )
+    assert store.released == [store.parts[1].dedupe_key]  # freed on the modem: key released
 
 
 async def test_state_and_network_changes_are_recorded() -> None:
