@@ -45,7 +45,7 @@ EXIT_NOT_FOUND: Final = 6
 
 PROBE_TIMEOUT_SECONDS: Final = 1.0
 DEFAULT_CONFIG: Final = "/etc/smsgw/smsgw.toml"
-DEMO_CONFIG: Final = Path(__file__).resolve().parent.parent / "config" / "demo.toml"
+DEMO_CONFIG: Final = Path(__file__).resolve().parents[2] / "config" / "demo.toml"
 
 EPILOG: Final = """\
 exit codes:

@@ -222,6 +222,12 @@ def test_rotate_key_keeps_keys_usable(
 
 
 @needs_store
+def test_the_demo_finds_its_own_config_without_being_told() -> None:
+    """``smsgw demo`` with no --config, as the README runs it, reads the repo's demo.toml."""
+    assert cli.DEMO_CONFIG == REPO / "config" / "demo.toml"
+    assert cli.DEMO_CONFIG.is_file()
+
+
 def test_demo_initialises_once_and_reuses_its_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
