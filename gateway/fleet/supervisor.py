@@ -117,6 +117,7 @@ class ModemSupervisor:
         configured) and the send worker."""
         handle = self.handle
         self._dispatcher.add_modem(handle, self.fault)
+        self._metrics.watch_modem_counters(self.name, handle.modem.stats)
         await handle.modem.start()
         handle.state = handle.modem.state
         self._state_changed()
