@@ -11,8 +11,8 @@ Escalation is the driver's alone (re-initialise, then a hard reset, then down wi
 growing backoff: ``drivers.modem.HangLadder``). The gateway never resets a modem by
 policy; it only keeps a modem out of rotation while the driver says it is not ready,
 while it is not registered (a +CREG/+CEREG URC, a poll, or its state at READY), or
-after a send met a SIM, modem or network fault (a SIM that may not send, or a modem
-that missed a deadline, stays ready in the driver). A held modem is probed with a
+after a send or a health poll met a SIM, modem or network fault (a SIM that may not
+send, or a modem that missed a deadline, stays ready in the driver). A held modem is probed with a
 backoff that starts at ``probe_initial`` and doubles up to ``fault_hold``; it is back
 as soon as a probe finds it registered and answering (a network hold also ends with a
 "registered" URC). A technician's reset is a request, run here.
@@ -70,6 +70,13 @@ class SupervisorSettings:
     reset_deadline: float = RESET_DEADLINE
     stop_grace: float = STOP_GRACE
     modem_stop_deadline: float = MODEM_STOP_DEADLINE
+
+
+def probe_delay(settings: SupervisorSettings, step: int) -> float:
+    """The wait before the ``step``-th probe (from 1): ``probe_initial``, doubling, capped
+    at ``fault_hold``. Short first, so a modem whose fault cleared is back in seconds; long
+    later, so a SIM that stays barred costs one bounced message per ``fault_hold``."""
+    return min(settings.fault_hold, settings.probe_initial * 2.0 ** min(max(step, 1) - 1, 32))
 
 
 class ModemSupervisor:
@@ -186,9 +193,7 @@ class ModemSupervisor:
             self._strikes = 0  # it sent since the last fault: a fresh start
         self._sent_at_fault = handle.sent_total
         self._strikes += 1
-        settings = self.settings
-        first = min(settings.fault_hold, settings.probe_initial * 2.0 ** min(self._strikes - 1, 32))
-        self._hold(FAULT, f"fault: {why.code}", first)
+        first = self._hold(FAULT, f"fault: {why.code}", self._strikes)
         log.warning("modem %s out of rotation, first probe in %g s: %s", self.name, first,
                     why.text)  # fmt: skip
         self._spawn(self._record_fault(why, first), f"fault-{self.name}")
@@ -219,16 +224,19 @@ class ModemSupervisor:
         if self._hold_kind is None:
             log.warning("modem %s out of rotation: registration %s", self.name,
                         registration.value)  # fmt: skip
-        self._hold(NETWORK, f"registration: {registration.value}", self.settings.probe_initial)
+        self._hold(NETWORK, f"registration: {registration.value}", 1)
 
-    def _hold(self, kind: str, reason: str, first_probe: float) -> None:
+    def _hold(self, kind: str, reason: str, step: int) -> float:
+        """Out of rotation now; the probes start at ``step`` of the backoff unless they
+        are already running. Returns the wait before the first probe that step means."""
         handle = self.handle
         handle.hold_reason = reason
         self._hold_kind = FAULT if FAULT in (kind, self._hold_kind) else kind
         self._dispatcher.update_ready(handle)
         if not self._probing:
             self._probing = True
-            self._spawn(self._probe_loop(first_probe), f"probe-{self.name}")
+            self._spawn(self._probe_loop(step), f"probe-{self.name}")
+        return probe_delay(self.settings, step)
 
     def _end_hold(self, why: str) -> None:
         handle = self.handle
@@ -241,21 +249,21 @@ class ModemSupervisor:
         if was_held:
             log.info("modem %s back in rotation: %s", self.name, why)
 
-    async def _probe_loop(self, delay: float) -> None:
-        """Probe the held modem, waiting ``delay`` and then twice as long each time (capped
-        at ``fault_hold``); a READY or a "registered" URC probes at once."""
+    async def _probe_loop(self, step: int) -> None:
+        """Probe the held modem after ``probe_delay(step)``, then step by step of the
+        backoff; a READY or a "registered" URC probes at once."""
         try:
             while self._held():
                 self._probe_now.clear()
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
+                    async with asyncio.timeout(probe_delay(self.settings, step)):
                         await self._probe_now.wait()
                 if not self._held():
                     return
                 if await self._probe():
                     self._end_hold("a probe found it registered and answering")
                     return
-                delay = min(self.settings.fault_hold, delay * 2.0)
+                step += 1
         finally:
             self._probing = False
 
@@ -339,8 +347,10 @@ class ModemSupervisor:
                     health = await handle.modem.health()
             except (DriverError, TimeoutError) as exc:
                 log.info("health poll of modem %s failed: %s", self.name, exc)
-                if isinstance(exc, CommandTimeout | TimeoutError):
-                    self.fault(MISSED_HEALTH_POLL)  # a hang found while idle: out at once
+                if isinstance(exc, CommandTimeout):
+                    # The modem missed a command's deadline: a hang found while idle, out at
+                    # once. (The outer bound alone may be a long send holding the port.)
+                    self.fault(MISSED_HEALTH_POLL)
                 continue
             handle.health = health
             handle.seen(self._clock())

@@ -3,17 +3,19 @@ errors, a hung modem, and a modem that comes back as soon as a probe finds it we
 
 Each test gives alpha the first claim on the message (a route whose pool is alpha, with
 fallback, or a sticky conversation on alpha), makes alpha sick, and checks that the
-message leaves on bravo without spending an attempt, quickly. ``WAITED`` keeps the
-longest time a message spent on a sick modem while bravo was ready.
+message leaves on bravo without spending an attempt, quickly; each prints how long the
+message spent on the sick modem while bravo was ready (run with -s to see the figures).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from drivers.engine import ESCAPE_GRACE
 from drivers.types import ModemState, Registration
 from gateway.config import RetryConfig, RouteConfig
+from gateway.fleet.supervisor import SupervisorSettings, probe_delay
 from gateway.store.base import Inbound, MessageState, SegmentState
 from tests.gateway.runtime.conftest import PROMPT_TIMEOUT, Rig, RigFactory, poll_until
 
@@ -22,7 +24,6 @@ PAIR = (("alpha", "quectel"), ("bravo", "generic"))
 # The prompt's deadline, plus the driver's wait for the answer to the ESC it then writes.
 ONE_DEADLINE = PROMPT_TIMEOUT + ESCAPE_GRACE + 0.5
 QUICK = 3.0  # seconds: the bound on anything that must happen "at once"
-WAITED: list[float] = []  # seconds a message spent on a sick modem while bravo was ready
 
 
 async def out_of_rotation(rig: Rig, name: str, within: float = QUICK) -> None:
@@ -48,7 +49,6 @@ async def sent_on_bravo(rig: Rig, message_id: str, started: float) -> float:
     waited = time.monotonic() - started
     assert done.modem == "bravo"
     assert done.attempts == 0  # the modem's trouble, not the message's
-    WAITED.append(waited)
     print(f"waited {waited:.3f} s on a sick modem")  # noqa: T201 - the figure for the report
     return waited
 
@@ -71,6 +71,8 @@ async def make_conversation(rig: Rig, number: str) -> None:
         return list(page.items)
 
     await poll_until(stored, "the patient's text")
+    store = rig.daemon.store
+    assert await store.conversation_modem(store.number_hash(number)) == "alpha"
 
 
 # item 4: registration ---------------------------------------------------------------
@@ -280,3 +282,12 @@ async def test_a_hang_found_by_a_health_poll_takes_the_modem_out(make_rig: RigFa
     m = await rig.send("+15551240015", "alpha hung while idle")
     await sent_on_bravo(rig, m.id, started)
     assert not [c for c in rig.sims["alpha"].commands if c.startswith("AT+CMGS")]
+
+
+def test_probes_start_in_seconds_and_back_off_to_the_cap() -> None:
+    settings = SupervisorSettings()  # production timing
+    delays = [probe_delay(settings, step) for step in range(1, 11)]
+    assert delays[:4] == [2.0, 4.0, 8.0, 16.0]
+    assert delays == sorted(delays)
+    assert delays[-1] == settings.fault_hold == 300.0
+    assert probe_delay(replace(settings, probe_initial=0.1, fault_hold=0.3), 5) == 0.3
