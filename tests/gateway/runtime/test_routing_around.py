@@ -115,6 +115,21 @@ async def test_a_modem_not_registered_at_ready_stays_out(make_rig: RigFactory) -
     assert alpha.sent == []
 
 
+async def test_a_health_poll_finding_no_registration_takes_the_modem_out(
+    make_rig: RigFactory,
+) -> None:
+    rig = await make_rig(PAIR, routes=[ALPHA_FIRST], health_interval=0.1)
+    alpha = rig.sims["alpha"]
+    alpha.registration = 2  # searching, and no URC says so: only a poll can tell
+    await out_of_rotation(rig, "alpha")
+    assert rig.daemon.handles["alpha"].hold_reason == "registration: searching"
+    started = time.monotonic()
+    m = await rig.send("+15551240016", "polled out")
+    await sent_on_bravo(rig, m.id, started)
+    alpha.registration = 1
+    await back_in_rotation(rig, "alpha")
+
+
 async def test_a_sticky_conversation_leaves_a_denied_modem(make_rig: RigFactory) -> None:
     rig = await make_rig(PAIR)
     number = "+15551240003"
