@@ -51,6 +51,7 @@ from gateway.fleet.supervisor import (
     HEALTH_DEADLINE,
     HEALTH_INTERVAL,
     MODEM_STOP_DEADLINE,
+    PROBE_INITIAL,
     RESET_DEADLINE,
     STOP_GRACE,
     SupervisorSettings,
@@ -85,6 +86,7 @@ class RuntimeSettings:
     health_interval: float = HEALTH_INTERVAL
     health_deadline: float = HEALTH_DEADLINE
     fault_hold: float = FAULT_HOLD
+    probe_initial: float = PROBE_INITIAL
     reset_deadline: float = RESET_DEADLINE
     stop_grace: float = STOP_GRACE
     modem_stop_deadline: float = MODEM_STOP_DEADLINE
@@ -100,6 +102,7 @@ class RuntimeSettings:
             health_interval=self.health_interval,
             health_deadline=self.health_deadline,
             fault_hold=self.fault_hold,
+            probe_initial=self.probe_initial,
             reset_deadline=self.reset_deadline,
             stop_grace=self.stop_grace,
             modem_stop_deadline=self.modem_stop_deadline,

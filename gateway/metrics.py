@@ -39,7 +39,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from drivers.types import ModemState, Registration
@@ -69,6 +69,8 @@ REGISTRATIONS: Final = tuple(r.value for r in Registration)
 REGISTERED: Final = frozenset({Registration.HOME.value, Registration.ROAMING.value})
 PRIORITIES: Final = tuple(p.name.lower() for p in Priority)
 MESSAGE_STATES: Final = tuple(s.value for s in MessageState)
+SIM_STATES: Final = ("ready", "pin", "missing", "error")
+_SIM_STATE_OF: Final = {"ready": "ready", "pin": "pin", "puk": "pin", "absent": "missing"}
 DELIVERY_OUTCOMES: Final = ("delivered", "failed", "pending", "unmatched")
 WEBHOOK_OUTCOMES: Final = ("delivered", "failed", "abandoned")
 
@@ -95,6 +97,39 @@ def safe_label(value: str | None) -> str:
     if not _LABEL_RE.fullmatch(token) or _DIGIT_RUN_RE.search(token):
         return OTHER
     return token
+
+
+def sim_state_label(sim: str) -> str:
+    """The driver's SIM reading (AT+CPIN?) as one of ``SIM_STATES``: a SIM that does not
+    answer, or answers something we do not know, is an error a technician must look at."""
+    return _SIM_STATE_OF.get(sim, "error")
+
+
+class ModemCounters(Protocol):
+    """A modem's own running counts (``drivers.engine.EngineStats``), read at each scrape."""
+
+    @property
+    def noise_bytes(self) -> int: ...
+    @property
+    def noise_lines(self) -> int: ...
+    @property
+    def undecodable_pdus(self) -> int: ...
+    @property
+    def pdu_rereads(self) -> int: ...
+
+
+# (metric name, help), in the order of ``_counts``.
+MODEM_COUNTERS: Final = (
+    ("noise_bytes", "Stray bytes (0x80-0xFF) ahead of the modem's lines: a bad cable or UART."),
+    ("noise_lines", "Lines from the modem made of nothing but such bytes."),
+    ("undecodable_pdus", "Stored PDUs that did not decode, re-reads included."),
+    ("pdu_rereads", "Storage slots read again because their PDU did not decode."),
+)
+
+
+def _counts(counters: ModemCounters) -> tuple[int, ...]:
+    c = counters
+    return (c.noise_bytes, c.noise_lines, c.undecodable_pdus, c.pdu_rereads)
 
 
 def modem_label(name: str) -> str:
@@ -227,6 +262,7 @@ class Metrics:
             registry=r,
         )
         self._last_success: dict[str, float] = {}
+        self._counters: dict[str, ModemCounters] = {}
         self._today = _Today()
         for outcome in WEBHOOK_OUTCOMES:
             self.webhook_deliveries.labels(outcome)
@@ -247,6 +283,13 @@ class Metrics:
         """Read the scheduler's counts by reason, which it keeps as items come and go."""
         for reason in counts:
             self.messages_waiting.labels(reason.value).set_function(_reader(counts, reason))
+
+    def watch_modem_counters(self, modem: str, counters: ModemCounters) -> None:
+        """Export a modem's own counts (line noise, bad PDUs), read when scraped."""
+        self._counters[modem_label(modem)] = counters
+
+    def modem_counters(self) -> list[tuple[str, ModemCounters]]:
+        return list(self._counters.items())
 
     # -- the runtime's call sites ------------------------------------------------
 
@@ -400,6 +443,7 @@ class OpsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._modem_families(self._source.modems())
+        yield from self._counter_families(self._metrics.modem_counters())
         yield from self._queue_families(self._queue.snapshot)
 
     def _modem_families(self, modems: Sequence[ModemStatus]) -> Iterator[Metric]:
@@ -445,6 +489,21 @@ class OpsCollector(Collector):
             "When the last USSD balance check was answered (POSIX seconds).",
             labels=["modem"],
         )
+        sim = GaugeMetricFamily(
+            f"{p}_modem_sim_state",
+            "1 for the SIM's state at the last poll (ready, pin, missing, error), else 0.",
+            labels=["modem", "state"],
+        )
+        storage_used = GaugeMetricFamily(
+            f"{p}_modem_storage_used_messages",
+            "Messages held in the modem's receive storage (AT+CPMS) at the last poll.",
+            labels=["modem"],
+        )
+        storage_capacity = GaugeMetricFamily(
+            f"{p}_modem_storage_capacity_messages",
+            "How many messages the modem's receive storage holds (AT+CPMS).",
+            labels=["modem"],
+        )
         for m in modems:
             name = modem_label(m.name)
             if m.balance is not None:
@@ -462,6 +521,13 @@ class OpsCollector(Collector):
                 for r in REGISTRATIONS:
                     registration.add_metric([name, r], 1.0 if current == r else 0.0)
                 registered.add_metric([name], 1.0 if current in REGISTERED else 0.0)
+                sim_now = sim_state_label(health.sim)
+                for state_name in SIM_STATES:
+                    sim.add_metric([name, state_name], 1.0 if sim_now == state_name else 0.0)
+                if health.storage_used is not None:
+                    storage_used.add_metric([name], float(health.storage_used))
+                if health.storage_total is not None:
+                    storage_capacity.add_metric([name], float(health.storage_total))
             if m.last_seen is not None:
                 last_seen.add_metric([name], m.last_seen)
             success = self._metrics.last_success(m.name)
@@ -479,7 +545,15 @@ class OpsCollector(Collector):
                 1.0,
             )
         yield from (up, state, signal, registration, registered, last_seen, last_success, info)
-        yield from (balance, balance_at)
+        yield from (balance, balance_at, sim, storage_used, storage_capacity)
+
+    def _counter_families(self, watched: Sequence[tuple[str, ModemCounters]]) -> Iterator[Metric]:
+        counts = [(name, _counts(counters)) for name, counters in watched]
+        for i, (metric, text) in enumerate(MODEM_COUNTERS):
+            family = CounterMetricFamily(f"{PREFIX}_modem_{metric}", text, labels=["modem"])
+            for name, values in counts:
+                family.add_metric([name], float(values[i]))
+            yield family
 
     def _queue_families(self, snap: QueueSnapshot | None) -> Iterator[Metric]:
         p = PREFIX

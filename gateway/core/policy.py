@@ -55,7 +55,9 @@ CMS_ACTIONS: Final[dict[int, tuple[Action, str]]] = {
     1: (F, "unassigned number"),
     8: (H, "operator determined barring"),
     10: (H, "call barred"),
-    21: (M, "short message transfer rejected"),
+    # The network refused this transfer for this recipient; another SIM asks the same
+    # network and is refused the same way, so moving only spends sends (and SIM reputation).
+    21: (F, "short message transfer rejected"),
     27: (R, "destination out of service"),
     28: (F, "unidentified subscriber"),
     29: (M, "facility rejected"),
@@ -107,8 +109,10 @@ CMS_ACTIONS: Final[dict[int, tuple[Action, str]]] = {
     320: (H, "memory failure"),
     322: (R, "memory full"),
     330: (H, "SMSC address unknown"),
-    331: (M, "no network service"),
-    # "Maybe sent": the network timed out after taking the message.
+    # No network on this modem: it leaves rotation until a probe finds it registered.
+    331: (H, "no network service"),
+    # "Maybe sent": the network timed out after taking the message. The segment stays
+    # unknown (resent only with resend_unknown, then elsewhere); the modem leaves rotation.
     332: (U, "network timeout"),
     500: (M, "unknown error"),
     # Manufacturer-specific (Siemens numbering, reused by others): format errors are ours.
@@ -129,6 +133,9 @@ CMS_ACTIONS: Final[dict[int, tuple[Action, str]]] = {
     553: (F, "incorrect UDL"),
     554: (F, "incorrect SCA length"),
 }
+
+# Errors that say the modem's network is in doubt although the segment may have left.
+NETWORK_DOUBT_CMS: Final = frozenset({332})
 
 # Ranges of TP-FCS values (23.040 §9.2.3.22) that say the PDU itself is unacceptable.
 CMS_PERMANENT_RANGES: Final = ((0x80, 0x8F), (0x90, 0x9F), (0xA0, 0xB0))
@@ -158,7 +165,7 @@ CME_ACTIONS: Final[dict[int, tuple[Action, str]]] = {
     25: (F, "invalid characters in text string"),
     26: (F, "dial string too long"),
     27: (F, "invalid characters in dial string"),
-    30: (M, "no network service"),
+    30: (H, "no network service"),
     31: (R, "network timeout"),
     32: (H, "network not allowed, emergency calls only"),
     40: (H, "network personalisation PIN required"),
@@ -173,6 +180,7 @@ class Classified:
     code: str  # stable, e.g. "cms_42", "at_timeout"
     text: str  # short, for people; never holds a number or a body
     counts_attempt: bool = True  # False: the modem never got the message (not its fault)
+    holds_modem: bool = False  # the modem leaves rotation until a probe finds it well
 
 
 def classify(exc: BaseException) -> Classified:
@@ -188,9 +196,11 @@ def classify(exc: BaseException) -> Classified:
     if isinstance(exc, ModemUnavailable):
         return Classified(M, exc.code, "modem not ready", counts_attempt=False)
     if isinstance(exc, CommandTimeout):
-        return Classified(M, exc.code, "modem missed its deadline")
+        # Raised by a send only before the PDU was written (after it, SendUnknown): the
+        # network never saw the segment, and a modem that stops answering is sick.
+        return Classified(H, exc.code, "modem missed its deadline", False, True)
     if isinstance(exc, SimPinError):
-        return Classified(H, exc.code, "SIM PIN problem", counts_attempt=False)
+        return Classified(H, exc.code, "SIM PIN problem", counts_attempt=False, holds_modem=True)
     if isinstance(exc, EncodeError | PduError):
         return Classified(F, exc.code, "message cannot be encoded")
     if isinstance(exc, CommandError):
@@ -213,9 +223,11 @@ def _from_table(
         action, meaning = F, "TPDU not acceptable"
     else:
         action, meaning = M, "unlisted error"
-    # A SIM or modem fault is not the message's fault: it does not use up its attempts.
-    counts = action is not Action.MODEM_FAULT
-    return Classified(action, code, f"+{kind.upper()} ERROR {number}: {meaning}", counts)
+    # A SIM, modem or network fault is not the message's: it does not use up its attempts.
+    doubt = kind == "cms" and number in NETWORK_DOUBT_CMS
+    holds = action is Action.MODEM_FAULT or doubt
+    text = f"+{kind.upper()} ERROR {number}: {meaning}"
+    return Classified(action, code, text, counts_attempt=not holds, holds_modem=holds)
 
 
 class Outcome(enum.Enum):

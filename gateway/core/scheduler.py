@@ -46,7 +46,10 @@ class Eligibility:
 
     ``modems`` empty means every modem. ``preferred`` (sticky) wins while it is
     ready; ``fallback`` lets any ready modem take the item when none of the pool
-    is ready. ``excluded`` holds modems that failed this item. ``route`` names the
+    is ready and has not failed the item (a sticky message leaves its modem when that
+    modem is out of rotation or failed it with a "move" verdict, and no sooner: the
+    patient keeps one sender number while it can send). ``excluded`` holds modems that
+    failed this item. ``route`` names the
     route the pool was made for, so the pool can grow when a modem joins that
     route at run time (``Scheduler.regroup``).
     """
@@ -64,8 +67,9 @@ class Eligibility:
         candidate is ready, so an item is never stranded by its own history
         (the retry budget bounds the attempts).
         """
-        if self.preferred is not None and self.preferred in ready:
-            return modem == self.preferred
+        preferred = self.preferred
+        if preferred is not None and preferred in ready and preferred not in self.excluded:
+            return modem == preferred
         pool = self.modems or known
         usable = pool if (pool & ready or not self.fallback) else known
         first_choice = usable - self.excluded

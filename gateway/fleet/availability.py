@@ -11,7 +11,7 @@ from typing import Final
 
 from drivers.types import ModemState, Registration
 from gateway.core.waiting import Waiting, WaitReason
-from gateway.fleet.handle import ModemHandle
+from gateway.fleet.handle import REGISTRATION_HOLD, ModemHandle
 
 _UNREGISTERED: Final = frozenset(
     {Registration.NOT_REGISTERED, Registration.SEARCHING, Registration.DENIED}
@@ -23,8 +23,10 @@ def modem_waiting(handle: ModemHandle, now: float) -> Waiting | None:
     name = handle.name
     if handle.stopping or handle.mismatch is not None or handle.state is not ModemState.READY:
         return Waiting(WaitReason.MODEM_DOWN, name)
-    if now < handle.held_until:
-        return Waiting(WaitReason.MODEM_HELD, name, handle.held_until)
+    if handle.hold_reason is not None or now < handle.held_until:
+        lost_network = (handle.hold_reason or "").startswith(REGISTRATION_HOLD)
+        reason = WaitReason.NOT_REGISTERED if lost_network else WaitReason.MODEM_HELD
+        return Waiting(reason, name, handle.held_until if handle.held_until > now else None)
     health = handle.health
     if health is not None and health.registration in _UNREGISTERED:
         return Waiting(WaitReason.NOT_REGISTERED, name)

@@ -11,7 +11,9 @@ then sends one message at a time, segment by segment:
 Between segments of a long message the worker lets strictly higher-priority
 messages through, so a bulk job never holds an urgent one back by more than the
 segment in flight. Failures go through ``gateway.core.policy``; a lost answer after
-the PDU was written is recorded as ``unknown`` and never resent blindly.
+the PDU was written is recorded as ``unknown`` and never resent blindly. A failure that
+says the modem is sick (SIM, network, a deadline missed before the PDU was written)
+takes the modem out of rotation first (its supervisor), so the message moves at once.
 """
 
 from __future__ import annotations
@@ -326,8 +328,8 @@ class Dispatcher:
             verdict.code,
             verdict.action.value,
         )
-        if verdict.action is Action.MODEM_FAULT:
-            self._on_fault[handle.name](verdict)
+        if verdict.holds_modem:
+            self._on_fault[handle.name](verdict)  # out of rotation before the requeue below
         if verdict.action is Action.UNKNOWN:
             await self.store.segment_unknown(message.id, seq, handle.name, verdict.text)
             if not self.policy.config.resend_unknown:
@@ -354,7 +356,7 @@ class Dispatcher:
             count_attempt=verdict.counts_attempt,
         )
         track = _Track(
-            moved if decision.exclude_modem else track.eligibility,
+            moved if decision.exclude_modem or verdict.holds_modem else track.eligibility,
             track.switches + 1 if decision.switched else track.switches,
         )
         if message.id in self._track:  # else cancelled meanwhile

@@ -4,7 +4,8 @@
 and event handling can be exercised against the real driver or a stand-in.
 ``ModemHandle`` is what the daemon knows about one modem between events: its
 last state, health and identity, counters, and whether it is held out of rotation
-after a fault. Its supervisor (gateway.fleet.supervisor) is the one that writes it.
+(a fault, or no network) until a probe finds it well. Its supervisor
+(gateway.fleet.supervisor) is the one that writes it.
 The scheduler hands work only to modems that are ``usable``.
 """
 
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from drivers.engine import EngineStats
 from drivers.pdu import SubmitPdu
 from drivers.types import (
     Health,
@@ -30,6 +32,7 @@ from gateway.config import ModemConfig
 from gateway.core.ratelimit import RateLimiter
 from gateway.core.service import ModemStatus
 
+REGISTRATION_HOLD: Final = "registration: "  # hold_reason's prefix for a lost network
 WEAK_SIGNAL_DBM: Final = -100  # below this a ready modem is reported "degraded"
 DEGRADED: Final = "degraded"
 
@@ -43,6 +46,12 @@ class ModemPort(Protocol):
 
     @property
     def identity(self) -> Identity | None: ...
+
+    @property
+    def registration(self) -> Registration: ...
+
+    @property
+    def stats(self) -> EngineStats: ...
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -69,8 +78,10 @@ class ModemHandle:
     failed_total: int = 0  # failed send attempts (segments)
     last_error: str | None = None  # stable code, e.g. "cms_42"
     last_seen: float | None = None
-    held_until: float = 0.0  # out of rotation after a fault until this time (POSIX s)
-    hold_reason: str | None = None
+    # Out of rotation at least until this time (POSIX s); while a hold lasts, the time of
+    # the next probe, so a technician (and a waiting message) can see "until when".
+    held_until: float = 0.0
+    hold_reason: str | None = None  # set: out of rotation until a probe (or the network) clears it
     busy: bool = False
     stopping: bool = False
     balance: float | None = None  # from the last scheduled USSD balance check
@@ -83,11 +94,12 @@ class ModemHandle:
         return self.config.name
 
     def usable(self, now: float | None = None) -> bool:
-        """Ready in the driver, not held after a fault, the configured device, not shutting
-        down."""
+        """Ready in the driver, not held (a fault, no network), the configured device, not
+        shutting down."""
         at = time.time() if now is None else now
         return (
             self.state is ModemState.READY
+            and self.hold_reason is None
             and at >= self.held_until
             and self.mismatch is None
             and not self.stopping
@@ -102,7 +114,7 @@ class ModemHandle:
         reason = self.reason
         if self.mismatch is not None and self.state is ModemState.READY:
             state, reason = ModemState.DOWN.value, self.mismatch
-        elif at < self.held_until:
+        elif self.hold_reason is not None or at < self.held_until:
             if self.state is ModemState.READY:
                 state = ModemState.DOWN.value
             reason = self.hold_reason

@@ -83,12 +83,14 @@ class ModemEvents:
         store: Store,
         *,
         on_state: Callable[[StateChanged], None],
+        on_network: Callable[[NetworkChanged], None] | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.handle = handle
         self.store = store
         self._on_state = on_state
+        self._on_network = on_network  # the supervisor takes an unregistered modem out
         self._metrics = metrics
         self._clock = clock
         self.handled = 0  # events handled, successfully or not
@@ -205,6 +207,8 @@ class ModemEvents:
     async def _network(self, event: NetworkChanged) -> None:
         handle = self.handle
         handle.seen(self._clock())
+        if self._on_network is not None:
+            self._on_network(event)
         health = handle.health
         if health is None:
             return  # the next health poll fills it in

@@ -1,16 +1,21 @@
 """One modem's supervisor: its send worker, event consumer, health poll and balance check.
 
 The supervisor is the only writer of its modem's state on the ``ModemHandle``: the
-driver's state and reason, identity, the fault hold, ``stopping``, the health poll's and
-balance check's results. The event consumer reports state changes to it; the worker
-(send counters) and the consumer (last seen, network changes) add only observations.
+driver's state and reason, identity, the hold out of rotation, ``stopping``, the health
+poll's and balance check's results. The event consumer reports state and registration
+changes to it; the worker (send counters) and the consumer (last seen, network changes)
+add only observations.
 Starting a modem is starting its supervisor; stopping it stops all of that, bounded.
 
 Escalation is the driver's alone (re-initialise, then a hard reset, then down with a
 growing backoff: ``drivers.modem.HangLadder``). The gateway never resets a modem by
 policy; it only keeps a modem out of rotation while the driver says it is not ready,
-or for ``fault_hold`` after a send failed with a SIM or modem fault (a SIM that may
-not send stays ready in the driver). A technician's reset is a request, run here.
+while it is not registered (a +CREG/+CEREG URC, a poll, or its state at READY), or
+after a send or a health poll met a SIM, modem or network fault (a SIM that may not
+send, or a modem that missed a deadline, stays ready in the driver). A held modem is probed with a
+backoff that starts at ``probe_initial`` and doubles up to ``fault_hold``; it is back
+as soon as a probe finds it registered and answering (a network hold also ends with a
+"registered" URC). A technician's reset is a request, run here.
 """
 
 from __future__ import annotations
@@ -24,13 +29,13 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Final
 
-from drivers.errors import DriverError
-from drivers.types import ModemState, StateChanged, UssdReply
-from gateway.core.policy import Classified
+from drivers.errors import CommandTimeout, DriverError
+from drivers.types import ModemState, NetworkChanged, Registration, StateChanged, UssdReply
+from gateway.core.policy import Action, Classified
 from gateway.errors import StoreError, Unavailable
 from gateway.fleet import balance, passthrough
 from gateway.fleet.dispatch import Dispatcher
-from gateway.fleet.handle import ModemHandle
+from gateway.fleet.handle import REGISTRATION_HOLD, ModemHandle
 from gateway.fleet.identity import IDENTITY_MISMATCH_EVENT, Mismatch, check_identity
 from gateway.fleet.modem_events import ModemEvents
 from gateway.metrics import Metrics
@@ -41,11 +46,18 @@ log = logging.getLogger(__name__)
 # All durations in seconds.
 HEALTH_INTERVAL: Final = 60.0  # how often a ready modem's signal and registration are read
 HEALTH_DEADLINE: Final = 30.0  # bound on one health poll
-FAULT_HOLD: Final = 300.0  # a modem whose send met a SIM or modem fault stays out this long
+PROBE_INITIAL: Final = 2.0  # first probe of a modem out of rotation; the wait then doubles
+FAULT_HOLD: Final = 300.0  # the longest wait between two probes of a modem out of rotation
 RESET_DEADLINE: Final = 60.0  # bound on a reset a technician asked for
 STOP_GRACE: Final = 15.0  # the segment in flight may finish within this on shutdown
 MODEM_STOP_DEADLINE: Final = 10.0  # bound on closing one modem
 FAULT_EVENT: Final = "modem.fault"
+NETWORK: Final = "network"  # held while not registered
+FAULT: Final = "fault"  # held after a send met a SIM, modem or network fault
+MISSED_HEALTH_POLL: Final = Classified(
+    Action.MODEM_FAULT, CommandTimeout.code, "modem missed a health poll's deadline", False, True
+)
+WELL_SIM: Final = frozenset({"ready", "unknown"})  # "unknown": the firmware lacks AT+CPIN?
 RESET_EVENT: Final = "modem.reset"
 
 
@@ -54,9 +66,17 @@ class SupervisorSettings:
     health_interval: float = HEALTH_INTERVAL
     health_deadline: float = HEALTH_DEADLINE
     fault_hold: float = FAULT_HOLD
+    probe_initial: float = PROBE_INITIAL
     reset_deadline: float = RESET_DEADLINE
     stop_grace: float = STOP_GRACE
     modem_stop_deadline: float = MODEM_STOP_DEADLINE
+
+
+def probe_delay(settings: SupervisorSettings, step: int) -> float:
+    """The wait before the ``step``-th probe (from 1): ``probe_initial``, doubling, capped
+    at ``fault_hold``. Short first, so a modem whose fault cleared is back in seconds; long
+    later, so a SIM that stays barred costs one bounced message per ``fault_hold``."""
+    return min(settings.fault_hold, settings.probe_initial * 2.0 ** min(max(step, 1) - 1, 32))
 
 
 class ModemSupervisor:
@@ -79,10 +99,20 @@ class ModemSupervisor:
         self.settings = settings
         self._clock = clock
         self._health_poke = asyncio.Event()
+        self._probe_now = asyncio.Event()
+        self._probing = False
+        self._hold_kind: str | None = None  # NETWORK or FAULT while the modem is held
+        self._strikes = 0  # faults in a row without a segment sent in between
+        self._sent_at_fault = -1
         self._worker: asyncio.Task[None] | None = None
         self.tasks: list[asyncio.Task[None]] = []  # everything but the worker
         self.events = ModemEvents(
-            handle, store, on_state=self._on_state, metrics=metrics, clock=clock
+            handle,
+            store,
+            on_state=self._on_state,
+            on_network=self._on_network,
+            metrics=metrics,
+            clock=clock,
         )
 
     @property
@@ -94,6 +124,7 @@ class ModemSupervisor:
         configured) and the send worker."""
         handle = self.handle
         self._dispatcher.add_modem(handle, self.fault)
+        self._metrics.watch_modem_counters(self.name, handle.modem.stats)
         await handle.modem.start()
         handle.state = handle.modem.state
         self._state_changed()
@@ -154,31 +185,114 @@ class ModemSupervisor:
     # the modem's state: written here only -------------------------------------------
 
     def fault(self, why: Classified) -> None:
-        """A send met a SIM or modem fault: out of rotation for ``fault_hold``; its work
-        moves elsewhere. No reset: recovering the modem is the driver's."""
+        """A send met a SIM, modem or network fault: out of rotation at once (its work
+        moves elsewhere), back when a probe finds the modem well. Faults in a row with
+        nothing sent in between start the probes later. No reset: that is the driver's."""
         handle = self.handle
-        hold = self.settings.fault_hold
-        handle.held_until = self._clock() + hold
-        handle.hold_reason = f"fault: {why.code}"
-        self._dispatcher.update_ready(handle)
-        log.warning("modem %s out of rotation for %g s: %s", self.name, hold, why.text)
-        self._spawn(self._after_fault(why), f"fault-{self.name}")
+        if handle.sent_total != self._sent_at_fault:
+            self._strikes = 0  # it sent since the last fault: a fresh start
+        self._sent_at_fault = handle.sent_total
+        self._strikes += 1
+        first = self._hold(FAULT, f"fault: {why.code}", self._strikes)
+        log.warning("modem %s out of rotation, first probe in %g s: %s", self.name, first,
+                    why.text)  # fmt: skip
+        self._spawn(self._record_fault(why, first), f"fault-{self.name}")
 
-    async def _after_fault(self, why: Classified) -> None:
+    async def _record_fault(self, why: Classified, first_probe: float) -> None:
         try:
             await self._store.add_event(
-                FAULT_EVENT, self.name, {"code": why.code, "hold": self.settings.fault_hold}
+                FAULT_EVENT, self.name, {"code": why.code, "probe_in": first_probe}
             )
         except Exception:
             log.exception("could not record the fault of modem %s", self.name)
-        await asyncio.sleep(max(0.0, self.handle.held_until - self._clock()))  # the hold itself
-        self._dispatcher.update_ready(self.handle)
+
+    def _on_network(self, event: NetworkChanged) -> None:
+        if event.registration is not None:
+            self._registration(event.registration)
+
+    def _registration(self, registration: Registration) -> None:
+        """Not registered: out of rotation now. Registered: back, if that was the only
+        trouble; a fault hold is probed at once instead (the fault may not be the network)."""
+        if registration.registered or registration is Registration.UNKNOWN:
+            if self._hold_kind == NETWORK:
+                self._end_hold(f"registration {registration.value}")
+            elif self._hold_kind == FAULT:
+                self._probe_now.set()
+            return
+        if self._hold_kind == FAULT:
+            return  # already out; the probe checks registration too
+        if self._hold_kind is None:
+            log.warning("modem %s out of rotation: registration %s", self.name,
+                        registration.value)  # fmt: skip
+        self._hold(NETWORK, f"{REGISTRATION_HOLD}{registration.value}", 1)
+
+    def _hold(self, kind: str, reason: str, step: int) -> float:
+        """Out of rotation now; the probes start at ``step`` of the backoff unless they
+        are already running. Returns the wait before the first probe that step means."""
+        handle = self.handle
+        handle.hold_reason = reason
+        self._hold_kind = FAULT if FAULT in (kind, self._hold_kind) else kind
+        delay = probe_delay(self.settings, step)
+        if not self._probing:
+            handle.held_until = self._clock() + delay
+            self._probing = True
+            self._spawn(self._probe_loop(step), f"probe-{self.name}")
+        self._dispatcher.update_ready(handle)
+        return delay
+
+    def _end_hold(self, why: str) -> None:
+        handle = self.handle
+        was_held = handle.hold_reason is not None
+        handle.held_until = 0.0
+        handle.hold_reason = None
+        self._hold_kind = None
+        self._probe_now.set()  # the probe loop sees the hold is over and ends
+        self._dispatcher.update_ready(handle)
+        if was_held:
+            log.info("modem %s back in rotation: %s", self.name, why)
+
+    async def _probe_loop(self, step: int) -> None:
+        """Probe the held modem after ``probe_delay(step)``, then step by step of the
+        backoff; a READY or a "registered" URC probes at once."""
+        try:
+            while self._held():
+                self._probe_now.clear()
+                delay = probe_delay(self.settings, step)
+                self.handle.held_until = self._clock() + delay
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._probe_now.wait()
+                if not self._held():
+                    return
+                if await self._probe():
+                    self._end_hold("a probe found it registered and answering")
+                    return
+                step += 1
+        finally:
+            self._probing = False
+
+    def _held(self) -> bool:
+        return self.handle.hold_reason is not None
+
+    async def _probe(self) -> bool:
+        """One health poll: the modem answers, is registered (or cannot say), SIM ready."""
+        handle = self.handle
+        if handle.state is not ModemState.READY or handle.stopping:
+            return False
+        try:
+            async with asyncio.timeout(self.settings.health_deadline):
+                health = await handle.modem.health()
+        except (DriverError, TimeoutError) as exc:
+            log.info("probe of modem %s failed: %s", self.name, exc)
+            return False
+        handle.health = health
+        handle.seen(self._clock())
+        registered = health.registration.registered or health.registration is Registration.UNKNOWN
+        return registered and health.sim in WELL_SIM
 
     def release(self) -> None:
-        """End a fault hold early (a technician asked for it)."""
-        self.handle.held_until = 0.0
-        self.handle.hold_reason = None
-        self._dispatcher.update_ready(self.handle)
+        """End a hold early (a technician asked for it)."""
+        self._end_hold("released")
 
     def reset(self) -> None:
         """A technician's reset: the hold ends, the driver reboots the modem and reopens it."""
@@ -204,6 +318,7 @@ class ModemSupervisor:
             identity = handle.modem.identity
             if identity is not None:
                 handle.identity = identity
+            self._registration(handle.modem.registration)  # no URC if it did not change
         self._state_changed()
 
     def _state_changed(self) -> None:
@@ -236,6 +351,10 @@ class ModemSupervisor:
                     health = await handle.modem.health()
             except (DriverError, TimeoutError) as exc:
                 log.info("health poll of modem %s failed: %s", self.name, exc)
+                if isinstance(exc, CommandTimeout):
+                    # The modem missed a command's deadline: a hang found while idle, out at
+                    # once. (The outer bound alone may be a long send holding the port.)
+                    self.fault(MISSED_HEALTH_POLL)
                 continue
             handle.health = health
             handle.seen(self._clock())

@@ -10,6 +10,7 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from drivers.engine import EngineStats
 from gateway.metrics import OTHER, Metrics, safe_label
 from gateway.store.base import Priority, QueueItem
 from tests.gateway.ops.fakes import PROMTOOL, READ_TOKEN, Served
@@ -57,6 +58,7 @@ def exercise_counters(metrics: Metrics) -> None:
     metrics.delivery_report("front-desk", "failed")
     metrics.webhook_delivery("delivered")
     metrics.webhook_delivery("failed")
+    metrics.watch_modem_counters("front-desk", EngineStats(noise_bytes=3, noise_lines=1))
 
 
 async def test_scrape_reports_modems_queue_and_store(served: Served) -> None:

@@ -30,7 +30,12 @@ ROOT = Path(__file__).resolve().parents[3]
 NAME_RE = re.compile(r"\b((?:smsgw|process)_[a-z_]+)")
 WITHIN = 20.0  # seconds for one step's effect to show
 # Exported for a fact about the build or while the store is healthy: they exist, never move.
-CONSTANT = {"smsgw_build_info", "smsgw_store_up", "process_resident_memory_bytes"}
+CONSTANT = {
+    "smsgw_build_info",
+    "smsgw_store_up",
+    "process_resident_memory_bytes",
+    "smsgw_modem_storage_capacity_messages",  # the SIM's, from the first poll on
+}
 PATIENT = "+15557654321"
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
@@ -173,6 +178,24 @@ async def test_every_alerted_metric_is_exported_and_moves(
             lambda s: s.get(key("smsgw_modem_balance", modem="alpha")) == 12.5,
             "balance read",
         )
+        # The SIM asks for its PIN, then is ready again; line noise; storage fills up.
+        sim_state = "smsgw_modem_sim_state"
+        sim.pin_ok = False
+        await until(
+            lambda s: s.get(key(sim_state, modem="alpha", state="pin")) == 1.0, "SIM wants a PIN"
+        )
+        sim.pin_ok = True
+        await until(
+            lambda s: s.get(key(sim_state, modem="alpha", state="ready")) == 1.0, "SIM ready"
+        )
+        sim.set_noise(0.5, seed=3)
+        noise = key("smsgw_modem_noise_bytes_total", modem="alpha")
+        await until(lambda s: s.get(noise, 0.0) > 0.0, "line noise counted")
+        sim.set_noise(0.0)
+        used = key("smsgw_modem_storage_used_messages", modem="alpha")
+        before = first.get(used)
+        sim.fill_storage()
+        await until(lambda s: s.get(used) not in (None, before), "storage use followed")
         # A reset by hand.
         await gateway.daemon.gateway.reset_modem("alpha")
         await until(

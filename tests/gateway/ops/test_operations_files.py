@@ -124,6 +124,46 @@ tests:
       - eval_time: 45m
         alertname: SmsgwWebhookAbandoned
         exp_alerts: []
+  - interval: 1m
+    input_series:
+      - series: 'smsgw_modem_sim_state{{modem="front-desk",state="ready"}}'
+        values: '1 1 0x20'
+      - series: 'smsgw_modem_sim_state{{modem="front-desk",state="pin"}}'
+        values: '0 0 1x20'
+      - series: 'smsgw_modem_sim_state{{modem="back-office",state="ready"}}'
+        values: '1x22'
+      - series: 'smsgw_modem_storage_used_messages{{modem="front-desk"}}'
+        values: '29x22'
+      - series: 'smsgw_modem_storage_capacity_messages{{modem="front-desk"}}'
+        values: '30x22'
+      - series: 'smsgw_modem_storage_used_messages{{modem="back-office"}}'
+        values: '3x22'
+      - series: 'smsgw_modem_storage_capacity_messages{{modem="back-office"}}'
+        values: '30x22'
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: SmsgwSimNotReady
+        exp_alerts: []
+      - eval_time: 8m
+        alertname: SmsgwSimNotReady
+        exp_alerts:
+          - exp_labels: {{severity: warning, modem: front-desk, state: pin}}
+            exp_annotations:
+              summary: "The SIM in front-desk is not ready (pin)"
+              description: >-
+                front-desk has reported its SIM as pin for 5 minutes: pin means it waits for a
+                PIN or PUK, missing that no SIM is seated, error that the SIM does not answer. The
+                modem stays out of rotation until the SIM is ready.
+      - eval_time: 20m
+        alertname: SmsgwModemStorageFull
+        exp_alerts:
+          - exp_labels: {{severity: warning, modem: front-desk}}
+            exp_annotations:
+              summary: "Message storage of front-desk is 96.67% full"
+              description: >-
+                front-desk keeps received texts and delivery reports in its storage until the
+                gateway has stored and deleted them. When it is full the network holds new ones
+                back. Check the daemon's log for messages it could not read.
 """
 
 

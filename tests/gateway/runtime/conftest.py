@@ -111,6 +111,8 @@ class RigFactory:
         serve_http: bool = False,
         dispatch: DispatchSettings | None = None,
         fault_hold: float = 30.0,
+        probe_initial: float = 2.0,
+        health_interval: float = 60.0,
         reassembly_timeout: float = 600.0,
         rate: RateConfig | None = None,
     ) -> Rig:
@@ -153,6 +155,8 @@ class RigFactory:
         settings = RuntimeSettings(
             dispatch=dispatch or DispatchSettings(),
             fault_hold=fault_hold,
+            probe_initial=probe_initial,
+            health_interval=health_interval,
             reset_deadline=2.0,
             stop_grace=2.0,
             modem_stop_deadline=3.0,

@@ -26,7 +26,8 @@ NOW = 1_000_000.0
     [
         (CmsError("AT+CMGS", 1), Action.PERMANENT, "cms_1"),
         (CmsError("AT+CMGS", 42), Action.RETRY_SAME, "cms_42"),
-        (CmsError("AT+CMGS", 331), Action.RETRY_OTHER, "cms_331"),
+        (CmsError("AT+CMGS", 331), Action.MODEM_FAULT, "cms_331"),
+        (CmsError("AT+CMGS", 21), Action.PERMANENT, "cms_21"),
         (CmsError("AT+CMGS", 50), Action.MODEM_FAULT, "cms_50"),
         (CmsError("AT+CMGS", 332), Action.UNKNOWN, "cms_332"),
         (CmsError("AT+CMGS", 304), Action.PERMANENT, "cms_304"),
@@ -36,7 +37,7 @@ NOW = 1_000_000.0
         (CmeError("AT+CMGS", 14), Action.RETRY_SAME, "cme_14"),
         (CmeError("AT+CMGS", 10), Action.MODEM_FAULT, "cme_10"),
         (SendUnknown("lost"), Action.UNKNOWN, "send_unknown"),
-        (CommandTimeout("AT+CMGS", 5), Action.RETRY_OTHER, "at_timeout"),
+        (CommandTimeout("AT+CMGS", 5), Action.MODEM_FAULT, "at_timeout"),
         (ModemDisconnected("gone"), Action.RETRY_OTHER, "modem_disconnected"),
         (ModemUnavailable("down"), Action.RETRY_OTHER, "modem_unavailable"),
         (EncodeError("bad"), Action.PERMANENT, "encode_invalid"),
@@ -50,11 +51,21 @@ def test_classify(exc: BaseException, action: Action, code: str) -> None:
     assert got.text
 
 
-def test_modem_unavailable_does_not_use_an_attempt_but_timeouts_do() -> None:
+def test_what_the_modem_never_sent_uses_no_attempt() -> None:
     assert classify(ModemUnavailable("down")).counts_attempt is False
     assert classify(CmsError("AT+CMGS", 50)).counts_attempt is False
-    timeout = classify(CommandTimeout("AT+CMGS", 5))
-    assert timeout.counts_attempt is True
+    timeout = classify(CommandTimeout("AT+CMGS", 5))  # before the PDU was written
+    assert timeout.counts_attempt is False
+    assert timeout.holds_modem is True
+    assert classify(ModemDisconnected("gone")).counts_attempt is True
+
+
+def test_network_errors_hold_the_modem_without_an_attempt() -> None:
+    for number in (331, 332):
+        got = classify(CmsError("AT+CMGS", number))
+        assert got.holds_modem is True
+        assert got.counts_attempt is False
+    assert classify(CmsError("AT+CMGS", 42)).holds_modem is False
 
 
 def policy(**kw: object) -> RetryPolicy:
@@ -86,7 +97,7 @@ def test_retry_same_backs_off_then_fails_after_max_attempts() -> None:
 
 def test_retry_other_moves_at_once_while_switches_remain() -> None:
     p = policy(max_modem_switches=1)
-    err = classify(CommandTimeout("AT+CMGS", 5))
+    err = classify(ModemDisconnected("gone"))
     moved = p.decide(err, attempts=0, switches=0, now=NOW, alternative=True)
     assert moved.outcome is Outcome.REQUEUE
     assert moved.send_at == NOW

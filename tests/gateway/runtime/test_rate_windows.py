@@ -98,7 +98,8 @@ async def test_a_modem_that_lost_its_network_says_so(make_rig: RigFactory) -> No
         return status.waiting
 
     waiting = await poll_until(unregistered, "alpha not registered")
-    assert waiting == Waiting(WaitReason.NOT_REGISTERED, "alpha")
+    assert (waiting.reason, waiting.modem) == (WaitReason.NOT_REGISTERED, "alpha")
+    assert waiting.until is not None  # when the supervisor probes it next
     rig.sims["alpha"].restore_registration()
 
     async def registered() -> bool:

@@ -214,6 +214,18 @@ async def test_sticky_modem_wins_while_ready() -> None:
     s.close()
 
 
+async def test_a_sticky_message_leaves_the_modem_that_failed_it() -> None:
+    s = ready("a", "b")
+    sticky = Eligibility(modems=frozenset({"a", "b"}), preferred="b").excluding("b")
+    s.add(item("x"), sticky)
+    assert s.take("b") is None
+    assert s.has_alternative(sticky, "b")
+    got = s.take("a")
+    assert got is not None
+    assert got.id == "x"
+    s.close()
+
+
 async def test_excluded_modem_is_used_again_only_when_no_other_is_ready() -> None:
     s = ready("a", "b")
     elig = Eligibility(modems=frozenset({"a", "b"})).excluding("a")
