@@ -50,7 +50,7 @@ MODEMS = (("alpha", "quectel"), ("bravo", "simcom"), ("charlie", "generic"))
 NOISE = 0.3  # share of alpha's lines with stray bytes in front
 REGISTRATION_CYCLE = (4.0, 3.0)  # bravo: seconds registered, then seconds without network
 STARTUP_DEADLINE = 30.0  # seconds for a restarted daemon to answer /readyz
-SETTLE_DEADLINE = 120.0  # seconds for the queue to drain after the last restart
+SETTLE_DEADLINE = 120.0  # seconds for the queue to drain and reports to return
 BATCH = 25  # messages per POST
 
 
@@ -262,9 +262,11 @@ async def main(args: argparse.Namespace) -> int:
             messages = await daemon.pages("/v1/messages")
             states = Counter(m["state"] for m in messages)
             inbound = await daemon.pages("/v1/inbound")
-            settled = states["queued"] + states["sending"] == 0 and len(inbound) >= len(
-                books.injected
-            )
+            # Reports for texts sent just before a kill come back when the network
+            # redelivers what was not acknowledged: wait for them too, within the deadline.
+            settled = states["queued"] + states["sending"] + states["sent"] == 0 and len(
+                inbound
+            ) >= len(books.injected)
             if settled or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)  # the daemon drains its queue on its own time
