@@ -47,13 +47,6 @@ from gateway.fleet.fleet import DEVICE_POLL_INTERVAL, Fleet, ModemFactory, defau
 from gateway.fleet.handle import ModemHandle
 from gateway.fleet.modem_events import release_incomplete_loop
 from gateway.fleet.supervisor import (
-    FAULT_HOLD,
-    HEALTH_DEADLINE,
-    HEALTH_INTERVAL,
-    MODEM_STOP_DEADLINE,
-    PROBE_INITIAL,
-    RESET_DEADLINE,
-    STOP_GRACE,
     SupervisorSettings,
 )
 from gateway.gateway_service import Gateway
@@ -83,30 +76,13 @@ class RuntimeSettings:
     """Timing knobs that are not in the config file (tests shrink them)."""
 
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
-    health_interval: float = HEALTH_INTERVAL
-    health_deadline: float = HEALTH_DEADLINE
-    fault_hold: float = FAULT_HOLD
-    probe_initial: float = PROBE_INITIAL
-    reset_deadline: float = RESET_DEADLINE
-    stop_grace: float = STOP_GRACE
-    modem_stop_deadline: float = MODEM_STOP_DEADLINE
+    supervision: SupervisorSettings = field(default_factory=SupervisorSettings)
     purge_interval: float = PURGE_INTERVAL
     device_poll_interval: float = DEVICE_POLL_INTERVAL
     key_watch_interval: float = KEY_WATCH_INTERVAL
     rotate_batch: int = ROTATE_BATCH
     webhooks: WebhookSettings | None = None  # delivery timing; None: the defaults
     serve_http: bool = True
-
-    def supervision(self) -> SupervisorSettings:
-        return SupervisorSettings(
-            health_interval=self.health_interval,
-            health_deadline=self.health_deadline,
-            fault_hold=self.fault_hold,
-            probe_initial=self.probe_initial,
-            reset_deadline=self.reset_deadline,
-            stop_grace=self.stop_grace,
-            modem_stop_deadline=self.modem_stop_deadline,
-        )
 
 
 @contextlib.asynccontextmanager
@@ -233,7 +209,7 @@ class Daemon:
             dispatcher=dispatcher,
             router=self.router,
             metrics=self.metrics,
-            settings=self.settings.supervision(),
+            settings=self.settings.supervision,
             modem_factory=self._modem_factory,
             device_poll_interval=self.settings.device_poll_interval,
             clock=self._clock,

@@ -8,6 +8,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from gateway.fleet.supervisor import SupervisorSettings
+
 POLL_INTERVAL = 0.02  # seconds between checks
 
 
@@ -33,3 +35,10 @@ async def poll_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within:g} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+# Supervision bounds short enough for tests: a fault hold that never outlasts a test, and
+# resets and stops that give up in seconds.
+FAST_SUPERVISION = SupervisorSettings(
+    fault_hold=30.0, reset_deadline=2.0, stop_grace=2.0, modem_stop_deadline=3.0
+)

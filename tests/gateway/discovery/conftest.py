@@ -22,6 +22,7 @@ from gateway.config import (
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
 from tests.gateway.runtime.conftest import fast_modem
+from tests.support import FAST_SUPERVISION
 
 PATTERN = "usb-Sim_*-if02-port0"
 DEVICE_POLL_INTERVAL = 0.02  # seconds: the daemon's glob poll, shrunk
@@ -69,10 +70,7 @@ class Bench:
             retry=RetryConfig(backoff_initial=0.05, backoff_max=0.2),
         )
         settings = RuntimeSettings(
-            fault_hold=30.0,
-            reset_deadline=2.0,
-            stop_grace=2.0,
-            modem_stop_deadline=3.0,
+            supervision=FAST_SUPERVISION,
             device_poll_interval=DEVICE_POLL_INTERVAL,
             serve_http=False,
         )

@@ -30,6 +30,7 @@ from gateway.daemon import Daemon, RuntimeSettings
 from gateway.store.base import Message, Scope
 from gateway.webhooks.delivery import WebhookSettings
 from tests.gateway.runtime.conftest import fast_modem, poll_until
+from tests.support import FAST_SUPERVISION
 
 FAST_WEBHOOKS = WebhookSettings(
     max_attempts=6,
@@ -180,10 +181,7 @@ class GatewayFactory:
             webhooks=tuple(webhooks),
         )
         settings = RuntimeSettings(
-            fault_hold=30.0,
-            reset_deadline=2.0,
-            stop_grace=2.0,
-            modem_stop_deadline=3.0,
+            supervision=FAST_SUPERVISION,
             webhooks=webhook_settings,
             serve_http=http,
         )

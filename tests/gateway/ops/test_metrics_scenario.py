@@ -102,7 +102,7 @@ async def test_every_alerted_metric_is_exported_and_moves(
         self: Daemon, config: Config, *args: object, settings: RuntimeSettings, **kw: object
     ) -> None:
         modems = tuple(replace(m, balance=BalanceConfig(ussd="*100#")) for m in config.modems)
-        fast = replace(settings, health_interval=0.2)
+        fast = replace(settings, supervision=replace(settings.supervision, health_interval=0.2))
         real_init(self, replace(config, modems=modems), *args, settings=fast, **kw)
 
     monkeypatch.setattr(Daemon, "__init__", init)

@@ -4,7 +4,7 @@ the real driver; timing shrunk through settings, never slept out."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from gateway.fleet.dispatch import DispatchSettings
 from gateway.fleet.handle import ModemPort
 from gateway.store.base import Message, MessageState, Priority
 from tests import support
-from tests.support import POLL_INTERVAL
+from tests.support import FAST_SUPERVISION, POLL_INTERVAL
 
 SETTLE = 15.0  # seconds: deadline for anything the daemon should do promptly
 PROMPT_TIMEOUT = 0.4  # seconds: the driver's wait for "> " (hang tests wait this out)
@@ -154,12 +154,12 @@ class RigFactory:
         )
         settings = RuntimeSettings(
             dispatch=dispatch or DispatchSettings(),
-            fault_hold=fault_hold,
-            probe_initial=probe_initial,
-            health_interval=health_interval,
-            reset_deadline=2.0,
-            stop_grace=2.0,
-            modem_stop_deadline=3.0,
+            supervision=replace(
+                FAST_SUPERVISION,
+                fault_hold=fault_hold,
+                probe_initial=probe_initial,
+                health_interval=health_interval,
+            ),
             serve_http=serve_http,
         )
         daemon = Daemon(config, settings=settings, modem_factory=fast_modem)

@@ -24,6 +24,7 @@ from gateway.store import data_lock
 from gateway.store.base import MessageState
 from gateway.store.rotation import ROTATED_EVENT
 from tests.gateway.runtime.conftest import fast_modem, poll_until
+from tests.support import FAST_SUPERVISION
 
 from .conftest import key_ids_in_use
 
@@ -36,10 +37,7 @@ BULK = 300  # sealed events added before the rotation
 
 def fast_settings(*, rotate_batch: int = 3) -> RuntimeSettings:
     return RuntimeSettings(
-        fault_hold=30.0,
-        reset_deadline=2.0,
-        stop_grace=2.0,
-        modem_stop_deadline=3.0,
+        supervision=FAST_SUPERVISION,
         serve_http=False,
         key_watch_interval=WATCH_INTERVAL,
         rotate_batch=rotate_batch,

@@ -27,6 +27,7 @@ from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
 from gateway.store.base import Scope
 from tests.gateway.runtime.conftest import fast_modem, poll_until
+from tests.support import FAST_SUPERVISION
 
 
 @dataclass
@@ -110,10 +111,7 @@ class GatewayFactory:
             inbound=InboundConfig(reassembly_timeout=600.0),
         )
         settings = RuntimeSettings(
-            fault_hold=30.0,
-            reset_deadline=2.0,
-            stop_grace=2.0,
-            modem_stop_deadline=3.0,
+            supervision=FAST_SUPERVISION,
         )
         daemon = Daemon(config, settings=settings, modem_factory=fast_modem)
         self.daemons.append(daemon)
