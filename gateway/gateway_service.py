@@ -102,8 +102,8 @@ class Gateway:
         )
         return results
 
-    async def cancel(self, message_id: str) -> Message:
-        message = await self.store.cancel_message(message_id)
+    async def cancel(self, message_id: str, *, owner: str | None = None) -> Message:
+        message = await self.store.cancel_message(message_id, owner=owner)
         if self._dispatcher is not None:
             self._dispatcher.cancel(message_id)
         return message

@@ -303,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     kp.add_argument(
         "--scopes",
         default="send,read",
-        help="comma-separated: send, read, admin (default: %(default)s)",
+        help="comma-separated: send, read (its own messages and replies), read_all "
+        "(every client's, for staff tools), admin (default: %(default)s)",
     )
     config_option(kp)
     kp.set_defaults(handler=_keys_create)

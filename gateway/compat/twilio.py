@@ -38,7 +38,7 @@ from gateway.errors import (
     Unavailable,
     ValidationError,
 )
-from gateway.http.context import CONTEXT, has_scope
+from gateway.http.context import CONTEXT, has_scope, reader
 from gateway.http.feature import Feature, Route
 from gateway.store.base import ApiKey, Message, MessageFilter, MessageState, Scope, Store
 from gateway.store.sealing import dump_json
@@ -216,9 +216,13 @@ class TwilioApi:
 
     async def fetch(self, request: web.Request) -> web.StreamResponse:
         try:
-            service, _key, account = await _authorize(request, Scope.READ)
+            service, key, account = await _authorize(request, Scope.READ)
             message_id = from_sid(request.match_info["Sid"])
-            message = await service.store.get_message(message_id) if message_id else None
+            message = (
+                await service.store.get_message(message_id, owner=reader(key))
+                if message_id
+                else None
+            )
             if message is None:
                 raise TwilioError(404, 20404, "The requested resource was not found")
         except TwilioError as exc:
@@ -227,24 +231,25 @@ class TwilioApi:
 
     async def list(self, request: web.Request) -> web.StreamResponse:
         try:
-            service, _key, account = await _authorize(request, Scope.READ)
-            answer = await self._list(request, service, account)
+            service, key, account = await _authorize(request, Scope.READ)
+            answer = await self._list(request, service, key, account)
         except TwilioError as exc:
             return error_response(exc.status, exc.code, exc.message)
         return web.json_response(answer)
 
     async def _list(
-        self, request: web.Request, service: GatewayService, account: str
+        self, request: web.Request, service: GatewayService, key: ApiKey, account: str
     ) -> dict[str, Any]:
         query = request.query
         size = _int(query.get("PageSize"), DEFAULT_PAGE_SIZE, "PageSize", 1, MAX_PAGE_SIZE)
         page = _int(query.get("Page"), 0, "Page", 0, 1_000_000)
         token = query.get("PageToken") or None
         to = query.get("To")
-        flt = MessageFilter()
+        flt = MessageFilter(owner=reader(key))
         if to:
             try:
-                flt = MessageFilter(to=normalize(to, request.app[CONTEXT].default_country))
+                number = normalize(to, request.app[CONTEXT].default_country)
+                flt = MessageFilter(to=number, owner=flt.owner)
             except InvalidNumber:
                 raise TwilioError(
                     400, 21211, "The 'To' number is not a valid phone number."

@@ -27,5 +27,20 @@ API_KEY = web.RequestKey[ApiKey]("api_key")
 
 
 def has_scope(key: ApiKey, scope: Scope) -> bool:
-    """``admin`` holds every scope."""
-    return scope in key.scopes or Scope.ADMIN in key.scopes
+    """``admin`` holds every scope; ``read_all`` includes ``read``."""
+    held = key.scopes
+    if scope is Scope.READ and Scope.READ_ALL in held:
+        return True
+    return scope in held or Scope.ADMIN in held
+
+
+def reader(key: ApiKey) -> str | None:
+    """Whose messages and replies a key reads: its own (its id), or every client's (None)
+    with ``read_all`` or ``admin``."""
+    return None if has_scope(key, Scope.READ_ALL) else key.id
+
+
+def canceller(key: ApiKey) -> str | None:
+    """Whose messages a key may cancel: its own, or every client's with ``admin`` (reading
+    all, for staff tools, is not acting on all)."""
+    return None if Scope.ADMIN in key.scopes else key.id

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from gateway.core.numbers import normalize
 from gateway.errors import NotFound
-from gateway.http.context import CONTEXT
+from gateway.http.context import API_KEY, CONTEXT, reader
 from gateway.http.feature import Feature, Route
 from gateway.http.openapi_builders import (
     PAGE_PARAMS,
@@ -51,6 +51,7 @@ async def list_inbound(request: web.Request) -> web.Response:
         modem=params.get("modem"),
         cursor=page_cursor(params),
         limit=page_limit(params),
+        owner=reader(request[API_KEY]),
     )
     await record_read(request, INBOUND_READ, [i.id for i in page.items])
     return json_response(page_json(page, [inbound_json(i) for i in page.items]))
@@ -61,7 +62,9 @@ async def get_inbound(request: web.Request) -> web.Response:
     inbound = (
         None
         if len(inbound_id) > MAX_ID_CHARS
-        else await request.app[CONTEXT].service.store.get_inbound(inbound_id)
+        else await request.app[CONTEXT].service.store.get_inbound(
+            inbound_id, owner=reader(request[API_KEY])
+        )
     )
     if inbound is None:
         raise NotFound("no such inbound message")
@@ -100,6 +103,9 @@ def _paths() -> dict[str, Any]:
                 {
                     "operationId": "list_inbound",
                     "summary": "Received messages, newest first",
+                    "description": "Only texts from numbers this key had sent a message "
+                    "to before they came (conversations it started), unless it holds "
+                    "read_all or admin.",
                     "parameters": [
                         param("from", "query", STR, "only from this sender"),
                         param("modem", "query", STR, "only received on this modem"),
@@ -118,6 +124,7 @@ def _paths() -> dict[str, Any]:
                 {
                     "operationId": "get_inbound",
                     "summary": "One received message",
+                    "description": "A text this key may not list answers 404.",
                     "parameters": [inbound_id],
                     "responses": {
                         "200": json_content("Inbound", "the message"),

@@ -9,7 +9,7 @@ from aiohttp import web
 from gateway.core.numbers import normalize
 from gateway.core.waiting import WaitReason
 from gateway.errors import NotFound, UnsupportedMediaType, ValidationError
-from gateway.http.context import API_KEY, CONTEXT, has_scope
+from gateway.http.context import API_KEY, CONTEXT, canceller, has_scope, reader
 from gateway.http.feature import Feature, Route
 from gateway.http.openapi_builders import (
     INT_OR_NULL,
@@ -115,7 +115,8 @@ def _message_id(request: web.Request) -> str:
 
 async def get_message(request: web.Request) -> web.Response:
     service = request.app[CONTEXT].service
-    message = await service.store.get_message(_message_id(request))
+    owner = reader(request[API_KEY])
+    message = await service.store.get_message(_message_id(request), owner=owner)
     if message is None:
         raise NotFound("no such message")
     await record_read(request, MESSAGE_READ, [message.id], subject=message.id)
@@ -126,8 +127,9 @@ async def get_message(request: web.Request) -> web.Response:
 
 
 async def delete_message(request: web.Request) -> web.Response:
-    message = await request.app[CONTEXT].service.cancel(_message_id(request))
-    return json_response(message_json(message, with_body=_shows_body(request[API_KEY])))
+    key = request[API_KEY]
+    message = await request.app[CONTEXT].service.cancel(_message_id(request), owner=canceller(key))
+    return json_response(message_json(message, with_body=_shows_body(key)))
 
 
 async def list_messages(request: web.Request) -> web.Response:
@@ -140,6 +142,7 @@ async def list_messages(request: web.Request) -> web.Response:
         tag=params.get("tag"),
         since=None if "since" not in params else parse_time(params["since"], "since"),
         until=None if "until" not in params else parse_time(params["until"], "until"),
+        owner=reader(request[API_KEY]),
     )
     page = await context.service.store.list_messages(
         flt, cursor=page_cursor(params), limit=page_limit(params)
@@ -307,6 +310,8 @@ def _paths() -> dict[str, Any]:
                 {
                     "operationId": "list_messages",
                     "summary": "List messages, newest first",
+                    "description": "Only the messages this key sent, unless it holds "
+                    "read_all or admin.",
                     "parameters": [
                         param(
                             "state",
@@ -358,6 +363,8 @@ def _paths() -> dict[str, Any]:
                 {
                     "operationId": "get_message",
                     "summary": "One message with its segments",
+                    "description": "Another key's message answers 404, unless this key "
+                    "holds read_all or admin.",
                     "parameters": [message_id],
                     "responses": {
                         "200": json_content("Message", "the message"),
@@ -370,6 +377,8 @@ def _paths() -> dict[str, Any]:
                 {
                     "operationId": "cancel_message",
                     "summary": "Cancel a message no modem has started on",
+                    "description": "Another key's message answers 404, unless this key "
+                    "holds admin.",
                     "parameters": [message_id],
                     "responses": {
                         "200": json_content("Message", "cancelled"),

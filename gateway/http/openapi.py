@@ -121,7 +121,8 @@ def _base() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "an API key created with `smsgw keys create`; scopes: "
-                    "send, read, admin",
+                    "send, read (the key's own messages and the replies to them), read_all "
+                    "(every client's), admin",
                 }
             },
         },

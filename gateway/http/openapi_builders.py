@@ -136,6 +136,8 @@ def secured(operation: dict[str, Any], scope: Scope) -> dict[str, Any]:
     description = f"Needs an API key with the `{scope.value}` scope (or `admin`)."
     if scope is Scope.ADMIN:
         description = "Needs an API key with the `admin` scope."
+    elif scope is Scope.READ:
+        description = "Needs an API key with the `read` scope (or `read_all`, or `admin`)."
     # Every key check reads the store, which answers unavailable while the daemon stops.
     responses = {"503": {"$ref": "#/components/responses/Unavailable"}, **operation["responses"]}
     return {

@@ -66,7 +66,8 @@ class SegmentState(enum.StrEnum):
 
 class Scope(enum.StrEnum):
     SEND = "send"
-    READ = "read"
+    READ = "read"  # what this key sent, and the replies to conversations it started
+    READ_ALL = "read_all"  # every client's messages and inbound texts (staff tools)
     ADMIN = "admin"
 
 
@@ -260,6 +261,7 @@ class MessageFilter:
     tag: str | None = None
     since: float | None = None
     until: float | None = None
+    owner: str | None = None  # an API key id: only the messages it sent; None: every client's
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,7 +394,10 @@ class Store(Protocol):
         fingerprint raises IdempotencyConflict and stores none of the batch."""
         ...
 
-    async def get_message(self, message_id: str) -> Message | None: ...
+    async def get_message(self, message_id: str, *, owner: str | None = None) -> Message | None:
+        """``owner``: an API key id; another key's message is None, as a missing one is."""
+        ...
+
     async def list_messages(
         self, flt: MessageFilter, *, cursor: str | None, limit: int
     ) -> Page[Message]:
@@ -400,8 +405,9 @@ class Store(Protocol):
         bad cursor or a limit below 1; limits above the backend's page size are capped."""
         ...
 
-    async def cancel_message(self, message_id: str) -> Message:
-        """Raises NotFound, or NotCancellable once a segment has been handed to a modem.
+    async def cancel_message(self, message_id: str, *, owner: str | None = None) -> Message:
+        """Raises NotFound (also for another key's message when ``owner``, an API key id,
+        is given), or NotCancellable once a segment has been handed to a modem.
         Cancelling a cancelled message returns it unchanged. Notifies nothing."""
         ...
 
@@ -499,11 +505,23 @@ class Store(Protocol):
         parts are missing; each notifies ``inbound.received`` in the same transaction."""
         ...
 
-    async def get_inbound(self, inbound_id: str) -> Inbound | None: ...
+    async def get_inbound(self, inbound_id: str, *, owner: str | None = None) -> Inbound | None:
+        """``owner``: an API key id, as for :meth:`list_inbound`; a text it may not see is
+        None, as a missing one is."""
+        ...
+
     async def list_inbound(
-        self, *, sender: str | None, modem: str | None, cursor: str | None, limit: int
+        self,
+        *,
+        sender: str | None,
+        modem: str | None,
+        cursor: str | None,
+        limit: int,
+        owner: str | None = None,
     ) -> Page[Inbound]:
-        """Newest first, as :meth:`list_messages`."""
+        """Newest first, as :meth:`list_messages`. ``owner``: an API key id; only texts
+        from numbers it had sent a message to before they came (the conversations it
+        started); None: every text."""
         ...
 
     async def conversation_modem(self, to_hash: bytes) -> str | None:

@@ -298,6 +298,15 @@ def decode_inbound(keyring: KeyRing, row: Sequence[Any]) -> Inbound:
     )
 
 
+# A key started the conversation with a sender when it sent that number a message before
+# the text came. The sender's keyed hash is the recipient hash of the messages to it
+# (one keyed hash for every number), so the messages_recipient index answers this.
+_STARTED_BY = (
+    "EXISTS (SELECT 1 FROM messages WHERE messages.recipient_hash = inbound.sender_hash "
+    "AND messages.api_key_id = ? AND messages.created_at <= inbound.received_at)"
+)
+
+
 def select_inbound(
     conn: sqlite3.Connection,
     keyring: KeyRing,
@@ -306,9 +315,10 @@ def select_inbound(
     sender_hash: bytes | None = None,
     modem: str | None = None,
     before_id: str | None = None,
+    owner: str | None = None,
     limit: int = 1,
 ) -> list[Inbound]:
-    """Newest first."""
+    """Newest first. ``owner``: an API key id; only replies in conversations it started."""
     where: list[str] = []
     params: list[Any] = []
     for clause, value in (
@@ -316,6 +326,7 @@ def select_inbound(
         ("sender_hash = ?", sender_hash),
         ("modem = ?", modem),
         ("id < ?", before_id),
+        (_STARTED_BY, owner),
     ):
         if value is not None:
             where.append(clause)

@@ -309,10 +309,14 @@ def _segment(row: Sequence[Any]) -> Segment:
     return Segment(row[1], SegmentState(row[2]), row[3], row[4], row[5], row[6])
 
 
-def load_message(conn: sqlite3.Connection, keyring: KeyRing, message_id: str) -> Message | None:
+def load_message(
+    conn: sqlite3.Connection, keyring: KeyRing, message_id: str, *, owner: str | None = None
+) -> Message | None:
+    """``owner``: an API key id; another key's message is None, as a missing one is."""
+    owned = "" if owner is None else " AND api_key_id = ?"
     row = conn.execute(
-        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?",  # noqa: S608
-        (message_id,),
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?{owned}",  # noqa: S608
+        (message_id,) if owner is None else (message_id, owner),
     ).fetchone()
     if row is None:
         return None
@@ -354,6 +358,9 @@ def select_messages(
     if before_id is not None:
         where.append("id < ?")
         params.append(before_id)
+    if flt.owner is not None:
+        where.append("api_key_id = ?")
+        params.append(flt.owner)
     if flt.state is not None:
         where.append("state = ?")
         params.append(flt.state.value)
@@ -405,7 +412,12 @@ def _require_segment(conn: sqlite3.Connection, message_id: str, seq: int) -> Non
         raise NotFound(f"no segment {seq} of message {message_id}")
 
 
-def cancel(conn: sqlite3.Connection, keyring: KeyRing, message_id: str) -> Message:
+def cancel(
+    conn: sqlite3.Connection, keyring: KeyRing, message_id: str, owner: str | None
+) -> Message:
+    """``owner``: an API key id; another key's message raises NotFound, as a missing one does."""
+    if owner is not None and load_message(conn, keyring, message_id, owner=owner) is None:
+        raise NotFound(f"no message {message_id}")
     state = _state_of(conn, message_id)
     if state is not MessageState.CANCELLED:
         handed = conn.execute(

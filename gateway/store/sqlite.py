@@ -241,9 +241,11 @@ class SqliteStore:
         keyring = self.keyring
         return await self._write(lambda conn: messages.insert_messages(conn, keyring, batch))
 
-    async def get_message(self, message_id: str) -> Message | None:
+    async def get_message(self, message_id: str, *, owner: str | None = None) -> Message | None:
         keyring = self.keyring
-        return await self._read(lambda conn: messages.load_message(conn, keyring, message_id))
+        return await self._read(
+            lambda conn: messages.load_message(conn, keyring, message_id, owner=owner)
+        )
 
     async def list_messages(
         self, flt: MessageFilter, *, cursor: str | None, limit: int
@@ -258,9 +260,9 @@ class SqliteStore:
         )
         return _page(items, limit, lambda m: m.id)
 
-    async def cancel_message(self, message_id: str) -> Message:
+    async def cancel_message(self, message_id: str, *, owner: str | None = None) -> Message:
         keyring = self.keyring
-        return await self._write(lambda conn: messages.cancel(conn, keyring, message_id))
+        return await self._write(lambda conn: messages.cancel(conn, keyring, message_id, owner))
 
     async def recover(self, *, resend_unknown: bool) -> RecoveryReport:
         return await self._write(lambda conn: messages.recover(conn, resend_unknown=resend_unknown))
@@ -392,15 +394,21 @@ class SqliteStore:
 
         return await self._change(job)
 
-    async def get_inbound(self, inbound_id: str) -> Inbound | None:
+    async def get_inbound(self, inbound_id: str, *, owner: str | None = None) -> Inbound | None:
         keyring = self.keyring
         found = await self._read(
-            lambda conn: inbound.select_inbound(conn, keyring, inbound_id=inbound_id)
+            lambda conn: inbound.select_inbound(conn, keyring, inbound_id=inbound_id, owner=owner)
         )
         return found[0] if found else None
 
     async def list_inbound(
-        self, *, sender: str | None, modem: str | None, cursor: str | None, limit: int
+        self,
+        *,
+        sender: str | None,
+        modem: str | None,
+        cursor: str | None,
+        limit: int,
+        owner: str | None = None,
     ) -> Page[Inbound]:
         """Newest first. ``next_cursor`` is None on the last page."""
         limit = _page_limit(limit)
@@ -414,6 +422,7 @@ class SqliteStore:
                 sender_hash=sender_hash,
                 modem=modem,
                 before_id=before,
+                owner=owner,
                 limit=limit + 1,
             )
         )

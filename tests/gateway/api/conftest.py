@@ -34,6 +34,7 @@ from tests.gateway.api.service_double import ServiceDouble
 KEY_SCOPES: dict[str, frozenset[Scope]] = {
     "send": frozenset({Scope.SEND}),
     "read": frozenset({Scope.READ}),
+    "read_all": frozenset({Scope.READ_ALL}),
     "admin": frozenset({Scope.ADMIN}),
     "send_read": frozenset({Scope.SEND, Scope.READ}),
     "revoked": frozenset({Scope.ADMIN}),

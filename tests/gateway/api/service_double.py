@@ -79,8 +79,8 @@ class ServiceDouble:
             ).hexdigest(),
         )
 
-    async def cancel(self, message_id: str) -> Message:
-        return await self.store.cancel_message(message_id)
+    async def cancel(self, message_id: str, *, owner: str | None = None) -> Message:
+        return await self.store.cancel_message(message_id, owner=owner)
 
     def modems(self) -> list[ModemStatus]:
         return list(self.modem_list)

@@ -421,7 +421,7 @@ async def test_huge_body_is_413_in_our_envelope(api: Api, settings: ApiSettings)
 
 
 async def test_not_cancellable(api: Api, store: Store) -> None:
-    sent = await api.send()
+    sent = await api.send(key="send")
     await store.segment_sending(sent.body["id"], 1, "modem-a")
     reply = await api.call("DELETE", f"/v1/messages/{sent.body['id']}", key="send")
     assert (reply.status, reply.code) == (409, NotCancellable.code)

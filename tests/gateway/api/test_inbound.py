@@ -30,7 +30,7 @@ async def test_inbound_list_get_and_filters(api: Api, store: Store) -> None:
         for n in range(7)
     ]
     other = await _receive(store, "+15551230099", "other", "modem-a", 99)
-    one = await api.call("GET", f"/v1/inbound/{ids[0]}", key="read")
+    one = await api.call("GET", f"/v1/inbound/{ids[0]}", key="read_all")
     assert one.status == 200
     assert (one.body["from"], one.body["text"], one.body["modem"]) == (
         "+15551230010",
@@ -42,7 +42,7 @@ async def test_inbound_list_get_and_filters(api: Api, store: Store) -> None:
     seen: list[str] = []
     cursor = ""
     while True:
-        page = await api.call("GET", f"/v1/inbound?limit=3&cursor={cursor}", key="read")
+        page = await api.call("GET", f"/v1/inbound?limit=3&cursor={cursor}", key="read_all")
         seen += [i["id"] for i in page.body["items"]]
         if page.body["next_cursor"] is None:
             break
@@ -50,11 +50,11 @@ async def test_inbound_list_get_and_filters(api: Api, store: Store) -> None:
     assert sorted(seen) == sorted([*ids, other])
     assert len(seen) == len(set(seen))
 
-    by_sender = await api.call("GET", "/v1/inbound?from=555-123-0099", key="read")
+    by_sender = await api.call("GET", "/v1/inbound?from=555-123-0099", key="read_all")
     assert [i["id"] for i in by_sender.body["items"]] == [other]
     named = await _receive(store, "CLINIC", "from a named sender", "modem-a", 100)
-    by_name = await api.call("GET", "/v1/inbound?from=CLINIC", key="read")
+    by_name = await api.call("GET", "/v1/inbound?from=CLINIC", key="read_all")
     assert [i["id"] for i in by_name.body["items"]] == [named]
-    by_modem = await api.call("GET", "/v1/inbound?modem=modem-b&limit=100", key="read")
+    by_modem = await api.call("GET", "/v1/inbound?modem=modem-b&limit=100", key="read_all")
     assert {i["modem"] for i in by_modem.body["items"]} == {"modem-b"}
     assert len(by_modem.body["items"]) == 4

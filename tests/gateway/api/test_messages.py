@@ -49,7 +49,7 @@ async def test_post_queues_and_answers_202_with_location(api: Api, store: Store)
 
 async def test_get_returns_the_stored_message(api: Api) -> None:
     sent = await api.send(body="x" * 200)  # two GSM-7 segments
-    reply = await api.call("GET", f"/v1/messages/{sent.body['id']}", key="read")
+    reply = await api.call("GET", f"/v1/messages/{sent.body['id']}", key="read_all")
     assert reply.status == 200
     assert {k: v for k, v in reply.body.items() if k != "waiting"} == sent.body
     assert reply.body["segment_count"] == 2
@@ -87,7 +87,7 @@ async def test_batch_accepts_all_in_order(api: Api) -> None:
     answers = reply.body["messages"]
     assert len({m["id"] for m in answers}) == 20
     for item, answer in zip(items, answers, strict=True):
-        stored = await api.call("GET", f"/v1/messages/{answer['id']}", key="read")
+        stored = await api.call("GET", f"/v1/messages/{answer['id']}", key="read_all")
         assert (stored.body["to"], stored.body["body"]) == (item["to"], item["body"])
         assert answer["segment_count"] == stored.body["segment_count"]
         assert answer["encoding"] == stored.body["encoding"]
@@ -131,7 +131,7 @@ async def test_batch_marks_only_the_replayed_items(api: Api) -> None:
 
 
 async def test_delete_cancels_a_queued_message(api: Api) -> None:
-    sent = await api.send()
+    sent = await api.send(key="send")
     reply = await api.call("DELETE", f"/v1/messages/{sent.body['id']}", key="send")
     assert reply.status == 200
     assert reply.body["state"] == "cancelled"
@@ -149,7 +149,7 @@ async def test_list_walks_every_page_once(api: Api) -> None:
     pages = 0
     while True:
         query = "/v1/messages?tag=walk&limit=5" + (f"&cursor={cursor}" if cursor else "")
-        reply = await api.call("GET", query, key="read")
+        reply = await api.call("GET", query, key="read_all")
         assert reply.status == 200
         assert len(reply.body["items"]) <= 5
         seen += [m["id"] for m in reply.body["items"]]
@@ -169,7 +169,7 @@ async def test_list_filters(api: Api) -> None:
     await api.call("DELETE", f"/v1/messages/{b.body['id']}")
 
     async def ids(query: str) -> list[str]:
-        reply = await api.call("GET", "/v1/messages?" + query, key="read")
+        reply = await api.call("GET", "/v1/messages?" + query, key="read_all")
         assert reply.status == 200
         return [m["id"] for m in reply.body["items"]]
 
@@ -186,14 +186,14 @@ async def test_list_filters(api: Api) -> None:
 async def test_a_queued_message_says_why_it_waits(api: Api) -> None:
     now = await api.send()
     later = await api.send(send_at="2030-01-31T09:30:00+01:00")
-    reply = await api.call("GET", f"/v1/messages/{now.body['id']}", key="read")
+    reply = await api.call("GET", f"/v1/messages/{now.body['id']}", key="read_all")
     assert reply.body["waiting"] == {"reason": "no_eligible_modem", "modem": None, "until": None}
-    reply = await api.call("GET", f"/v1/messages/{later.body['id']}", key="read")
+    reply = await api.call("GET", f"/v1/messages/{later.body['id']}", key="read_all")
     assert reply.body["waiting"] == {
         "reason": "scheduled",
         "modem": None,
         "until": "2030-01-31T08:30:00.000Z",
     }
     await api.call("DELETE", f"/v1/messages/{now.body['id']}")
-    reply = await api.call("GET", f"/v1/messages/{now.body['id']}", key="read")
+    reply = await api.call("GET", f"/v1/messages/{now.body['id']}", key="read_all")
     assert reply.body["waiting"] is None

@@ -29,10 +29,10 @@ async def test_message_reads_are_audited_without_contents(api: Api, store: Store
     sent = await api.send()
     message_id = sent.body["id"]
     before = len(await _trail(store))
-    assert (await api.call("GET", f"/v1/messages/{message_id}", key="read")).status == 200
-    assert (await api.call("GET", "/v1/messages?limit=5", key="read")).status == 200
+    assert (await api.call("GET", f"/v1/messages/{message_id}", key="read_all")).status == 200
+    assert (await api.call("GET", "/v1/messages?limit=5", key="read_all")).status == 200
     reads = (await _trail(store))[before:]
-    reader = await _key_id(store, "read")
+    reader = await _key_id(store, "read_all")
     assert [(e.actor, e.action, e.subject) for e in reads] == [
         (reader, "message.read", message_id),
         (reader, "message.read", None),
@@ -58,10 +58,10 @@ async def test_inbound_reads_are_audited_without_contents(api: Api, store: Store
     assert result.inbound is not None
     inbound_id = result.inbound.id
     before = len(await _trail(store))
-    assert (await api.call("GET", f"/v1/inbound/{inbound_id}", key="read")).status == 200
-    assert (await api.call("GET", "/v1/inbound", key="read")).status == 200
+    assert (await api.call("GET", f"/v1/inbound/{inbound_id}", key="read_all")).status == 200
+    assert (await api.call("GET", "/v1/inbound", key="read_all")).status == 200
     reads = (await _trail(store))[before:]
-    reader = await _key_id(store, "read")
+    reader = await _key_id(store, "read_all")
     assert [(e.actor, e.action, e.subject, e.detail) for e in reads] == [
         (reader, "inbound.read", inbound_id, {"ids": [inbound_id]}),
         (reader, "inbound.read", None, {"ids": [inbound_id]}),

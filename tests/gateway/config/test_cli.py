@@ -481,3 +481,13 @@ def test_uncreatable_data_dir_is_one_line(
     err = capsys.readouterr().err
     assert "cannot create data_dir" in err
     assert err.count("\n") == 1
+
+
+@needs_store
+def test_keys_create_takes_the_read_all_scope(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--config", str(config_path)]
+    assert cli.main(["init", *args]) == cli.EXIT_OK
+    assert cli.main(["keys", "create", "--name", "staff", "--scopes", "read_all", *args]) == 0
+    assert "staff: read_all" in capsys.readouterr().out

@@ -176,3 +176,33 @@ async def test_inbound_reaches_a_twilio_style_endpoint(
     assert r.headers["Content-Type"].startswith("application/x-www-form-urlencoded")
     validator = RequestValidator(auth_token)
     assert validator.validate(subscriber.url + "/sms", params, r.headers["X-Twilio-Signature"])
+
+
+async def test_a_twilio_account_sees_only_its_own_messages(make_gateway: GatewayFactory) -> None:
+    gw = await make_gateway(modems=())
+    a_sid, a_token = await gw.key(Scope.SEND, Scope.READ)
+    b_sid, b_token = await gw.key(Scope.SEND, Scope.READ)
+    staff_sid, staff_token = await gw.key(Scope.READ_ALL)
+
+    def messages(sid: str) -> str:
+        return f"{gw.url}/2010-04-01/Accounts/{sid}/Messages.json"
+
+    async with aiohttp.ClientSession() as http:
+        sent: dict[str, str] = {}
+        for sid, token in ((a_sid, a_token), (b_sid, b_token)):
+            form = {"To": PATIENT, "Body": f"from {sid}"}
+            async with http.post(messages(sid), data=form, headers=basic(sid, token)) as resp:
+                assert resp.status == 201
+                sent[sid] = (await resp.json())["sid"]
+
+        fetch_b = f"{gw.url}/2010-04-01/Accounts/{a_sid}/Messages/{sent[b_sid]}.json"
+        async with http.get(fetch_b, headers=basic(a_sid, a_token)) as resp:
+            assert resp.status == 404
+            assert (await resp.json())["code"] == 20404
+        for sid, token in ((a_sid, a_token), (b_sid, b_token)):
+            async with http.get(messages(sid), headers=basic(sid, token)) as resp:
+                listed = (await resp.json())["messages"]
+            assert [m["sid"] for m in listed] == [sent[sid]]
+        async with http.get(messages(staff_sid), headers=basic(staff_sid, staff_token)) as resp:
+            listed = (await resp.json())["messages"]
+        assert {m["sid"] for m in listed} == set(sent.values())

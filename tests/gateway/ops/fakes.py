@@ -102,7 +102,7 @@ class FakeStore:
             return None
         return ApiKey("key_" + token[-5:], "test", frozenset(scopes), 0.0, None)
 
-    async def get_message(self, message_id: str) -> Message | None:
+    async def get_message(self, message_id: str, *, owner: str | None = None) -> Message | None:
         return None
 
 
@@ -157,7 +157,7 @@ class FakeService:
             for r in requests
         ]  # fmt: skip
 
-    async def cancel(self, message_id: str) -> Message:
+    async def cancel(self, message_id: str, *, owner: str | None = None) -> Message:
         raise NotImplementedError
 
 
