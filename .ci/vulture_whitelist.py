@@ -6,11 +6,13 @@ Only such false positives belong here; code that nothing calls is deleted instea
 # ruff: noqa: B018
 from drivers.transport import _Protocol
 from gateway.config import EventKind
+from gateway.http.server import _Refused
 from gateway.metrics import OpsCollector
 
 # asyncio.Protocol callbacks: the event loop calls them.
 _Protocol.data_received
 _Protocol.eof_received
+_Refused.connection_made
 
 # prometheus_client's Collector interface: the registry calls them at each scrape.
 OpsCollector.describe

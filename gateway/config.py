@@ -106,16 +106,18 @@ class ServerConfig:
     # matched by gateway.webhooks.hosts); empty: none may. Entries: host names, "*."
     # wildcards, IP addresses, CIDR blocks.
     callback_hosts: tuple[str, ...] = ()
+    # Plain HTTP on a non-loopback address: refused unless this says so (then a warning).
+    allow_plain_http: bool = False
+    # Seconds a connection may take to send a request's line and headers (from connect,
+    # or from the previous answer on a kept-alive one); also the TLS handshake's bound.
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0  # seconds to receive a request's whole body
+    max_connections: int = 512  # open connections; more are answered 503 and closed
 
     @property
     def loopback(self) -> bool:
-        """Whether only this host can connect (the daemon warns when not, and no TLS is set)."""
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+        """Whether only this host can connect (plain HTTP is refused when not, see _server)."""
+        return is_loopback_host(self.host)
 
     def api_settings(self) -> ApiSettings:
         return ApiSettings(
@@ -123,6 +125,17 @@ class ServerConfig:
             max_batch=self.max_batch,
             max_segments=self.max_segments,
         )
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a listen address reaches only this host (a host name other than localhost
+    may resolve to anything, so it counts as not)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +373,10 @@ def _server(t: _Table) -> ServerConfig:
         "max_segments",
         "public_url",
         "callback_hosts",
+        "allow_plain_http",
+        "header_timeout",
+        "body_timeout",
+        "max_connections",
     )
     host = t.string("host", "127.0.0.1")
     if not host:
@@ -369,6 +386,14 @@ def _server(t: _Table) -> ServerConfig:
     if (tls_cert is None) != (tls_key is None):
         missing = "tls_key" if tls_key is None else "tls_cert"
         raise t.error(missing, "tls_cert and tls_key must be set together (both or neither)")
+    allow_plain_http = t.boolean("allow_plain_http", False)
+    if tls_cert is None and not allow_plain_http and not is_loopback_host(host):
+        raise t.error(
+            "host",
+            f"{host!r} is not loopback: without TLS, message bodies, numbers and API tokens"
+            " would cross the network in clear; set tls_cert and tls_key (smsgw init"
+            " --self-signed makes a pair), or allow_plain_http = true to accept that",
+        )
     country = t.string("default_country", "1")
     if not _COUNTRY_RE.fullmatch(country):
         raise t.error("default_country", f"must be a calling code of 1-3 digits, got {country!r}")
@@ -386,7 +411,18 @@ def _server(t: _Table) -> ServerConfig:
         max_segments=t.integer("max_segments", 10, minimum=1, maximum=255),
         public_url=public_url.rstrip("/") if public_url else None,
         callback_hosts=_callback_hosts(t),
+        allow_plain_http=allow_plain_http,
+        header_timeout=_positive(t, "header_timeout", 10.0),
+        body_timeout=_positive(t, "body_timeout", 30.0),
+        max_connections=t.integer("max_connections", 512, minimum=1),
     )
+
+
+def _positive(t: _Table, key: str, default: float) -> float:
+    value = t.number(key, default, minimum=0.0)
+    if value <= 0:
+        raise t.error(key, "must be more than 0")
+    return value
 
 
 def _callback_hosts(t: _Table) -> tuple[str, ...]:

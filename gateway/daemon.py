@@ -31,9 +31,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Final
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any, Final
 
 from gateway.config import ApiSettings, Config
 from gateway.core.policy import RetryPolicy
@@ -58,6 +56,9 @@ from gateway.store.data_lock import DataDirLock
 from gateway.store.rotation import KEY_WATCH_INTERVAL, ROTATE_BATCH, watch_key_file
 from gateway.webhooks.delivery import WebhookSettings
 from gateway.webhooks.hosts import CallbackHosts
+
+if TYPE_CHECKING:
+    from gateway.http.server import ApiServer
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class Daemon:
         self.scheduler: Scheduler | None = None
         self.dispatcher: Dispatcher | None = None
         self.fleet: Fleet | None = None
-        self._runner: web.AppRunner | None = None
+        self._api: ApiServer | None = None
         self.api_url: str | None = None
         self._data_lock: DataDirLock | None = None
         self._keyring: KeyRing | None = None
@@ -261,37 +262,43 @@ class Daemon:
             self._data_lock = None
 
     async def _start_http(self) -> None:
-        from gateway.http.access_log import AccessLog
         from gateway.http.app import make_app
         from gateway.http.features import daemon_features
+        from gateway.http.server import ListenerLimits, body_timeout_feature, serve_app
 
         server = self.config.server
-        features = daemon_features(self.gateway, self.metrics)
+        features = [body_timeout_feature(server.body_timeout)]
+        features += daemon_features(self.gateway, self.metrics)
         if self.integrations is not None:
             features += self.integrations.features()
         app = make_app(self.gateway, features, default_country=server.default_country)
-        runner = web.AppRunner(
-            app, access_log_class=AccessLog, handle_signals=False, shutdown_timeout=10.0
-        )
-        await runner.setup()
-        self._runner = runner
         ssl_context: ssl.SSLContext | None = None
         if server.tls_cert is not None and server.tls_key is not None:
             ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(server.tls_cert, server.tls_key)
-        site = web.TCPSite(runner, server.host, server.port, ssl_context=ssl_context)
-        await site.start()
-        host, port = runner.addresses[0][:2]
+        limits = ListenerLimits(
+            header_timeout=server.header_timeout,
+            body_timeout=server.body_timeout,
+            max_connections=server.max_connections,
+        )
+        self._api = await serve_app(app, server.host, server.port, ssl_context, limits=limits)
+        host, port = self._api.addresses[0][:2]
         scheme = "https" if ssl_context is not None else "http"
         shown = f"[{host}]" if ":" in str(host) else str(host)
         self.api_url = f"{scheme}://{shown}:{port}"
         log.info("API listening on %s", self.api_url)
+        if ssl_context is None and not server.loopback:  # allowed by allow_plain_http
+            log.warning(
+                "plain HTTP on %s (allow_plain_http = true): message bodies, numbers and"
+                " API tokens cross the network unencrypted; set tls_cert and tls_key",
+                server.host,
+            )
 
     async def _stop_http(self) -> None:
         """The pair of ``_start_http``."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._api is not None:
+            await self._api.stop()
+            self._api = None
 
 
 async def purge_loop(

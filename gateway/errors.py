@@ -195,3 +195,17 @@ class CallbackNotAllowed(ValidationError):
     """A callback or webhook URL names a host not in ``[server] callback_hosts``."""
 
     code = "callback_not_allowed"
+
+
+class RequestTimeout(GatewayError):
+    """A request's body did not arrive within the listener's ``body_timeout``."""
+
+    code = "request_timeout"
+    status = 408
+
+
+class TooManyConnections(GatewayError):
+    """The listener holds ``max_connections`` already; a new one is answered and closed."""
+
+    code = "too_many_connections"
+    status = 503

@@ -39,6 +39,8 @@ ERROR_CODES: Final = (
     "invalid_time",
     "batch_too_large",
     "payload_too_large",
+    "request_timeout",
+    "too_many_connections",
     "unsupported_media_type",
     "not_found",
     "method_not_allowed",

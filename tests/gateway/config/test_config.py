@@ -86,7 +86,9 @@ def test_api_settings_come_from_server(tmp_path: Path) -> None:
     ],
 )
 def test_loopback_listener(tmp_path: Path, host: str, loopback: bool) -> None:
-    cfg = load_config(write(tmp_path, f'[server]\nhost = "{host}"\n' + MINIMAL))
+    cfg = load_config(
+        write(tmp_path, f'[server]\nhost = "{host}"\nallow_plain_http = true\n' + MINIMAL)
+    )
     assert cfg.server.loopback is loopback
 
 
