@@ -260,10 +260,23 @@ class SqliteStore:
 
     async def cancel_message(self, message_id: str) -> Message:
         keyring = self.keyring
-        return await self._write(lambda conn: messages.cancel(conn, keyring, message_id))
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> Message:
+            message = messages.cancel(conn, keyring, message_id)
+            notify.message(message_id, message.state)  # a repeat is ignored by the outbox
+            return message
+
+        return await self._change(job)
 
     async def recover(self, *, resend_unknown: bool) -> RecoveryReport:
-        return await self._write(lambda conn: messages.recover(conn, resend_unknown=resend_unknown))
+        def job(conn: sqlite3.Connection, notify: Notifier) -> RecoveryReport:
+            return messages.recover(
+                conn,
+                resend_unknown=resend_unknown,
+                on_unknown=lambda message_id: notify.message(message_id, MessageState.UNKNOWN),
+            )
+
+        return await self._change(job)
 
     async def queued(self) -> list[QueueItem]:
         return await self._read(messages.select_queued)
@@ -291,10 +304,15 @@ class SqliteStore:
 
         return await self._change(job)
 
-    async def segment_unknown(self, message_id: str, seq: int, modem: str, error: str) -> None:
-        await self._write(
-            lambda conn: messages.segment_unknown(conn, message_id, seq, modem, error)
-        )
+    async def segment_unknown(
+        self, message_id: str, seq: int, modem: str, error: str, *, final: bool = True
+    ) -> None:
+        def job(conn: sqlite3.Connection, notify: Notifier) -> None:
+            messages.segment_unknown(conn, message_id, seq, modem, error)
+            if final:
+                notify.message(message_id, MessageState.UNKNOWN)
+
+        await self._change(job)
 
     async def requeue(
         self,

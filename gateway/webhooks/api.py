@@ -44,13 +44,14 @@ from gateway.http.openapi_builders import (
 )
 from gateway.http.resources import JsonObject, json_response
 from gateway.http.validation import page_cursor, page_limit, parse_json_object, query_params
-from gateway.store.base import DELIVERY_STATES, Delivery, Scope, Store
+from gateway.store.base import DELIVERY_STATES, MESSAGE_CHANGES, Delivery, Scope, Store
 from gateway.timefmt import rfc3339
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.subscriptions import Registry, Subscription
 
 MAX_SECRET_CHARS: Final = 256
 MAX_ACCOUNT_SID_CHARS: Final = 64
+MESSAGE_KINDS: Final = tuple(MESSAGE_CHANGES.values())  # in the order a message lives them
 _CREATE_FIELDS: Final = frozenset({"url", "events", "secret", "format", "account_sid"})
 
 
@@ -371,7 +372,7 @@ def event_schemas() -> dict[str, Schema]:
         )
 
     return {
-        "MessageEvent": envelope(["message.sent", "message.delivered", "message.failed"], message),
+        "MessageEvent": envelope(list(MESSAGE_KINDS), message),
         "InboundEvent": envelope(["inbound.received"], inbound),
         "ModemEvent": envelope(["modem.down", "modem.up"], modem),
     }
@@ -392,9 +393,7 @@ def _webhooks() -> dict[str, Any]:
         {"name": "Smsgw-Delivery", "in": "header", "required": True, "schema": STR},
     ]
     schema_of = {
-        "message.sent": "MessageEvent",
-        "message.delivered": "MessageEvent",
-        "message.failed": "MessageEvent",
+        **{kind: "MessageEvent" for kind in MESSAGE_KINDS},
         "inbound.received": "InboundEvent",
         "modem.down": "ModemEvent",
         "modem.up": "ModemEvent",
