@@ -598,6 +598,14 @@ class Store(Protocol):
         """A receiver's rows, newest first, each with its attempts (never the payload)."""
         ...
 
+    async def redeliver(
+        self, subscriber: str, *, delivery_id: str | None = None, since: float | None = None
+    ) -> int:
+        """A receiver's dead rows sent again: the one named, those created at or after
+        ``since``, or all. Each is pending at once with a fresh count of attempts (its
+        earlier attempts stay listed); returns how many. Wakes the dispatcher."""
+        ...
+
     async def delivery_counts(self) -> dict[str, int]:
         """Outbox rows by state (every state in :data:`DELIVERY_STATES`, 0 when none)."""
         ...

@@ -573,6 +573,19 @@ class SqliteStore:
         )
         return _page(items, limit, lambda d: d.id)
 
+    async def redeliver(
+        self, subscriber: str, *, delivery_id: str | None = None, since: float | None = None
+    ) -> int:
+        at = time.time()
+        count = await self._write(
+            lambda conn: outbox.redeliver(
+                conn, subscriber, at, delivery_id=delivery_id, since=since
+            )
+        )
+        if count and self._on_outbox is not None:
+            self._on_outbox()
+        return count
+
     async def delivery_counts(self) -> dict[str, int]:
         return await self._read(outbox.counts)
 
