@@ -72,6 +72,9 @@ class EventKind(enum.StrEnum):
     MESSAGE_SENT = "message.sent"
     MESSAGE_DELIVERED = "message.delivered"
     MESSAGE_FAILED = "message.failed"
+    MESSAGE_EXPIRED = "message.expired"
+    MESSAGE_CANCELLED = "message.cancelled"
+    MESSAGE_UNKNOWN = "message.unknown"  # handed to a modem, answer lost: it may have gone out
     INBOUND_RECEIVED = "inbound.received"
     MODEM_DOWN = "modem.down"
     MODEM_UP = "modem.up"

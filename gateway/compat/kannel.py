@@ -162,9 +162,12 @@ class KannelApi:
 
 
 def dlr_type(event: WebhookEvent, message: Message) -> int:
+    """Kannel has no type for an unknown outcome: it may have left, as Twilio's ``sent``
+    says, so it is reported as submitted. Expired and cancelled messages never left
+    (rejected); a message that left and then failed is undelivered."""
     if event.kind is EventKind.MESSAGE_DELIVERED:
         return DLR_DELIVERED
-    if event.kind is EventKind.MESSAGE_SENT:
+    if event.kind in (EventKind.MESSAGE_SENT, EventKind.MESSAGE_UNKNOWN):
         return DLR_SUBMITTED
     return DLR_FAILED if message.sent_at is not None else DLR_REJECTED
 

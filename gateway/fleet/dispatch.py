@@ -331,8 +331,11 @@ class Dispatcher:
         if verdict.holds_modem:
             self._on_fault[handle.name](verdict)  # out of rotation before the requeue below
         if verdict.action is Action.UNKNOWN:
-            await self.store.segment_unknown(message.id, seq, handle.name, verdict.text)
-            if not self.policy.config.resend_unknown:
+            resend = self.policy.config.resend_unknown
+            await self.store.segment_unknown(
+                message.id, seq, handle.name, verdict.text, final=not resend
+            )
+            if not resend:
                 self._track.pop(message.id, None)
                 return  # the store marked the message `unknown`
         track = self._track.setdefault(message.id, _Track(Eligibility()))

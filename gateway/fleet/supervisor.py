@@ -59,6 +59,15 @@ MISSED_HEALTH_POLL: Final = Classified(
 )
 WELL_SIM: Final = frozenset({"ready", "unknown"})  # "unknown": the firmware lacks AT+CPIN?
 RESET_EVENT: Final = "modem.reset"
+HEALTH_TIMEOUT: Final = "health_timeout"  # the poll's own bound ended it, not the driver's
+
+
+def _failure(exc: DriverError | TimeoutError, deadline: float) -> str:
+    """A poll's failure for the log: its stable code and class, and its text (a bare
+    TimeoutError has none, so the bound it hit is named instead)."""
+    code = exc.code if isinstance(exc, DriverError) else HEALTH_TIMEOUT
+    text = str(exc) or f"no answer within {deadline:g} s"
+    return f"{code} ({type(exc).__name__}: {text})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +359,11 @@ class ModemSupervisor:
                 async with asyncio.timeout(self.settings.health_deadline):
                     health = await handle.modem.health()
             except (DriverError, TimeoutError) as exc:
-                log.info("health poll of modem %s failed: %s", self.name, exc)
+                log.info(
+                    "health poll of modem %s failed: %s",
+                    self.name,
+                    _failure(exc, self.settings.health_deadline),
+                )
                 if isinstance(exc, CommandTimeout):
                     # The modem missed a command's deadline: a hang found while idle, out at
                     # once. (The outer bound alone may be a long send holding the port.)

@@ -284,11 +284,15 @@ class Change:
     detail: Mapping[str, Any] | None = None  # a modem event's detail
 
 
-# A message reaching one of these states notifies with this kind.
+# A message reaching one of these states notifies with this kind: every outcome has
+# one, so no subscriber is left showing a message as pending for ever.
 MESSAGE_CHANGES: Final = {
     MessageState.SENT: "message.sent",
     MessageState.DELIVERED: "message.delivered",
     MessageState.FAILED: "message.failed",
+    MessageState.EXPIRED: "message.expired",
+    MessageState.CANCELLED: "message.cancelled",
+    MessageState.UNKNOWN: "message.unknown",
 }
 INBOUND_RECEIVED: Final = "inbound.received"
 MODEM_CHANGES: Final = frozenset({"modem.up", "modem.down"})
@@ -408,13 +412,15 @@ class Store(Protocol):
     async def cancel_message(self, message_id: str, *, owner: str | None = None) -> Message:
         """Raises NotFound (also for another key's message when ``owner``, an API key id,
         is given), or NotCancellable once a segment has been handed to a modem.
-        Cancelling a cancelled message returns it unchanged. Notifies nothing."""
+        Cancelling a cancelled message returns it unchanged. Notifies
+        ``message.cancelled`` in the same transaction, once."""
         ...
 
     async def recover(self, *, resend_unknown: bool) -> RecoveryReport:
         """At start: `sending` segments become `unknown`; their message becomes `unknown`
         (or queued again when ``resend_unknown``); `sending` messages with no segment
-        in flight go back to `queued`. One transaction; notifies nothing."""
+        in flight go back to `queued`. One transaction; each message left `unknown`
+        notifies ``message.unknown`` in it."""
         ...
 
     async def queued(self) -> list[QueueItem]:
@@ -441,8 +447,12 @@ class Store(Protocol):
         in the same transaction."""
         ...
 
-    async def segment_unknown(self, message_id: str, seq: int, modem: str, error: str) -> None:
-        """The answer to AT+CMGS was lost: segment and message `unknown`. No event."""
+    async def segment_unknown(
+        self, message_id: str, seq: int, modem: str, error: str, *, final: bool = True
+    ) -> None:
+        """The answer to AT+CMGS was lost: segment and message `unknown`. When ``final``
+        notifies ``message.unknown`` in the same transaction; not when the caller puts the
+        message back in the queue next (``resend_unknown``), as that is no outcome."""
         ...
 
     async def requeue(
@@ -467,8 +477,9 @@ class Store(Protocol):
         error_code: str | None,
         error_text: str | None,
     ) -> None:
-        """Final states decided by the daemon: failed, expired, unknown. `failed`
-        notifies ``message.failed`` in the same transaction. Raises NotFound."""
+        """Final states decided by the daemon: failed, expired, unknown. Each notifies
+        (``message.failed``, ``message.expired``, ``message.unknown``) in the same
+        transaction. Raises NotFound."""
         ...
 
     # reports ---------------------------------------------------------------
@@ -603,6 +614,14 @@ class Store(Protocol):
         self, subscriber: str, *, state: str | None, cursor: str | None, limit: int
     ) -> Page[Delivery]:
         """A receiver's rows, newest first, each with its attempts (never the payload)."""
+        ...
+
+    async def redeliver(
+        self, subscriber: str, *, delivery_id: str | None = None, since: float | None = None
+    ) -> int:
+        """A receiver's dead rows sent again: the one named, those created at or after
+        ``since``, or all. Each is pending at once with a fresh count of attempts (its
+        earlier attempts stay listed); returns how many. Wakes the dispatcher."""
         ...
 
     async def delivery_counts(self) -> dict[str, int]:

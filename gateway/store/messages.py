@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -437,7 +437,13 @@ def cancel(
     return message
 
 
-def recover(conn: sqlite3.Connection, *, resend_unknown: bool) -> RecoveryReport:
+def recover(
+    conn: sqlite3.Connection,
+    *,
+    resend_unknown: bool,
+    on_unknown: Callable[[str], None] | None = None,
+) -> RecoveryReport:
+    """``on_unknown`` is called, in the transaction, for each message left `unknown`."""
     now = time.time()
     in_flight = [
         row[0]
@@ -463,12 +469,14 @@ def recover(conn: sqlite3.Connection, *, resend_unknown: bool) -> RecoveryReport
                 (now, message_id),
             ).rowcount
         else:
-            conn.execute(
+            changed = conn.execute(
                 "UPDATE messages SET state = 'unknown', last_error_code = 'send_unknown', "
                 "last_error_text = 'interrupted while sending', updated_at = ? "
                 "WHERE id = ? AND state = 'sending'",
                 (now, message_id),
-            )
+            ).rowcount
+            if changed and on_unknown is not None:
+                on_unknown(message_id)
     requeued += conn.execute(
         "UPDATE messages SET state = 'queued', updated_at = ? WHERE state = 'sending'",
         (now,),

@@ -134,6 +134,31 @@ def drop_receiver(conn: sqlite3.Connection, subscriber: str, at: float) -> int:
     ).rowcount
 
 
+def redeliver(
+    conn: sqlite3.Connection,
+    subscriber: str,
+    at: float,
+    *,
+    delivery_id: str | None,
+    since: float | None,
+) -> int:
+    """A receiver's dead rows (one, those created since ``since``, or all) pending again
+    at ``at`` with a fresh count of attempts; their past attempts stay listed."""
+    where = ["subscriber = ?", f"state = '{DEAD}'"]
+    params: list[Any] = [PENDING, at, subscriber]
+    if delivery_id is not None:
+        where.append("id = ?")
+        params.append(delivery_id)
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(since)
+    return conn.execute(
+        f"UPDATE {TABLE} SET state = ?, attempts = 0, next_at = ?, last_error = NULL "  # noqa: S608
+        f"WHERE {' AND '.join(where)}",
+        params,
+    ).rowcount
+
+
 def select_deliveries(
     conn: sqlite3.Connection,
     subscriber: str,

@@ -262,10 +262,23 @@ class SqliteStore:
 
     async def cancel_message(self, message_id: str, *, owner: str | None = None) -> Message:
         keyring = self.keyring
-        return await self._write(lambda conn: messages.cancel(conn, keyring, message_id, owner))
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> Message:
+            message = messages.cancel(conn, keyring, message_id, owner)
+            notify.message(message_id, message.state)  # a repeat is ignored by the outbox
+            return message
+
+        return await self._change(job)
 
     async def recover(self, *, resend_unknown: bool) -> RecoveryReport:
-        return await self._write(lambda conn: messages.recover(conn, resend_unknown=resend_unknown))
+        def job(conn: sqlite3.Connection, notify: Notifier) -> RecoveryReport:
+            return messages.recover(
+                conn,
+                resend_unknown=resend_unknown,
+                on_unknown=lambda message_id: notify.message(message_id, MessageState.UNKNOWN),
+            )
+
+        return await self._change(job)
 
     async def queued(self) -> list[QueueItem]:
         return await self._read(messages.select_queued)
@@ -293,10 +306,15 @@ class SqliteStore:
 
         return await self._change(job)
 
-    async def segment_unknown(self, message_id: str, seq: int, modem: str, error: str) -> None:
-        await self._write(
-            lambda conn: messages.segment_unknown(conn, message_id, seq, modem, error)
-        )
+    async def segment_unknown(
+        self, message_id: str, seq: int, modem: str, error: str, *, final: bool = True
+    ) -> None:
+        def job(conn: sqlite3.Connection, notify: Notifier) -> None:
+            messages.segment_unknown(conn, message_id, seq, modem, error)
+            if final:
+                notify.message(message_id, MessageState.UNKNOWN)
+
+        await self._change(job)
 
     async def requeue(
         self,
@@ -563,6 +581,19 @@ class SqliteStore:
             )
         )
         return _page(items, limit, lambda d: d.id)
+
+    async def redeliver(
+        self, subscriber: str, *, delivery_id: str | None = None, since: float | None = None
+    ) -> int:
+        at = time.time()
+        count = await self._write(
+            lambda conn: outbox.redeliver(
+                conn, subscriber, at, delivery_id=delivery_id, since=since
+            )
+        )
+        if count and self._on_outbox is not None:
+            self._on_outbox()
+        return count
 
     async def delivery_counts(self) -> dict[str, int]:
         return await self._read(outbox.counts)

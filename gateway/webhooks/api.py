@@ -26,6 +26,7 @@ from gateway.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
+from gateway.http.context import API_KEY
 from gateway.http.feature import Feature, Route
 from gateway.http.openapi_builders import (
     PAGE_PARAMS,
@@ -43,15 +44,26 @@ from gateway.http.openapi_builders import (
     secured,
 )
 from gateway.http.resources import JsonObject, json_response
-from gateway.http.validation import page_cursor, page_limit, parse_json_object, query_params
-from gateway.store.base import DELIVERY_STATES, Delivery, Scope, Store
+from gateway.http.validation import (
+    page_cursor,
+    page_limit,
+    parse_json_object,
+    parse_time,
+    query_params,
+)
+from gateway.store.base import DELIVERY_STATES, MESSAGE_CHANGES, Delivery, Scope, Store
 from gateway.timefmt import rfc3339
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.subscriptions import Registry, Subscription
 
 MAX_SECRET_CHARS: Final = 256
 MAX_ACCOUNT_SID_CHARS: Final = 64
+MESSAGE_KINDS: Final = tuple(MESSAGE_CHANGES.values())  # in the order a message lives them
 _CREATE_FIELDS: Final = frozenset({"url", "events", "secret", "format", "account_sid"})
+_REDELIVER_FIELDS: Final = frozenset({"delivery_id", "since"})
+MAX_DELIVERY_ID_CHARS: Final = 64
+REDELIVER_PATH: Final = "/v1/webhooks/{id}/deliveries/redeliver"
+REDELIVER_ACTION: Final = "webhook.redeliver"  # the audit trail's action
 
 
 class WebhookApi:
@@ -70,6 +82,7 @@ class WebhookApi:
                 Route("GET", "/v1/webhooks/{id}", self.get_subscription, Scope.ADMIN),
                 Route("DELETE", "/v1/webhooks/{id}", self.delete_subscription, Scope.ADMIN),
                 Route("GET", "/v1/webhooks/{id}/deliveries", self.list_deliveries, Scope.ADMIN),
+                Route("POST", REDELIVER_PATH, self.redeliver, Scope.ADMIN),
             ),
         )
 
@@ -134,6 +147,39 @@ class WebhookApi:
         return json_response(
             {"items": [delivery_json(d) for d in found.items], "next_cursor": found.next_cursor}
         )
+
+    async def redeliver(self, request: web.Request) -> web.Response:
+        """Dead deliveries sent again once the subscriber is fixed: the one named, those
+        created since a time, or all of them (an empty body). Audited."""
+        sub = self._find(request)
+        if request.content_type != "application/json":
+            raise UnsupportedMediaType("Content-Type must be application/json")
+        raw = await request.read()
+        body = parse_json_object(raw) if raw.strip() else {}
+        for name in body:
+            if name not in _REDELIVER_FIELDS:
+                raise UnknownField("unknown field", field=name[:64])
+        delivery_id = body.get("delivery_id")
+        if delivery_id is not None and not (
+            isinstance(delivery_id, str) and 0 < len(delivery_id) <= MAX_DELIVERY_ID_CHARS
+        ):
+            raise ValidationError("delivery_id must be a delivery's id", field="delivery_id")
+        since_raw = body.get("since")
+        since = None
+        if since_raw is not None:
+            if delivery_id is not None:
+                raise ValidationError("give delivery_id or since, not both", field="since")
+            if not isinstance(since_raw, str):
+                raise ValidationError("since must be an RFC 3339 time", field="since")
+            since = parse_time(since_raw, "since")
+        count = await self.store.redeliver(sub.id, delivery_id=delivery_id, since=since)
+        if delivery_id is not None and count == 0:
+            raise NotFound(
+                "no dead delivery with this id for this subscription", field="delivery_id"
+            )
+        detail = {"delivery_id": delivery_id, "since": since_raw, "redelivered": count}
+        await self.store.audit(request[API_KEY].id, REDELIVER_ACTION, detail, subject=sub.id)
+        return json_response({"redelivered": count})
 
     def _find(self, request: web.Request) -> Subscription:
         sub = self.registry.get(request.match_info["id"])
@@ -244,6 +290,25 @@ def _schemas() -> dict[str, Schema]:
             }
         ),
         "WebhookDeliveryPage": page_schema("WebhookDelivery"),
+        "WebhookRedeliver": {
+            **object_schema(
+                {
+                    "delivery_id": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_DELIVERY_ID_CHARS,
+                        "description": "this dead delivery only",
+                    },
+                    "since": {**TIME, "description": "dead deliveries created at or after"},
+                },
+                optional=("delivery_id", "since"),
+            ),
+            "description": "one of delivery_id or since, or neither: every dead delivery",
+            "maxProperties": 1,
+        },
+        "WebhookRedelivered": object_schema(
+            {"redelivered": {"type": "integer", "minimum": 0, "description": "pending again"}}
+        ),
     }
 
 
@@ -324,6 +389,22 @@ def _paths() -> dict[str, Any]:
                 Scope.ADMIN,
             )
         },
+        REDELIVER_PATH: {
+            "post": secured(
+                {
+                    "operationId": "redeliver_webhook_deliveries",
+                    "summary": "Send dead deliveries again (one, those since a time, or all),"
+                    " each with a fresh count of attempts; audited",
+                    "parameters": [sub_id],
+                    "requestBody": json_body("WebhookRedeliver"),
+                    "responses": {
+                        "200": json_content("WebhookRedelivered", "how many are pending again"),
+                        **error_responses("400", *_AUTH_ERRORS, "404", "413", "415"),
+                    },
+                },
+                Scope.ADMIN,
+            )
+        },
     }
 
 
@@ -371,7 +452,7 @@ def event_schemas() -> dict[str, Schema]:
         )
 
     return {
-        "MessageEvent": envelope(["message.sent", "message.delivered", "message.failed"], message),
+        "MessageEvent": envelope(list(MESSAGE_KINDS), message),
         "InboundEvent": envelope(["inbound.received"], inbound),
         "ModemEvent": envelope(["modem.down", "modem.up"], modem),
     }
@@ -392,9 +473,7 @@ def _webhooks() -> dict[str, Any]:
         {"name": "Smsgw-Delivery", "in": "header", "required": True, "schema": STR},
     ]
     schema_of = {
-        "message.sent": "MessageEvent",
-        "message.delivered": "MessageEvent",
-        "message.failed": "MessageEvent",
+        **{kind: "MessageEvent" for kind in MESSAGE_KINDS},
         "inbound.received": "InboundEvent",
         "modem.down": "ModemEvent",
         "modem.up": "ModemEvent",

@@ -1,0 +1,35 @@
+"""A failed health poll says why in the log: the exception's class and a stable code,
+even for a bare TimeoutError, whose text is empty."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import pytest
+
+from tests.gateway.runtime.conftest import RigFactory, poll_until
+
+
+async def test_a_health_poll_past_its_deadline_logs_class_and_code(
+    make_rig: RigFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.fleet.supervisor")
+    rig = await make_rig(health_interval=0.1)
+    assert rig.daemon.fleet is not None
+    supervisor = rig.daemon.fleet.supervisors["alpha"]
+    # The poll's own bound ends before the driver's command deadline: a TimeoutError.
+    supervisor.settings = replace(supervisor.settings, health_deadline=0.05)
+    rig.sims["alpha"].hang()
+
+    async def failed() -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.getMessage().startswith("health poll of modem alpha failed")
+        ]
+
+    [line, *_] = await poll_until(failed, "a failed health poll in the log")
+    assert line == (
+        "health poll of modem alpha failed: health_timeout (TimeoutError: no answer within 0.05 s)"
+    )
