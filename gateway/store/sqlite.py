@@ -90,7 +90,7 @@ from gateway.store.files import (
 from gateway.store.migrations import migrate
 from gateway.store.notices import Notifier
 from gateway.store.sealing import decode_cursor, dump_json, encode_cursor
-from gateway.store.writer import GroupWriter
+from gateway.store.writer import GroupWriter, sqlite_error_in
 
 T = TypeVar("T")
 
@@ -743,8 +743,7 @@ def _schema_tables() -> frozenset[str]:
 
 def _open_error(path: Path, exc: sqlite3.Error) -> StoreError:
     """A SQLite error at open as a typed one: damage gets its own code (exit 4)."""
-    name = str(getattr(exc, "sqlite_errorname", ""))
-    if any(name == code or name.startswith(code + "_") for code in DAMAGE_ERRORS):
+    if sqlite_error_in(exc, DAMAGE_ERRORS):
         return StoreDamaged(f"database {path} is damaged ({exc}); restore it from a backup")
     return StoreError(f"cannot open database {path}: {exc}")
 

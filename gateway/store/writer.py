@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 from gateway.errors import StoreError, StoreUnavailable
@@ -42,15 +42,19 @@ STORAGE_ERRORS: frozenset[str] = frozenset(
 )
 
 
+def sqlite_error_in(exc: BaseException, codes: Iterable[str]) -> bool:
+    """Whether ``exc`` is a SQLite error with one of ``codes`` (extended codes included:
+    ``SQLITE_IOERR_WRITE`` is a ``SQLITE_IOERR``)."""
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    return any(name == code or name.startswith(code + "_") for code in codes)
+
+
 def storage_failure(exc: BaseException) -> str | None:
     """What ``exc`` says of the storage (``database or disk is full``), or None when it
     is not a storage error."""
-    if not isinstance(exc, sqlite3.Error):
-        return None
-    name = str(getattr(exc, "sqlite_errorname", ""))  # extended: SQLITE_IOERR_WRITE
-    if any(name == code or name.startswith(code + "_") for code in STORAGE_ERRORS):
-        return str(exc)
-    return None
+    return str(exc) if sqlite_error_in(exc, STORAGE_ERRORS) else None
 
 
 def _unavailable(reason: str) -> StoreUnavailable:
