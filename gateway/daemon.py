@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 
 # All durations in seconds.
 PURGE_INTERVAL: Final = 6 * 3600.0  # retention purge period
+STORE_CHECK_INTERVAL: Final = 1.0  # the database file's identity, checked while idle
 DAY: Final = 86400.0
 GC_YOUNG_THRESHOLD: Final = 20_000  # net allocations between young collections (see tune_gc)
 
@@ -79,6 +80,7 @@ class RuntimeSettings:
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
     supervision: SupervisorSettings = field(default_factory=SupervisorSettings)
     purge_interval: float = PURGE_INTERVAL
+    store_check_interval: float = STORE_CHECK_INTERVAL
     device_poll_interval: float = DEVICE_POLL_INTERVAL
     key_watch_interval: float = KEY_WATCH_INTERVAL
     rotate_batch: int = ROTATE_BATCH
@@ -160,6 +162,8 @@ class Daemon:
         stack.push_async_callback(self._close_store)
         await self._open_store()
         store = self.store
+        watch_store = store_health_loop(store, self.settings.store_check_interval)
+        await stack.enter_async_context(running(watch_store, "store-health"))
         recovery = await store.recover(resend_unknown=cfg.retry.resend_unknown)
         if recovery.unknown_segments or recovery.requeued_messages:
             log.warning(
@@ -312,6 +316,14 @@ async def purge_loop(
         else:
             if removed:
                 log.info("retention purge removed %d record(s)", removed)
+        await asyncio.sleep(interval)  # a modelled period
+
+
+async def store_health_loop(store: Store, interval: float) -> None:
+    """The store's health, checked on a timer: a database deleted under an idle daemon
+    is logged (once, by the store) without waiting for a write or a probe."""
+    while True:
+        store.health()
         await asyncio.sleep(interval)  # a modelled period
 
 

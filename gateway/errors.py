@@ -83,6 +83,25 @@ class Unavailable(GatewayError):
     status = 503
 
 
+class StoreUnavailable(Unavailable):
+    """The database file was deleted or replaced under the daemon, or writes to it fail
+    (a full disk): nothing more is accepted until it is back."""
+
+
+class StoreDamaged(StoreError):
+    """The database is not one the gateway can trust: not a database, missing a table,
+    or failing its integrity check. Found at start; the daemon refuses to run."""
+
+    code = "store_damaged"
+
+
+class StoreMissing(StoreDamaged):
+    """The database is missing (or empty) though one was created here before: starting
+    on a fresh one would silently drop every accepted message."""
+
+    code = "store_missing"
+
+
 class InvalidJson(ValidationError):
     """The request body is not JSON (or not UTF-8)."""
 

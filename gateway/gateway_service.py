@@ -59,14 +59,22 @@ class Gateway:
         self._accepting = False
 
     def is_ready(self) -> bool:
+        return self.not_ready_reason() is None
+
+    def not_ready_reason(self) -> str | None:
         if not self._accepting or self._fleet is None:
-            return False
+            return "not accepting work (starting or stopping)"
         try:
-            self._store()
+            store = self._store()
         except Unavailable:
-            return False
+            return "the store is not open"
+        unhealthy = store.health()
+        if unhealthy is not None:
+            return unhealthy
         now = self._clock()
-        return any(h.usable(now) for h in self._fleet.handles.values())
+        if not any(h.usable(now) for h in self._fleet.handles.values()):
+            return "no modem is ready"
+        return None
 
     def modems(self) -> list[ModemStatus]:
         if self._fleet is None:

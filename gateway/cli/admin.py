@@ -21,7 +21,7 @@ from gateway.cli.client import format_table
 from gateway.config import StoreConfig
 from gateway.crypto import KeyRing
 from gateway.errors import DataDirInUse, KeyFileError, NotFound, StoreError, ValidationError
-from gateway.store import data_lock
+from gateway.store import data_lock, files
 from gateway.store.base import ApiKey, Scope, Store
 from gateway.store.data_lock import DataDirLock
 from gateway.store.rotation import ROTATE_BATCH, ROTATED_EVENT, describe_left, finish_rotation
@@ -60,6 +60,7 @@ def _ensure_data_dir(path: Path) -> None:
     if path.exists():
         if not path.is_dir():
             raise KeyFileError(f"data_dir {path} exists and is not a directory")
+        files.make_private_dir(path)
         return
     try:
         path.mkdir(mode=0o700, parents=True)
@@ -90,6 +91,39 @@ async def init(cfg: StoreConfig) -> str:
         await audit_key_created(store, key)
     _tighten(cfg.database)
     return token
+
+
+async def new_database(cfg: StoreConfig) -> str:
+    """Start over on an empty database with the existing key file, on purpose: the one
+    way past the store's refusal to recreate a lost database. Refuses while a daemon
+    runs or while a non-empty database is still there; returns a new admin API token."""
+    if not cfg.key_file.exists():
+        raise KeyFileError(f"key file {cfg.key_file} does not exist; run `smsgw init` instead")
+    ring = KeyRing.load(cfg.key_file)
+    lock = DataDirLock.acquire(cfg.data_dir, "init")
+    try:
+        _clear_lost_database(cfg.database)
+        async with open_store(cfg, ring) as store:
+            key, token = await store.create_api_key(ADMIN_KEY_NAME, ALL_SCOPES)
+            await store.audit(CLI_ACTOR, "store.new_database", {}, subject=None)
+            await audit_key_created(store, key)
+    finally:
+        lock.release()
+    _tighten(cfg.database)
+    return token
+
+
+def _clear_lost_database(database: Path) -> None:
+    """An empty leftover and the marker removed; a database with content is kept."""
+    with contextlib.suppress(FileNotFoundError):
+        if database.stat().st_size:
+            raise StoreError(
+                f"database {database} exists; move it away first if you mean to "
+                "start over (every message in it is lost to the gateway)"
+            )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    files.forget_created(database)
 
 
 def _tighten(path: Path) -> None:

@@ -29,6 +29,7 @@ from gateway.errors import (
     GatewayError,
     KeyFileError,
     NotFound,
+    StoreDamaged,
     Unauthorized,
     Unavailable,
     ValidationError,
@@ -53,7 +54,7 @@ exit codes:
   1  runtime error
   2  usage error (bad arguments, or a request the API refused as invalid)
   3  configuration invalid
-  4  key file or permission problem (also: API key refused)
+  4  key file, permission or damaged/missing database problem (also: API key refused)
   5  daemon unreachable or not ready
   6  not found
 
@@ -90,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(exc))
         return EXIT_USAGE
     except GatewayError as exc:
-        _error(exc.message)
+        _error(f"{exc.message} ({exc.code})" if isinstance(exc, StoreDamaged) else exc.message)
         return exit_code_for(exc)
     except PermissionError as exc:
         _error(f"permission denied: {exc.filename or exc}")
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def exit_code_for(exc: GatewayError) -> int:
     if isinstance(exc, ConfigError):
         return EXIT_CONFIG
-    if isinstance(exc, KeyFileError | Unauthorized | Forbidden):
+    if isinstance(exc, KeyFileError | StoreDamaged | Unauthorized | Forbidden):
         return EXIT_KEY
     if isinstance(exc, Unavailable):
         return EXIT_UNREACHABLE
@@ -168,9 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
         "create the data directory, key file, database and a first admin API key",
         "Create the data directory (0700), the encryption key file (0600) and the "
         "database (0600), then print an admin API key once. Refuses to overwrite an "
-        "existing key file: a new key would make the stored messages unreadable.",
+        "existing key file: a new key would make the stored messages unreadable. "
+        "With --new-database: keep the key file and start over on an empty database, "
+        "after the old one was lost (the daemon refuses to create one on its own).",
     )
     config_option(p)
+    p.add_argument(
+        "--new-database",
+        action="store_true",
+        help="start over on an empty database with the existing key file (the daemon "
+        "must be stopped; a non-empty database must be moved away first)",
+    )
     p.set_defaults(handler=_init)
 
     p = command(
@@ -361,7 +370,10 @@ def _load(path: str) -> Config:
 
 def _init(args: argparse.Namespace) -> int:
     config = _load(args.config)
-    token = asyncio.run(cli_admin.init(config.store))
+    if args.new_database:
+        token = asyncio.run(cli_admin.new_database(config.store))
+    else:
+        token = asyncio.run(cli_admin.init(config.store))
     out = _out()
     out.write(
         f"initialised {config.store.data_dir}\n"

@@ -76,3 +76,7 @@ class GatewayService(Protocol):
     def is_ready(self) -> bool:
         """Store open and at least one modem ready."""
         ...
+
+    def not_ready_reason(self) -> str | None:
+        """Why ``is_ready`` is false (for ``/readyz``), or None when ready."""
+        ...

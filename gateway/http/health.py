@@ -22,8 +22,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    if not request.app[CONTEXT].service.is_ready():
-        raise Unavailable("not ready: store closed or no modem ready")
+    """Ready, or a 503 whose message says why (the store's trouble, or no modem)."""
+    reason = request.app[CONTEXT].service.not_ready_reason()
+    if reason is not None:
+        raise Unavailable(f"not ready: {reason}")
     return json_response({"status": "ready"})
 
 

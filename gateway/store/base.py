@@ -389,6 +389,11 @@ class Store(Protocol):
         """Commit what is queued, then release the database."""
         ...
 
+    def health(self) -> str | None:
+        """Why the store cannot take writes now (its file deleted or replaced, writes
+        failing for want of storage), or None. Cheap; logs a change of reason once."""
+        ...
+
     # messages ------------------------------------------------------------
     async def add_messages(self, messages: Sequence[NewMessage]) -> list[AddResult]:
         """Commit (durably, group-committed) before returning: invariant 1.

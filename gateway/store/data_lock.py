@@ -3,7 +3,9 @@
 The daemon holds it for its lifetime and ``smsgw rotate-key`` while it re-encrypts,
 so two processes never keep different key rings for one database, and the CLI
 can tell whether a daemon runs. The kernel drops the lock when its holder dies,
-so a crash leaves nothing stale to clean up. The file names its holder
+so a crash leaves nothing stale to clean up. Taking it also tightens a data
+directory others could read or enter to 0700 (it holds the database and often the
+key file). The file names its holder
 (``daemon pid 123``) for the message a refused process prints.
 """
 
@@ -11,11 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 from pathlib import Path
 from typing import Final
 
 from gateway.errors import DataDirInUse, StoreError
+from gateway.store.files import make_private_dir
+
+log = logging.getLogger(__name__)
 
 LOCK_FILE_NAME: Final = "daemon.lock"
 _MAX_HOLDER_BYTES: Final = 256
@@ -31,6 +37,11 @@ class DataDirLock:
     @classmethod
     def acquire(cls, data_dir: Path, role: str) -> DataDirLock:
         """Take the lock at once or raise ``DataDirInUse`` naming who holds it."""
+        try:
+            if make_private_dir(data_dir):
+                log.warning("data directory %s was open to others; made it 0700", data_dir)
+        except OSError as exc:
+            raise StoreError(f"cannot make {data_dir} private: {exc.strerror}") from exc
         path = data_dir / LOCK_FILE_NAME
         fd = _open(path)
         try:

@@ -13,19 +13,33 @@ so the writer's transaction holds mostly SQLite work; the exception is the
 events a change causes, built from the rows inside its transaction (see
 :mod:`gateway.store.notices`). Listings are newest first;
 a cursor is the last id of the previous page, base64-encoded.
+
+Opening checks the file before trusting it: a database lost since one was made
+here is refused (:func:`~gateway.store.files.refuse_lost`), the pages get a bounded
+``PRAGMA quick_check`` and the schema must hold every table. ``health`` says why
+the store cannot take writes (the file deleted or replaced, the disk full); writes
+are refused while the file is gone.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from gateway.crypto import KeyRing
-from gateway.errors import KeyFileError, StoreError, UnknownKey, ValidationError
+from gateway.errors import (
+    KeyFileError,
+    StoreDamaged,
+    StoreError,
+    StoreUnavailable,
+    UnknownKey,
+    ValidationError,
+)
 from gateway.ids import new_id
 from gateway.store import (
     api_keys,
@@ -66,11 +80,17 @@ from gateway.store.base import (
     UndecodableInbound,
 )
 from gateway.store.connection import ConnectionThread
-from gateway.store.files import PrivateFileConnection
+from gateway.store.files import (
+    FileIdentity,
+    PrivateFileConnection,
+    identity,
+    mark_created,
+    refuse_lost,
+)
 from gateway.store.migrations import migrate
 from gateway.store.notices import Notifier
 from gateway.store.sealing import decode_cursor, dump_json, encode_cursor
-from gateway.store.writer import GroupWriter
+from gateway.store.writer import GroupWriter, sqlite_error_in
 
 T = TypeVar("T")
 
@@ -78,6 +98,10 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 MAX_PAGE = 1000
+QUICK_CHECK_SECONDS = 10.0  # at open; a larger database is checked this long, then trusted
+QUICK_CHECK_ERRORS = 5  # problems named in the refusal
+# SQLite's codes for a file that is not (or no longer) a sound database.
+DAMAGE_ERRORS: Final = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
 
 class SqliteStore:
@@ -105,23 +129,68 @@ class SqliteStore:
         self._writer: GroupWriter | None = None
         self._keys = api_keys.KeyCache()
         self._conversations = inbound.ConversationMap()
+        self._identity: FileIdentity = None  # the file opened, to notice it replaced
+        self._gone: str | None = None  # why the file can no longer be trusted (sticky)
+        self._reported: str | None = None  # the unhealthy reason last logged
 
     # -- lifecycle ---------------------------------------------------------------
 
     async def open(self) -> None:
         if self._writer is not None:
             raise StoreError("the store is already open")
+        refuse_lost(self.path)
         try:
             self._write_thread = await self._connect("store-writer")
             await self._write_thread.run(self._prepare)
             self._read_thread = await self._connect("store-reader")
             await self._read_thread.run(lambda conn: conn.execute("PRAGMA query_only=ON"))
             await self._read_thread.run(self._conversations.load)
+            self._identity = identity(self.path)
+            await self._write_thread.run(lambda _conn: mark_created(self.path))  # fsyncs
+        except sqlite3.Error as exc:
+            await self._close_connections()
+            raise _open_error(self.path, exc) from None
         except BaseException:
             await self._close_connections()
             raise
+        self._gone = self._reported = None
         self._writer = GroupWriter(self._write_thread)
+        self._writer.refuse = self._refuse_if_gone
         self._writer.start()
+
+    def health(self) -> str | None:
+        """Why the store cannot take writes now, or None. One ``stat``: cheap enough for
+        every health probe. A change of reason is logged once, here."""
+        if self._writer is None:
+            reason: str | None = "the store is not open"
+        else:
+            reason = self._file_gone() or (
+                f"writes to the database fail: {self._writer.failure}"
+                if self._writer.failure
+                else None
+            )
+        if reason != self._reported and self._writer is not None:
+            if reason is not None:
+                log.error("store unhealthy: %s", reason)
+            else:
+                log.warning("store healthy again: writes succeed")
+        self._reported = reason
+        return reason
+
+    def _file_gone(self) -> str | None:
+        if self._gone is None and identity(self.path) != self._identity:
+            self._gone = (
+                f"the database file was deleted or replaced ({self.path}); nothing is "
+                "accepted until the daemon is stopped and the database restored"
+            )
+        return self._gone
+
+    def _refuse_if_gone(self) -> None:
+        """Before each write: committing into a deleted file would lose it at the next start."""
+        gone = self._file_gone()
+        if gone is not None:
+            self.health()  # logs it, once
+            raise StoreUnavailable(gone)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -157,8 +226,15 @@ class SqliteStore:
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
-        """Schema up to date, and the key proven to be this database's (the canary)."""
-        migrate(conn)
+        """Pages sound, schema up to date and whole, and the key proven to be this
+        database's (the canary)."""
+        self._quick_check(conn)
+        try:
+            migrate(conn)
+        except sqlite3.OperationalError:
+            self._require_tables(conn)
+            raise
+        self._require_tables(conn)
         # A new database gets a canary sealed with this key; an existing one keeps its own.
         # The canary and the trail's first head commit together: neither exists alone.
         conn.execute("BEGIN IMMEDIATE")
@@ -175,6 +251,35 @@ class SqliteStore:
             matches = False
         if not matches:
             raise KeyFileError(f"key does not match this database ({self.path})")
+
+    def _quick_check(self, conn: sqlite3.Connection) -> None:
+        """``PRAGMA quick_check``, for at most QUICK_CHECK_SECONDS (logged when cut short)."""
+        deadline = time.monotonic() + QUICK_CHECK_SECONDS
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+        try:
+            rows = conn.execute(f"PRAGMA quick_check({QUICK_CHECK_ERRORS})").fetchall()
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_INTERRUPT":
+                raise
+            log.warning("database check cut short after %.0f s", QUICK_CHECK_SECONDS)
+            return
+        finally:
+            conn.set_progress_handler(None, 0)
+        problems = [str(row[0]) for row in rows if row[0] != "ok"]
+        if problems:
+            raise StoreDamaged(
+                f"database {self.path} failed its integrity check: {'; '.join(problems)}; "
+                "restore it from a backup"
+            )
+
+    def _require_tables(self, conn: sqlite3.Connection) -> None:
+        found = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        missing = sorted(_schema_tables() - found)
+        if missing:
+            raise StoreDamaged(
+                f"database {self.path} lacks table(s) {', '.join(missing)}; "
+                "restore it from a backup"
+            )
 
     async def _close_connections(self) -> None:
         for thread in (self._read_thread, self._write_thread):
@@ -662,6 +767,25 @@ class SqliteStore:
             # Between two groups the writer holds no transaction, so this is safe.
             await self._write_thread.run(housekeeping.checkpoint)
         return deleted
+
+
+@functools.cache
+def _schema_tables() -> frozenset[str]:
+    """The tables the migrations make, read from a scratch database in memory."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        migrate(conn)
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    finally:
+        conn.close()
+    return frozenset(str(row[0]) for row in rows if not str(row[0]).startswith("sqlite_"))
+
+
+def _open_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """A SQLite error at open as a typed one: damage gets its own code (exit 4)."""
+    if sqlite_error_in(exc, DAMAGE_ERRORS):
+        return StoreDamaged(f"database {path} is damaged ({exc}); restore it from a backup")
+    return StoreError(f"cannot open database {path}: {exc}")
 
 
 def _page_limit(limit: int) -> int:

@@ -90,3 +90,6 @@ class ServiceDouble:
 
     def is_ready(self) -> bool:
         return self.ready
+
+    def not_ready_reason(self) -> str | None:
+        return None if self.ready else "not ready (set by the test)"

@@ -85,8 +85,15 @@ def test_error_codes_documented_are_the_ones_raised() -> None:
     def subclasses(cls: type[GatewayError]) -> list[type[GatewayError]]:
         return [cls, *(s for sub in cls.__subclasses__() for s in subclasses(sub))]
 
-    # Raised outside request handling (config, key file, the CLI's own client), or only
-    # as the base of more specific codes.
-    not_served = {"config_invalid", "key_file", "daemon_unreachable", "conflict"}
+    # Raised outside request handling (config, key file, the CLI's own client, a store
+    # refused at open), or only as the base of more specific codes.
+    not_served = {
+        "config_invalid",
+        "key_file",
+        "daemon_unreachable",
+        "conflict",
+        "store_damaged",
+        "store_missing",
+    }
     api_codes = {cls.code for cls in subclasses(GatewayError)} - not_served
     assert api_codes <= set(ERROR_CODES)

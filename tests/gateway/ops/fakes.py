@@ -123,6 +123,9 @@ class FakeService:
     def is_ready(self) -> bool:
         return any(m.state == "ready" for m in self.statuses.values())
 
+    def not_ready_reason(self) -> str | None:
+        return None if self.is_ready() else "no modem is ready"
+
     def set_state(self, name: str, state: str, reason: str) -> None:
         self.statuses[name] = replace(self.statuses[name], state=state, reason=reason)
 

@@ -112,7 +112,10 @@ def test_audit_verify_reports_damage_without_a_traceback(
     assert cli.main(["keys", "create", "--name", "ehr", "--scopes", "send", *config]) == 0
     capsys.readouterr()
     _sql(tmp_path / "data" / "smsgw.db", DAMAGE[damage])
-    assert cli.main(["audit", "verify", *config]) == cli.EXIT_ERROR
+    # A missing table is found when the store opens, before the trail is walked.
+    dropped = damage == "dropped_table"
+    expected = cli.EXIT_KEY if dropped else cli.EXIT_ERROR
+    assert cli.main(["audit", "verify", *config]) == expected
     captured = capsys.readouterr()
-    assert "audit_broken" in captured.err
+    assert ("store_damaged" if dropped else "audit_broken") in captured.err
     assert "Traceback" not in captured.err + captured.out
