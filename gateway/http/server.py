@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 # All timeouts in seconds.
 SHUTDOWN_TIMEOUT: Final = 10.0  # in-flight requests get this long to finish on stop
+LINGERING_TIME: Final = 1.0  # seconds an unread body is drained after an early answer
 LOG_INTERVAL: Final = 60.0  # at most one line this often for each kind of refusal
 _ACCEPT_ERROR: Final = "socket.accept() out of system resource"  # asyncio's message
 
@@ -237,6 +238,10 @@ async def serve_app(
         handle_signals=False,
         shutdown_timeout=shutdown_timeout,
         keepalive_timeout=limits.header_timeout,  # armed at connect and after each answer
+        # After an answer sent before the body was read (a 408), aiohttp reads and drops
+        # the rest so the client sees the answer rather than a reset; 10 s by default,
+        # which would hand a slow client back the time the body timeout took away.
+        lingering_time=LINGERING_TIME,
     )
     await runner.setup()
     loop = asyncio.get_running_loop()
