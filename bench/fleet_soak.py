@@ -49,6 +49,9 @@ from gateway.store.base import Scope
 MODEMS = (("alpha", "quectel"), ("bravo", "simcom"), ("charlie", "generic"))
 NOISE = 0.3  # share of alpha's lines with stray bytes in front
 REGISTRATION_CYCLE = (4.0, 3.0)  # bravo: seconds registered, then seconds without network
+# The network's side of AT+CSMS=1: a routed +CMT/+CDS not acknowledged within this many
+# seconds (the daemon was killed before its commit) is handed over again after REDELIVERY.
+ACK_TIMEOUT, REDELIVERY = 5.0, 2.0
 STARTUP_DEADLINE = 30.0  # seconds for a restarted daemon to answer /readyz
 SETTLE_DEADLINE = 120.0  # seconds for the queue to drain and reports to return
 BATCH = 25  # messages per POST
@@ -227,6 +230,8 @@ async def main(args: argparse.Namespace) -> int:
     }
     for sim in sims.values():
         await sim.start()
+    for sim in sims.values():
+        sim.set_ack_timeout(ACK_TIMEOUT, redelivery=REDELIVERY)
     sims["alpha"].set_noise(NOISE, seed=args.seed)
     config = write_config(root, free_port(), sims)
     init = await asyncio.create_subprocess_exec(
