@@ -14,35 +14,23 @@ run --config ...`` runs the ordinary CLI with these points wrapped:
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from gateway.cli.main import main
 from gateway.crypto import KeyRing
-from gateway.store import housekeeping, writer
+from gateway.store import housekeeping
+from tests.e2e.crash_points import crash_after_commit, die
 
 PHASES: Final = ("adopted", "batch", "canary", "retired")
 ENV: Final = "SMSGW_TEST_CRASH_AT"
 BATCH: Final = 2  # values per re-sealing batch: several batches even for a few messages
 
 
-def _crash() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _install(phase: str) -> None:
     armed: list[bool] = []  # set inside a transaction, acted on once it has committed
-    run_group = writer._run_group
-
-    def run_group_then_crash(conn: sqlite3.Connection, jobs: Any) -> Any:
-        outcomes = run_group(conn, jobs)  # committed when it returns
-        if armed:
-            _crash()
-        return outcomes
-
-    writer._run_group = run_group_then_crash
+    crash_after_commit(lambda _conn: bool(armed))
 
     if phase == "adopted":
         reload = KeyRing.reload
@@ -50,7 +38,7 @@ def _install(phase: str) -> None:
         def reload_then_crash(self: KeyRing) -> bool:
             changed = reload(self)
             if changed:
-                _crash()
+                die()
             return changed
 
         KeyRing.reload = reload_then_crash  # type: ignore[method-assign]
@@ -82,7 +70,7 @@ def _install(phase: str) -> None:
         def retire_then_crash(self: KeyRing, path: Path) -> list[str]:
             retired = retire(self, path)
             if retired:
-                _crash()
+                die()
             return retired
 
         KeyRing.retire = retire_then_crash  # type: ignore[method-assign]

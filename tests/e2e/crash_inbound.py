@@ -10,42 +10,27 @@ ordinary CLI with the store wrapped at that point.
 from __future__ import annotations
 
 import os
-import signal
-import sqlite3
-from typing import Any
 
 from gateway.cli.main import main
-from gateway.store import writer
 from gateway.store.base import InboundPart, InboundResult
 from gateway.store.sqlite import SqliteStore
+from tests.e2e.crash_points import crash_after_commit, die, rows
 
 CRASH_ENV = "SMSGW_TEST_CRASH"
 BEFORE_COMMIT = "before_commit"
 AFTER_COMMIT = "after_commit"
 
 
-def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _install(point: str) -> None:
     if point == BEFORE_COMMIT:
 
         async def add_inbound_then_crash(self: SqliteStore, part: InboundPart) -> InboundResult:
-            _die()
+            die()
             raise AssertionError("unreachable")
 
         SqliteStore.add_inbound = add_inbound_then_crash  # type: ignore[method-assign]
     elif point == AFTER_COMMIT:
-        run_group = writer._run_group
-
-        def run_group_then_crash(conn: sqlite3.Connection, jobs: Any) -> Any:
-            outcomes = run_group(conn, jobs)  # committed when it returns
-            if conn.execute("SELECT count(*) FROM inbound").fetchone()[0]:
-                _die()
-            return outcomes
-
-        writer._run_group = run_group_then_crash
+        crash_after_commit(rows("SELECT count(*) FROM inbound"))
     else:
         raise SystemExit(f"unknown crash point {point!r}")
 

@@ -7,29 +7,12 @@ ordinary CLI with the store's group-commit step wrapped.
 
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
-from typing import Any
-
 from gateway.cli.main import main
-from gateway.store import writer
+from tests.e2e.crash_points import crash_after_commit, rows
 
 IN_FLIGHT = "SELECT count(*) FROM segments WHERE state = 'sending'"
 
 
-def _install() -> None:
-    run_group = writer._run_group
-
-    def run_group_then_crash(conn: sqlite3.Connection, jobs: Any) -> Any:
-        outcomes = run_group(conn, jobs)  # committed when it returns
-        if conn.execute(IN_FLIGHT).fetchone()[0]:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return outcomes
-
-    writer._run_group = run_group_then_crash
-
-
 if __name__ == "__main__":
-    _install()
+    crash_after_commit(rows(IN_FLIGHT))
     raise SystemExit(main())

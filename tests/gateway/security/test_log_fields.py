@@ -10,28 +10,12 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 
 from gateway.http.access_log import AccessLog
-from gateway.logs import setup_logging
-
-
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    root = logging.getLogger()
-    before, old_level = list(root.handlers), root.level
-    setup_logging("debug", "text", stream)
-    try:
-        yield stream
-    finally:
-        for handler in [h for h in root.handlers if h not in before]:
-            root.removeHandler(handler)
-            handler.close()
-        root.setLevel(old_level)
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 
 from gateway.http.access_log import AccessLog
-from gateway.logs import mask_phone_numbers, setup_logging
+from gateway.logs import mask_phone_numbers
 
 NUMBER = "15557654321"
 TEXT = "Chest pain since Tuesday"
@@ -38,22 +37,6 @@ async def server() -> AsyncIterator[int]:
         yield int(runner.addresses[0][1])
     finally:
         await runner.cleanup()
-
-
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    """The daemon's own log setup, writing to a buffer; removed again afterwards."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    before, old_level = list(root.handlers), root.level
-    setup_logging("debug", "text", stream)
-    try:
-        yield stream
-    finally:
-        for handler in [h for h in root.handlers if h not in before]:
-            root.removeHandler(handler)
-            handler.close()
-        root.setLevel(old_level)
 
 
 async def send_raw(port: int, data: bytes) -> bytes:
