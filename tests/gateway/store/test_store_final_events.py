@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from gateway.crypto import KeyRing
 from gateway.store.base import MessageState
 from gateway.store.sqlite import SqliteStore
 
-from .conftest import new_message
-from .test_store_outbox import RecordingFanout, Wakes, outbox_rows
+from .conftest import RecordingFanout, Wakes, new_message, outbox_rows
 
 FINAL_KINDS = frozenset({"message.expired", "message.cancelled", "message.unknown"})
 
@@ -20,23 +17,6 @@ FINAL_KINDS = frozenset({"message.expired", "message.cancelled", "message.unknow
 @pytest.fixture
 def fanout() -> RecordingFanout:
     return RecordingFanout(wanted=FINAL_KINDS)
-
-
-@pytest.fixture
-def wakes() -> Wakes:
-    return Wakes()
-
-
-@pytest.fixture
-async def evented(
-    db_path: Path, keyring: KeyRing, fanout: RecordingFanout, wakes: Wakes
-) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(db_path, keyring, fanout=fanout, on_outbox=wakes)
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def kinds(db_path: Path) -> list[tuple[str, str | None]]:

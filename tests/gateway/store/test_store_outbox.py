@@ -4,93 +4,19 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from gateway.crypto import KeyRing
 from gateway.store.base import (
     DELIVERED,
     Attempt,
-    Change,
     InboundPart,
     MessageState,
-    Notice,
 )
 from gateway.store.sqlite import SqliteStore
 
-from .conftest import BODY, NUMBER, new_message
-
-
-@dataclass
-class RecordingFanout:
-    """Wants what ``wanted`` names; one receiver per change; records what it was asked."""
-
-    wanted: frozenset[str] = frozenset(
-        {"message.sent", "message.delivered", "message.failed", "inbound.received", "modem.down"}
-    )
-    fail: bool = False
-    asked: list[str] = field(default_factory=list)
-    built: list[Change] = field(default_factory=list)
-
-    def wants(self, kind: str, metadata: Mapping[str, Any]) -> bool:
-        self.asked.append(kind)
-        return kind in self.wanted
-
-    def notices(self, change: Change, spec: Callable[[str], dict[str, Any] | None]) -> list[Notice]:
-        if self.fail:
-            raise RuntimeError("fan-out failed")
-        self.built.append(change)
-        source = (
-            change.message.id if change.message else change.inbound.id if change.inbound else None
-        )
-        text = change.message.body if change.message else change.kind
-        return [
-            Notice("sub_1", change.kind, "k", source, lambda row_id: f"{row_id}:{text}".encode())
-        ]
-
-
-@dataclass
-class Wakes:
-    count: int = 0
-
-    def __call__(self) -> None:
-        self.count += 1
-
-
-@pytest.fixture
-def fanout() -> RecordingFanout:
-    return RecordingFanout()
-
-
-@pytest.fixture
-def wakes() -> Wakes:
-    return Wakes()
-
-
-@pytest.fixture
-async def evented(
-    db_path: Path, keyring: KeyRing, fanout: RecordingFanout, wakes: Wakes
-) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(db_path, keyring, fanout=fanout, on_outbox=wakes)
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-def outbox_rows(db_path: Path) -> list[tuple[str, str, str | None, bytes]]:
-    raw = sqlite3.connect(db_path)
-    try:
-        return raw.execute(
-            "SELECT subscriber, kind, source, payload_enc FROM webhook_outbox ORDER BY id"
-        ).fetchall()
-    finally:
-        raw.close()
+from .conftest import BODY, NUMBER, RecordingFanout, Wakes, new_message, outbox_rows
 
 
 async def test_sent_writes_its_event_in_the_same_commit(
