@@ -113,6 +113,7 @@ class RigFactory:
         fault_hold: float = 30.0,
         probe_initial: float = 2.0,
         health_interval: float = 60.0,
+        health_deadline: float | None = None,
         reassembly_timeout: float = 600.0,
         rate: RateConfig | None = None,
     ) -> Rig:
@@ -159,6 +160,7 @@ class RigFactory:
                 fault_hold=fault_hold,
                 probe_initial=probe_initial,
                 health_interval=health_interval,
+                health_deadline=health_deadline or FAST_SUPERVISION.health_deadline,
             ),
             serve_http=serve_http,
         )

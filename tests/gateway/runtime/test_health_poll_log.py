@@ -4,8 +4,6 @@ even for a bare TimeoutError, whose text is empty."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-
 import pytest
 
 from tests.gateway.runtime.conftest import RigFactory, poll_until
@@ -15,11 +13,9 @@ async def test_a_health_poll_past_its_deadline_logs_class_and_code(
     make_rig: RigFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="gateway.fleet.supervisor")
-    rig = await make_rig(health_interval=0.1)
-    assert rig.daemon.fleet is not None
-    supervisor = rig.daemon.fleet.supervisors["alpha"]
     # The poll's own bound ends before the driver's command deadline: a TimeoutError.
-    supervisor.settings = replace(supervisor.settings, health_deadline=0.05)
+    # Set before start, so that no poll already in flight runs under another bound.
+    rig = await make_rig(health_interval=0.1, health_deadline=0.05)
     rig.sims["alpha"].hang()
 
     async def failed() -> list[str]:
