@@ -4,6 +4,7 @@ even for a bare TimeoutError, whose text is empty."""
 from __future__ import annotations
 
 import logging
+
 import pytest
 
 from tests.gateway.runtime.conftest import RigFactory, poll_until
