@@ -282,11 +282,12 @@ async def test_http_api_is_served_and_ready(make_rig: RigFactory) -> None:
 async def test_restart_rebuilds_the_queue_from_the_store(make_rig: RigFactory) -> None:
     rig = await make_rig()
     now = rig.daemon._clock()
-    later = await rig.send("+15551230013", "kept across restarts", send_at=now + 0.3)
+    later = await rig.send("+15551230013", "kept across restarts", send_at=now + 1.0)
     await rig.daemon.stop()
+    assert rig.sims["alpha"].sent == []
+    # Only the second daemon can send it, and only from what it read back from the store;
+    # whether it is still waiting when that daemon is ready depends on the machine's load.
     rig2 = await make_rig((("bravo", "generic"),))
-    assert rig2.daemon.scheduler is not None
-    assert later.id in rig2.daemon.scheduler
     await rig2.wait_state(later.id, MessageState.DELIVERED, MessageState.SENT)
     assert len(rig2.sims["bravo"].sent) == 1
     await asyncio.sleep(0)
