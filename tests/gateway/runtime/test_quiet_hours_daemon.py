@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from gateway.config import DEFAULT_CATEGORIES, CategoryConfig, ClinicConfig, DailyWindow
-from gateway.core.waiting import WaitReason
+from gateway.core.waiting import Waiting, WaitReason
 from gateway.store.base import MessageState
 from tests.gateway.runtime.clinic import PATIENT, ZONE_NAME, call, local, token
 from tests.gateway.runtime.conftest import RigFactory, poll_until
@@ -178,3 +178,20 @@ async def test_a_message_queued_before_the_evening_waits_if_it_is_still_in_line_
 
     await poll_until(held, "the late message held for the quiet hours")
     assert rig.sims["alpha"].sent == []
+
+
+async def test_a_held_message_is_still_held_after_a_restart(make_rig: RigFactory) -> None:
+    clock = SteppedClock(local(2026, 6, 10, 21, 0))
+    categories = quiet(DailyWindow(20 * 60, 8 * 60))
+    rig = await make_rig(clock=clock, categories=categories, clinic=CLINIC)
+    held = await rig.send(PATIENT, "Newsletter", category="marketing")
+    await rig.daemon.stop()
+    rig2 = await make_rig(
+        (("bravo", "generic"),), clock=clock, categories=categories, clinic=CLINIC
+    )
+    scheduler = rig2.daemon.scheduler
+    assert scheduler is not None
+    assert scheduler.waiting(held.id) == Waiting(
+        WaitReason.QUIET_HOURS, until=local(2026, 6, 11, 8, 0)
+    )
+    assert rig2.sims["bravo"].sent == []
