@@ -24,9 +24,12 @@ import math
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -294,6 +297,8 @@ class Config:
     inbound: InboundConfig = field(default_factory=InboundConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     webhooks: tuple[WebhookConfig, ...] = ()
+    categories: Mapping[str, CategoryConfig] = field(default_factory=lambda: DEFAULT_CATEGORIES)
+    clinic: ClinicConfig = field(default_factory=lambda: ClinicConfig())
 
     def api_settings(self) -> ApiSettings:
         return self.server.api_settings()
@@ -331,9 +336,22 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
     root = _Table(
         data,
         "",
-        {"server", "store", "modems", "routes", "retry", "inbound", "logging", "webhooks"},
+        {
+            "server",
+            "store",
+            "modems",
+            "routes",
+            "retry",
+            "inbound",
+            "logging",
+            "webhooks",
+            "categories",
+            "clinic",
+        },
         base_dir,
     )
+    categories = parse_categories(root.table("categories"))
+    clinic = parse_clinic(root.table("clinic"), categories)
     server = _server(root.table("server"))
     store_table = root.table("store", required=True)
     store = _store(store_table)
@@ -358,6 +376,8 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
         ),
         logging=_logging(root.table("logging")),
         webhooks=parse_webhooks(data.get("webhooks"), base_dir=base_dir),
+        categories=categories,
+        clinic=clinic,
     )
 
 
@@ -670,6 +690,148 @@ def _check_family_names(modems: tuple[ModemConfig, ...]) -> None:
 def _hint(word: str, candidates: set[str] | frozenset[str]) -> str:
     close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# categories and the clinic's hours --------------------------------------------------
+
+CARE: Final = "care"  # the category of a message that names none
+_HHMM_RE: Final = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
+
+
+@dataclass(frozen=True, slots=True)
+class DailyWindow:
+    """A span of local wall time, minutes after midnight; ``end <= start`` crosses midnight."""
+
+    start: int
+    end: int
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end <= self.start
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryConfig:
+    """``[categories.NAME]``: what kind of message this is, and the rules it follows."""
+
+    opt_out: bool = True  # a patient's STOP covers it; false only where the law allows
+    quiet_hours: DailyWindow | None = None  # clinic local time; None: any hour
+    urgent_in_quiet_hours: bool = True  # priority "urgent" passes the quiet hours
+
+
+DEFAULT_CATEGORIES: Final[Mapping[str, CategoryConfig]] = MappingProxyType(
+    {name: CategoryConfig() for name in (CARE, "reminder", "survey", "marketing")}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AutoReplyConfig:
+    """``[clinic.auto_reply]``: one text to a patient who writes while the office is closed."""
+
+    enabled: bool = False
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicConfig:
+    """``[clinic]``: who the clinic is and when it is open, in its own time zone."""
+
+    name: str = "the clinic"  # named in default texts
+    timezone: str = "UTC"  # IANA name; required once anything depends on local time
+    office_hours: tuple[tuple[DailyWindow, ...], ...] = ((),) * 7  # by date.weekday()
+    holidays: frozenset[date] = frozenset()
+    auto_reply: AutoReplyConfig = field(default_factory=AutoReplyConfig)
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+def parse_categories(t: _Table) -> Mapping[str, CategoryConfig]:
+    """The four defaults, each replaced by a table of its name; other names are added."""
+    found = dict(DEFAULT_CATEGORIES)
+    for name in t.data:
+        if not _NAME_RE.fullmatch(name):
+            raise t.error(name, "a category name is 1-32 of a-z, 0-9, - and _")
+        table = t.table(name, allowed={"opt_out", "quiet_hours", "urgent_in_quiet_hours"})
+        quiet = table.optional_string("quiet_hours")
+        found[name] = CategoryConfig(
+            opt_out=table.boolean("opt_out", True),
+            quiet_hours=None if quiet is None else _window(table, "quiet_hours", quiet),
+            urgent_in_quiet_hours=table.boolean("urgent_in_quiet_hours", True),
+        )
+    return MappingProxyType(found)
+
+
+def parse_clinic(t: _Table, categories: Mapping[str, CategoryConfig]) -> ClinicConfig:
+    t.allow("name", "timezone", "office_hours", "holidays", "auto_reply")
+    name = t.string("name", "the clinic").strip()
+    if not name:
+        raise t.error("name", "must not be empty")
+    zone = t.optional_string("timezone")
+    if zone is not None:
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            why = f"{zone!r} is not an IANA time zone (e.g. America/Chicago)"
+            raise t.error("timezone", why) from None
+    hours_table = t.table("office_hours", allowed=set(WEEKDAYS))
+    office_hours = tuple(_day_windows(hours_table, day) for day in WEEKDAYS)
+    holidays = frozenset(_holiday(t, i, text) for i, text in enumerate(t.string_list("holidays")))
+    reply_table = t.table("auto_reply", allowed={"enabled", "text"})
+    auto_reply = AutoReplyConfig(
+        enabled=reply_table.boolean("enabled", False), text=reply_table.string("text").strip()
+    )
+    if auto_reply.enabled and not auto_reply.text:
+        raise reply_table.error("text", "is required when enabled = true")
+    if auto_reply.enabled and not any(office_hours):
+        raise hours_table.error("mon", "office hours are required for an auto-reply")
+    quiet = sorted(n for n, c in categories.items() if c.quiet_hours is not None)
+    if zone is None and (quiet or any(office_hours)):
+        needs = f"categories.{quiet[0]}.quiet_hours" if quiet else "clinic.office_hours"
+        raise t.error("timezone", f"is required by {needs} (local time needs a zone)")
+    return ClinicConfig(
+        name=name,
+        timezone=zone or "UTC",
+        office_hours=office_hours,
+        holidays=holidays,
+        auto_reply=auto_reply,
+    )
+
+
+def _window(t: _Table, key: str, text: str) -> DailyWindow:
+    start, sep, end = text.partition("-")
+    a, b = _HHMM_RE.fullmatch(start.strip()), _HHMM_RE.fullmatch(end.strip())
+    if not sep or a is None or b is None:
+        raise t.error(key, f"must be HH:MM-HH:MM (24-hour, e.g. 20:00-08:00), got {text!r}")
+    window = DailyWindow(int(a[1]) * 60 + int(a[2]), int(b[1]) * 60 + int(b[2]))
+    if window.start == window.end:
+        raise t.error(key, "start and end are the same time")
+    return window
+
+
+def _day_windows(t: _Table, day: str) -> tuple[DailyWindow, ...]:
+    """One ``"08:00-17:00"`` or a list of them; office hours stay within the day."""
+    value = t.data.get(day)
+    if value is None:
+        return ()
+    texts = t.string_list(day) if isinstance(value, list) else (t.string(day),)
+    windows = tuple(_window(t, day, text) for text in texts)
+    for window in windows:
+        if window.crosses_midnight:
+            raise t.error(day, "office hours must end after they start, within the day")
+    return tuple(sorted(windows, key=lambda w: w.start))
+
+
+def _holiday(t: _Table, index: int, text: str) -> date:
+    try:
+        if not _DATE_RE.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise t.error(f"holidays[{index}]", f"must be a date YYYY-MM-DD, got {text!r}") from None
 
 
 # callback hosts and webhooks ---------------------------------------------------

@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from gateway.config import ApiSettings, Config
+from gateway.core.auto_reply import AutoReply, ConsentKeyword, no_consent_keywords
 from gateway.core.policy import RetryPolicy
+from gateway.core.quiet_hours import QuietHours
 from gateway.core.routing import Router
 from gateway.core.scheduler import Scheduler
 from gateway.core.submission import SubmissionRules
@@ -111,6 +113,7 @@ class Daemon:
         modem_factory: ModemFactory | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        is_consent_keyword: ConsentKeyword = no_consent_keywords,
     ) -> None:
         self.config = config
         self.settings = settings or RuntimeSettings()
@@ -121,8 +124,21 @@ class Daemon:
         self._clock = clock
         self._store: Store | None = None
         self.router = Router(config.routes, config.modems)
-        rules = SubmissionRules(config.server.default_country, self.api.max_segments, self.router)
+        rules = SubmissionRules(
+            config.server.default_country,
+            self.api.max_segments,
+            self.router,
+            frozenset(config.categories),
+        )
         self.gateway = Gateway(self.api, rules, lambda: self.store, clock=clock, rng=rng)
+        # Opt-out keywords are answered by their own confirmation, never the auto-reply.
+        self.auto_reply = AutoReply(
+            config.clinic,
+            lambda: self.store,
+            self.gateway.submit,
+            is_consent_keyword=is_consent_keyword,
+            clock=clock,
+        )
         self.scheduler: Scheduler | None = None
         self.dispatcher: Dispatcher | None = None
         self.fleet: Fleet | None = None
@@ -171,7 +187,8 @@ class Daemon:
                 recovery.unknown_segments,
                 recovery.requeued_messages,
             )
-        self.scheduler = Scheduler(clock=self._clock)
+        quiet = QuietHours(cfg.categories, cfg.clinic.zone)
+        self.scheduler = Scheduler(clock=self._clock, hold=quiet.hold)
         dispatcher = self.dispatcher = Dispatcher(
             store,
             self.scheduler,
@@ -218,6 +235,7 @@ class Daemon:
             modem_factory=self._modem_factory,
             device_poll_interval=self.settings.device_poll_interval,
             clock=self._clock,
+            on_inbound=self.auto_reply.on_inbound,
         )
         stack.push_async_callback(fleet.stop)
         await fleet.start(cfg.modems)

@@ -150,4 +150,5 @@ class Gateway:
             route=message.route,
             to_hash=self.store.number_hash(message.to) if to_hash is None else to_hash,
             attempts=message.attempts,
+            category=message.category,
         )

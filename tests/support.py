@@ -13,6 +13,25 @@ from gateway.fleet.supervisor import SupervisorSettings
 POLL_INTERVAL = 0.02  # seconds between checks
 
 
+class SteppedClock:
+    """Wall time that a test sets or steps, running on from there in real time.
+
+    A daemon built with it sees "21:00 in the clinic's zone" whatever the hour, and the
+    loop's timers still fire: stepping to just before a deadline lets the real timer
+    armed for it go off a moment later, so nothing is slept out or faked past.
+    """
+
+    def __init__(self, at: float) -> None:
+        self._offset = 0.0
+        self.set(at)
+
+    def __call__(self) -> float:
+        return time.time() + self._offset
+
+    def set(self, at: float) -> None:
+        self._offset = at - time.time()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

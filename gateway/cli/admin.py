@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TextIO
 
 from gateway.cli.client import format_table
-from gateway.config import StoreConfig
+from gateway.config import CARE, StoreConfig
 from gateway.crypto import KeyRing
 from gateway.errors import DataDirInUse, KeyFileError, NotFound, StoreError, ValidationError
 from gateway.store import data_lock, files
@@ -170,12 +170,25 @@ def parse_scopes(text: str) -> frozenset[Scope]:
 
 async def audit_key_created(store: Store, key: ApiKey) -> None:
     scopes = sorted(scope.value for scope in key.scopes)
-    await store.audit(CLI_ACTOR, "key.create", {"name": key.name, "scopes": scopes}, subject=key.id)
+    detail = {"name": key.name, "scopes": scopes, "category": key.default_category}
+    await store.audit(CLI_ACTOR, "key.create", detail, subject=key.id)
 
 
-async def create_key(cfg: StoreConfig, name: str, scopes: frozenset[Scope]) -> tuple[ApiKey, str]:
+def check_category(name: str, categories: Iterable[str]) -> str:
+    """A key's default category must be one the config defines."""
+    known = sorted(categories)
+    if name not in known:
+        raise ValidationError(
+            f"unknown category {name!r} (known: {', '.join(known)})", field="category"
+        )
+    return name
+
+
+async def create_key(
+    cfg: StoreConfig, name: str, scopes: frozenset[Scope], *, category: str = CARE
+) -> tuple[ApiKey, str]:
     async with open_store(cfg) as store:
-        key, token = await store.create_api_key(name, scopes)
+        key, token = await store.create_api_key(name, scopes, default_category=category)
         await audit_key_created(store, key)
         return key, token
 
@@ -278,12 +291,14 @@ def format_keys(keys: list[ApiKey]) -> str:
             "id": key.id,
             "name": key.name,
             "scopes": ",".join(sorted(s.value for s in key.scopes)),
+            "category": key.default_category,
             "created": _utc(key.created_at),
             "state": "active" if key.revoked_at is None else f"revoked {_utc(key.revoked_at)}",
         }
         for key in keys
     ]
-    return format_table(rows, ("id", "name", "scopes", "created", "state"), empty="(no API keys)")
+    columns = ("id", "name", "scopes", "category", "created", "state")
+    return format_table(rows, columns, empty="(no API keys)")
 
 
 def _utc(at: float) -> str:

@@ -315,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated: send, read (its own messages and replies), read_all "
         "(every client's, for staff tools), admin (default: %(default)s)",
     )
+    kp.add_argument(
+        "--category",
+        default="care",
+        help="the category of this key's Twilio- and Kannel-shaped sends, and of /v1 sends "
+        "that name none; one of the config's [categories] (default: %(default)s)",
+    )
     config_option(kp)
     kp.set_defaults(handler=_keys_create)
     kp = keys.add_parser(
@@ -525,9 +531,15 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _keys_create(args: argparse.Namespace) -> int:
     config = _load(args.config)
     scopes = cli_admin.parse_scopes(args.scopes)
-    key, token = asyncio.run(cli_admin.create_key(config.store, args.name, scopes))
+    category = cli_admin.check_category(args.category, config.categories)
+    key, token = asyncio.run(
+        cli_admin.create_key(config.store, args.name, scopes, category=category)
+    )
     out = _out()
-    out.write(f"created API key {key.id} ({key.name}: {','.join(sorted(scopes))})\n")
+    out.write(
+        f"created API key {key.id} ({key.name}: {','.join(sorted(scopes))};"
+        f" category {key.default_category})\n"
+    )
     out.write(f"token (shown once):\n{token}\n")
     return EXIT_OK
 

@@ -14,7 +14,8 @@ Structure, chosen so that 50,000 bulk messages never slow down an urgent one:
   the best one: O(pools + log n), never a scan of the items.
 - Items with a future ``send_at`` wait in a timer heap; items with an expiry sit
   in an expiry heap. One ``loop.call_at``-style handle is armed for the earliest
-  of the two, so there is no polling loop.
+  of the two, so there is no polling loop. An item its category's quiet hours hold
+  (the injected ``hold``) waits in the same timer heap until they end.
 - Removal (cancel, expiry) is lazy: the id leaves ``_live`` and its heap entries
   are skipped when they surface.
 - Why an item waits (``waiting``) is kept per pool, since items sharing an
@@ -38,6 +39,9 @@ from gateway.core.waiting import Waiting, WaitReason
 from gateway.store.base import Priority, QueueItem
 
 Clock = Callable[[], float]
+# When an item may not be sent at a time it is otherwise due (its category's quiet
+# hours, gateway.core.quiet_hours): the time it may, else None.
+Hold = Callable[[QueueItem, float], float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,12 @@ class _Entry:
     eligibility: Eligibility
     token: int  # unique per add(): heap entries of an earlier add() are stale
     seq: int = -1  # due sequence; -1 while waiting for send_at
-    timed: bool = False  # in the timer heap, counted as SCHEDULED
+    timed: bool = False  # in the timer heap, counted as SCHEDULED or QUIET_HOURS
+    held_until: float | None = None  # in the timer heap for quiet hours that end then
+
+    @property
+    def timed_reason(self) -> WaitReason:
+        return WaitReason.SCHEDULED if self.held_until is None else WaitReason.QUIET_HOURS
 
 
 @dataclass(slots=True)
@@ -109,8 +118,9 @@ class _Pool:
 class Scheduler:
     """Priority queue over queued messages, served to modem workers one at a time."""
 
-    def __init__(self, *, clock: Clock) -> None:
+    def __init__(self, *, clock: Clock, hold: Hold | None = None) -> None:
         self._clock = clock
+        self._hold = hold
         self._live: dict[str, _Entry] = {}
         self._pools: dict[Eligibility, _Pool] = {}
         self._timers: list[tuple[float, int, str]] = []  # (send_at, token, id) not yet due
@@ -216,10 +226,13 @@ class Scheduler:
                 if expires_at <= now:
                     expired = True
                     continue
-            if item.send_at > now:
-                heapq.heappush(self._timers, (item.send_at, entry.token, item.id))
+            release = None if self._hold is None else self._hold(item, max(item.send_at, now))
+            if release is not None or item.send_at > now:
+                at = item.send_at if release is None else release
+                heapq.heappush(self._timers, (at, entry.token, item.id))
                 entry.timed = True
-                self._waiting_counts[WaitReason.SCHEDULED] += 1
+                entry.held_until = release
+                self._waiting_counts[entry.timed_reason] += 1
             else:
                 self._make_due(entry)
                 due = True
@@ -239,7 +252,7 @@ class Scheduler:
             pool.live -= 1
             self._waiting_counts[pool.waiting.reason] -= 1
         elif entry.timed:
-            self._waiting_counts[WaitReason.SCHEDULED] -= 1
+            self._waiting_counts[entry.timed_reason] -= 1
         return True
 
     def __contains__(self, message_id: object) -> bool:
@@ -303,6 +316,11 @@ class Scheduler:
             del self._pools[best_pool.eligibility]
         return entry.item
 
+    def held_until(self, item: QueueItem) -> float | None:
+        """When ``item`` may be sent, if that is not now (its quiet hours); else None.
+        A worker asks before the first segment, as a queue may outlast the evening."""
+        return None if self._hold is None else self._hold(item, self._clock())
+
     def take_expired(self) -> list[QueueItem]:
         """Items whose ``expires_at`` passed while queued; the caller marks them expired."""
         out, self._expired = self._expired, []
@@ -338,7 +356,10 @@ class Scheduler:
         if entry is None:
             return None
         if entry.seq < 0:
-            return Waiting(WaitReason.SCHEDULED, until=entry.item.send_at) if entry.timed else None
+            if not entry.timed:
+                return None
+            until = entry.item.send_at if entry.held_until is None else entry.held_until
+            return Waiting(entry.timed_reason, until=until)
         pool = self._pools.get(entry.eligibility)
         return pool.waiting if pool is not None else self._waiting_of(entry.eligibility)
 
@@ -395,7 +416,8 @@ class Scheduler:
             entry = self._live.get(message_id)
             if entry is not None and entry.token == token and entry.seq < 0:
                 entry.timed = False
-                self._waiting_counts[WaitReason.SCHEDULED] -= 1
+                self._waiting_counts[entry.timed_reason] -= 1
+                entry.held_until = None
                 self._make_due(entry)
                 promoted = True
         self._expire_due(now)

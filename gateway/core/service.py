@@ -28,6 +28,7 @@ class SendRequest:
     tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
     request_report: bool = True
+    category: str | None = None  # None: the API key's default category (else "care")
     field_prefix: str = ""  # "messages[3]." in a batch, so errors name the field
 
 

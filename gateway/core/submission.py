@@ -17,6 +17,7 @@ from typing import Final
 
 from drivers import pdu as pdu_codec
 from drivers.errors import DriverError
+from gateway.config import CARE, DEFAULT_CATEGORIES
 from gateway.core.numbers import normalize
 from gateway.core.routing import Router
 from gateway.core.service import SendRequest
@@ -56,6 +57,7 @@ class SubmissionRules:
     default_country: str  # calling code for national numbers ("1", "44")
     max_segments: int
     router: Router
+    categories: frozenset[str] = frozenset(DEFAULT_CATEGORIES)  # [categories.NAME]
 
 
 def request_fingerprint(to: str, request: SendRequest) -> str:
@@ -69,6 +71,7 @@ def request_fingerprint(to: str, request: SendRequest) -> str:
         "tags": list(request.tags),
         "metadata": request.metadata,
         "request_report": request.request_report,
+        "category": request.category,
     }
     blob = json.dumps(shape, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -116,6 +119,7 @@ def prepare_message(
     if request.ttl is not None and request.ttl <= 0:
         raise InvalidTime("ttl must be positive", field=f"{prefix}ttl")
     send_at = max(now, request.send_at) if request.send_at is not None else now
+    category = _category(request, rules, api_key)
     return NewMessage(
         id=new_id("msg"),
         to=to,
@@ -133,4 +137,19 @@ def prepare_message(
         idempotency_key=request.idempotency_key,
         api_key_id=api_key.id if api_key is not None else None,
         request_hash=None if request.idempotency_key is None else request_fingerprint(to, request),
+        category=category,
     )
+
+
+def _category(request: SendRequest, rules: SubmissionRules, api_key: ApiKey | None) -> str:
+    """The request's category, else its key's default; either must be configured."""
+    category = request.category
+    if category is None:
+        category = api_key.default_category if api_key is not None else CARE
+    if category not in rules.categories:
+        known = ", ".join(sorted(rules.categories))
+        raise ValidationError(
+            f"category {category!r} is not configured (known: {known})",
+            field=f"{request.field_prefix}category",
+        )
+    return category

@@ -4,8 +4,9 @@ the queue looks stuck.
 A modem's reason says why it takes no work (``RATE_WINDOW``, ``DAILY_CAP``,
 ``MODEM_HELD``, ``NOT_REGISTERED``, ``MODEM_DOWN``); a message's reason is the one
 of the modem that may take it soonest, or ``SCHEDULED`` (its ``send_at`` has not
-come), ``NO_ELIGIBLE_MODEM`` (no running modem may send it) or ``IN_LINE`` (a modem
-is free for it: it waits behind other messages or the one being sent).
+come), ``QUIET_HOURS`` (its category's quiet hours hold it until ``until``),
+``NO_ELIGIBLE_MODEM`` (no running modem may send it) or ``IN_LINE`` (a modem is free
+for it: it waits behind other messages or the one being sent).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Final
 
 class WaitReason(enum.StrEnum):
     SCHEDULED = "scheduled"
+    QUIET_HOURS = "quiet_hours"
     RATE_WINDOW = "rate_window"
     DAILY_CAP = "daily_cap"
     MODEM_HELD = "modem_held"

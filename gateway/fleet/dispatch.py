@@ -232,6 +232,12 @@ class Dispatcher:
                 item.id, MessageState.EXPIRED, error_code="expired", error_text="expired"
             )
             return
+        if self.scheduler.held_until(item) is not None and all(
+            s.state is SegmentState.PENDING for s in message.segments
+        ):
+            track = self._track.get(item.id)  # back to wait for the end of its quiet hours
+            self.scheduler.add(item, track.eligibility if track else Eligibility())
+            return
         try:
             pdus = pdu_codec.encode(
                 message.to,

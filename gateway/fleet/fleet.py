@@ -21,6 +21,7 @@ from gateway.errors import ConfigError, NotFound
 from gateway.fleet.discovery import FamilyWatch
 from gateway.fleet.dispatch import Dispatcher
 from gateway.fleet.handle import ModemHandle, ModemPort
+from gateway.fleet.modem_events import InboundHook
 from gateway.fleet.supervisor import ModemSupervisor, SupervisorSettings
 from gateway.metrics import Metrics
 from gateway.store.base import Store
@@ -61,6 +62,7 @@ class Fleet:
         modem_factory: ModemFactory = default_modem_factory,
         device_poll_interval: float = DEVICE_POLL_INTERVAL,
         clock: Callable[[], float] = time.time,
+        on_inbound: InboundHook | None = None,
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
@@ -70,6 +72,7 @@ class Fleet:
         self._modem_factory = modem_factory
         self._device_poll_interval = device_poll_interval
         self._clock = clock
+        self._on_inbound = on_inbound
         self.handles: dict[str, ModemHandle] = {}
         self.supervisors: dict[str, ModemSupervisor] = {}
         self._discovery: list[asyncio.Task[None]] = []  # one per glob port, stopped first
@@ -149,6 +152,7 @@ class Fleet:
             metrics=self._metrics,
             settings=self._settings,
             clock=self._clock,
+            on_inbound=self._on_inbound,
         )
         self.handles[handle.name] = handle
         self.supervisors[handle.name] = supervisor

@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Final
 
@@ -41,9 +41,12 @@ from drivers.types import (
 )
 from gateway.fleet.handle import ModemHandle
 from gateway.metrics import Metrics
-from gateway.store.base import InboundPart, Store, UndecodableInbound
+from gateway.store.base import Inbound, InboundPart, Store, UndecodableInbound
 
 log = logging.getLogger(__name__)
+
+# Told of each complete inbound text once it is committed and settled.
+InboundHook = Callable[[Inbound], Awaitable[None]]
 
 # All durations in seconds.
 DELETE_DEADLINE: Final = 30.0  # bound on AT+CMGD after a commit
@@ -86,11 +89,13 @@ class ModemEvents:
         on_network: Callable[[NetworkChanged], None] | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        on_inbound: InboundHook | None = None,
     ) -> None:
         self.handle = handle
         self.store = store
         self._on_state = on_state
         self._on_network = on_network  # the supervisor takes an unregistered modem out
+        self._on_inbound = on_inbound  # the after-hours auto-reply
         self._metrics = metrics
         self._clock = clock
         self.handled = 0  # events handled, successfully or not
@@ -148,6 +153,8 @@ class ModemEvents:
             if self._metrics is not None:
                 self._metrics.inbound_received(handle.name)
         await self._settle(event.location, event.ack, part.dedupe_key)
+        if result.inbound is not None and self._on_inbound is not None:
+            await self._on_inbound(result.inbound)  # after the settle: it may send a reply
 
     async def _undecodable(self, event: UndecodablePdu) -> None:
         handle = self.handle

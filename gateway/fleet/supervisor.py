@@ -37,7 +37,7 @@ from gateway.fleet import balance, passthrough
 from gateway.fleet.dispatch import Dispatcher
 from gateway.fleet.handle import REGISTRATION_HOLD, ModemHandle
 from gateway.fleet.identity import IDENTITY_MISMATCH_EVENT, Mismatch, check_identity
-from gateway.fleet.modem_events import ModemEvents
+from gateway.fleet.modem_events import InboundHook, ModemEvents
 from gateway.metrics import Metrics
 from gateway.store.base import Store
 
@@ -100,6 +100,7 @@ class ModemSupervisor:
         metrics: Metrics,
         settings: SupervisorSettings,
         clock: Callable[[], float] = time.time,
+        on_inbound: InboundHook | None = None,
     ) -> None:
         self.handle = handle
         self._store = store
@@ -122,6 +123,7 @@ class ModemSupervisor:
             on_network=self._on_network,
             metrics=metrics,
             clock=clock,
+            on_inbound=on_inbound,
         )
 
     @property

@@ -38,6 +38,7 @@ from gateway.http.resources import (
     waiting_json,
 )
 from gateway.http.validation import (
+    MAX_CATEGORY_CHARS,
     MAX_ID_CHARS,
     MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_METADATA_BYTES,
@@ -47,6 +48,7 @@ from gateway.http.validation import (
     MAX_TTL_SECONDS,
     PRIORITIES,
     SEND_FIELDS,
+    category_name,
     message_state,
     page_cursor,
     page_limit,
@@ -60,7 +62,9 @@ from gateway.store.base import ApiKey, MessageFilter, MessageState, Scope, Segme
 
 JSON_MEDIA_TYPE: Final = "application/json"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
-LIST_PARAMS: Final = frozenset({"state", "to", "tag", "since", "until", "limit", "cursor"})
+LIST_PARAMS: Final = frozenset(
+    {"state", "to", "tag", "category", "since", "until", "limit", "cursor"}
+)
 MESSAGES_PATH: Final = "/v1/messages"
 BATCH_PATH: Final = "/v1/messages/batch"
 MESSAGE_PATH: Final = "/v1/messages/{id}"
@@ -140,6 +144,9 @@ async def list_messages(request: web.Request) -> web.Response:
         state=message_state(params.get("state")),
         to=None if to is None else normalize(to, context.default_country, field="to"),
         tag=params.get("tag"),
+        category=None
+        if "category" not in params
+        else category_name(params["category"], "category"),
         since=None if "since" not in params else parse_time(params["since"], "since"),
         until=None if "until" not in params else parse_time(params["until"], "until"),
         owner=reader(request[API_KEY]),
@@ -159,6 +166,19 @@ _TAGS: Final = {
     "type": "array",
     "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS},
     "maxItems": MAX_TAGS,
+}
+_CATEGORY: Final = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_CATEGORY_CHARS,
+    "description": "a configured category ([categories.NAME]; care, reminder, survey and "
+    "marketing always exist): it decides quiet hours and whether opt-out applies",
+}
+_CATEGORY_IN: Final = {
+    **_CATEGORY,
+    "description": f"{_CATEGORY['description']}. Absent: the API key's default category "
+    "(care unless the key was created with another); an unknown one answers 400 "
+    "invalid_request naming the field",
 }
 _AUTH_ERRORS: Final = ("401", "403")
 _SEND_ERRORS: Final = ("400", *_AUTH_ERRORS, "409", "413", "415", "503")
@@ -193,6 +213,7 @@ def _send_request() -> Schema:
                 "description": f"any JSON object of at most {MAX_METADATA_BYTES} bytes",
             },
             "request_report": {"type": "boolean", "default": True},
+            "category": _CATEGORY_IN,
         },
         optional=tuple(SEND_FIELDS - {"to", "body"}),
     )
@@ -221,6 +242,7 @@ def _schemas() -> dict[str, Schema]:
                 "body": {"type": "string", "description": "only for keys with the read scope"},
                 "state": _MESSAGE_STATE,
                 "priority": {"type": "string", "enum": list(PRIORITIES)},
+                "category": _CATEGORY,
                 "created_at": TIME,
                 "updated_at": TIME,
                 "send_at": TIME,
@@ -245,6 +267,7 @@ def _schemas() -> dict[str, Schema]:
                     tuple(WaitReason),
                     "only in GET /v1/messages/{id}: why a queued message is not being sent, "
                     "null when it is not queued. scheduled: send_at has not come; "
+                    "quiet_hours: its category's quiet hours hold it until `until`; "
                     "rate_window, daily_cap: the modem's [modems.rate] limit; modem_held: out "
                     "of rotation after a fault until `until`; not_registered, modem_down: the "
                     "modem cannot send; no_eligible_modem: no running modem may send it (its "
@@ -327,6 +350,7 @@ def _paths() -> dict[str, Any]:
                             "with the server's default country)",
                         ),
                         param("tag", "query", STR, "only messages carrying this tag"),
+                        param("category", "query", _CATEGORY, "only messages of this category"),
                         param("since", "query", TIME, "created at or after (RFC 3339)"),
                         param("until", "query", TIME, "created before (RFC 3339)"),
                         *PAGE_PARAMS,

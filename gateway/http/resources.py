@@ -50,6 +50,7 @@ def message_json(message: Message, *, with_body: bool) -> JsonObject:
         "to": message.to,
         "state": _MESSAGE_STATES[message.state],
         "priority": _PRIORITY_NAMES[message.priority],
+        "category": message.category,
         "created_at": rfc3339(message.created_at),
         "updated_at": rfc3339(message.updated_at),
         "send_at": rfc3339(message.send_at),

@@ -36,6 +36,7 @@ MAX_IDEMPOTENCY_KEY_CHARS: Final = 200
 MAX_TTL_SECONDS: Final = 30 * 86_400
 MAX_CURSOR_CHARS: Final = 512
 MAX_ID_CHARS: Final = 100
+MAX_CATEGORY_CHARS: Final = 32  # as gateway.config names them
 DEFAULT_PAGE_LIMIT: Final = 50
 MAX_PAGE_LIMIT: Final = 500
 
@@ -50,6 +51,7 @@ SEND_FIELDS: Final = frozenset(
         "tags",
         "metadata",
         "request_report",
+        "category",
     }
 )
 BATCH_FIELDS: Final = frozenset({"messages"})
@@ -124,6 +126,7 @@ def parse_send(obj: object, prefix: str, *, header_key: str | None = None) -> Se
     get = obj.get
     send_at, ttl, metadata = get("send_at"), get("ttl"), get("metadata")
     idempotency_key, report = get("idempotency_key"), get("request_report")
+    category = get("category")
     return SendRequest(
         to=to,
         body=body,
@@ -138,8 +141,18 @@ def parse_send(obj: object, prefix: str, *, header_key: str | None = None) -> Se
         request_report=True
         if report is None
         else _optional_bool(report, prefix + "request_report", True),
+        category=None if category is None else category_name(category, prefix + "category"),
         field_prefix=prefix,
     )
+
+
+def category_name(value: object, field: str) -> str:
+    """A category's shape; whether it is configured is the service's to say."""
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_CATEGORY_CHARS:
+        raise ValidationError(
+            f"category must be a string of 1 to {MAX_CATEGORY_CHARS} characters", field=field
+        )
+    return value
 
 
 def parse_batch(obj: dict[str, Any], max_batch: int) -> list[SendRequest]:

@@ -28,7 +28,7 @@ TOKEN_PREFIX = "sgw"  # noqa: S105 (a fixed prefix, not a secret)
 SECRET_BYTES = 32
 CHECK_SECONDS = 0.25  # a change made elsewhere is honoured within this (plus one read)
 
-_COLUMNS = "id, name, scopes, secret_hash, created_at, revoked_at"
+_COLUMNS = "id, name, scopes, secret_hash, created_at, revoked_at, default_category"
 
 
 def new_token() -> tuple[str, str, bytes]:
@@ -56,13 +56,27 @@ def encode_scopes(scopes: frozenset[Scope]) -> str:
 
 def decode_key(row: Sequence[Any]) -> ApiKey:
     scopes = frozenset(Scope(value) for value in row[2].split(",") if value)
-    return ApiKey(id=row[0], name=row[1], scopes=scopes, created_at=row[4], revoked_at=row[5])
+    return ApiKey(
+        id=row[0],
+        name=row[1],
+        scopes=scopes,
+        created_at=row[4],
+        revoked_at=row[5],
+        default_category=row[6] or "care",
+    )
 
 
 def insert_key(conn: sqlite3.Connection, key: ApiKey, secret_hash: bytes) -> None:
     conn.execute(
-        f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL)",  # noqa: S608
-        (key.id, key.name, encode_scopes(key.scopes), secret_hash, key.created_at),
+        f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, ?)",  # noqa: S608
+        (
+            key.id,
+            key.name,
+            encode_scopes(key.scopes),
+            secret_hash,
+            key.created_at,
+            key.default_category,
+        ),
     )
 
 

@@ -91,6 +91,7 @@ class NewMessage:
     idempotency_key: str | None = None
     api_key_id: str | None = None
     request_hash: str | None = None  # fingerprint of the request, for idempotency conflicts
+    category: str = "care"  # a configured category (gateway.config.CategoryConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ class Message:
     delivered_at: float | None
     segments: tuple[Segment, ...]
     api_key_id: str | None
+    category: str = "care"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,7 @@ class QueueItem:
     route: str | None
     to_hash: bytes  # keyed hash of the number, for sticky conversations
     attempts: int
+    category: str = "care"  # its quiet hours may hold it back
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,7 @@ class ApiKey:
     scopes: frozenset[Scope]
     created_at: float
     revoked_at: float | None
+    default_category: str = "care"  # what sends that name none take (Twilio, Kannel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +266,7 @@ class MessageFilter:
     since: float | None = None
     until: float | None = None
     owner: str | None = None  # an API key id: only the messages it sent; None: every client's
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,6 +545,11 @@ class Store(Protocol):
         started); None: every text."""
         ...
 
+    async def claim_auto_reply(self, conversation_id: str, period_start: float, at: float) -> bool:
+        """Whether this conversation may get the auto-reply of the closed period that began
+        at ``period_start``: True once, committed before returning, False ever after."""
+        ...
+
     async def conversation_modem(self, to_hash: bytes) -> str | None:
         """The modem a patient last wrote to (sticky replies)."""
         ...
@@ -549,7 +559,9 @@ class Store(Protocol):
         ...
 
     # API keys ----------------------------------------------------------------
-    async def create_api_key(self, name: str, scopes: frozenset[Scope]) -> tuple[ApiKey, str]:
+    async def create_api_key(
+        self, name: str, scopes: frozenset[Scope], *, default_category: str = "care"
+    ) -> tuple[ApiKey, str]:
         """Returns the key and its token; only a hash of the token is stored."""
         ...
 

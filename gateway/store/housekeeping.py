@@ -78,6 +78,7 @@ def purge(conn: sqlite3.Connection, older_than: float) -> int:
     conn.execute("DELETE FROM events WHERE at < ?", (older_than,))
     conn.execute("DELETE FROM inbound_parts WHERE received_at < ?", (older_than,))
     conn.execute("DELETE FROM conversations WHERE last_at < ?", (older_than,))
+    conn.execute("DELETE FROM auto_replies WHERE at < ?", (older_than,))
     return deleted
 
 

@@ -35,14 +35,14 @@ from gateway.store.sealing import aad, dump_json
 _INSERT_MESSAGES = """INSERT INTO messages (
     id, recipient_enc, recipient_hash, body_enc, metadata_enc, priority, state, created_at,
     updated_at, send_at, expires_at, encoding, segment_count, concat_ref, request_report, route,
-    tags, api_key_id, idempotency_key, request_hash
+    tags, api_key_id, idempotency_key, request_hash, category
 ) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL"""
-_MESSAGE_VALUES = "(?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_MESSAGE_VALUES = "(?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_SEGMENTS = """INSERT INTO segments (message_id, seq, state)
 SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL"""
 _SEGMENT_VALUES = "(?, ?, 'pending')"
 # Bound parameters per multi-row INSERT, under SQLite's 32,766: a batch of 1,000
-# messages (19 each) is one statement, and its segments (2 each) another.
+# messages (20 each) is one statement, and its segments (2 each) another.
 PARAMS_PER_INSERT = 30_000
 # The fewest rows a statement is written for (one message: no padding at all).
 _MIN_ROWS_PER_INSERT = 1
@@ -50,7 +50,7 @@ _MIN_ROWS_PER_INSERT = 1
 MESSAGE_COLUMNS = (
     "id, recipient_enc, body_enc, metadata_enc, priority, state, created_at, updated_at, "
     "send_at, expires_at, encoding, concat_ref, request_report, route, tags, modem, attempts, "
-    "last_error_code, last_error_text, sent_at, delivered_at, api_key_id"
+    "last_error_code, last_error_text, sent_at, delivered_at, api_key_id, category"
 )
 _SEGMENT_COLUMNS = "message_id, seq, state, modem, reference, sent_at, report_status"
 
@@ -121,6 +121,7 @@ def prepare_messages(keyring: KeyRing, new: Sequence[NewMessage], now: float) ->
                 m.api_key_id,
                 m.idempotency_key,
                 request_hash,
+                m.category,
             )
         )
         segments.extend((mid, seq) for seq in range(1, m.segment_count + 1))
@@ -151,6 +152,7 @@ def prepare_messages(keyring: KeyRing, new: Sequence[NewMessage], now: float) ->
                 delivered_at=None,
                 segments=_pending_segments(m.segment_count),
                 api_key_id=m.api_key_id,
+                category=m.category,
             )
         )
     return PreparedMessages(rows, segments, keyed, messages, to_hashes)
@@ -271,6 +273,7 @@ def decode_message(keyring: KeyRing, row: Sequence[Any], segments: Iterable[Segm
         sent_at,
         delivered_at,
         api_key_id,
+        category,
     ) = row
     open_ = keyring.open
     metadata = (
@@ -302,6 +305,7 @@ def decode_message(keyring: KeyRing, row: Sequence[Any], segments: Iterable[Segm
         delivered_at=delivered_at,
         segments=tuple(segments),
         api_key_id=api_key_id,
+        category=category,
     )
 
 
@@ -367,6 +371,9 @@ def select_messages(
     if to_hash is not None:
         where.append("recipient_hash = ?")
         params.append(to_hash)
+    if flt.category is not None:
+        where.append("category = ?")
+        params.append(flt.category)
     if flt.tag is not None:
         where.append("EXISTS (SELECT 1 FROM json_each(messages.tags) WHERE value = ?)")
         params.append(flt.tag)
@@ -386,9 +393,9 @@ def select_messages(
 
 def select_queued(conn: sqlite3.Connection) -> list[QueueItem]:
     return [
-        QueueItem(row[0], Priority(row[1]), row[2], row[3], row[4], row[5], row[6])
+        QueueItem(row[0], Priority(row[1]), row[2], row[3], row[4], row[5], row[6], row[7])
         for row in conn.execute(
-            "SELECT id, priority, send_at, expires_at, route, recipient_hash, attempts "
+            "SELECT id, priority, send_at, expires_at, route, recipient_hash, attempts, category "
             "FROM messages WHERE state = 'queued' ORDER BY id"
         )
     ]

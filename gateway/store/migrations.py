@@ -238,6 +238,25 @@ _UNDECODABLE: Final = (
     "CREATE INDEX inbound_raw_at ON inbound_raw (received_at)",
 )
 
+# Every message has a category (gateway.config.CategoryConfig); rows from before have
+# the default one. Categories are configuration names, not PHI, so they stay in clear.
+_CATEGORIES: Final = (
+    "ALTER TABLE messages ADD COLUMN category TEXT NOT NULL DEFAULT 'care'",
+    "CREATE INDEX messages_category ON messages (category, id)",
+)
+# The category a key's Twilio- and Kannel-shaped sends take (they cannot name one).
+_KEY_CATEGORY: Final = ("ALTER TABLE api_keys ADD COLUMN default_category TEXT",)
+# One after-hours auto-reply per conversation and closed period (named by its start).
+_AUTO_REPLIES: Final = (
+    """CREATE TABLE auto_replies (
+        conversation_id TEXT NOT NULL,
+        period_start REAL NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (conversation_id, period_start)
+    )""",
+    "CREATE INDEX auto_replies_at ON auto_replies (at)",
+)
+
 Step = Callable[[sqlite3.Connection], None]
 
 
@@ -254,6 +273,9 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
     ("rate windows: sends counted per modem", _statements(_RATE_WINDOWS)),
     ("undecodable inbound PDUs kept sealed", _statements(_UNDECODABLE)),
+    ("messages: category", _statements(_CATEGORIES)),
+    ("api keys: default category", _statements(_KEY_CATEGORY)),
+    ("auto-replies: one per conversation and closed period", _statements(_AUTO_REPLIES)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -44,6 +44,7 @@ from gateway.ids import new_id
 from gateway.store import (
     api_keys,
     audit,
+    auto_replies,
     compat,
     events,
     housekeeping,
@@ -551,6 +552,11 @@ class SqliteStore:
         )
         return _page(items, limit, lambda i: i.id)
 
+    async def claim_auto_reply(self, conversation_id: str, period_start: float, at: float) -> bool:
+        return await self._write(
+            lambda conn: auto_replies.claim(conn, conversation_id, period_start, at)
+        )
+
     async def conversation_modem(self, to_hash: bytes) -> str | None:
         """From memory (see :class:`~gateway.store.inbound.ConversationMap`)."""
         return self._conversations.modem(to_hash)
@@ -560,9 +566,18 @@ class SqliteStore:
 
     # -- API keys --------------------------------------------------------------------
 
-    async def create_api_key(self, name: str, scopes: frozenset[Scope]) -> tuple[ApiKey, str]:
+    async def create_api_key(
+        self, name: str, scopes: frozenset[Scope], *, default_category: str = "care"
+    ) -> tuple[ApiKey, str]:
         key_id, token, secret_hash = api_keys.new_token()
-        key = ApiKey(id=key_id, name=name, scopes=scopes, created_at=time.time(), revoked_at=None)
+        key = ApiKey(
+            id=key_id,
+            name=name,
+            scopes=scopes,
+            created_at=time.time(),
+            revoked_at=None,
+            default_category=default_category,
+        )
         await self._write(lambda conn: api_keys.insert_key(conn, key, secret_hash))
         return key, token
 

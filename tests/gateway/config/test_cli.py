@@ -194,6 +194,26 @@ def test_keys_round_trip(config_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 @needs_store
+def test_a_key_is_created_with_a_default_category(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--config", str(config_path)]
+    assert cli.main(["init", *args]) == cli.EXIT_OK
+    capsys.readouterr()
+    create = ["keys", "create", "--name", "recall", "--category", "reminder", *args]
+    assert cli.main(create) == cli.EXIT_OK
+    created = capsys.readouterr().out
+    assert "category reminder" in created
+    key_id = created.split()[3]
+    assert cli.main(["keys", "list", *args]) == cli.EXIT_OK
+    line = next(r for r in capsys.readouterr().out.splitlines() if r.startswith(key_id))
+    assert "reminder" in line
+    unknown = ["keys", "create", "--name", "x", "--category", "promotions", *args]
+    assert cli.main(unknown) == 2
+    assert "unknown category 'promotions'" in capsys.readouterr().err
+
+
+@needs_store
 def test_keys_need_the_key_file(config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["keys", "list", "--config", str(config_path)]) == cli.EXIT_KEY
     assert "key file" in capsys.readouterr().err

@@ -3,7 +3,8 @@ the real driver; timing shrunk through settings, never slept out."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ import pytest
 from drivers.modem import Modem, ModemSettings
 from drivers.simulator import SimulatedModem
 from gateway.config import (
+    DEFAULT_CATEGORIES,
+    CategoryConfig,
+    ClinicConfig,
     Config,
     InboundConfig,
     ModemConfig,
@@ -22,6 +26,7 @@ from gateway.config import (
     ServerConfig,
     StoreConfig,
 )
+from gateway.core.auto_reply import ConsentKeyword, no_consent_keywords
 from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
@@ -116,6 +121,10 @@ class RigFactory:
         health_deadline: float | None = None,
         reassembly_timeout: float = 600.0,
         rate: RateConfig | None = None,
+        clock: Callable[[], float] = time.time,
+        categories: Mapping[str, CategoryConfig] = DEFAULT_CATEGORIES,
+        clinic: ClinicConfig | None = None,
+        is_consent_keyword: ConsentKeyword = no_consent_keywords,
     ) -> Rig:
         data = self.root / "data"
         data.mkdir(exist_ok=True)
@@ -152,6 +161,8 @@ class RigFactory:
             routes=tuple(routes),
             retry=retry or RetryConfig(backoff_initial=0.05, backoff_max=0.2),
             inbound=InboundConfig(reassembly_timeout=reassembly_timeout),
+            categories=categories,
+            clinic=clinic or ClinicConfig(),
         )
         settings = RuntimeSettings(
             dispatch=dispatch or DispatchSettings(),
@@ -164,7 +175,13 @@ class RigFactory:
             ),
             serve_http=serve_http,
         )
-        daemon = Daemon(config, settings=settings, modem_factory=fast_modem)
+        daemon = Daemon(
+            config,
+            settings=settings,
+            modem_factory=fast_modem,
+            clock=clock,
+            is_consent_keyword=is_consent_keyword,
+        )
         await daemon.start()
         rig = Rig(daemon, sims)
         self.rigs.append(rig)
