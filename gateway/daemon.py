@@ -34,6 +34,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from gateway.config import ApiSettings, Config
+from gateway.consent.desk import ConsentDesk
+from gateway.consent.gate import SendGate
+from gateway.consent.texts import UNNAMED_CLINIC
 from gateway.core.policy import RetryPolicy
 from gateway.core.routing import Router
 from gateway.core.scheduler import Scheduler
@@ -122,7 +125,22 @@ class Daemon:
         self._store: Store | None = None
         self.router = Router(config.routes, config.modems)
         rules = SubmissionRules(config.server.default_country, self.api.max_segments, self.router)
-        self.gateway = Gateway(self.api, rules, lambda: self.store, clock=clock, rng=rng)
+        self.gate = SendGate(lambda: self.store)  # categories' opt_out wired at merge
+        self.gateway = Gateway(
+            self.api,
+            rules,
+            lambda: self.store,
+            clock=clock,
+            rng=rng,
+            gate=self.gate,
+            metrics=self.metrics,
+        )
+        self.consent = ConsentDesk(
+            config.consent,
+            clinic=UNNAMED_CLINIC,
+            reply=self.gateway.send_confirmation,
+            metrics=self.metrics,
+        )
         self.scheduler: Scheduler | None = None
         self.dispatcher: Dispatcher | None = None
         self.fleet: Fleet | None = None
@@ -179,6 +197,7 @@ class Daemon:
             RetryPolicy(cfg.retry),
             settings=self.settings.dispatch,
             metrics=self.metrics,
+            gate=self.gate,
             clock=self._clock,
         )
         stack.callback(dispatcher.close)
@@ -217,6 +236,7 @@ class Daemon:
             settings=self.settings.supervision,
             modem_factory=self._modem_factory,
             device_poll_interval=self.settings.device_poll_interval,
+            consent=self.consent,
             clock=self._clock,
         )
         stack.push_async_callback(fleet.stop)

@@ -261,6 +261,19 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.consent_changes = Counter(
+            f"{PREFIX}_consent_changes",
+            "Opt-out list changes: opted_out or opted_in, by keyword (the patient) or api.",
+            ["change", "source"],
+            registry=r,
+        )
+        self.suppressed_sends = Counter(
+            f"{PREFIX}_suppressed_sends",
+            "Messages not sent because the number opted out: refused or recorded at intake, "
+            "or stopped before their first segment (send).",
+            ["stage"],
+            registry=r,
+        )
         self._last_success: dict[str, float] = {}
         self._counters: dict[str, ModemCounters] = {}
         self._today = _Today()
@@ -326,6 +339,15 @@ class Metrics:
         """``outcome``: delivered, failed, pending (a temporary status) or unmatched."""
         label = outcome if outcome in DELIVERY_OUTCOMES else OTHER
         self.delivery_reports.labels(modem_label(modem), label).inc()
+
+    def consent_change(self, change: str, source: str) -> None:
+        """``change``: opted_out or opted_in; ``source``: keyword or api."""
+        self.consent_changes.labels(safe_label(change), safe_label(source)).inc()
+
+    def suppressed_send(self, stage: str, count: int = 1) -> None:
+        """``stage``: intake (refused or recorded suppressed) or send (stopped in the queue)."""
+        if count:
+            self.suppressed_sends.labels(safe_label(stage)).inc(count)
 
     def webhook_delivery(self, outcome: str) -> None:
         """``outcome``: delivered (2xx), failed (will retry) or abandoned (gave up)."""

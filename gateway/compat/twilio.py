@@ -34,6 +34,7 @@ from gateway.errors import (
     EmptyText,
     GatewayError,
     InvalidNumber,
+    OptedOut,
     TextTooLong,
     Unavailable,
     ValidationError,
@@ -70,6 +71,7 @@ STATUS: Final = {
     MessageState.EXPIRED: "failed",
     MessageState.UNKNOWN: "sent",  # handed to a modem, answer lost: it may have gone out
     MessageState.CANCELLED: "canceled",
+    MessageState.SUPPRESSED: "failed",  # as Twilio reports a send to an opted-out number
 }
 EVENT_STATUS: Final = {
     EventKind.MESSAGE_SENT: "sent",
@@ -77,6 +79,8 @@ EVENT_STATUS: Final = {
 }
 ERROR_UNKNOWN: Final = 30008  # Twilio's "Unknown error" for a failed message
 ERROR_UNDELIVERED: Final = 30003  # "Unreachable destination handset"
+ERROR_UNSUBSCRIBED: Final = 21610  # the recipient replied STOP
+UNSUBSCRIBED_TEXT: Final = "Attempt to send to unsubscribed recipient"
 
 
 class TwilioError(Exception):
@@ -199,7 +203,9 @@ class TwilioApi:
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER) or None,
         )
         try:
-            [result] = await service.submit([send], key)
+            [result] = await service.submit([send], key, refuse_opted_out=True)
+        except OptedOut:
+            raise TwilioError(400, ERROR_UNSUBSCRIBED, UNSUBSCRIBED_TEXT) from None
         except InvalidNumber:
             raise TwilioError(400, 21211, "The 'To' number is not a valid phone number.") from None
         except EmptyText:

@@ -18,6 +18,7 @@ from gateway.http import (
     openapi,
     prometheus,
     status_page,
+    suppressions,
 )
 from gateway.http.feature import Feature
 from gateway.http.modem_actions import ModemActions
@@ -47,4 +48,5 @@ def daemon_features(service: DaemonService, metrics: Metrics) -> tuple[Feature, 
         status_page.feature(service, metrics, queue),
         prometheus.feature(service, metrics, queue),
         modem_actions.feature(service),
+        suppressions.feature(metrics),
     )

@@ -81,7 +81,7 @@ async def post_message(request: web.Request) -> web.Response:
     obj = await read_json_object(request)
     send = parse_send(obj, "", header_key=request.headers.get(IDEMPOTENCY_HEADER))
     key = request[API_KEY]
-    [result] = await request.app[CONTEXT].service.submit([send], key)
+    [result] = await request.app[CONTEXT].service.submit([send], key, refuse_opted_out=True)
     message = result.message
     return json_response(
         message_json(message, with_body=_shows_body(key)),

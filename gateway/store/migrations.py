@@ -238,6 +238,22 @@ _UNDECODABLE: Final = (
     "CREATE INDEX inbound_raw_at ON inbound_raw (received_at)",
 )
 
+# The opt-out list (gateway.consent): numbers by keyed hash, one row per category
+# suppressed ('*': all). Lookups never need the number, which is sealed for the admin.
+_SUPPRESSIONS: Final = (
+    """CREATE TABLE suppressions (
+        id TEXT PRIMARY KEY,
+        number_hash BLOB NOT NULL,
+        number_enc BLOB NOT NULL,
+        category TEXT NOT NULL,
+        source TEXT NOT NULL,
+        reason_enc BLOB,
+        created_at REAL NOT NULL,
+        modem TEXT,
+        UNIQUE (number_hash, category)
+    )""",
+)
+
 Step = Callable[[sqlite3.Connection], None]
 
 
@@ -254,6 +270,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
     ("rate windows: sends counted per modem", _statements(_RATE_WINDOWS)),
     ("undecodable inbound PDUs kept sealed", _statements(_UNDECODABLE)),
+    ("suppressions: the opt-out list by keyed hash", _statements(_SUPPRESSIONS)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -28,6 +28,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -53,12 +54,14 @@ from gateway.store import (
     rate_windows,
     reports,
     subscriptions,
+    suppressions,
 )
 from gateway.store.base import (
     AddResult,
     ApiKey,
     Attempt,
     AuditEntry,
+    ConsentChange,
     Delivery,
     DueDelivery,
     EventLogEntry,
@@ -77,6 +80,7 @@ from gateway.store.base import (
     ReportResult,
     Scope,
     SubscriptionRecord,
+    Suppression,
     UndecodableInbound,
 )
 from gateway.store.connection import ConnectionThread
@@ -490,6 +494,37 @@ class SqliteStore:
             self._conversations.seen(prepared.sender_hash, part.modem, part.received_at)
         return result
 
+    async def add_inbound_checked(
+        self, part: InboundPart, consent: Callable[[str], ConsentChange | None]
+    ) -> InboundResult:
+        prepared = inbound.prepare_part(self.keyring, part)
+        keyring = self.keyring
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> InboundResult:
+            result = inbound.add_part(conn, keyring, prepared)
+            text = result.inbound
+            if text is None:
+                return result
+            notify.inbound(text)
+            change = consent(text.text)
+            if change is None:
+                return result
+            applied = suppressions.apply_change(
+                conn,
+                keyring,
+                text.sender,
+                change,
+                modem=text.modem,
+                at=text.received_at,
+                notify=notify.consent,
+            )
+            return replace(result, consent=applied)
+
+        result = await self._change(job)
+        if not result.duplicate:
+            self._conversations.seen(prepared.sender_hash, part.modem, part.received_at)
+        return result
+
     async def release_inbound(self, dedupe_key: str) -> None:
         key_hash = self.keyring.lookup_hash(dedupe_key)
         await self._write(lambda conn: inbound.release_key(conn, key_hash))
@@ -557,6 +592,53 @@ class SqliteStore:
 
     def number_hash(self, number: str) -> bytes:
         return self.keyring.lookup_hash(number)
+
+    # -- suppressions ------------------------------------------------------------------
+
+    async def add_suppression(
+        self, number: str, category: str | None, *, source: str, reason: str | None
+    ) -> tuple[Suppression, bool]:
+        keyring, at = self.keyring, time.time()
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> tuple[Suppression, bool]:
+            made, created = suppressions.insert(
+                conn, keyring, number, category, source=source, reason=reason, modem=None, at=at
+            )
+            if created:
+                notify.consent("consent.opted_out", made)
+            return made, created
+
+        return await self._change(job)
+
+    async def remove_suppression(self, suppression_id: str) -> Suppression:
+        keyring = self.keyring
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> Suppression:
+            removed = suppressions.delete(conn, keyring, suppression_id)
+            notify.consent("consent.opted_in", removed)
+            return removed
+
+        return await self._change(job)
+
+    async def suppressions_for(self, number: str) -> list[Suppression]:
+        number_hash, keyring = self.number_hash(number), self.keyring
+        return await self._read(lambda conn: suppressions.select_for(conn, keyring, number_hash))
+
+    async def suppressed_categories(
+        self, number_hashes: Sequence[bytes]
+    ) -> dict[bytes, frozenset[str | None]]:
+        if not number_hashes:
+            return {}
+        return await self._read(lambda conn: suppressions.categories_of(conn, number_hashes))
+
+    async def list_suppressions(self, *, cursor: str | None, limit: int) -> Page[Suppression]:
+        limit = _page_limit(limit)
+        before = decode_cursor(cursor) if cursor else None
+        keyring = self.keyring
+        items = await self._read(
+            lambda conn: suppressions.select_page(conn, keyring, before, limit + 1)
+        )
+        return _page(items, limit, lambda s: s.id)
 
     # -- API keys --------------------------------------------------------------------
 
