@@ -108,10 +108,17 @@ def message_status(message: Message) -> str:
     return STATUS[message.state]
 
 
+def error_code(message: Message) -> int:
+    """Twilio's code for a message that did not reach the patient."""
+    if message.state is MessageState.SUPPRESSED:
+        return ERROR_UNSUBSCRIBED
+    return ERROR_UNDELIVERED if message.sent_at is not None else ERROR_UNKNOWN
+
+
 def message_json(message: Message, account_sid: str) -> dict[str, Any]:
     sid = to_sid(message.id)
     uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{sid}.json"
-    failed = message.state in (MessageState.FAILED, MessageState.EXPIRED)
+    failed = message.state in (MessageState.FAILED, MessageState.EXPIRED, MessageState.SUPPRESSED)
     return {
         "account_sid": account_sid,
         "api_version": API_VERSION,
@@ -120,9 +127,7 @@ def message_json(message: Message, account_sid: str) -> dict[str, Any]:
         "date_sent": _date(message.sent_at),
         "date_updated": _date(message.updated_at),
         "direction": "outbound-api",
-        "error_code": (ERROR_UNDELIVERED if message.sent_at is not None else ERROR_UNKNOWN)
-        if failed
-        else None,
+        "error_code": error_code(message) if failed else None,
         "error_message": message.last_error_code if failed else None,
         "from": message.metadata.get(FROM_KEY),
         "messaging_service_sid": None,
@@ -376,9 +381,7 @@ def status_callbacks(event: WebhookEvent, spec: dict[str, Any]) -> list[tuple[st
         "From": str(message.metadata.get(FROM_KEY, "")),
     }
     if status in ("failed", "undelivered"):
-        params["ErrorCode"] = str(
-            ERROR_UNDELIVERED if message.sent_at is not None else ERROR_UNKNOWN
-        )
+        params["ErrorCode"] = str(error_code(message))
     payload = {"url": url, "token": spec["token"], "params": params}
     return [(TWILIO_CALLBACK, dump_json(payload))]
 

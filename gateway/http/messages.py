@@ -301,7 +301,7 @@ def _paths() -> dict[str, Any]:
                             "idempotent replay: the message first accepted with this key",
                             headers={"Location": {"schema": STR}},
                         ),
-                        **error_responses(*_SEND_ERRORS),
+                        **error_responses(*_SEND_ERRORS, "422"),
                     },
                 },
                 Scope.SEND,

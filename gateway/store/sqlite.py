@@ -57,6 +57,8 @@ from gateway.store import (
     suppressions,
 )
 from gateway.store.base import (
+    CONSENT_OPTED_IN,
+    CONSENT_OPTED_OUT,
     AddResult,
     ApiKey,
     Attempt,
@@ -605,7 +607,7 @@ class SqliteStore:
                 conn, keyring, number, category, source=source, reason=reason, modem=None, at=at
             )
             if created:
-                notify.consent("consent.opted_out", made)
+                notify.consent(CONSENT_OPTED_OUT, made)
             return made, created
 
         return await self._change(job)
@@ -615,7 +617,7 @@ class SqliteStore:
 
         def job(conn: sqlite3.Connection, notify: Notifier) -> Suppression:
             removed = suppressions.delete(conn, keyring, suppression_id)
-            notify.consent("consent.opted_in", removed)
+            notify.consent(CONSENT_OPTED_IN, removed)
             return removed
 
         return await self._change(job)

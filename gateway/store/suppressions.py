@@ -14,7 +14,14 @@ from typing import Any
 from gateway.crypto import KeyRing
 from gateway.errors import NotFound
 from gateway.ids import new_id
-from gateway.store.base import ALL_CATEGORIES, ConsentChange, ConsentResult, Suppression
+from gateway.store.base import (
+    ALL_CATEGORIES,
+    CONSENT_OPTED_IN,
+    CONSENT_OPTED_OUT,
+    ConsentChange,
+    ConsentResult,
+    Suppression,
+)
 from gateway.store.sealing import aad
 
 _COLUMNS = "id, number_enc, category, source, reason_enc, created_at, modem"
@@ -154,7 +161,7 @@ def apply_change(
             at=at,
         )
         if created:
-            notify("consent.opted_out", made)
+            notify(CONSENT_OPTED_OUT, made)
         return ConsentResult(change, (made,) if created else ())
     removed = tuple(
         delete(conn, keyring, entry.id)
@@ -162,5 +169,5 @@ def apply_change(
         if change.category is None or entry.category == change.category
     )
     for entry in removed:
-        notify("consent.opted_in", entry)
+        notify(CONSENT_OPTED_IN, entry)
     return ConsentResult(change, removed)

@@ -34,7 +34,7 @@ class ServiceDouble:
         requests: Sequence[SendRequest],
         api_key: ApiKey | None,
         *,
-        refuse_opted_out: bool = False,  # noqa: ARG002 - no opt-out list here
+        refuse_opted_out: bool = False,
     ) -> list[AddResult]:
         now = time.time()
         new = [self._prepare(r, api_key, now) for r in requests]

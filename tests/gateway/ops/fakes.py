@@ -144,7 +144,7 @@ class FakeService:
         requests: Sequence[SendRequest],
         api_key: ApiKey | None,
         *,
-        refuse_opted_out: bool = False,  # noqa: ARG002 - no opt-out list here
+        refuse_opted_out: bool = False,
     ) -> list[AddResult]:
         self.submitted.extend(requests)
         now = time.time()
