@@ -8,6 +8,7 @@ work last and closes it first.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from gateway.consent.keywords import DEFAULT_CATEGORY, ConsentKeyword
 from gateway.core.service import ModemStatus, SendRequest
 from gateway.core.submission import ConcatReferences, SubmissionRules, prepare_message
 from gateway.core.waiting import Waiting
-from gateway.errors import OptedOut, Unavailable
+from gateway.errors import OptedOut, Unavailable, ValidationError
 from gateway.fleet import passthrough
 from gateway.fleet.availability import modem_waiting
 from gateway.fleet.dispatch import Dispatcher
@@ -117,6 +118,12 @@ class Gateway:
         dispatcher = self._dispatcher
         if not self._accepting or dispatcher is None:
             raise Unavailable("the gateway is not running")
+        for r in requests:
+            if CONFIRMATION_KEY in r.metadata:
+                raise ValidationError(
+                    f"metadata key {CONFIRMATION_KEY} is the gateway's own",
+                    field=f"{r.field_prefix}metadata.{CONFIRMATION_KEY}",
+                )
         now = self._clock()
         new = [
             prepare_message(r, self._rules, now=now, api_key=api_key, references=self._references)
@@ -148,29 +155,39 @@ class Gateway:
         )
 
     async def _suppress(self, results: list[AddResult], blocked: list[bool]) -> list[AddResult]:
-        """Batch items to opted-out numbers: kept as a record, final at once. A crash
-        before this leaves them queued, and the gate before sending stops them there."""
-        store, out = self.store, []
-        suppressed = 0
-        for result, is_blocked in zip(results, blocked, strict=True):
-            if is_blocked and result.created:
-                await store.finish(
-                    result.message.id,
+        """Batch items to opted-out numbers: kept as a record, final at once (together, so
+        the group writer commits them as one). A crash before this leaves them queued, and
+        the gate before sending stops them there."""
+        chosen = [
+            index
+            for index, (result, is_blocked) in enumerate(zip(results, blocked, strict=True))
+            if is_blocked and result.created
+        ]
+        if not chosen:
+            return results
+        store = self.store
+        await asyncio.gather(
+            *(
+                store.finish(
+                    results[index].message.id,
                     MessageState.SUPPRESSED,
                     error_code=OPTED_OUT,
                     error_text=OPTED_OUT_TEXT,
                 )
-                message = replace(
-                    result.message,
-                    state=MessageState.SUPPRESSED,
-                    last_error_code=OPTED_OUT,
-                    last_error_text=OPTED_OUT_TEXT,
-                )
-                result = replace(result, message=message)
-                suppressed += 1
-            out.append(result)
-        if suppressed and self._metrics is not None:
-            self._metrics.suppressed_send("intake", suppressed)
+                for index in chosen
+            )
+        )
+        out = list(results)
+        for index in chosen:
+            message = replace(
+                results[index].message,
+                state=MessageState.SUPPRESSED,
+                last_error_code=OPTED_OUT,
+                last_error_text=OPTED_OUT_TEXT,
+            )
+            out[index] = replace(results[index], message=message)
+        if self._metrics is not None:
+            self._metrics.suppressed_send("intake", len(chosen))
         return out
 
     async def send_confirmation(

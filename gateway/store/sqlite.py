@@ -135,6 +135,7 @@ class SqliteStore:
         self._writer: GroupWriter | None = None
         self._keys = api_keys.KeyCache()
         self._conversations = inbound.ConversationMap()
+        self._suppressed = suppressions.SuppressionMap()
         self._identity: FileIdentity = None  # the file opened, to notice it replaced
         self._gone: str | None = None  # why the file can no longer be trusted (sticky)
         self._reported: str | None = None  # the unhealthy reason last logged
@@ -151,6 +152,7 @@ class SqliteStore:
             self._read_thread = await self._connect("store-reader")
             await self._read_thread.run(lambda conn: conn.execute("PRAGMA query_only=ON"))
             await self._read_thread.run(self._conversations.load)
+            await self._read_thread.run(self._suppressed.load)
             self._identity = identity(self.path)
             await self._write_thread.run(lambda _conn: mark_created(self.path))  # fsyncs
         except sqlite3.Error as exc:
@@ -525,7 +527,18 @@ class SqliteStore:
         result = await self._change(job)
         if not result.duplicate:
             self._conversations.seen(prepared.sender_hash, part.modem, part.received_at)
+        if result.consent is not None:
+            self._mirror(result.consent.change.opt_out, result.consent.suppressions)
         return result
+
+    def _mirror(self, added: bool, entries: Sequence[Suppression]) -> None:
+        """The in-memory list follows a committed change."""
+        for entry in entries:
+            number_hash = self.number_hash(entry.number)
+            if added:
+                self._suppressed.added(number_hash, entry.category)
+            else:
+                self._suppressed.removed(number_hash, entry.category)
 
     async def release_inbound(self, dedupe_key: str) -> None:
         key_hash = self.keyring.lookup_hash(dedupe_key)
@@ -610,7 +623,9 @@ class SqliteStore:
                 notify.consent(CONSENT_OPTED_OUT, made)
             return made, created
 
-        return await self._change(job)
+        made, created = await self._change(job)
+        self._mirror(True, [made])
+        return made, created
 
     async def remove_suppression(self, suppression_id: str) -> Suppression:
         keyring = self.keyring
@@ -620,7 +635,9 @@ class SqliteStore:
             notify.consent(CONSENT_OPTED_IN, removed)
             return removed
 
-        return await self._change(job)
+        removed = await self._change(job)
+        self._mirror(False, [removed])
+        return removed
 
     async def suppressions_for(self, number: str) -> list[Suppression]:
         number_hash, keyring = self.number_hash(number), self.keyring
@@ -629,9 +646,8 @@ class SqliteStore:
     async def suppressed_categories(
         self, number_hashes: Sequence[bytes]
     ) -> dict[bytes, frozenset[str | None]]:
-        if not number_hashes:
-            return {}
-        return await self._read(lambda conn: suppressions.categories_of(conn, number_hashes))
+        """From memory (see :class:`~gateway.store.suppressions.SuppressionMap`)."""
+        return self._suppressed.categories(number_hashes)
 
     async def list_suppressions(self, *, cursor: str | None, limit: int) -> Page[Suppression]:
         limit = _page_limit(limit)

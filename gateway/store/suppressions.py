@@ -108,22 +108,37 @@ def select_for(conn: sqlite3.Connection, keyring: KeyRing, number_hash: bytes) -
     return [_decode(keyring, row) for row in rows]
 
 
-def categories_of(
-    conn: sqlite3.Connection, number_hashes: Sequence[bytes]
-) -> dict[bytes, frozenset[str | None]]:
-    found: dict[bytes, set[str | None]] = {}
-    unique = list(dict.fromkeys(number_hashes))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for number_hash, category in conn.execute(
-            f"SELECT number_hash, category FROM suppressions WHERE number_hash IN ({marks})",  # noqa: S608
-            chunk,
-        ):
+class SuppressionMap:
+    """Number hash → categories suppressed (None: all), mirrored in memory.
+
+    The gate asks about every message at intake and again before its first segment;
+    a dict lookup spares each a round trip to the database. The daemon's store is the
+    only writer of ``suppressions``, and it updates this map after each commit."""
+
+    def __init__(self) -> None:
+        self._by_hash: dict[bytes, frozenset[str | None]] = {}
+
+    def load(self, conn: sqlite3.Connection) -> None:
+        found: dict[bytes, set[str | None]] = {}
+        for number_hash, category in conn.execute("SELECT number_hash, category FROM suppressions"):
             found.setdefault(bytes(number_hash), set()).add(
                 None if category == ALL_CATEGORIES else category
             )
-    return {key: frozenset(value) for key, value in found.items()}
+        self._by_hash = {key: frozenset(value) for key, value in found.items()}
+
+    def categories(self, number_hashes: Sequence[bytes]) -> dict[bytes, frozenset[str | None]]:
+        by_hash = self._by_hash
+        return {h: by_hash[h] for h in number_hashes if h in by_hash}
+
+    def added(self, number_hash: bytes, category: str | None) -> None:
+        self._by_hash[number_hash] = self._by_hash.get(number_hash, frozenset()) | {category}
+
+    def removed(self, number_hash: bytes, category: str | None) -> None:
+        left = self._by_hash.get(number_hash, frozenset()) - {category}
+        if left:
+            self._by_hash[number_hash] = left
+        else:
+            self._by_hash.pop(number_hash, None)
 
 
 def select_page(

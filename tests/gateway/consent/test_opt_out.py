@@ -318,6 +318,10 @@ async def test_bad_suppression_requests_name_their_field(make_gateway: GatewayFa
             json={"number": PATIENT, "reason": "x", "category": "survey"},
         )
         assert (status, answer["category"]) == (201, "survey")
+        # The metadata key that lets a confirmation past the gate is the gateway's own.
+        status, answer = await admin.send(OTHERS[0], "hi", metadata={"smsgw_consent": "stop"})
+        assert status == 400, answer
+        assert answer["error"]["field"] == "metadata.smsgw_consent"
 
 
 async def test_twilio_answers_21610_and_kannel_its_refusal(make_gateway: GatewayFactory) -> None:

@@ -13,7 +13,7 @@ from gateway.errors import NotFound
 from gateway.store.base import ConsentChange, InboundPart
 from gateway.store.sqlite import SqliteStore
 
-from .conftest import RecordingFanout, Wakes, outbox_rows
+from .conftest import RecordingFanout, Wakes, key_ids_in_use, outbox_rows
 
 PATIENT = "+447700900123"
 OTHER = "+447700900124"
@@ -121,3 +121,35 @@ async def test_a_keyword_changes_the_list_in_the_commit_that_stores_the_text(
     assert start.consent.suppressions == (entry,)
     assert await evented.suppressions_for(PATIENT) == []
     assert kinds(db_path)[-1] == "consent.opted_in"
+
+
+async def test_key_rotation_reseals_the_list_and_lookups_survive(
+    store: SqliteStore, db_path: Path, key_path: Path, keyring: KeyRing
+) -> None:
+    entry, _ = await store.add_suppression(PATIENT, "survey", source="api", reason="phoned in")
+    new_id = keyring.rotate(key_path)
+    assert await store.rotate_key(batch=5) == 1
+    assert key_ids_in_use(db_path) == {new_id}
+    assert await store.suppressions_for(PATIENT) == [entry]
+
+
+async def test_the_gate_reads_the_list_from_memory_and_a_reopen_reloads_it(
+    store: SqliteStore, db_path: Path, keyring: KeyRing
+) -> None:
+    kept, _ = await store.add_suppression(PATIENT, "survey", source="api", reason=None)
+    gone, _ = await store.add_suppression(OTHER, None, source="api", reason=None)
+    await store.remove_suppression(gone.id)
+    await store.add_inbound_checked(part("STOP", "k1"), stop_or_start)
+    hashes = [store.number_hash(PATIENT), store.number_hash(OTHER)]
+    expected = {store.number_hash(PATIENT): frozenset({"survey", None})}
+    assert await store.suppressed_categories(hashes) == expected
+    await store.close()
+    reopened = SqliteStore(db_path, keyring)
+    await reopened.open()
+    try:
+        assert await reopened.suppressed_categories(hashes) == expected
+        await reopened.add_inbound_checked(part("START", "k2", at=1001.0), stop_or_start)
+        assert await reopened.suppressed_categories(hashes) == {}
+        assert kept not in await reopened.suppressions_for(PATIENT)
+    finally:
+        await reopened.close()
