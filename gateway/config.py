@@ -78,9 +78,12 @@ class EventKind(enum.StrEnum):
     MESSAGE_EXPIRED = "message.expired"
     MESSAGE_CANCELLED = "message.cancelled"
     MESSAGE_UNKNOWN = "message.unknown"  # handed to a modem, answer lost: it may have gone out
+    MESSAGE_SUPPRESSED = "message.suppressed"  # the patient opted out before it was sent
     INBOUND_RECEIVED = "inbound.received"
     MODEM_DOWN = "modem.down"
     MODEM_UP = "modem.up"
+    CONSENT_OPTED_OUT = "consent.opted_out"
+    CONSENT_OPTED_IN = "consent.opted_in"
 
 
 ALL_KINDS: Final = frozenset(EventKind)
@@ -286,6 +289,34 @@ class WebhookConfig:
     max_attempts: int | None = None  # None: the delivery's default
 
 
+DEFAULT_STOP_TEXT: Final = (
+    "{clinic}: you will get no more texts from us. Reply START to get them again."
+)
+DEFAULT_STOP_CATEGORY_TEXT: Final = (
+    "{clinic}: you will get no more {category} texts from us. Reply START to get them again."
+)
+DEFAULT_START_TEXT: Final = "{clinic}: you will get our texts again. Reply STOP to stop them."
+DEFAULT_HELP_TEXT: Final = (
+    "{clinic}: reply STOP to stop our texts, START to get them again. "
+    "For anything else, please call the clinic."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentConfig:
+    """``[consent]``: keywords beyond the built-in English ones, and the confirmations.
+
+    Texts may name ``{clinic}`` and (the per-category stop) ``{category}``."""
+
+    stop_keywords: tuple[str, ...] = ()  # e.g. ("ALTO", "PARAR", "BAJA")
+    start_keywords: tuple[str, ...] = ()
+    help_keywords: tuple[str, ...] = ()
+    stop_text: str = DEFAULT_STOP_TEXT
+    stop_category_text: str = DEFAULT_STOP_CATEGORY_TEXT
+    start_text: str = DEFAULT_START_TEXT
+    help_text: str = DEFAULT_HELP_TEXT
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path  # the file this was loaded from (absolute)
@@ -299,9 +330,15 @@ class Config:
     webhooks: tuple[WebhookConfig, ...] = ()
     categories: Mapping[str, CategoryConfig] = field(default_factory=lambda: DEFAULT_CATEGORIES)
     clinic: ClinicConfig = field(default_factory=lambda: ClinicConfig())
+    consent: ConsentConfig = field(default_factory=ConsentConfig)
 
     def api_settings(self) -> ApiSettings:
         return self.server.api_settings()
+
+    def honours_opt_out(self, category: str) -> bool:
+        """Whether a patient's STOP covers this category (an unknown one: it does)."""
+        found = self.categories.get(category)
+        return found is None or found.opt_out
 
     def modem(self, name: str) -> ModemConfig:
         for modem in self.modems:
@@ -347,6 +384,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
             "webhooks",
             "categories",
             "clinic",
+            "consent",
         },
         base_dir,
     )
@@ -378,6 +416,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
         webhooks=parse_webhooks(data.get("webhooks"), base_dir=base_dir),
         categories=categories,
         clinic=clinic,
+        consent=_consent(root.table("consent")),
     )
 
 
@@ -652,6 +691,35 @@ def _retry(t: _Table) -> RetryConfig:
         backoff_max=maximum,
         max_modem_switches=t.integer("max_modem_switches", 2, minimum=0),
         resend_unknown=t.boolean("resend_unknown", False),
+    )
+
+
+def _consent(t: _Table) -> ConsentConfig:
+    lists = ("stop_keywords", "start_keywords", "help_keywords")
+    texts = ("stop_text", "stop_category_text", "start_text", "help_text")
+    t.allow(*lists, *texts)
+    seen: dict[str, str] = {}
+    for key in lists:
+        for i, word in enumerate(t.string_list(key)):
+            folded = " ".join(word.casefold().split())
+            if not folded:
+                raise t.error(f"{key}[{i}]", "must not be empty")
+            if seen.get(folded, key) != key:
+                raise t.error(f"{key}[{i}]", f"{word!r} is also in {seen[folded]}")
+            seen[folded] = key
+    defaults = ConsentConfig()
+    values = {key: t.string(key, getattr(defaults, key)) for key in texts}
+    for key, value in values.items():
+        if not value.strip():
+            raise t.error(key, "must not be empty")
+    return ConsentConfig(
+        stop_keywords=t.string_list("stop_keywords"),
+        start_keywords=t.string_list("start_keywords"),
+        help_keywords=t.string_list("help_keywords"),
+        stop_text=values["stop_text"],
+        stop_category_text=values["stop_category_text"],
+        start_text=values["start_text"],
+        help_text=values["help_text"],
     )
 
 

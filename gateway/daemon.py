@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from gateway.config import ApiSettings, Config
-from gateway.core.auto_reply import AutoReply, ConsentKeyword, no_consent_keywords
+from gateway.consent.desk import ConsentDesk
+from gateway.consent.gate import SendGate
+from gateway.core.auto_reply import AutoReply, KeywordTest
 from gateway.core.policy import RetryPolicy
 from gateway.core.quiet_hours import QuietHours
 from gateway.core.routing import Router
@@ -113,7 +115,7 @@ class Daemon:
         modem_factory: ModemFactory | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
-        is_consent_keyword: ConsentKeyword = no_consent_keywords,
+        is_consent_keyword: KeywordTest | None = None,
     ) -> None:
         self.config = config
         self.settings = settings or RuntimeSettings()
@@ -130,13 +132,29 @@ class Daemon:
             self.router,
             frozenset(config.categories),
         )
-        self.gateway = Gateway(self.api, rules, lambda: self.store, clock=clock, rng=rng)
+        self.gate = SendGate(lambda: self.store, config.honours_opt_out)
+        self.gateway = Gateway(
+            self.api,
+            rules,
+            lambda: self.store,
+            clock=clock,
+            rng=rng,
+            gate=self.gate,
+            metrics=self.metrics,
+        )
+        self.consent = ConsentDesk(
+            config.consent,
+            clinic=config.clinic.name,
+            reply=self.gateway.send_confirmation,
+            categories=config.categories,
+            metrics=self.metrics,
+        )
         # Opt-out keywords are answered by their own confirmation, never the auto-reply.
         self.auto_reply = AutoReply(
             config.clinic,
             lambda: self.store,
             self.gateway.submit,
-            is_consent_keyword=is_consent_keyword,
+            is_consent_keyword=is_consent_keyword or self._is_consent_keyword,
             clock=clock,
         )
         self.scheduler: Scheduler | None = None
@@ -148,6 +166,9 @@ class Daemon:
         self._keyring: KeyRing | None = None
         self.integrations: Integrations | None = None  # webhooks, Twilio and Kannel shapes
         self._running: contextlib.AsyncExitStack | None = None
+
+    def _is_consent_keyword(self, text: str) -> bool:
+        return self.consent.keyword(text) is not None
 
     @property
     def store(self) -> Store:
@@ -196,6 +217,7 @@ class Daemon:
             RetryPolicy(cfg.retry),
             settings=self.settings.dispatch,
             metrics=self.metrics,
+            gate=self.gate,
             clock=self._clock,
         )
         stack.callback(dispatcher.close)
@@ -234,6 +256,7 @@ class Daemon:
             settings=self.settings.supervision,
             modem_factory=self._modem_factory,
             device_poll_interval=self.settings.device_poll_interval,
+            consent=self.consent,
             clock=self._clock,
             on_inbound=self.auto_reply.on_inbound,
         )
@@ -290,7 +313,7 @@ class Daemon:
 
         server = self.config.server
         features = [body_timeout_feature(server.body_timeout)]
-        features += daemon_features(self.gateway, self.metrics)
+        features += daemon_features(self.gateway, self.metrics, self.config.categories)
         if self.integrations is not None:
             features += self.integrations.features()
         app = make_app(self.gateway, features, default_country=server.default_country)

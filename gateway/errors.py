@@ -228,3 +228,10 @@ class TooManyConnections(GatewayError):
 
     code = "too_many_connections"
     status = 503
+
+
+class OptedOut(GatewayError):
+    """The number is on the opt-out list for this message's category (a single send)."""
+
+    code = "opted_out"
+    status = 422

@@ -8,21 +8,36 @@ work last and closes it first.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from gateway.config import ApiSettings
+from gateway.consent.gate import CONFIRMATION_KEY, OPTED_OUT, OPTED_OUT_TEXT, SendGate
+from gateway.consent.keywords import ConsentKeyword
 from gateway.core.service import ModemStatus, SendRequest
 from gateway.core.submission import ConcatReferences, SubmissionRules, prepare_message
 from gateway.core.waiting import Waiting
-from gateway.errors import Unavailable
+from gateway.errors import OptedOut, Unavailable, ValidationError
 from gateway.fleet import passthrough
 from gateway.fleet.availability import modem_waiting
 from gateway.fleet.dispatch import Dispatcher
 from gateway.fleet.fleet import Fleet
-from gateway.store.base import AddResult, ApiKey, Message, MessageState, QueueItem, Store
+from gateway.metrics import Metrics
+from gateway.store.base import (
+    AddResult,
+    ApiKey,
+    Message,
+    MessageState,
+    NewMessage,
+    Priority,
+    QueueItem,
+    Store,
+)
+
+CONFIRMATION_TAG = "consent"  # confirmations of STOP/START/HELP, for staff to filter on
 
 
 class Gateway:
@@ -34,8 +49,12 @@ class Gateway:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        gate: SendGate | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.api = api
+        self._gate = gate
+        self._metrics = metrics
         self._rules = rules
         self._store = store  # the root's: raises Unavailable while the store is closed
         self._clock = clock
@@ -90,17 +109,34 @@ class Gateway:
         return None if dispatcher is None else dispatcher.scheduler.waiting(message_id)
 
     async def submit(
-        self, requests: Sequence[SendRequest], api_key: ApiKey | None
+        self,
+        requests: Sequence[SendRequest],
+        api_key: ApiKey | None,
+        *,
+        refuse_opted_out: bool = False,
     ) -> list[AddResult]:
         dispatcher = self._dispatcher
         if not self._accepting or dispatcher is None:
             raise Unavailable("the gateway is not running")
+        for r in requests:
+            if CONFIRMATION_KEY in r.metadata:
+                raise ValidationError(
+                    f"metadata key {CONFIRMATION_KEY} is the gateway's own",
+                    field=f"{r.field_prefix}metadata.{CONFIRMATION_KEY}",
+                )
         now = self._clock()
         new = [
             prepare_message(r, self._rules, now=now, api_key=api_key, references=self._references)
             for r in requests
         ]
+        blocked = await self._opted_out(new)
+        if refuse_opted_out and any(blocked):
+            if self._metrics is not None:
+                self._metrics.suppressed_send("intake")
+            prefix = requests[blocked.index(True)].field_prefix
+            raise OptedOut(OPTED_OUT_TEXT, field=f"{prefix}to")
         results = await self.store.add_messages(new)
+        results = await self._suppress(results, blocked)
         await dispatcher.enqueue_many(
             [
                 self._queue_item(r.message, r.to_hash)
@@ -109,6 +145,68 @@ class Gateway:
             ]
         )
         return results
+
+    async def _opted_out(self, new: Sequence[NewMessage]) -> list[bool]:
+        if self._gate is None:
+            return [False] * len(new)
+        number_hash = self.store.number_hash
+        return await self._gate.blocked([number_hash(m.to) for m in new], [m.category for m in new])
+
+    async def _suppress(self, results: list[AddResult], blocked: list[bool]) -> list[AddResult]:
+        """Batch items to opted-out numbers: kept as a record, final at once (together, so
+        the group writer commits them as one). A crash before this leaves them queued, and
+        the gate before sending stops them there."""
+        chosen = [
+            index
+            for index, (result, is_blocked) in enumerate(zip(results, blocked, strict=True))
+            if is_blocked and result.created
+        ]
+        if not chosen:
+            return results
+        store = self.store
+        await asyncio.gather(
+            *(
+                store.finish(
+                    results[index].message.id,
+                    MessageState.SUPPRESSED,
+                    error_code=OPTED_OUT,
+                    error_text=OPTED_OUT_TEXT,
+                )
+                for index in chosen
+            )
+        )
+        out = list(results)
+        for index in chosen:
+            message = replace(
+                results[index].message,
+                state=MessageState.SUPPRESSED,
+                last_error_code=OPTED_OUT,
+                last_error_text=OPTED_OUT_TEXT,
+            )
+            out[index] = replace(results[index], message=message)
+        if self._metrics is not None:
+            self._metrics.suppressed_send("intake", len(chosen))
+        return out
+
+    async def send_confirmation(
+        self, number: str, text: str, modem: str, keyword: ConsentKeyword
+    ) -> None:
+        """A consent keyword's answer: past the gate, from the modem the patient wrote to."""
+        dispatcher = self._dispatcher
+        if not self._accepting or dispatcher is None:
+            raise Unavailable("the gateway is not running")
+        request = SendRequest(
+            to=number,
+            body=text,
+            priority=Priority.URGENT,
+            tags=(CONFIRMATION_TAG,),
+            metadata={CONFIRMATION_KEY: keyword.action.value},
+        )
+        new = prepare_message(
+            request, self._rules, now=self._clock(), api_key=None, references=self._references
+        )
+        [result] = await self.store.add_messages([new])
+        await dispatcher.enqueue_reply(self._queue_item(result.message, result.to_hash), modem)
 
     async def cancel(self, message_id: str, *, owner: str | None = None) -> Message:
         message = await self.store.cancel_message(message_id, owner=owner)

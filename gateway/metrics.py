@@ -69,6 +69,9 @@ REGISTRATIONS: Final = tuple(r.value for r in Registration)
 REGISTERED: Final = frozenset({Registration.HOME.value, Registration.ROAMING.value})
 PRIORITIES: Final = tuple(p.name.lower() for p in Priority)
 MESSAGE_STATES: Final = tuple(s.value for s in MessageState)
+CONSENT_CHANGES: Final = ("opted_out", "opted_in")
+CONSENT_SOURCES: Final = ("keyword", "api")
+SUPPRESSED_STAGES: Final = ("intake", "send")  # refused or recorded at intake; stopped in the queue
 SIM_STATES: Final = ("ready", "pin", "missing", "error")
 _SIM_STATE_OF: Final = {"ready": "ready", "pin": "pin", "puk": "pin", "absent": "missing"}
 DELIVERY_OUTCOMES: Final = ("delivered", "failed", "pending", "unmatched")
@@ -261,11 +264,29 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.consent_changes = Counter(
+            f"{PREFIX}_consent_changes",
+            "Opt-out list changes: opted_out or opted_in, by keyword (the patient) or api.",
+            ["change", "source"],
+            registry=r,
+        )
+        self.suppressed_sends = Counter(
+            f"{PREFIX}_suppressed_sends",
+            "Messages not sent because the number opted out: refused or recorded at intake, "
+            "or stopped before their first segment (send).",
+            ["stage"],
+            registry=r,
+        )
         self._last_success: dict[str, float] = {}
         self._counters: dict[str, ModemCounters] = {}
         self._today = _Today()
         for outcome in WEBHOOK_OUTCOMES:
             self.webhook_deliveries.labels(outcome)
+        for change in CONSENT_CHANGES:
+            for source in CONSENT_SOURCES:
+                self.consent_changes.labels(change, source)
+        for stage in SUPPRESSED_STAGES:
+            self.suppressed_sends.labels(stage)
         for name in modem_names:
             self.add_modem(name)
 
@@ -326,6 +347,18 @@ class Metrics:
         """``outcome``: delivered, failed, pending (a temporary status) or unmatched."""
         label = outcome if outcome in DELIVERY_OUTCOMES else OTHER
         self.delivery_reports.labels(modem_label(modem), label).inc()
+
+    def consent_change(self, change: str, source: str) -> None:
+        """``change``: one of CONSENT_CHANGES; ``source``: one of CONSENT_SOURCES."""
+        self.consent_changes.labels(
+            change if change in CONSENT_CHANGES else OTHER,
+            source if source in CONSENT_SOURCES else OTHER,
+        ).inc()
+
+    def suppressed_send(self, stage: str, count: int = 1) -> None:
+        """``stage``: one of SUPPRESSED_STAGES."""
+        if count:
+            self.suppressed_sends.labels(stage if stage in SUPPRESSED_STAGES else OTHER).inc(count)
 
     def webhook_delivery(self, outcome: str) -> None:
         """``outcome``: delivered (2xx), failed (will retry) or abandoned (gave up)."""

@@ -30,7 +30,14 @@ from aiohttp import web
 
 from gateway.config import EventKind, check_url
 from gateway.core.service import SendRequest
-from gateway.errors import GatewayError, InvalidNumber, TextTooLong, Unavailable, ValidationError
+from gateway.errors import (
+    GatewayError,
+    InvalidNumber,
+    OptedOut,
+    TextTooLong,
+    Unavailable,
+    ValidationError,
+)
 from gateway.http.context import CONTEXT, has_scope
 from gateway.http.feature import Feature, Route
 from gateway.store.base import Message, Scope, Store
@@ -56,6 +63,8 @@ BAD_DLR_URL: Final = "DLR-URL misformed, rejected"
 DLR_URL_NOT_ALLOWED: Final = "DLR-URL host not allowed, rejected"
 BAD_DLR_MASK: Final = "DLR-Mask misformed, rejected"
 DENIED: Final = "Number(s) has/have been denied."
+# Kannel's answer when its black-list refuses the receiver; the opt-out list is ours.
+OPTED_OUT: Final = "Number(s) has/have been denied by white- and/or black-lists."
 TOO_LONG: Final = "Message too long, rejected"
 FAILED: Final = "Sending failed."
 
@@ -147,7 +156,9 @@ class KannelApi:
             for number in receivers
         ]
         try:
-            await service.submit(sends, key)
+            await service.submit(sends, key, refuse_opted_out=len(sends) == 1)
+        except OptedOut:
+            return answer(403, OPTED_OUT)
         except InvalidNumber:
             return answer(400, DENIED)
         except TextTooLong:

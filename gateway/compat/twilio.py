@@ -34,6 +34,7 @@ from gateway.errors import (
     EmptyText,
     GatewayError,
     InvalidNumber,
+    OptedOut,
     TextTooLong,
     Unavailable,
     ValidationError,
@@ -70,6 +71,7 @@ STATUS: Final = {
     MessageState.EXPIRED: "failed",
     MessageState.UNKNOWN: "sent",  # handed to a modem, answer lost: it may have gone out
     MessageState.CANCELLED: "canceled",
+    MessageState.SUPPRESSED: "failed",  # as Twilio reports a send to an opted-out number
 }
 EVENT_STATUS: Final = {
     EventKind.MESSAGE_SENT: "sent",
@@ -77,6 +79,8 @@ EVENT_STATUS: Final = {
 }
 ERROR_UNKNOWN: Final = 30008  # Twilio's "Unknown error" for a failed message
 ERROR_UNDELIVERED: Final = 30003  # "Unreachable destination handset"
+ERROR_UNSUBSCRIBED: Final = 21610  # the recipient replied STOP
+UNSUBSCRIBED_TEXT: Final = "Attempt to send to unsubscribed recipient"
 
 
 class TwilioError(Exception):
@@ -104,10 +108,17 @@ def message_status(message: Message) -> str:
     return STATUS[message.state]
 
 
+def error_code(message: Message) -> int:
+    """Twilio's code for a message that did not reach the patient."""
+    if message.state is MessageState.SUPPRESSED:
+        return ERROR_UNSUBSCRIBED
+    return ERROR_UNDELIVERED if message.sent_at is not None else ERROR_UNKNOWN
+
+
 def message_json(message: Message, account_sid: str) -> dict[str, Any]:
     sid = to_sid(message.id)
     uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{sid}.json"
-    failed = message.state in (MessageState.FAILED, MessageState.EXPIRED)
+    failed = message.state in (MessageState.FAILED, MessageState.EXPIRED, MessageState.SUPPRESSED)
     return {
         "account_sid": account_sid,
         "api_version": API_VERSION,
@@ -116,9 +127,7 @@ def message_json(message: Message, account_sid: str) -> dict[str, Any]:
         "date_sent": _date(message.sent_at),
         "date_updated": _date(message.updated_at),
         "direction": "outbound-api",
-        "error_code": (ERROR_UNDELIVERED if message.sent_at is not None else ERROR_UNKNOWN)
-        if failed
-        else None,
+        "error_code": error_code(message) if failed else None,
         "error_message": message.last_error_code if failed else None,
         "from": message.metadata.get(FROM_KEY),
         "messaging_service_sid": None,
@@ -199,7 +208,9 @@ class TwilioApi:
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER) or None,
         )
         try:
-            [result] = await service.submit([send], key)
+            [result] = await service.submit([send], key, refuse_opted_out=True)
+        except OptedOut:
+            raise TwilioError(400, ERROR_UNSUBSCRIBED, UNSUBSCRIBED_TEXT) from None
         except InvalidNumber:
             raise TwilioError(400, 21211, "The 'To' number is not a valid phone number.") from None
         except EmptyText:
@@ -370,9 +381,7 @@ def status_callbacks(event: WebhookEvent, spec: dict[str, Any]) -> list[tuple[st
         "From": str(message.metadata.get(FROM_KEY, "")),
     }
     if status in ("failed", "undelivered"):
-        params["ErrorCode"] = str(
-            ERROR_UNDELIVERED if message.sent_at is not None else ERROR_UNKNOWN
-        )
+        params["ErrorCode"] = str(error_code(message))
     payload = {"url": url, "token": spec["token"], "params": params}
     return [(TWILIO_CALLBACK, dump_json(payload))]
 

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 AUTO_REPLY_TAG: Final = "auto-reply"
 
 Submit = Callable[[Sequence[SendRequest], ApiKey | None], Awaitable[list[AddResult]]]
-ConsentKeyword = Callable[[str], bool]
+KeywordTest = Callable[[str], bool]
 
 
 def no_consent_keywords(text: str) -> bool:
@@ -43,7 +43,7 @@ class AutoReply:
         store: Callable[[], Store],
         submit: Submit,
         *,
-        is_consent_keyword: ConsentKeyword = no_consent_keywords,
+        is_consent_keyword: KeywordTest = no_consent_keywords,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = clinic.auto_reply

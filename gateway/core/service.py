@@ -59,9 +59,16 @@ class GatewayService(Protocol):
     def store(self) -> Store: ...
 
     async def submit(
-        self, requests: Sequence[SendRequest], api_key: ApiKey | None
+        self,
+        requests: Sequence[SendRequest],
+        api_key: ApiKey | None,
+        *,
+        refuse_opted_out: bool = False,
     ) -> list[AddResult]:
-        """All or nothing: a bad item raises ValidationError naming ``field_prefix + field``."""
+        """All or nothing: a bad item raises ValidationError naming ``field_prefix + field``.
+
+        An item to a number that opted out of it is recorded `suppressed`; with
+        ``refuse_opted_out`` (a single send) it raises OptedOut and nothing is stored."""
         ...
 
     async def cancel(self, message_id: str, *, owner: str | None = None) -> Message:

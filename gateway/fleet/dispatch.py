@@ -28,6 +28,7 @@ from typing import Final
 from drivers import pdu as pdu_codec
 from drivers.errors import DriverError, SendUnknown
 from drivers.pdu import SubmitPdu
+from gateway.consent.gate import OPTED_OUT, OPTED_OUT_TEXT, SendGate
 from gateway.core.policy import Action, Classified, Outcome, RetryPolicy, classify
 from gateway.core.routing import Router
 from gateway.core.scheduler import Eligibility, Scheduler
@@ -83,9 +84,11 @@ class Dispatcher:
         *,
         settings: DispatchSettings | None = None,
         metrics: Metrics | None = None,
+        gate: SendGate | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self.gate = gate  # opt-outs, checked again right before a first segment
         self.scheduler = scheduler
         self.router = router
         self.policy = policy
@@ -114,6 +117,12 @@ class Dispatcher:
         for item, eligibility in queued:
             track[item.id] = fresh(eligibility)
         self.scheduler.add_many(queued)
+
+    async def enqueue_reply(self, item: QueueItem, modem: str) -> None:
+        """Queue a reply to a text: from the modem the text came to while it can send."""
+        eligibility = replace(await self.router.resolve(item, self.store), preferred=modem)
+        self._track[item.id] = _Track(eligibility)
+        self.scheduler.add(item, eligibility)
 
     def _fresh_track(self, eligibility: Eligibility) -> _Track:
         found = self._fresh.get(eligibility)
@@ -238,6 +247,9 @@ class Dispatcher:
             track = self._track.get(item.id)  # back to wait for the end of its quiet hours
             self.scheduler.add(item, track.eligibility if track else Eligibility())
             return
+        # Checked at the message's own time, after its quiet hours: a START may come first.
+        if await self._suppressed(item, message):
+            return
         try:
             pdus = pdu_codec.encode(
                 message.to,
@@ -265,6 +277,23 @@ class Dispatcher:
             if not await self._send_segment(item, message, segment.seq, segment_pdu, handle):
                 return
         self._track.pop(item.id, None)
+
+    async def _suppressed(self, item: QueueItem, message: Message) -> bool:
+        """The number opted out while the message waited: it ends `suppressed`, with
+        nothing written to a modem. Once a segment has gone, the rest follow (half a
+        text is worse than a whole one)."""
+        if self.gate is None or any(s.state is not SegmentState.PENDING for s in message.segments):
+            return False
+        if not await self.gate.blocks_message(item.to_hash, message.metadata, message.category):
+            return False
+        self._track.pop(item.id, None)
+        await self.store.finish(
+            item.id, MessageState.SUPPRESSED, error_code=OPTED_OUT, error_text=OPTED_OUT_TEXT
+        )
+        if self.metrics is not None:
+            self.metrics.suppressed_send("send")
+        log.info("message %s suppressed before sending: the number opted out", item.id)
+        return True
 
     async def _let_higher_priority_through(self, handle: ModemHandle, priority: Priority) -> None:
         while (urgent := self.scheduler.take(handle.name, better_than=priority)) is not None:

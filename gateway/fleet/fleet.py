@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from gateway.config import ModemConfig
+from gateway.consent.desk import ConsentDesk
 from gateway.core.ratelimit import RateLimiter
 from gateway.core.routing import Router
 from gateway.errors import ConfigError, NotFound
@@ -61,10 +62,12 @@ class Fleet:
         settings: SupervisorSettings,
         modem_factory: ModemFactory = default_modem_factory,
         device_poll_interval: float = DEVICE_POLL_INTERVAL,
+        consent: ConsentDesk | None = None,
         clock: Callable[[], float] = time.time,
         on_inbound: InboundHook | None = None,
     ) -> None:
         self._store = store
+        self._consent = consent
         self._dispatcher = dispatcher
         self._router = router
         self._metrics = metrics
@@ -151,6 +154,7 @@ class Fleet:
             dispatcher=self._dispatcher,
             metrics=self._metrics,
             settings=self._settings,
+            consent=self._consent,
             clock=self._clock,
             on_inbound=self._on_inbound,
         )

@@ -39,6 +39,7 @@ from drivers.types import (
     StoredLocation,
     UndecodablePdu,
 )
+from gateway.consent.desk import ConsentDesk
 from gateway.fleet.handle import ModemHandle
 from gateway.metrics import Metrics
 from gateway.store.base import Inbound, InboundPart, Store, UndecodableInbound
@@ -88,10 +89,12 @@ class ModemEvents:
         on_state: Callable[[StateChanged], None],
         on_network: Callable[[NetworkChanged], None] | None = None,
         metrics: Metrics | None = None,
+        consent: ConsentDesk | None = None,
         clock: Callable[[], float] = time.time,
         on_inbound: InboundHook | None = None,
     ) -> None:
         self.handle = handle
+        self._consent = consent  # opt-out keywords: the list changed with the text
         self.store = store
         self._on_state = on_state
         self._on_network = on_network  # the supervisor takes an unregistered modem out
@@ -147,12 +150,19 @@ class ModemEvents:
             concat_seq=concat.sequence if concat else None,
             dedupe_window=dedupe_window(event.location),
         )
-        result = await self.store.add_inbound(part)  # committed before the delete below
+        consent = self._consent
+        # Committed before the delete below, with any opt-out change the text makes.
+        if consent is None:
+            result = await self.store.add_inbound(part)
+        else:
+            result = await self.store.add_inbound_checked(part, consent.change_for)
         if result.inbound is not None:
             log.info("inbound %s on modem %s", result.inbound.id, handle.name)
             if self._metrics is not None:
                 self._metrics.inbound_received(handle.name)
         await self._settle(event.location, event.ack, part.dedupe_key)
+        if consent is not None and result.inbound is not None:
+            await consent.answer(result.inbound, result.consent)
         if result.inbound is not None and self._on_inbound is not None:
             await self._on_inbound(result.inbound)  # after the settle: it may send a reply
 

@@ -31,6 +31,7 @@ from typing import Any, Final
 
 from drivers.errors import CommandTimeout, DriverError
 from drivers.types import ModemState, NetworkChanged, Registration, StateChanged, UssdReply
+from gateway.consent.desk import ConsentDesk
 from gateway.core.policy import Action, Classified
 from gateway.errors import StoreError, Unavailable
 from gateway.fleet import balance, passthrough
@@ -99,6 +100,7 @@ class ModemSupervisor:
         dispatcher: Dispatcher,
         metrics: Metrics,
         settings: SupervisorSettings,
+        consent: ConsentDesk | None = None,
         clock: Callable[[], float] = time.time,
         on_inbound: InboundHook | None = None,
     ) -> None:
@@ -122,6 +124,7 @@ class ModemSupervisor:
             on_state=self._on_state,
             on_network=self._on_network,
             metrics=metrics,
+            consent=consent,
             clock=clock,
             on_inbound=on_inbound,
         )

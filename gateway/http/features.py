@@ -6,8 +6,10 @@ root appends them (``gateway.http`` never imports ``gateway.compat``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final, Protocol
 
+from gateway.config import DEFAULT_CATEGORIES
 from gateway.http import (
     audit,
     health,
@@ -18,6 +20,7 @@ from gateway.http import (
     openapi,
     prometheus,
     status_page,
+    suppressions,
 )
 from gateway.http.feature import Feature
 from gateway.http.modem_actions import ModemActions
@@ -38,7 +41,9 @@ class DaemonService(StatusSource, ModemActions, Protocol):
     """The service behind the technician's routes: the status page, /metrics, modem actions."""
 
 
-def daemon_features(service: DaemonService, metrics: Metrics) -> tuple[Feature, ...]:
+def daemon_features(
+    service: DaemonService, metrics: Metrics, categories: Iterable[str] = DEFAULT_CATEGORIES
+) -> tuple[Feature, ...]:
     """Everything the daemon serves from ``gateway.http``; the page and /metrics share one
     queue view, so a scrape and a page poll within its max age read the store once."""
     queue = QueueView(lambda: service.store)
@@ -47,4 +52,5 @@ def daemon_features(service: DaemonService, metrics: Metrics) -> tuple[Feature, 
         status_page.feature(service, metrics, queue),
         prometheus.feature(service, metrics, queue),
         modem_actions.feature(service),
+        suppressions.feature(metrics, categories),
     )

@@ -85,7 +85,7 @@ async def post_message(request: web.Request) -> web.Response:
     obj = await read_json_object(request)
     send = parse_send(obj, "", header_key=request.headers.get(IDEMPOTENCY_HEADER))
     key = request[API_KEY]
-    [result] = await request.app[CONTEXT].service.submit([send], key)
+    [result] = await request.app[CONTEXT].service.submit([send], key, refuse_opted_out=True)
     message = result.message
     return json_response(
         message_json(message, with_body=_shows_body(key)),
@@ -324,7 +324,7 @@ def _paths() -> dict[str, Any]:
                             "idempotent replay: the message first accepted with this key",
                             headers={"Location": {"schema": STR}},
                         ),
-                        **error_responses(*_SEND_ERRORS),
+                        **error_responses(*_SEND_ERRORS, "422"),
                     },
                 },
                 Scope.SEND,

@@ -59,6 +59,7 @@ ERROR_CODES: Final = (
     "ussd_failed",
     "audit_broken",
     "callback_not_allowed",
+    "opted_out",
 )
 
 
@@ -98,6 +99,7 @@ def _error_responses() -> dict[str, Any]:
         "PayloadTooLarge": error("payload_too_large: body over the server's max_body_bytes"),
         "UnsupportedMediaType": error("unsupported_media_type: Content-Type is not JSON"),
         "Unavailable": error("unavailable"),
+        "OptedOut": error("opted_out: the number is on the opt-out list for this message"),
         "InternalError": error("internal_error, or store_error when storage failed"),
     }
 

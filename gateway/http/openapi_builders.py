@@ -30,6 +30,7 @@ ERROR_RESPONSES: Final[Mapping[str, str]] = {
     "409": "Conflict",
     "413": "PayloadTooLarge",
     "415": "UnsupportedMediaType",
+    "422": "OptedOut",
     "500": "InternalError",
     "503": "Unavailable",
 }

@@ -48,10 +48,17 @@ class MessageState(enum.StrEnum):
     EXPIRED = "expired"
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
+    SUPPRESSED = "suppressed"  # the patient opted out; nothing was written to a modem
 
 
 FINAL_STATES = frozenset(
-    {MessageState.DELIVERED, MessageState.FAILED, MessageState.EXPIRED, MessageState.CANCELLED}
+    {
+        MessageState.DELIVERED,
+        MessageState.FAILED,
+        MessageState.EXPIRED,
+        MessageState.CANCELLED,
+        MessageState.SUPPRESSED,
+    }
 )
 
 
@@ -216,6 +223,37 @@ class Inbound:
 class InboundResult:
     inbound: Inbound | None  # None while parts are missing, or for a duplicate
     duplicate: bool
+    consent: ConsentResult | None = None  # what the text changed on the suppression list
+
+
+ALL_CATEGORIES: Final = "*"  # a suppression's category when it covers every category
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """One entry of the opt-out list: a number that must not get ``category`` (or any)."""
+
+    id: str
+    number: str  # E.164; sealed at rest, looked up by keyed hash
+    category: str | None  # None: every category that honours opt-out
+    source: str  # "keyword" (the patient texted it) or "api" (staff added it)
+    reason: str | None  # free text from staff; sealed at rest
+    created_at: float
+    modem: str | None = None  # the modem the patient wrote to, for a keyword
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentChange:
+    """What an inbound text asks of the suppression list (decided by the consent rules)."""
+
+    opt_out: bool  # True: add the sender; False: take the sender off
+    category: str | None  # None: every category; START takes off every entry
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentResult:
+    change: ConsentChange
+    suppressions: tuple[Suppression, ...]  # entries added, or removed; empty: nothing changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +325,7 @@ class Change:
     inbound: Inbound | None = None
     modem: str | None = None
     detail: Mapping[str, Any] | None = None  # a modem event's detail
+    suppression: Suppression | None = None  # for ``consent.opted_out`` / ``consent.opted_in``
 
 
 # A message reaching one of these states notifies with this kind: every outcome has
@@ -298,8 +337,11 @@ MESSAGE_CHANGES: Final = {
     MessageState.EXPIRED: "message.expired",
     MessageState.CANCELLED: "message.cancelled",
     MessageState.UNKNOWN: "message.unknown",
+    MessageState.SUPPRESSED: "message.suppressed",
 }
 INBOUND_RECEIVED: Final = "inbound.received"
+CONSENT_OPTED_OUT: Final = "consent.opted_out"
+CONSENT_OPTED_IN: Final = "consent.opted_in"
 MODEM_CHANGES: Final = frozenset({"modem.up", "modem.down"})
 
 
@@ -510,6 +552,15 @@ class Store(Protocol):
         ``inbound.received`` in the same transaction."""
         ...
 
+    async def add_inbound_checked(
+        self, part: InboundPart, consent: Callable[[str], ConsentChange | None]
+    ) -> InboundResult:
+        """:meth:`add_inbound`, and in the same transaction the suppression-list change
+        ``consent(text)`` names for a text complete with this part (``consent.opted_out``
+        or ``consent.opted_in`` notified with it): a crash keeps both or neither.
+        ``consent`` is pure and quick; it runs inside the transaction."""
+        ...
+
     async def release_inbound(self, dedupe_key: str) -> None:
         """The modem deleted the slot behind this key: the same bytes stored there later
         are a new text, not a re-read."""
@@ -556,6 +607,34 @@ class Store(Protocol):
 
     def number_hash(self, number: str) -> bytes:
         """The keyed hash numbers are looked up by (stable for the store's life)."""
+        ...
+
+    # suppressions (opt-out list) ----------------------------------------------
+    async def add_suppression(
+        self, number: str, category: str | None, *, source: str, reason: str | None
+    ) -> tuple[Suppression, bool]:
+        """Put a number on the list (``category`` None: every category); the entry and
+        whether it is new. A new one notifies ``consent.opted_out`` in the same
+        transaction; an existing (number, category) is returned unchanged."""
+        ...
+
+    async def remove_suppression(self, suppression_id: str) -> Suppression:
+        """Take one entry off; notifies ``consent.opted_in`` in the same transaction.
+        Raises NotFound."""
+        ...
+
+    async def suppressions_for(self, number: str) -> list[Suppression]:
+        """The entries of one number (by keyed hash), oldest first."""
+        ...
+
+    async def suppressed_categories(
+        self, number_hashes: Sequence[bytes]
+    ) -> dict[bytes, frozenset[str | None]]:
+        """For each hash on the list, the categories it is suppressed for (None: all)."""
+        ...
+
+    async def list_suppressions(self, *, cursor: str | None, limit: int) -> Page[Suppression]:
+        """Newest first, as :meth:`list_messages`."""
         ...
 
     # API keys ----------------------------------------------------------------

@@ -21,6 +21,7 @@ SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "audit": ("id", ("detail",)),
     "webhook_subscriptions": ("id", ("secret",)),
     "compat_messages": ("ref", ("spec",)),
+    "suppressions": ("id", ("number", "reason")),
 }
 CANARY = b"smsgw key canary"
 CANARY_AAD = aad("meta", "value", "canary")
@@ -58,6 +59,7 @@ PURGEABLE_STATES = frozenset(
         MessageState.FAILED,
         MessageState.EXPIRED,
         MessageState.CANCELLED,
+        MessageState.SUPPRESSED,
         MessageState.SENT,  # no report will come any more after the retention period
         MessageState.UNKNOWN,
     }

@@ -256,6 +256,21 @@ _AUTO_REPLIES: Final = (
     )""",
     "CREATE INDEX auto_replies_at ON auto_replies (at)",
 )
+# The opt-out list (gateway.consent): numbers by keyed hash, one row per category
+# suppressed ('*': all). Lookups never need the number, which is sealed for the admin.
+_SUPPRESSIONS: Final = (
+    """CREATE TABLE suppressions (
+        id TEXT PRIMARY KEY,
+        number_hash BLOB NOT NULL,
+        number_enc BLOB NOT NULL,
+        category TEXT NOT NULL,
+        source TEXT NOT NULL,
+        reason_enc BLOB,
+        created_at REAL NOT NULL,
+        modem TEXT,
+        UNIQUE (number_hash, category)
+    )""",
+)
 
 Step = Callable[[sqlite3.Connection], None]
 
@@ -276,6 +291,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("messages: category", _statements(_CATEGORIES)),
     ("api keys: default category", _statements(_KEY_CATEGORY)),
     ("auto-replies: one per conversation and closed period", _statements(_AUTO_REPLIES)),
+    ("suppressions: the opt-out list by keyed hash", _statements(_SUPPRESSIONS)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

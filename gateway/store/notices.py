@@ -26,6 +26,7 @@ from gateway.store.base import (
     Fanout,
     Inbound,
     MessageState,
+    Suppression,
 )
 from gateway.store.sealing import aad
 
@@ -55,6 +56,13 @@ class Notifier:
             return
         number_hash = self._keyring.lookup_hash(inbound.sender)
         self._write(Change(INBOUND_RECEIVED, time.time(), number_hash=number_hash, inbound=inbound))
+
+    def consent(self, kind: str, suppression: Suppression) -> None:
+        """``consent.opted_out`` / ``consent.opted_in`` for one entry of the list."""
+        if self._fanout is None or not self._fanout.wants(kind, {}):
+            return
+        number_hash = self._keyring.lookup_hash(suppression.number)
+        self._write(Change(kind, time.time(), number_hash=number_hash, suppression=suppression))
 
     def modem(self, kind: str, modem: str | None, detail: Mapping[str, Any]) -> None:
         if kind not in MODEM_CHANGES or modem is None or self._fanout is None:

@@ -28,6 +28,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -54,12 +55,16 @@ from gateway.store import (
     rate_windows,
     reports,
     subscriptions,
+    suppressions,
 )
 from gateway.store.base import (
+    CONSENT_OPTED_IN,
+    CONSENT_OPTED_OUT,
     AddResult,
     ApiKey,
     Attempt,
     AuditEntry,
+    ConsentChange,
     Delivery,
     DueDelivery,
     EventLogEntry,
@@ -78,6 +83,7 @@ from gateway.store.base import (
     ReportResult,
     Scope,
     SubscriptionRecord,
+    Suppression,
     UndecodableInbound,
 )
 from gateway.store.connection import ConnectionThread
@@ -130,6 +136,7 @@ class SqliteStore:
         self._writer: GroupWriter | None = None
         self._keys = api_keys.KeyCache()
         self._conversations = inbound.ConversationMap()
+        self._suppressed = suppressions.SuppressionMap()
         self._identity: FileIdentity = None  # the file opened, to notice it replaced
         self._gone: str | None = None  # why the file can no longer be trusted (sticky)
         self._reported: str | None = None  # the unhealthy reason last logged
@@ -146,6 +153,7 @@ class SqliteStore:
             self._read_thread = await self._connect("store-reader")
             await self._read_thread.run(lambda conn: conn.execute("PRAGMA query_only=ON"))
             await self._read_thread.run(self._conversations.load)
+            await self._read_thread.run(self._suppressed.load)
             self._identity = identity(self.path)
             await self._write_thread.run(lambda _conn: mark_created(self.path))  # fsyncs
         except sqlite3.Error as exc:
@@ -491,6 +499,48 @@ class SqliteStore:
             self._conversations.seen(prepared.sender_hash, part.modem, part.received_at)
         return result
 
+    async def add_inbound_checked(
+        self, part: InboundPart, consent: Callable[[str], ConsentChange | None]
+    ) -> InboundResult:
+        prepared = inbound.prepare_part(self.keyring, part)
+        keyring = self.keyring
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> InboundResult:
+            result = inbound.add_part(conn, keyring, prepared)
+            text = result.inbound
+            if text is None:
+                return result
+            notify.inbound(text)
+            change = consent(text.text)
+            if change is None:
+                return result
+            applied = suppressions.apply_change(
+                conn,
+                keyring,
+                text.sender,
+                change,
+                modem=text.modem,
+                at=text.received_at,
+                notify=notify.consent,
+            )
+            return replace(result, consent=applied)
+
+        result = await self._change(job)
+        if not result.duplicate:
+            self._conversations.seen(prepared.sender_hash, part.modem, part.received_at)
+        if result.consent is not None:
+            self._mirror(result.consent.change.opt_out, result.consent.suppressions)
+        return result
+
+    def _mirror(self, added: bool, entries: Sequence[Suppression]) -> None:
+        """The in-memory list follows a committed change."""
+        for entry in entries:
+            number_hash = self.number_hash(entry.number)
+            if added:
+                self._suppressed.added(number_hash, entry.category)
+            else:
+                self._suppressed.removed(number_hash, entry.category)
+
     async def release_inbound(self, dedupe_key: str) -> None:
         key_hash = self.keyring.lookup_hash(dedupe_key)
         await self._write(lambda conn: inbound.release_key(conn, key_hash))
@@ -563,6 +613,56 @@ class SqliteStore:
 
     def number_hash(self, number: str) -> bytes:
         return self.keyring.lookup_hash(number)
+
+    # -- suppressions ------------------------------------------------------------------
+
+    async def add_suppression(
+        self, number: str, category: str | None, *, source: str, reason: str | None
+    ) -> tuple[Suppression, bool]:
+        keyring, at = self.keyring, time.time()
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> tuple[Suppression, bool]:
+            made, created = suppressions.insert(
+                conn, keyring, number, category, source=source, reason=reason, modem=None, at=at
+            )
+            if created:
+                notify.consent(CONSENT_OPTED_OUT, made)
+            return made, created
+
+        made, created = await self._change(job)
+        self._mirror(True, [made])
+        return made, created
+
+    async def remove_suppression(self, suppression_id: str) -> Suppression:
+        keyring = self.keyring
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> Suppression:
+            removed = suppressions.delete(conn, keyring, suppression_id)
+            notify.consent(CONSENT_OPTED_IN, removed)
+            return removed
+
+        removed = await self._change(job)
+        self._mirror(False, [removed])
+        return removed
+
+    async def suppressions_for(self, number: str) -> list[Suppression]:
+        number_hash, keyring = self.number_hash(number), self.keyring
+        return await self._read(lambda conn: suppressions.select_for(conn, keyring, number_hash))
+
+    async def suppressed_categories(
+        self, number_hashes: Sequence[bytes]
+    ) -> dict[bytes, frozenset[str | None]]:
+        """From memory (see :class:`~gateway.store.suppressions.SuppressionMap`)."""
+        return self._suppressed.categories(number_hashes)
+
+    async def list_suppressions(self, *, cursor: str | None, limit: int) -> Page[Suppression]:
+        limit = _page_limit(limit)
+        before = decode_cursor(cursor) if cursor else None
+        keyring = self.keyring
+        items = await self._read(
+            lambda conn: suppressions.select_page(conn, keyring, before, limit + 1)
+        )
+        return _page(items, limit, lambda s: s.id)
 
     # -- API keys --------------------------------------------------------------------
 

@@ -51,7 +51,15 @@ from gateway.http.validation import (
     parse_time,
     query_params,
 )
-from gateway.store.base import DELIVERY_STATES, MESSAGE_CHANGES, Delivery, Scope, Store
+from gateway.store.base import (
+    CONSENT_OPTED_IN,
+    CONSENT_OPTED_OUT,
+    DELIVERY_STATES,
+    MESSAGE_CHANGES,
+    Delivery,
+    Scope,
+    Store,
+)
 from gateway.timefmt import rfc3339
 from gateway.webhooks.hosts import CallbackHosts
 from gateway.webhooks.subscriptions import Registry, Subscription
@@ -59,6 +67,7 @@ from gateway.webhooks.subscriptions import Registry, Subscription
 MAX_SECRET_CHARS: Final = 256
 MAX_ACCOUNT_SID_CHARS: Final = 64
 MESSAGE_KINDS: Final = tuple(MESSAGE_CHANGES.values())  # in the order a message lives them
+CONSENT_KINDS: Final = (CONSENT_OPTED_OUT, CONSENT_OPTED_IN)
 _CREATE_FIELDS: Final = frozenset({"url", "events", "secret", "format", "account_sid"})
 _REDELIVER_FIELDS: Final = frozenset({"delivery_id", "since"})
 MAX_DELIVERY_ID_CHARS: Final = 64
@@ -440,6 +449,14 @@ def event_schemas() -> dict[str, Schema]:
         "sent_at": TIME_OR_NULL,
     }
     modem: dict[str, Schema] = {"modem": STR, "reason": nullable_str}
+    consent: dict[str, Schema] = {
+        "suppression_id": STR,
+        "number": {"type": "string", "description": "E.164"},
+        "category": {**nullable_str, "description": "null: every category"},
+        "source": {"type": "string", "enum": ["keyword", "api"]},
+        "modem": {**nullable_str, "description": "the modem a keyword came to"},
+        "created_at": TIME,
+    }
 
     def envelope(kinds: list[str], data: dict[str, Schema]) -> Schema:
         return object_schema(
@@ -455,6 +472,7 @@ def event_schemas() -> dict[str, Schema]:
         "MessageEvent": envelope(list(MESSAGE_KINDS), message),
         "InboundEvent": envelope(["inbound.received"], inbound),
         "ModemEvent": envelope(["modem.down", "modem.up"], modem),
+        "ConsentEvent": envelope(list(CONSENT_KINDS), consent),
     }
 
 
@@ -477,6 +495,7 @@ def _webhooks() -> dict[str, Any]:
         "inbound.received": "InboundEvent",
         "modem.down": "ModemEvent",
         "modem.up": "ModemEvent",
+        **{kind: "ConsentEvent" for kind in CONSENT_KINDS},
     }
     return {
         kind: {

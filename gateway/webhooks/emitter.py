@@ -22,6 +22,7 @@ from gateway.store.base import Change, Notice
 from gateway.store.sealing import dump_json
 from gateway.webhooks.events import (
     WebhookEvent,
+    consent_event,
     envelope,
     inbound_event,
     message_event,
@@ -44,6 +45,8 @@ def to_event(change: Change) -> WebhookEvent | None:
         return message_event(kind, change.message, change.number_hash, change.at)
     if change.inbound is not None and change.number_hash is not None:
         return inbound_event(change.inbound, change.number_hash, change.at)
+    if change.suppression is not None and change.number_hash is not None:
+        return consent_event(kind, change.suppression, change.number_hash, change.at)
     if change.modem is not None:
         reason = (change.detail or {}).get("reason")
         return modem_event(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config import EventKind
-from gateway.store.base import Inbound, Message
+from gateway.store.base import Inbound, Message, Suppression
 from gateway.timefmt import rfc3339
 
 
@@ -66,6 +66,21 @@ def inbound_event(inbound: Inbound, number_hash: bytes, at: float) -> WebhookEve
     return WebhookEvent(
         EventKind.INBOUND_RECEIVED, number_key(number_hash), inbound.id, at, data, inbound=inbound
     )
+
+
+def consent_event(
+    kind: EventKind, suppression: Suppression, number_hash: bytes, at: float
+) -> WebhookEvent:
+    """A number put on the opt-out list or taken off it; ordered with its messages."""
+    data = {
+        "suppression_id": suppression.id,
+        "number": suppression.number,
+        "category": suppression.category,
+        "source": suppression.source,
+        "modem": suppression.modem,
+        "created_at": rfc3339(suppression.created_at),
+    }
+    return WebhookEvent(kind, number_key(number_hash), suppression.id, at, data)
 
 
 def modem_event(kind: EventKind, modem: str, reason: str | None, at: float) -> WebhookEvent:

@@ -244,6 +244,8 @@
     $("queue-queued").textContent = String(depth.queued ?? 0);
     $("queue-sending").textContent = String(depth.sending ?? 0);
     $("queue-unknown").textContent = String(depth.unknown ?? 0);
+    const byState = status.messages_by_state || {};
+    $("messages-suppressed").textContent = String(byState.suppressed ?? 0);
     const oldest = status.queue.oldest_queued_age_seconds || 0;
     $("queue-oldest").textContent = oldest > 0 ? duration(oldest) : "none waiting";
   }

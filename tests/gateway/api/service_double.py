@@ -30,7 +30,11 @@ class ServiceDouble:
         self.modem_list: list[ModemStatus] = []
 
     async def submit(
-        self, requests: Sequence[SendRequest], api_key: ApiKey | None
+        self,
+        requests: Sequence[SendRequest],
+        api_key: ApiKey | None,
+        *,
+        refuse_opted_out: bool = False,
     ) -> list[AddResult]:
         now = time.time()
         new = [self._prepare(r, api_key, now) for r in requests]

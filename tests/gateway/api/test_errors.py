@@ -470,7 +470,7 @@ async def test_unexpected_exception_is_500_logged_without_phi(
 
 
 async def test_service_unavailable_is_503(api: Api, service: GatewayService) -> None:
-    async def closed(*_: object) -> None:
+    async def closed(*_: object, **_kw: object) -> None:
         raise Unavailable("shutting down")
 
     service.submit = closed  # type: ignore[assignment,method-assign]

@@ -50,6 +50,7 @@ def message(state: MessageState, *, sent_at: float | None = None) -> Message:
         (EventKind.MESSAGE_EXPIRED, MessageState.EXPIRED, "failed"),
         (EventKind.MESSAGE_CANCELLED, MessageState.CANCELLED, "canceled"),
         (EventKind.MESSAGE_UNKNOWN, MessageState.UNKNOWN, "sent"),  # as GET answers it
+        (EventKind.MESSAGE_SUPPRESSED, MessageState.SUPPRESSED, "failed"),
     ],
 )
 def test_twilio_status_callbacks_for_every_outcome(
@@ -61,6 +62,8 @@ def test_twilio_status_callbacks_for_every_outcome(
     params = json.loads(payload)["params"]
     assert params["MessageStatus"] == status
     assert ("ErrorCode" in params) == (status == "failed")
+    if state is MessageState.SUPPRESSED:
+        assert params["ErrorCode"] == "21610"  # as Twilio reports a send to an opted-out number
 
 
 @pytest.mark.parametrize(
@@ -69,6 +72,7 @@ def test_twilio_status_callbacks_for_every_outcome(
         (EventKind.MESSAGE_EXPIRED, MessageState.EXPIRED, None, "16"),
         (EventKind.MESSAGE_CANCELLED, MessageState.CANCELLED, None, "16"),
         (EventKind.MESSAGE_UNKNOWN, MessageState.UNKNOWN, None, "8"),  # it may have left
+        (EventKind.MESSAGE_SUPPRESSED, MessageState.SUPPRESSED, None, "16"),  # never left
     ],
 )
 def test_kannel_reports_for_every_outcome(

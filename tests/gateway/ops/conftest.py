@@ -19,9 +19,10 @@ def fake_service() -> FakeService:
         FakeStore(
             stats_result={
                 "messages_queued": 4, "messages_sending": 1, "messages_sent": 7,
-                "messages_delivered": 30, "messages_failed": 2, "queued_urgent": 1,
-                "queued_normal": 3, "queued_bulk": 0, "oldest_queued_created_at": 0,
-                "unmatched_reports": 0, "inbound_parts_waiting": 2, "db_bytes": 65536,
+                "messages_delivered": 30, "messages_failed": 2, "messages_suppressed": 3,
+                "queued_urgent": 1, "queued_normal": 3, "queued_bulk": 0,
+                "oldest_queued_created_at": 0, "unmatched_reports": 0,
+                "inbound_parts_waiting": 2, "db_bytes": 65536,
             },
         ),
     )  # fmt: skip

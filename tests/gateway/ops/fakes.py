@@ -140,7 +140,11 @@ class FakeService:
         )
 
     async def submit(
-        self, requests: Sequence[SendRequest], api_key: ApiKey | None
+        self,
+        requests: Sequence[SendRequest],
+        api_key: ApiKey | None,
+        *,
+        refuse_opted_out: bool = False,
     ) -> list[AddResult]:
         self.submitted.extend(requests)
         now = time.time()

@@ -103,6 +103,7 @@ async def test_page_shows_modems_follows_changes_and_resets(served: Served) -> N
         await expect(front).to_contain_text("SimNet")
         await expect(page.locator("#modems-up")).to_have_text("2 of 2")
         await expect(page.locator("#queue-queued")).to_have_text("4")
+        await expect(page.locator("#messages-suppressed")).to_have_text("3")
         assert await page.evaluate("sessionStorage.getItem('smsgw.admin_key')") == ADMIN_TOKEN
 
         service.set_state("back-office", "down", "unplugged")

@@ -26,7 +26,7 @@ from gateway.config import (
     ServerConfig,
     StoreConfig,
 )
-from gateway.core.auto_reply import ConsentKeyword, no_consent_keywords
+from gateway.core.auto_reply import KeywordTest
 from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon, RuntimeSettings
@@ -124,7 +124,7 @@ class RigFactory:
         clock: Callable[[], float] = time.time,
         categories: Mapping[str, CategoryConfig] = DEFAULT_CATEGORIES,
         clinic: ClinicConfig | None = None,
-        is_consent_keyword: ConsentKeyword = no_consent_keywords,
+        is_consent_keyword: KeywordTest | None = None,
     ) -> Rig:
         data = self.root / "data"
         data.mkdir(exist_ok=True)

@@ -16,11 +16,12 @@ SENDER = "+447700900123"
 INBOUND_TEXT = "Can I move my blood test to Friday afternoon please"
 PART_TEXTS = ("Second question: does the clinic ", "open on Saturdays for vaccinations?")
 METADATA_SECRET = "chart-889104-allergy-penicillin"
+REASON = "asked-at-the-desk-after-her-biopsy"  # an opt-out's reason, typed by staff
 TAG = "visible-operational-tag"  # stored in clear on purpose: proves the scan sees the rows
 
 
 def _secrets(token: str) -> list[bytes]:
-    needles = [BODY, INBOUND_TEXT, *PART_TEXTS, METADATA_SECRET, token.split("_", 3)[3]]
+    needles = [BODY, INBOUND_TEXT, *PART_TEXTS, METADATA_SECRET, REASON, token.split("_", 3)[3]]
     for number in (NUMBER, SENDER):
         needles += [number, number.lstrip("+"), number[-9:]]
     return [needle.encode() for needle in needles]
@@ -54,6 +55,7 @@ async def _fill(store: SqliteStore) -> str:
         InboundPart("modem-a", SENDER, PART_TEXTS[1], "gsm7", now, None, "q2", 10, 2, 2)
     )
     await store.add_event("modem.error", "modem-a", {"quoted": SENDER})
+    await store.add_suppression(SENDER, "survey", source="api", reason=REASON)
     _, token = await store.create_api_key("ehr", frozenset({Scope.SEND}))
     return token
 

@@ -1,0 +1,1 @@
+"""Patient consent: opt-out keywords, the send gate, and the confirmations they get."""
