@@ -855,7 +855,7 @@ def parse_clinic(t: _Table, categories: Mapping[str, CategoryConfig]) -> ClinicC
     if auto_reply.enabled and not auto_reply.text:
         raise reply_table.error("text", "is required when enabled = true")
     if auto_reply.enabled and not any(office_hours):
-        raise hours_table.error("mon", "office hours are required for an auto-reply")
+        raise t.error("office_hours", "at least one day is required for an auto-reply")
     quiet = sorted(n for n, c in categories.items() if c.quiet_hours is not None)
     if zone is None and (quiet or any(office_hours)):
         needs = f"categories.{quiet[0]}.quiet_hours" if quiet else "clinic.office_hours"

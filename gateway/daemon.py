@@ -229,7 +229,11 @@ class Daemon:
         await stack.enter_async_context(
             running(
                 release_incomplete_loop(
-                    store, cfg.inbound.reassembly_timeout, metrics=self.metrics, clock=self._clock
+                    store,
+                    cfg.inbound.reassembly_timeout,
+                    metrics=self.metrics,
+                    clock=self._clock,
+                    on_inbound=self.auto_reply.on_inbound,
                 ),
                 "reassembly",
             )

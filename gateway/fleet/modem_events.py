@@ -280,6 +280,7 @@ async def release_incomplete_loop(
     *,
     metrics: Metrics | None = None,
     clock: Callable[[], float] = time.time,
+    on_inbound: InboundHook | None = None,
 ) -> None:
     """Release multipart inbound whose missing parts did not come within the timeout."""
     interval = min(REASSEMBLY_CHECK_MAX, max(0.05, reassembly_timeout / 4))
@@ -294,3 +295,5 @@ async def release_incomplete_loop(
             log.info("inbound %s released with parts missing", inbound.id)
             if metrics is not None:
                 metrics.inbound_received(inbound.modem)
+            if on_inbound is not None:
+                await on_inbound(inbound)

@@ -85,7 +85,7 @@ def test_a_category_is_overridden_or_added() -> None:
         ),
         (
             {"clinic": {"timezone": "UTC", "auto_reply": {"enabled": True, "text": "closed"}}},
-            "clinic.office_hours.mon",
+            "clinic.office_hours",
         ),
     ],
 )

@@ -3,8 +3,10 @@ daemon answers once per conversation and night, as a message the API shows."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from drivers.pdu import encode_deliver
 from gateway.config import AutoReplyConfig, ClinicConfig, DailyWindow
 from tests.gateway.runtime.clinic import PATIENT, ZONE_NAME, call, local, token
 from tests.gateway.runtime.conftest import Rig, RigFactory, poll_until
@@ -100,3 +102,21 @@ async def test_no_reply_when_disabled(make_rig: RigFactory) -> None:
     secret = await token(rig)
     await text_in(rig, PATIENT, "Hello")
     assert await auto_replies(rig, secret) == []
+
+
+async def test_a_long_text_released_with_parts_missing_gets_the_reply_too(
+    make_rig: RigFactory,
+) -> None:
+    clock = SteppedClock(local(2026, 6, 10, 22, 0))
+    rig = await make_rig(serve_http=True, clock=clock, clinic=CLINIC, reassembly_timeout=0.2)
+    secret = await token(rig)
+    text = "My prescription ran out and the pharmacy says it needs a new one from you. " * 3
+    parts = encode_deliver(PATIENT, text, timestamp=datetime.now(UTC), reference=41)
+    assert len(parts) == 2
+    rig.sims["alpha"].deliver_pdu(parts[0])  # the second part never comes
+
+    async def replied() -> list[dict[str, Any]]:
+        return await auto_replies(rig, secret)
+
+    [reply] = await poll_until(replied, "the auto-reply to the released text")
+    assert reply["to"] == PATIENT
