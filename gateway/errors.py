@@ -228,3 +228,16 @@ class TooManyConnections(GatewayError):
 
     code = "too_many_connections"
     status = 503
+
+
+class NoSimulatedNetwork(Unavailable):
+    """``smsgw simulate text`` or the status page's patient form, with no simulator to
+    reach: the daemon is not running, or none of its modems is simulated."""
+
+    code = "no_simulated_network"
+
+
+class NotSimulated(NotFound):
+    """A text in as a patient for a modem that is not simulated (or does not exist)."""
+
+    code = "not_simulated"

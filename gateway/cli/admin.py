@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from gateway.cli.client import format_table
+from gateway.compat.sids import account_sid, key_id_of
 from gateway.config import StoreConfig
 from gateway.crypto import KeyRing
 from gateway.errors import DataDirInUse, KeyFileError, NotFound, StoreError, ValidationError
@@ -185,11 +186,13 @@ async def list_keys(cfg: StoreConfig) -> list[ApiKey]:
         return await store.list_api_keys()
 
 
-async def revoke_key(cfg: StoreConfig, key_id: str) -> ApiKey:
+async def revoke_key(cfg: StoreConfig, named: str) -> ApiKey:
+    """Revoke the key ``named`` by its id or AccountSid."""
+    key_id = key_id_of(named) or named
     async with open_store(cfg) as store:
         keys = {k.id for k in await store.list_api_keys()}
         if key_id not in keys:
-            raise NotFound(f"no API key with id {key_id!r}")
+            raise NotFound(f"no API key with id {named!r}")
         key = await store.revoke_api_key(key_id)
         await store.audit(CLI_ACTOR, "key.revoke", {"name": key.name}, subject=key.id)
         return key
@@ -276,6 +279,7 @@ def format_keys(keys: list[ApiKey]) -> str:
     rows = [
         {
             "id": key.id,
+            "account_sid": account_sid(key.id),
             "name": key.name,
             "scopes": ",".join(sorted(s.value for s in key.scopes)),
             "created": _utc(key.created_at),
@@ -283,7 +287,9 @@ def format_keys(keys: list[ApiKey]) -> str:
         }
         for key in keys
     ]
-    return format_table(rows, ("id", "name", "scopes", "created", "state"), empty="(no API keys)")
+    return format_table(
+        rows, ("id", "account_sid", "name", "scopes", "created", "state"), empty="(no API keys)"
+    )
 
 
 def _utc(at: float) -> str:
