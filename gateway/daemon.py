@@ -276,9 +276,9 @@ class Daemon:
         features += daemon_features(self.gateway, self.metrics)
         if self.integrations is not None:
             features += self.integrations.features()
+        # Texting in as a patient: only for simulated modems (gateway.http.patient_text).
         simulated = [m.name for m in self.config.modems if m.enabled and m.simulate is not None]
-        if simulated:  # never on real hardware: see gateway.http.patient_text
-            features.append(patient_text.feature(self.config.store.data_dir, simulated))
+        features.append(patient_text.feature(self.config.store.data_dir, simulated))
         app = make_app(self.gateway, features, default_country=server.default_country)
         ssl_context: ssl.SSLContext | None = None
         if server.tls_cert is not None and server.tls_key is not None:

@@ -59,6 +59,8 @@ ERROR_CODES: Final = (
     "ussd_failed",
     "audit_broken",
     "callback_not_allowed",
+    "no_simulated_network",  # texting in as a patient (simulated modems only)
+    "not_simulated",
 )
 
 

@@ -1,12 +1,12 @@
 """Texting in as a patient from the status page, for simulated modems only.
 
-``GET /v1/simulated-modems`` names the modems the form may text;
-``POST /v1/simulated-modems/{name}/inbound`` (``{"from", "text"}``) hands the text to
-the simulators' network (gateway.fleet.patient_line), which delivers it to that modem
-as an SMS. The daemon registers this feature only when its config simulates a modem,
-so on real hardware the routes do not exist (404) and the page shows no form. Admin
-scope, as the rest of the page; not part of the /v1 document, since a real install
-never serves it.
+``GET /v1/simulated-modems`` names the modems the form may text (none on real
+hardware: the page then shows no form); ``POST /v1/simulated-modems/{name}/inbound``
+(``{"from", "text"}``) hands the text to the simulators' network
+(gateway.fleet.patient_line), which delivers it to that modem as an SMS. That route is
+registered only when the config simulates a modem, so on real hardware it does not
+exist (404). Admin scope, as the rest of the page; not part of the /v1 document, since
+a real install never serves the second route.
 """
 
 from __future__ import annotations
@@ -56,11 +56,9 @@ class _Handlers:
 
 
 def feature(data_dir: Path, modems: Sequence[str]) -> Feature:
+    """``modems``: the simulated ones; with none, only the (empty) list is served."""
     handlers = _Handlers(data_dir, modems)
-    return Feature(
-        "patient_text",
-        routes=(
-            Route("GET", LIST_PATH, handlers.list, Scope.ADMIN, documented=False),
-            Route("POST", INBOUND_PATH, handlers.inbound, Scope.ADMIN, documented=False),
-        ),
-    )
+    routes = [Route("GET", LIST_PATH, handlers.list, Scope.ADMIN, documented=False)]
+    if handlers.modems:
+        routes.append(Route("POST", INBOUND_PATH, handlers.inbound, Scope.ADMIN, documented=False))
+    return Feature("patient_text", routes=tuple(routes))
