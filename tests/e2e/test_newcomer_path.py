@@ -16,6 +16,7 @@ import pytest
 from gateway.compat.sids import account_sid
 from tests.e2e.demo_proc import REPO, SMSGW, running_demo
 from tests.gateway.integrations.conftest import Subscriber
+from tests.gateway.integrations.node_client import install, needs_node, node_client
 from tests.support import poll_until
 
 COMMAND_DEADLINE = 60.0  # seconds: interpreter start included, on a shared machine
@@ -79,3 +80,23 @@ async def test_demo_then_text_in_then_see_it(tmp_path: Path, subscriber: Subscri
         [event] = await subscriber.wait_ok(1, within=30.0)
         assert b'"inbound.received"' in event.body
         assert b'"C"' in event.body
+
+
+@needs_node
+async def test_the_node_client_sends_through_the_demo_as_printed(tmp_path: Path) -> None:
+    """``twilio(accountSid, authToken)`` with the AccountSid and key the demo printed."""
+    await install()
+    async with running_demo(tmp_path) as demo:
+        account = demo.field("AccountSid:")
+        env = {
+            "SMSGW_URL": demo.url,
+            "USER": account,
+            "SECRET": demo.token,
+            "ACCOUNT_SID": account,
+            "TO": PATIENT,
+        }
+        result = await node_client("send", env)
+    assert result["created"]["accountSid"] == account
+    assert result["created"]["status"] == "queued"
+    assert result["fetched"]["sid"] == result["created"]["sid"]
+    assert result["listed"] == [result["created"]["sid"]]

@@ -1,7 +1,8 @@
 // The official Node twilio client against a running smsgw, driven by
 // tests/gateway/integrations/test_twilio_node.py. Twilio's hosts are fixed in the
 // client, so its own RequestClient is wrapped to send each request to SMSGW_URL.
-// Usage: node twilio_client.js send   (env: SMSGW_URL, USER, SECRET, ACCOUNT_SID, TO, CALLBACK)
+// Usage: node twilio_client.js send   (env: SMSGW_URL, USER, SECRET, ACCOUNT_SID, TO,
+//                                      and CALLBACK for a status callback)
 //        node twilio_client.js validate  (stdin: JSON [{url, params, signature}], env: SECRET)
 "use strict";
 
@@ -23,12 +24,9 @@ async function send(env) {
     accountSid: env.ACCOUNT_SID,
     httpClient: gatewayClient(env.SMSGW_URL),
   });
-  const created = await client.messages.create({
-    to: env.TO,
-    from: "+14155550000",
-    body: "Your appointment is at 9:30",
-    statusCallback: env.CALLBACK,
-  });
+  const params = { to: env.TO, from: "+14155550000", body: "Your appointment is at 9:30" };
+  if (env.CALLBACK) params.statusCallback = env.CALLBACK;
+  const created = await client.messages.create(params);
   const fetched = await client.messages(created.sid).fetch();
   const listed = await client.messages.list({ limit: 20 });
   let missing = null;
