@@ -17,8 +17,9 @@ NPM: Final = shutil.which("npm")
 RUN_TIMEOUT: Final = 60.0  # seconds for one run of the script
 INSTALL_TIMEOUT: Final = 300.0  # seconds for `npm ci`
 
+HAVE_NODE: Final = NODE is not None and NPM is not None
 needs_node = pytest.mark.skipif(
-    NODE is None or NPM is None, reason="node and npm (Debian: nodejs npm) are not installed"
+    not HAVE_NODE, reason="node and npm (Debian: nodejs npm) are not installed"
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
+import pytest
 from playwright.async_api import expect
 
 from tests.e2e.demo_proc import running_demo
@@ -15,6 +16,7 @@ from tests.support import poll_until
 PATIENT = "+15557654321"
 
 
+@pytest.mark.timeout(180)  # the demo's start and Chromium's, on a machine that may be shared
 @needs_chromium
 async def test_the_form_texts_a_simulated_modem(tmp_path: Path) -> None:
     async with running_demo(tmp_path) as demo, open_page(demo.url) as (page, log):
