@@ -311,6 +311,7 @@ class Daemon:
             self._data_lock = None
 
     async def _start_http(self) -> None:
+        from gateway.http import patient_text
         from gateway.http.app import make_app
         from gateway.http.features import daemon_features
         from gateway.http.server import ListenerLimits, body_timeout_feature, serve_app
@@ -320,6 +321,9 @@ class Daemon:
         features += daemon_features(self.gateway, self.metrics, self.config.categories)
         if self.integrations is not None:
             features += self.integrations.features()
+        # Texting in as a patient: only for simulated modems (gateway.http.patient_text).
+        simulated = [m.name for m in self.config.modems if m.enabled and m.simulate is not None]
+        features.append(patient_text.feature(self.config.store.data_dir, simulated))
         app = make_app(self.gateway, features, default_country=server.default_country)
         ssl_context: ssl.SSLContext | None = None
         if server.tls_cert is not None and server.tls_key is not None:

@@ -235,3 +235,16 @@ class OptedOut(GatewayError):
 
     code = "opted_out"
     status = 422
+
+
+class NoSimulatedNetwork(Unavailable):
+    """``smsgw simulate text`` or the status page's patient form, with no simulator to
+    reach: the daemon is not running, or none of its modems is simulated."""
+
+    code = "no_simulated_network"
+
+
+class NotSimulated(NotFound):
+    """A text in as a patient for a modem that is not simulated (or does not exist)."""
+
+    code = "not_simulated"

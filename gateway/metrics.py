@@ -44,7 +44,7 @@ from prometheus_client.registry import Collector
 
 from drivers.types import ModemState, Registration
 from gateway.core.service import ModemStatus
-from gateway.core.waiting import WaitReason
+from gateway.core.waiting import MODEM_REASONS, WaitReason
 from gateway.store.base import MessageState, Priority, Store
 
 LOGGER = logging.getLogger(__name__)
@@ -278,6 +278,7 @@ class Metrics:
             registry=r,
         )
         self._last_success: dict[str, float] = {}
+        self._waiting: Mapping[WaitReason, int] = {}
         self._counters: dict[str, ModemCounters] = {}
         self._today = _Today()
         for outcome in WEBHOOK_OUTCOMES:
@@ -302,8 +303,13 @@ class Metrics:
 
     def watch_waiting(self, counts: Mapping[WaitReason, int]) -> None:
         """Read the scheduler's counts by reason, which it keeps as items come and go."""
+        self._waiting = counts
         for reason in counts:
             self.messages_waiting.labels(reason.value).set_function(_reader(counts, reason))
+
+    def waiting(self) -> dict[str, int]:
+        """Queued messages by why they wait, the reasons that hold any (the status page)."""
+        return {reason.value: n for reason, n in self._waiting.items() if n > 0}
 
     def watch_modem_counters(self, modem: str, counters: ModemCounters) -> None:
         """Export a modem's own counts (line noise, bad PDUs), read when scraped."""
@@ -537,8 +543,17 @@ class OpsCollector(Collector):
             "How many messages the modem's receive storage holds (AT+CPMS).",
             labels=["modem"],
         )
+        waiting = GaugeMetricFamily(
+            f"{p}_modem_waiting",
+            "1 for why the modem takes no work now (rate_window, daily_cap, modem_held, "
+            "not_registered, modem_down), 0 for the other reasons; all 0 when it would.",
+            labels=["modem", "reason"],
+        )
         for m in modems:
             name = modem_label(m.name)
+            why = m.waiting.reason if m.waiting is not None else None
+            for reason in MODEM_REASONS:
+                waiting.add_metric([name, reason.value], 1.0 if why is reason else 0.0)
             if m.balance is not None:
                 balance.add_metric([name], m.balance)
             if m.balance_at is not None:
@@ -578,7 +593,7 @@ class OpsCollector(Collector):
                 1.0,
             )
         yield from (up, state, signal, registration, registered, last_seen, last_success, info)
-        yield from (balance, balance_at, sim, storage_used, storage_capacity)
+        yield from (balance, balance_at, sim, storage_used, storage_capacity, waiting)
 
     def _counter_families(self, watched: Sequence[tuple[str, ModemCounters]]) -> Iterator[Metric]:
         counts = [(name, _counts(counters)) for name, counters in watched]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from gateway.cli.client import format_table
+from gateway.compat.sids import account_sid, key_id_of
 from gateway.config import CARE, StoreConfig
 from gateway.crypto import KeyRing
 from gateway.errors import DataDirInUse, KeyFileError, NotFound, StoreError, ValidationError
@@ -198,11 +199,13 @@ async def list_keys(cfg: StoreConfig) -> list[ApiKey]:
         return await store.list_api_keys()
 
 
-async def revoke_key(cfg: StoreConfig, key_id: str) -> ApiKey:
+async def revoke_key(cfg: StoreConfig, named: str) -> ApiKey:
+    """Revoke the key ``named`` by its id or AccountSid."""
+    key_id = key_id_of(named) or named
     async with open_store(cfg) as store:
         keys = {k.id for k in await store.list_api_keys()}
         if key_id not in keys:
-            raise NotFound(f"no API key with id {key_id!r}")
+            raise NotFound(f"no API key with id {named!r}")
         key = await store.revoke_api_key(key_id)
         await store.audit(CLI_ACTOR, "key.revoke", {"name": key.name}, subject=key.id)
         return key
@@ -289,6 +292,7 @@ def format_keys(keys: list[ApiKey]) -> str:
     rows = [
         {
             "id": key.id,
+            "account_sid": account_sid(key.id),
             "name": key.name,
             "scopes": ",".join(sorted(s.value for s in key.scopes)),
             "category": key.default_category,
@@ -297,7 +301,7 @@ def format_keys(keys: list[ApiKey]) -> str:
         }
         for key in keys
     ]
-    columns = ("id", "name", "scopes", "category", "created", "state")
+    columns = ("id", "account_sid", "name", "scopes", "category", "created", "state")
     return format_table(rows, columns, empty="(no API keys)")
 
 

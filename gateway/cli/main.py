@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 import inspect
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +21,9 @@ from typing import Any, Final, TextIO
 
 from gateway.cli import admin as cli_admin
 from gateway.cli import client as cli_client
+from gateway.cli import simulate_text as cli_simulate_text
+from gateway.cli.demo_banner import demo_banner, smsgw_command
+from gateway.compat.sids import API_KEY, account_sid, to_sid
 from gateway.config import LOG_FORMATS, Config, load_config
 from gateway.errors import (
     AuditBroken,
@@ -72,7 +76,7 @@ class _Usage(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["simulate"]:
+    if args_list[:1] == ["simulate"] and args_list[1:2] != ["text"]:
         return _simulate(args_list[1:])
     parser = build_parser()
     try:
@@ -329,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_option(kp)
     kp.set_defaults(handler=_keys_list)
     kp = keys.add_parser("revoke", help="revoke a key by id", epilog=EPILOG, formatter_class=fmt)
-    kp.add_argument("id", help="key id, as shown by `smsgw keys list`")
+    kp.add_argument("id", help="key id or AccountSid, as shown by `smsgw keys list`")
     config_option(kp)
     kp.set_defaults(handler=_keys_revoke)
     p.set_defaults(handler=_missing_action(p))
@@ -346,11 +350,32 @@ def build_parser() -> argparse.ArgumentParser:
     config_option(p)
     p.set_defaults(handler=_rotate_key)
 
-    sub.add_parser(
+    p = command(
         "simulate",
-        help="run stand-alone simulated modems (see `smsgw simulate --help`)",
-        add_help=False,
+        "text a running demo's simulated modem as a patient, or run stand-alone "
+        "simulated modems (see `smsgw simulate --help`)",
+        "`smsgw simulate text` texts a simulated modem of a running daemon as a patient; "
+        "anything else after `simulate` runs stand-alone simulated modems "
+        "(python -m drivers.simulator).",
     )
+    simulate = p.add_subparsers(title="actions", metavar="ACTION")
+    sp = simulate.add_parser(
+        "text",
+        help="send TEXT to a simulated modem from a patient's number",
+        description="Deliver TEXT from NUMBER to a simulated modem of the running daemon, "
+        "as the network would; it arrives as an inbound text (GET /v1/inbound, webhooks).\n\n"
+        'example:\n  smsgw simulate text --modem sim-quectel --from +15551234567 "C"',
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    cli_simulate_text.add_arguments(sp)
+    sp.add_argument(
+        "--config",
+        metavar="PATH",
+        default=os.environ.get("SMSGW_CONFIG") or str(DEMO_CONFIG),
+        help="the running daemon's configuration (default: $SMSGW_CONFIG or the demo's)",
+    )
+    sp.set_defaults(handler=_simulate_text)
     return parser
 
 
@@ -448,34 +473,10 @@ def _demo(args: argparse.Namespace) -> int:
         asyncio.run(cli_admin.init(config.store))
         out.write(f"initialised demo data in {config.store.data_dir}\n")
     token = asyncio.run(cli_admin.demo_key(config.store))
-    out.write(demo_banner(config, token))
+    option = "" if path == DEMO_CONFIG else f" --config {shlex.quote(str(path.resolve()))}"
+    out.write(demo_banner(config, token, smsgw_command(), option))
     out.flush()
     return run_daemon(config)
-
-
-def demo_banner(config: Config, token: str) -> str:
-    host = config.server.host
-    url = config.server.public_url or f"http://{host}:{config.server.port}"
-    modems = ", ".join(f"{m.name} ({m.simulate or m.profile})" for m in config.modems)
-    return f"""
-smsgw demo
-  API:      {url}
-  API key:  {token}
-  modems:   {modems}
-  data:     {config.store.data_dir}
-
-Try it (in another terminal):
-
-  export SMSGW_API_KEY={token}
-  curl -s -X POST {url}/v1/messages \\
-    -H "Authorization: Bearer $SMSGW_API_KEY" -H 'Content-Type: application/json' \\
-    -d '{{"to": "+15551234567", "body": "Reminder: your appointment is tomorrow at 9:30."}}'
-  curl -s {url}/v1/modems -H "Authorization: Bearer $SMSGW_API_KEY"
-
-or: smsgw send --url {url} --to +15551234567 --body "Hello"; smsgw status --url {url}
-Stop with Ctrl-C.
-
-"""
 
 
 def _client(args: argparse.Namespace) -> cli_client.ApiClient:
@@ -540,6 +541,10 @@ def _keys_create(args: argparse.Namespace) -> int:
         f"created API key {key.id} ({key.name}: {','.join(sorted(scopes))};"
         f" category {key.default_category})\n"
     )
+    out.write(f"  AccountSid:  {account_sid(key.id)} (Twilio clients; the key id works too)\n")
+    out.write(
+        f"  API key sid: {to_sid(key.id, API_KEY)} (Twilio's API-key form; secret: the token)\n"
+    )
     out.write(f"token (shown once):\n{token}\n")
     return EXIT_OK
 
@@ -561,6 +566,11 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 def _rotate_key(args: argparse.Namespace) -> int:
     config = _load(args.config)
     asyncio.run(cli_admin.rotate(config.store, _out()))
+    return EXIT_OK
+
+
+def _simulate_text(args: argparse.Namespace) -> int:
+    cli_simulate_text.run(_load(args.config), args, _out())
     return EXIT_OK
 
 

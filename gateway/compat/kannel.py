@@ -3,7 +3,7 @@
 Parameters as Kannel reads them: ``username``, ``password``, ``to`` (several
 numbers separated by spaces), ``text``, ``from``, ``coding`` (0 GSM, 1 8-bit
 (refused), 2 UCS-2), ``charset`` (how ``text`` is encoded; UTF-8 by default),
-``dlr-mask`` and ``dlr-url``. ``username`` is an API key's id and ``password`` its
+``dlr-mask`` and ``dlr-url``. ``username`` is an API key's id or AccountSid and ``password`` its
 token (``send`` scope). A ``dlr-url`` whose host is not in ``[server] callback_hosts``
 is refused (``400 DLR-URL host not allowed, rejected``). Answers are Kannel's
 plain-text lines and statuses:
@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from aiohttp import web
 
+from gateway.compat.sids import key_id_of
 from gateway.config import EventKind, check_url
 from gateway.core.service import SendRequest
 from gateway.errors import (
@@ -118,7 +119,11 @@ class KannelApi:
 
         service = request.app[CONTEXT].service
         key = await service.store.verify_api_key(text_of("password"))
-        if key is None or key.id != text_of("username") or not has_scope(key, Scope.SEND):
+        if (
+            key is None
+            or key_id_of(text_of("username")) != key.id
+            or not has_scope(key, Scope.SEND)
+        ):
             return answer(403, AUTH_FAILED)
         if "to" not in params:
             return answer(400, MISSING_RECEIVER)

@@ -3,9 +3,12 @@
 Routes: ``POST|GET /2010-04-01/Accounts/{AccountSid}/Messages.json`` and
 ``GET /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json``.
 
-Authentication is HTTP basic: the account SID is an API key's id
-(``key_…``) and the auth token is that key's full token, so ``Client(key_id,
-token)`` works unchanged. Creating needs the ``send`` scope, reading ``read``.
+Authentication is HTTP basic: the account SID is an API key's AccountSid
+(``AC…``, see :mod:`gateway.compat.sids`) or its id (``key_…``) and the auth token is
+that key's full token, so ``Client(account_sid, token)`` works unchanged. Twilio's
+API-key form works too: the key's ``SK…`` sid as the user, the token as the secret and
+the AccountSid in the path (``Client(sk_sid, token, account_sid)``). Creating needs
+the ``send`` scope, reading ``read``.
 Answers and errors have Twilio's JSON shapes (errors: ``code``, ``message``,
 ``more_info``, ``status``). ``StatusCallback`` receives Twilio's form fields signed
 with ``X-Twilio-Signature`` made with the auth token used to create the message
@@ -26,7 +29,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from gateway.compat.sids import from_sid, to_sid
+from gateway.compat.sids import API_KEY, from_sid, key_id_of, to_sid
 from gateway.config import EventKind, check_url
 from gateway.core.numbers import normalize
 from gateway.core.service import GatewayService, SendRequest
@@ -316,14 +319,20 @@ async def _authorize(request: web.Request, scope: Scope) -> tuple[GatewayService
     service = request.app[CONTEXT].service
     account = request.match_info["AccountSid"]
     user, token = _basic(request)
-    if user != account:
-        raise TwilioError(401, 20003, "Authenticate")
     key = await service.store.verify_api_key(token)
-    if key is None or key.revoked_at is not None or key.id != user:
+    if key is None or key.revoked_at is not None or not names_key(key, user, account):
         raise TwilioError(401, 20003, "Authenticate")
     if not has_scope(key, scope):
         raise TwilioError(403, 20003, "Permission denied")
     return service, key, account
+
+
+def names_key(key: ApiKey, user: str, account: str) -> bool:
+    """Whether the basic-auth user and the path's AccountSid both name ``key``: as its
+    id or AccountSid (``Client(account_sid, token)``), or, for the user, as its ``SK``
+    sid (Twilio's API-key form, with the AccountSid in the path)."""
+    in_path = not account.startswith(API_KEY) and key_id_of(account) == key.id
+    return in_path and key_id_of(user) == key.id
 
 
 async def _form(request: web.Request) -> dict[str, str]:

@@ -60,6 +60,8 @@ ERROR_CODES: Final = (
     "audit_broken",
     "callback_not_allowed",
     "opted_out",
+    "no_simulated_network",  # texting in as a patient (simulated modems only)
+    "not_simulated",
 )
 
 

@@ -103,6 +103,7 @@ class _Page:
                 "depth": depth,
                 "queued_by_priority": snap.queued_by_priority,
                 "oldest_queued_age_seconds": round(snap.oldest_queued_age_seconds, 3),
+                "waiting": self.metrics.waiting(),
             },
             "messages_by_state": snap.by_state,
             "store_size_bytes": snap.store_size_bytes,
@@ -166,6 +167,11 @@ def _schemas() -> dict[str, Schema]:
                         ),
                         "queued_by_priority": _counts(),
                         "oldest_queued_age_seconds": {"type": "number", "minimum": 0},
+                        "waiting": {
+                            **_counts(),
+                            "description": "queued messages by why they wait (the reasons "
+                            "of GET /v1/messages/{id}'s `waiting`), only reasons that hold any",
+                        },
                     }
                 ),
                 "messages_by_state": _counts(),

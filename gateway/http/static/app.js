@@ -14,6 +14,31 @@
   // dBm thresholds for 5, 4, 3, 2 and 1 bars (AT+CSQ steps are 2 dB wide).
   const BAR_THRESHOLDS_DBM = [-73, -83, -93, -103, -109];
 
+  // Why a modem takes no work, or why queued messages wait (GET /v1/modems and
+  // /v1/status); a reason not listed here is shown by its name.
+  const WAIT_WORDS = {
+    scheduled: "scheduled",
+    rate_window: "rate window full",
+    daily_cap: "daily cap reached",
+    modem_held: "held out",
+    not_registered: "not registered",
+    modem_down: "down",
+    no_eligible_modem: "no eligible modem",
+    in_line: "in line",
+    quiet_hours: "quiet hours",
+  };
+  const QUEUE_WORDS = {
+    scheduled: "for their send time",
+    rate_window: "for a rate window",
+    daily_cap: "for a daily cap",
+    modem_held: "for a modem held out",
+    not_registered: "for a modem to register",
+    modem_down: "for a modem that is down",
+    no_eligible_modem: "with no eligible modem",
+    in_line: "in line",
+    quiet_hours: "for quiet hours",
+  };
+
   const $ = (id) => document.getElementById(id);
   const rows = new Map(); // modem name -> its <tr>, kept so focus survives a refresh
   const lastStates = new Map(); // modem name -> state, to announce changes
@@ -86,6 +111,27 @@
     if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
     if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
     return `${Math.round(seconds / 86400)} days`;
+  }
+
+  function reasonWords(words, reason) {
+    return Object.hasOwn(words, reason) ? words[reason] : String(reason).replace(/_/g, " ");
+  }
+
+  function waitingText(waiting) {
+    const words = reasonWords(WAIT_WORDS, waiting.reason);
+    const until = parseTime(waiting.until);
+    if (!until) return words;
+    const sameDay = until.toDateString() === new Date().toDateString();
+    const when = sameDay ? until.toLocaleTimeString() : until.toLocaleString();
+    return `${words} until ${when}`;
+  }
+
+  function queueWaitingText(waiting) {
+    const parts = Object.entries(waiting || {})
+      .filter(([, count]) => count > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([reason, count]) => `${count} ${reasonWords(QUEUE_WORDS, reason)}`);
+    return parts.length ? `Queued messages wait: ${parts.join(", ")}.` : "";
   }
 
   function bars(dbm) {
@@ -164,6 +210,11 @@
     badge.dataset.role = "state";
     const stateChildren = [badge];
     if (modem.reason) stateChildren.push(text("span", modem.reason, "reason"));
+    if (modem.waiting) {
+      const waiting = text("span", waitingText(modem.waiting), "reason");
+      waiting.dataset.role = "waiting";
+      stateChildren.push(waiting);
+    }
     setCell(cells[2], ...stateChildren);
 
     // A modem that is not up cannot measure: its last reading is shown as such, greyed.
@@ -248,6 +299,7 @@
     $("messages-suppressed").textContent = String(byState.suppressed ?? 0);
     const oldest = status.queue.oldest_queued_age_seconds || 0;
     $("queue-oldest").textContent = oldest > 0 ? duration(oldest) : "none waiting";
+    $("queue-waiting").textContent = queueWaitingText(status.queue.waiting);
   }
 
   function renderEvents(events) {
@@ -341,6 +393,50 @@
     $("key-section").hidden = true;
     $("dashboard").hidden = false;
     startPolling();
+    loadSimulated();
+  }
+
+  // The patient form: only when the gateway serves /v1/simulated-modems, which it does
+  // only for simulated modems (a 404 everywhere else keeps the form hidden).
+  async function loadSimulated() {
+    let modems = [];
+    try {
+      modems = (await api("/v1/simulated-modems")).modems || [];
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) handleAuth(error);
+    }
+    const select = $("patient-modem");
+    select.replaceChildren(
+      ...modems.map((name) => {
+        const option = document.createElement("option");
+        option.value = name;
+        option.textContent = name;
+        return option;
+      }),
+    );
+    $("patient-section").hidden = modems.length === 0;
+  }
+
+  async function textIn(event) {
+    event.preventDefault();
+    const form = event.target;
+    const result = $("patient-status");
+    const button = form.querySelector("button");
+    const modem = form.elements.modem.value;
+    button.disabled = true;
+    result.textContent = "Texting…";
+    try {
+      await api(`/v1/simulated-modems/${encodeURIComponent(modem)}/inbound`, {
+        method: "POST",
+        body: { from: form.elements.from.value, text: form.elements.text.value },
+      });
+      result.textContent = `Texted ${modem}; the text shows in GET /v1/inbound.`;
+    } catch (error) {
+      result.textContent = `Not texted: ${error.message}`;
+      handleAuth(error);
+    } finally {
+      button.disabled = false;
+    }
   }
 
   async function sendTest(event) {
@@ -380,6 +476,7 @@
       showKeyForm();
     });
     $("test-form").addEventListener("submit", sendTest);
+    $("patient-form").addEventListener("submit", textIn);
     if (adminKey()) showDashboard();
     else showKeyForm();
   });

@@ -26,7 +26,7 @@ class PageLog:
 
 
 @asynccontextmanager
-async def open_page(base_url: str) -> AsyncIterator[tuple[Page, PageLog]]:
+async def open_page(base_url: str, width: int = 1500) -> AsyncIterator[tuple[Page, PageLog]]:
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     log = PageLog()
     async with async_playwright() as playwright:
@@ -35,7 +35,7 @@ async def open_page(base_url: str) -> AsyncIterator[tuple[Page, PageLog]]:
         )
         try:
             context = await browser.new_context(
-                base_url=base_url, viewport={"width": 1500, "height": 900}
+                base_url=base_url, viewport={"width": width, "height": 900}
             )
             page = await context.new_page()
             page.set_default_timeout(EXPECT_TIMEOUT_MS)

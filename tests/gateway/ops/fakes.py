@@ -22,6 +22,7 @@ from drivers.types import Health, Identity, Registration
 from gateway.config import ApiSettings
 from gateway.core.service import ModemStatus, SendRequest
 from gateway.errors import NotFound
+from gateway.http import patient_text
 from gateway.http.app import make_app
 from gateway.http.features import daemon_features
 from gateway.metrics import Metrics
@@ -169,8 +170,10 @@ class FakeService:
 
 
 def status_page_app(service: FakeService, metrics: Metrics) -> web.Application:
-    """The API app with the status page, /metrics and modem actions, as the daemon builds it."""
+    """The API app with the status page, /metrics and modem actions, as the daemon builds it
+    on real hardware (no simulated modem to text in as a patient)."""
     features = daemon_features(service, metrics)  # type: ignore[arg-type]
+    features += (patient_text.feature(REPO_ROOT / "no-data", ()),)
     return make_app(service, features, default_country="1")  # type: ignore[arg-type]
 
 
