@@ -228,3 +228,15 @@ class TooManyConnections(GatewayError):
 
     code = "too_many_connections"
     status = 503
+
+
+class MalformedRequest(ValidationError):
+    """Bytes the HTTP parser could not read as a request (request line or header)."""
+
+    code = "malformed_request"
+
+
+class HeaderTooLarge(MalformedRequest):
+    """A request line or header field longer than the parser accepts."""
+
+    code = "header_too_large"
