@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Final
 
 from gateway.config import ApiSettings
 from gateway.core.service import ModemStatus, SendRequest
@@ -23,6 +24,11 @@ from gateway.fleet.availability import modem_waiting
 from gateway.fleet.dispatch import Dispatcher
 from gateway.fleet.fleet import Fleet
 from gateway.store.base import AddResult, ApiKey, Message, MessageState, QueueItem, Store
+
+# The audit trail's actions for messages (ids only: the trail never holds a text or number).
+SEND_ACTION: Final = "message.send"
+CANCEL_ACTION: Final = "message.cancel"
+INTERNAL_ACTOR: Final = "gateway"  # a send no API key asked for (the daemon's own)
 
 
 class Gateway:
@@ -101,6 +107,14 @@ class Gateway:
             for r in requests
         ]
         results = await self.store.add_messages(new)
+        sent = [r.message.id for r in results if r.created]  # a repeat is not a second send
+        if sent:
+            await self.store.audit(
+                api_key.id if api_key is not None else INTERNAL_ACTOR,
+                SEND_ACTION,
+                {"ids": sent},
+                subject=sent[0] if len(requests) == 1 else None,
+            )
         await dispatcher.enqueue_many(
             [
                 self._queue_item(r.message, r.to_hash)
@@ -110,8 +124,11 @@ class Gateway:
         )
         return results
 
-    async def cancel(self, message_id: str, *, owner: str | None = None) -> Message:
+    async def cancel(
+        self, message_id: str, *, owner: str | None = None, actor: str = "api"
+    ) -> Message:
         message = await self.store.cancel_message(message_id, owner=owner)
+        await self.store.audit(actor, CANCEL_ACTION, {"ids": [message_id]}, subject=message_id)
         if self._dispatcher is not None:
             self._dispatcher.cancel(message_id)
         return message

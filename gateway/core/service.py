@@ -63,8 +63,11 @@ class GatewayService(Protocol):
         """All or nothing: a bad item raises ValidationError naming ``field_prefix + field``."""
         ...
 
-    async def cancel(self, message_id: str, *, owner: str | None = None) -> Message:
-        """``owner``: an API key id; another key's message raises NotFound."""
+    async def cancel(
+        self, message_id: str, *, owner: str | None = None, actor: str = "api"
+    ) -> Message:
+        """``owner``: an API key id; another key's message raises NotFound. ``actor``
+        (the API key's id) goes to the audit trail."""
         ...
 
     def modems(self) -> list[ModemStatus]: ...
