@@ -326,6 +326,19 @@ def build_parser() -> argparse.ArgumentParser:
     kp.add_argument("id", help="key id, as shown by `smsgw keys list`")
     config_option(kp)
     kp.set_defaults(handler=_keys_revoke)
+    kp = keys.add_parser(
+        "callback-secret",
+        help="print the secret a key's Twilio status callbacks are signed with",
+        description="Twilio's RequestValidator checks X-Twilio-Signature with the auth "
+        "token; this gateway keeps no token, and signs a key's status callbacks with this "
+        "secret instead (derived from the key file, unchanged by key rotation). Give it "
+        "to the client's RequestValidator. Recorded in the audit trail.",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    kp.add_argument("id", help="key id (the Twilio AccountSid), as shown by `smsgw keys list`")
+    config_option(kp)
+    kp.set_defaults(handler=_keys_callback_secret)
     p.set_defaults(handler=_missing_action(p))
 
     p = command(
@@ -543,6 +556,13 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     config = _load(args.config)
     key = asyncio.run(cli_admin.revoke_key(config.store, args.id))
     _out().write(f"revoked API key {key.id} ({key.name})\n")
+    return EXIT_OK
+
+
+def _keys_callback_secret(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    secret = asyncio.run(cli_admin.callback_secret(config.store, args.id))
+    _out().write(f"{secret}\n")
     return EXIT_OK
 
 

@@ -8,9 +8,10 @@ Authentication is HTTP basic: the account SID is an API key's id
 token)`` works unchanged. Creating needs the ``send`` scope, reading ``read``.
 Answers and errors have Twilio's JSON shapes (errors: ``code``, ``message``,
 ``more_info``, ``status``). ``StatusCallback`` receives Twilio's form fields signed
-with ``X-Twilio-Signature`` made with the auth token used to create the message
-(kept sealed in the store for that purpose); its host must be in ``[server]
-callback_hosts`` (else error 21609). ``MessagingServiceSid`` is accepted
+with ``X-Twilio-Signature``, made not with the auth token (the gateway keeps no token)
+but with the key's callback secret, derived from the key ring (``smsgw keys
+callback-secret``): the receiver's ``RequestValidator`` is given that. Its host must be
+in ``[server] callback_hosts`` (else error 21609). ``MessagingServiceSid`` is accepted
 and ignored: the gateway's routes choose the modem. Listing shows every message
 the key may read, newest first.
 """
@@ -189,7 +190,7 @@ class TwilioApi:
         if sender:
             metadata[FROM_KEY] = sender
         if callback:
-            spec = {"account_sid": account, "token": _token(request), "url": callback}
+            spec = {"account_sid": account, "key_id": key.id, "url": callback}
             metadata[COMPAT_REF] = await self.store.save_compat_spec(KIND, spec)
         send = SendRequest(
             to=to,
@@ -282,10 +283,6 @@ class TwilioApi:
 # authentication and form fields ------------------------------------------------------
 
 
-def _token(request: web.Request) -> str:
-    return _basic(request)[1]
-
-
 def _basic(request: web.Request) -> tuple[str, str]:
     header = request.headers.get("Authorization", "")
     scheme, _, encoded = header.partition(" ")
@@ -373,7 +370,7 @@ def status_callbacks(event: WebhookEvent, spec: dict[str, Any]) -> list[tuple[st
         params["ErrorCode"] = str(
             ERROR_UNDELIVERED if message.sent_at is not None else ERROR_UNKNOWN
         )
-    payload = {"url": url, "token": spec["token"], "params": params}
+    payload = {"url": url, "key_id": spec["key_id"], "params": params}
     return [(TWILIO_CALLBACK, dump_json(payload))]
 
 

@@ -548,6 +548,11 @@ class Store(Protocol):
         """The keyed hash numbers are looked up by (stable for the store's life)."""
         ...
 
+    def callback_secret(self, key_id: str) -> str:
+        """What Twilio status callbacks of API key ``key_id`` are signed with: derived
+        from the key ring, stable across key rotation; no token is kept to sign them."""
+        ...
+
     # API keys ----------------------------------------------------------------
     async def create_api_key(self, name: str, scopes: frozenset[Scope]) -> tuple[ApiKey, str]:
         """Returns the key and its token; only a hash of the token is stored."""

@@ -1,18 +1,35 @@
 """What a message sent through a compatibility endpoint needs later, in ``compat_messages``.
 
-The Twilio and Kannel shapes take a callback URL (and, for Twilio, the token that
-signs it) with the message; the spec is kept sealed under a ``cmp_…`` reference
-that the message's metadata carries, and read back when the message changes.
+The Twilio and Kannel shapes take a callback URL with the message; the spec is kept
+sealed under a ``cmp_…`` reference that the message's metadata carries, and read back
+when the message changes.
+
+Twilio signs its callbacks with the account's auth token, which here is the API key's
+token; keeping it (even sealed) would put a working credential in every backup. So a
+callback names its API key, and is signed with a secret derived for that purpose from
+the key ring's lookup key (which rotation keeps, so the secret a client configured
+stays valid): someone who reads the database learns no token.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
-from typing import Any
+from typing import Any, Final
 
 from gateway.crypto import KeyRing
-from gateway.store.sealing import aad
+from gateway.store.sealing import aad, dump_json
+
+TOKENS_PENDING: Final = "compat_tokens_pending"  # meta flag: specs may still hold tokens
+_CALLBACK_DOMAIN: Final = "smsgw.twilio.callback.v1\x00"
+_TWILIO_CALLBACK: Final = "cb:twilio"  # the outbox receiver (gateway.webhooks.targets)
+
+
+def callback_secret(keyring: KeyRing, key_id: str) -> str:
+    """The secret Twilio status callbacks of one API key are signed with."""
+    digest = keyring.lookup_hash(_CALLBACK_DOMAIN + key_id)
+    return "cbs_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def spec_aad(ref: str) -> bytes:
@@ -34,3 +51,39 @@ def load_spec(conn: sqlite3.Connection, keyring: KeyRing, ref: str) -> dict[str,
         return None
     spec: dict[str, Any] = json.loads(keyring.open(row[0], aad=spec_aad(ref)))
     return spec
+
+
+def drop_tokens(conn: sqlite3.Connection, keyring: KeyRing) -> int:
+    """Once, after the migration that flags it: take the API token out of every Twilio
+    spec and callback row an older version wrote, naming the key instead (the account
+    SID is the key's id). Runs in the caller's transaction; returns values rewritten."""
+    if conn.execute("SELECT 1 FROM meta WHERE key = ?", (TOKENS_PENDING,)).fetchone() is None:
+        return 0
+    rewritten = 0
+    for ref, sealed in conn.execute(
+        "SELECT ref, spec_enc FROM compat_messages WHERE kind = 'twilio'"
+    ).fetchall():
+        spec = json.loads(keyring.open(sealed, aad=spec_aad(ref)))
+        if isinstance(spec, dict) and "token" in spec:
+            del spec["token"]
+            spec["key_id"] = spec.get("account_sid", "")
+            conn.execute(
+                "UPDATE compat_messages SET spec_enc = ? WHERE ref = ?",
+                (keyring.seal(dump_json(spec), aad=spec_aad(ref)), ref),
+            )
+            rewritten += 1
+    for row_id, sealed in conn.execute(
+        "SELECT id, payload_enc FROM webhook_outbox WHERE subscriber = ?", (_TWILIO_CALLBACK,)
+    ).fetchall():
+        row_aad = aad("webhook_outbox", "payload", row_id)
+        payload = json.loads(keyring.open(sealed, aad=row_aad))
+        if isinstance(payload, dict) and "token" in payload:
+            del payload["token"]
+            payload["key_id"] = payload.get("params", {}).get("AccountSid", "")
+            conn.execute(
+                "UPDATE webhook_outbox SET payload_enc = ? WHERE id = ?",
+                (keyring.seal(dump_json(payload), aad=row_aad), row_id),
+            )
+            rewritten += 1
+    conn.execute("DELETE FROM meta WHERE key = ?", (TOKENS_PENDING,))
+    return rewritten

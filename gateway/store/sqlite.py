@@ -251,6 +251,13 @@ class SqliteStore:
             matches = False
         if not matches:
             raise KeyFileError(f"key does not match this database ({self.path})")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            compat.drop_tokens(conn, self.keyring)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def _quick_check(self, conn: sqlite3.Connection) -> None:
         """``PRAGMA quick_check``, for at most QUICK_CHECK_SECONDS (logged when cut short)."""
@@ -557,6 +564,9 @@ class SqliteStore:
 
     def number_hash(self, number: str) -> bytes:
         return self.keyring.lookup_hash(number)
+
+    def callback_secret(self, key_id: str) -> str:
+        return compat.callback_secret(self.keyring, key_id)
 
     # -- API keys --------------------------------------------------------------------
 

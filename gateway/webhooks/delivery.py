@@ -193,7 +193,8 @@ class WebhookDelivery:
         payload = row.payload
         limit = self.settings.max_attempts
         if row.subscriber in (targets.TWILIO_CALLBACK, targets.KANNEL_DLR):
-            request = targets.callback_request(row.subscriber, payload)
+            secret = self._require_store().callback_secret
+            request = targets.callback_request(row.subscriber, payload, secret)
             return request, limit, self._hosts.matches(request.url)
         sub = self._registry.get(row.subscriber)
         if sub is None:
