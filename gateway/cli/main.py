@@ -180,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="start over on an empty database with the existing key file (the daemon "
         "must be stopped; a non-empty database must be moved away first)",
     )
+    p.add_argument(
+        "--self-signed",
+        action="store_true",
+        help="also make a private key (0600) and a self-signed certificate for serving "
+        "the API over TLS on a LAN (names: [server] host, localhost and this machine's "
+        "host name), and point [server] tls_cert/tls_key at them; clients then trust that "
+        "certificate. Works on an initialised gateway too (keys and database untouched)",
+    )
     p.set_defaults(handler=_init)
 
     p = command(
@@ -382,6 +390,8 @@ def _load(path: str) -> Config:
 
 
 def _init(args: argparse.Namespace) -> int:
+    if args.self_signed:
+        return _init_self_signed(args)
     config = _load(args.config)
     if args.new_database:
         token = asyncio.run(cli_admin.new_database(config.store))
@@ -395,6 +405,30 @@ def _init(args: argparse.Namespace) -> int:
         f"admin API key (shown once, store it safely):\n{token}\n"
     )
     return EXIT_OK
+
+
+def _init_self_signed(args: argparse.Namespace) -> int:
+    """The TLS pair first (the file may not pass the TLS rule before it names one), then
+    the rest of ``init`` unless the key file exists already."""
+    from gateway.cli import self_signed  # cryptography's x509: loaded only for this
+
+    path = Path(args.config).expanduser().absolute()
+    try:
+        pair = self_signed.make_for_config(path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}", field=exc.field) from None
+    out = _out()
+    out.write(
+        f"made a self-signed certificate for a LAN (give it to the clients to trust):\n"
+        f"  certificate: {pair.cert}\n  private key: {pair.key} (0600)\n"
+        f"  {path} now names them in [server]\n"
+    )
+    config = _load(args.config)
+    if args.new_database:
+        return _init(argparse.Namespace(**{**vars(args), "self_signed": False}))
+    if cli_admin.is_initialised(config.store):
+        return EXIT_OK
+    return _init(argparse.Namespace(**{**vars(args), "self_signed": False}))
 
 
 def _run(args: argparse.Namespace) -> int:
