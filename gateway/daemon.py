@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from gateway.config import ApiSettings, Config
+from gateway.core.clock_guard import ClockGuard
 from gateway.core.policy import RetryPolicy
 from gateway.core.routing import Router
 from gateway.core.scheduler import Scheduler
@@ -122,7 +123,11 @@ class Daemon:
         self._store: Store | None = None
         self.router = Router(config.routes, config.modems)
         rules = SubmissionRules(config.server.default_country, self.api.max_segments, self.router)
-        self.gateway = Gateway(self.api, rules, lambda: self.store, clock=clock, rng=rng)
+        # Purges and expiries wait for a clock it can explain (durations use monotonic time).
+        self.clock_guard = ClockGuard(wall=clock)
+        self.gateway = Gateway(
+            self.api, rules, lambda: self.store, clock=clock, rng=rng, clock_guard=self.clock_guard
+        )
         self.scheduler: Scheduler | None = None
         self.dispatcher: Dispatcher | None = None
         self.fleet: Fleet | None = None
@@ -164,6 +169,7 @@ class Daemon:
         store = self.store
         watch_store = store_health_loop(store, self.settings.store_check_interval)
         await stack.enter_async_context(running(watch_store, "store-health"))
+        self.clock_guard.check_store(await store.newest_record_at())
         recovery = await store.recover(resend_unknown=cfg.retry.resend_unknown)
         if recovery.unknown_segments or recovery.requeued_messages:
             log.warning(
@@ -180,6 +186,7 @@ class Daemon:
             settings=self.settings.dispatch,
             metrics=self.metrics,
             clock=self._clock,
+            clock_guard=self.clock_guard,
         )
         stack.callback(dispatcher.close)
         queued = await store.queued()
@@ -197,7 +204,11 @@ class Daemon:
         )
         if cfg.store.retention_days > 0:
             purge = purge_loop(
-                store, cfg.store.retention_days, self.settings.purge_interval, self._clock
+                store,
+                cfg.store.retention_days,
+                self.settings.purge_interval,
+                self._clock,
+                self.clock_guard,
             )
             await stack.enter_async_context(running(purge, "purge"))
         if self._keyring is not None:
@@ -306,9 +317,16 @@ class Daemon:
 
 
 async def purge_loop(
-    store: Store, retention_days: int, interval: float, clock: Callable[[], float]
+    store: Store,
+    retention_days: int,
+    interval: float,
+    clock: Callable[[], float],
+    guard: ClockGuard | None = None,
 ) -> None:
     while True:
+        if guard is not None and guard.hold("retention purge"):
+            await asyncio.sleep(interval)  # a modelled period
+            continue
         try:
             removed = await store.purge(clock() - retention_days * DAY)
         except (StoreError, Unavailable):

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Final
 
 from gateway.config import ApiSettings
+from gateway.core.clock_guard import ClockGuard
 from gateway.core.service import ModemStatus, SendRequest
 from gateway.core.submission import ConcatReferences, SubmissionRules, prepare_message
 from gateway.core.waiting import Waiting
@@ -28,6 +29,7 @@ from gateway.store.base import AddResult, ApiKey, Message, MessageState, QueueIt
 # The audit trail's actions for messages (ids only: the trail never holds a text or number).
 SEND_ACTION: Final = "message.send"
 CANCEL_ACTION: Final = "message.cancel"
+CLOCK_CONFIRM_ACTION: Final = "clock.confirm"
 INTERNAL_ACTOR: Final = "gateway"  # a send no API key asked for (the daemon's own)
 
 
@@ -40,7 +42,9 @@ class Gateway:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        clock_guard: ClockGuard | None = None,
     ) -> None:
+        self.clock_guard = clock_guard or ClockGuard(wall=clock)
         self.api = api
         self._rules = rules
         self._store = store  # the root's: raises Unavailable while the store is closed
@@ -77,6 +81,9 @@ class Gateway:
         unhealthy = store.health()
         if unhealthy is not None:
             return unhealthy
+        clock = self.clock_guard.doubt()
+        if clock is not None:
+            return f"{clock}: purges and expiries held until `smsgw clock confirm`"
         now = self._clock()
         if not any(h.usable(now) for h in self._fleet.handles.values()):
             return "no modem is ready"
@@ -132,6 +139,16 @@ class Gateway:
         if self._dispatcher is not None:
             self._dispatcher.cancel(message_id)
         return message
+
+    async def confirm_clock(self, actor: str) -> str | None:
+        """The technician says the wall clock is right: purges and expiries resume, and
+        messages whose expiry passed meanwhile expire now. Audited. Returns the doubt
+        cleared (None: there was none)."""
+        cleared = self.clock_guard.confirm()
+        await self.store.audit(actor, CLOCK_CONFIRM_ACTION, {"doubt": cleared}, subject=None)
+        if self._dispatcher is not None:
+            self._dispatcher.scheduler.refresh()  # expiries passed meanwhile, by this clock
+        return cleared
 
     async def reset_modem(self, name: str, *, actor: str = "api") -> None:
         supervisor = self._running().supervisor(name)

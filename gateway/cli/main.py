@@ -242,6 +242,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_modems)
 
     p = command(
+        "clock",
+        "confirm the wall clock after a step the daemon held purges and expiries on",
+        "When the wall clock jumps in a way the daemon cannot explain (it moved far from "
+        "the monotonic clock, or reads far from the newest record in the store), retention "
+        "purges and expiries wait, and /readyz says why, until the clock steps back or you "
+        "confirm it is right. Check it first (timedatectl), then confirm. Needs an admin "
+        "API key; recorded in the audit trail.",
+    )
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    cp = actions.add_parser(
+        "confirm",
+        help="trust the clock as it reads now",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    api_options(cp)
+    cp.set_defaults(handler=_clock_confirm)
+    p.set_defaults(handler=_missing_action(p))
+
+    p = command(
         "modem",
         "run an AT command or a USSD request on one modem, through the daemon",
         "Technician passthrough: the daemon holds each modem's port, so run a command "
@@ -533,6 +553,11 @@ def _send(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     ready = asyncio.run(cli_client.status(_client(args), _out()))
     return EXIT_OK if ready else EXIT_UNREACHABLE
+
+
+def _clock_confirm(args: argparse.Namespace) -> int:
+    asyncio.run(cli_client.confirm_clock(_client(args), _out()))
+    return EXIT_OK
 
 
 def _modems(args: argparse.Namespace) -> int:

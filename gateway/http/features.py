@@ -10,6 +10,7 @@ from typing import Final, Protocol
 
 from gateway.http import (
     audit,
+    clock,
     health,
     inbound,
     messages,
@@ -34,7 +35,7 @@ API_FEATURES: Final = (
 )
 
 
-class DaemonService(StatusSource, ModemActions, Protocol):
+class DaemonService(StatusSource, ModemActions, clock.ClockActions, Protocol):
     """The service behind the technician's routes: the status page, /metrics, modem actions."""
 
 
@@ -47,4 +48,5 @@ def daemon_features(service: DaemonService, metrics: Metrics) -> tuple[Feature, 
         status_page.feature(service, metrics, queue),
         prometheus.feature(service, metrics, queue),
         modem_actions.feature(service),
+        clock.feature(service),
     )

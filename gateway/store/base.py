@@ -548,6 +548,11 @@ class Store(Protocol):
         """The keyed hash numbers are looked up by (stable for the store's life)."""
         ...
 
+    async def newest_record_at(self) -> float | None:
+        """The newest time the store recorded (a message changed, a text received);
+        None when empty. How the clock is checked at start (gateway.core.clock_guard)."""
+        ...
+
     def callback_secret(self, key_id: str) -> str:
         """What Twilio status callbacks of API key ``key_id`` are signed with: derived
         from the key ring, stable across key rotation; no token is kept to sign them."""

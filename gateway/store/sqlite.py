@@ -565,6 +565,17 @@ class SqliteStore:
     def number_hash(self, number: str) -> bytes:
         return self.keyring.lookup_hash(number)
 
+    async def newest_record_at(self) -> float | None:
+        def newest(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute(
+                "SELECT max(m), max(i) FROM (SELECT max(updated_at) AS m FROM messages), "
+                "(SELECT max(received_at) AS i FROM inbound)"
+            ).fetchone()
+            found = [float(v) for v in row if v is not None]
+            return max(found) if found else None
+
+        return await self._read(newest)
+
     def callback_secret(self, key_id: str) -> str:
         return compat.callback_secret(self.keyring, key_id)
 

@@ -3,6 +3,7 @@ the real driver; timing shrunk through settings, never slept out."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ from gateway.config import (
 )
 from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
-from gateway.daemon import Daemon, RuntimeSettings
+from gateway.daemon import PURGE_INTERVAL, Daemon, RuntimeSettings
 from gateway.fleet.dispatch import DispatchSettings
 from gateway.fleet.handle import ModemPort
 from gateway.store.base import Message, MessageState, Priority
@@ -116,6 +117,9 @@ class RigFactory:
         health_deadline: float | None = None,
         reassembly_timeout: float = 600.0,
         rate: RateConfig | None = None,
+        clock: Callable[[], float] = time.time,
+        retention_days: int = 90,
+        purge_interval: float = PURGE_INTERVAL,
     ) -> Rig:
         data = self.root / "data"
         data.mkdir(exist_ok=True)
@@ -147,7 +151,9 @@ class RigFactory:
         config = Config(
             path=self.root / "smsgw.toml",
             server=ServerConfig(host="127.0.0.1", port=0),
-            store=StoreConfig(data_dir=data, key_file=key_file, durable=False),
+            store=StoreConfig(
+                data_dir=data, key_file=key_file, durable=False, retention_days=retention_days
+            ),
             modems=tuple(modem_configs),
             routes=tuple(routes),
             retry=retry or RetryConfig(backoff_initial=0.05, backoff_max=0.2),
@@ -163,8 +169,9 @@ class RigFactory:
                 health_deadline=health_deadline or FAST_SUPERVISION.health_deadline,
             ),
             serve_http=serve_http,
+            purge_interval=purge_interval,
         )
-        daemon = Daemon(config, settings=settings, modem_factory=fast_modem)
+        daemon = Daemon(config, settings=settings, modem_factory=fast_modem, clock=clock)
         await daemon.start()
         rig = Rig(daemon, sims)
         self.rigs.append(rig)
