@@ -248,6 +248,7 @@ class Daemon:
             self.settings.webhooks,
             callback_hosts=CallbackHosts(self.config.server.callback_hosts),
             metrics=self.metrics,
+            clock_guard=self.clock_guard,
         )
         # Every state change the store records writes its webhook events with it.
         store = create_store(
