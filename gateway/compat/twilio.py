@@ -351,9 +351,9 @@ def _validity(raw: str) -> float | None:
 def status_callbacks(event: WebhookEvent, spec: dict[str, Any]) -> list[tuple[str, bytes]]:
     """The status callback a message asked for, as one outbox payload."""
     message = event.message
-    url = spec.get("url")
-    if message is None or not isinstance(url, str):
-        return []
+    url, key_id = spec.get("url"), spec.get("key_id")
+    if message is None or not isinstance(url, str) or not isinstance(key_id, str):
+        return []  # no key to sign with (a spec an older version left unreadable)
     status = EVENT_STATUS.get(event.kind) or message_status(message)
     sid = to_sid(message.id)
     params = {
@@ -370,7 +370,7 @@ def status_callbacks(event: WebhookEvent, spec: dict[str, Any]) -> list[tuple[st
         params["ErrorCode"] = str(
             ERROR_UNDELIVERED if message.sent_at is not None else ERROR_UNKNOWN
         )
-    payload = {"url": url, "key_id": spec["key_id"], "params": params}
+    payload = {"url": url, "key_id": key_id, "params": params}
     return [(TWILIO_CALLBACK, dump_json(payload))]
 
 

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import sqlite3
 from typing import Any, Final
 
 from gateway.crypto import KeyRing
+from gateway.errors import GatewayError
 from gateway.store.sealing import aad, dump_json
+
+log = logging.getLogger(__name__)
 
 TOKENS_PENDING: Final = "compat_tokens_pending"  # meta flag: specs may still hold tokens
 _CALLBACK_DOMAIN: Final = "smsgw.twilio.callback.v1\x00"
@@ -56,15 +60,20 @@ def load_spec(conn: sqlite3.Connection, keyring: KeyRing, ref: str) -> dict[str,
 def drop_tokens(conn: sqlite3.Connection, keyring: KeyRing) -> int:
     """Once, after the migration that flags it: take the API token out of every Twilio
     spec and callback row an older version wrote, naming the key instead (the account
-    SID is the key's id). Runs in the caller's transaction; returns values rewritten."""
+    SID is the key's id). Runs in the caller's transaction; returns values rewritten.
+
+    A value that does not open is left for the next start (the flag stays), rather than
+    keeping the store from opening."""
     if conn.execute("SELECT 1 FROM meta WHERE key = ?", (TOKENS_PENDING,)).fetchone() is None:
         return 0
-    rewritten = 0
+    rewritten = skipped = 0
     for ref, sealed in conn.execute(
         "SELECT ref, spec_enc FROM compat_messages WHERE kind = 'twilio'"
     ).fetchall():
-        spec = json.loads(keyring.open(sealed, aad=spec_aad(ref)))
-        if isinstance(spec, dict) and "token" in spec:
+        spec = _opened(keyring, sealed, spec_aad(ref))
+        if spec is None:
+            skipped += 1
+        elif "token" in spec:
             del spec["token"]
             spec["key_id"] = spec.get("account_sid", "")
             conn.execute(
@@ -76,8 +85,10 @@ def drop_tokens(conn: sqlite3.Connection, keyring: KeyRing) -> int:
         "SELECT id, payload_enc FROM webhook_outbox WHERE subscriber = ?", (_TWILIO_CALLBACK,)
     ).fetchall():
         row_aad = aad("webhook_outbox", "payload", row_id)
-        payload = json.loads(keyring.open(sealed, aad=row_aad))
-        if isinstance(payload, dict) and "token" in payload:
+        payload = _opened(keyring, sealed, row_aad)
+        if payload is None:
+            skipped += 1
+        elif "token" in payload:
             del payload["token"]
             payload["key_id"] = payload.get("params", {}).get("AccountSid", "")
             conn.execute(
@@ -85,5 +96,18 @@ def drop_tokens(conn: sqlite3.Connection, keyring: KeyRing) -> int:
                 (keyring.seal(dump_json(payload), aad=row_aad), row_id),
             )
             rewritten += 1
-    conn.execute("DELETE FROM meta WHERE key = ?", (TOKENS_PENDING,))
+    if skipped:
+        log.warning(
+            "%d Twilio callback value(s) did not open; their tokens stay until they do", skipped
+        )
+    else:
+        conn.execute("DELETE FROM meta WHERE key = ?", (TOKENS_PENDING,))
     return rewritten
+
+
+def _opened(keyring: KeyRing, sealed: bytes, value_aad: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(keyring.open(sealed, aad=value_aad))
+    except (GatewayError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
