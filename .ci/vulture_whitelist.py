@@ -6,6 +6,7 @@ Only such false positives belong here; code that nothing calls is deleted instea
 # ruff: noqa: B018
 from drivers.transport import _Protocol
 from gateway.config import EventKind
+from gateway.http.parser_errors import JsonErrorRequestHandler
 from gateway.http.server import _Refused
 from gateway.metrics import OpsCollector
 
@@ -13,6 +14,9 @@ from gateway.metrics import OpsCollector
 _Protocol.data_received
 _Protocol.eof_received
 _Refused.connection_made
+
+# aiohttp's RequestHandler calls it for a request its parser refused.
+JsonErrorRequestHandler.handle_error
 
 # prometheus_client's Collector interface: the registry calls them at each scrape.
 OpsCollector.describe

@@ -37,6 +37,7 @@ from gateway.config import ApiSettings, Config
 from gateway.consent.desk import ConsentDesk
 from gateway.consent.gate import SendGate
 from gateway.core.auto_reply import AutoReply, KeywordTest
+from gateway.core.clock_guard import ClockGuard
 from gateway.core.policy import RetryPolicy
 from gateway.core.quiet_hours import QuietHours
 from gateway.core.routing import Router
@@ -132,6 +133,8 @@ class Daemon:
             self.router,
             frozenset(config.categories),
         )
+        # Purges and expiries wait for a clock it can explain (durations use monotonic time).
+        self.clock_guard = ClockGuard(wall=clock)
         self.gate = SendGate(lambda: self.store, config.honours_opt_out)
         self.gateway = Gateway(
             self.api,
@@ -141,6 +144,7 @@ class Daemon:
             rng=rng,
             gate=self.gate,
             metrics=self.metrics,
+            clock_guard=self.clock_guard,
         )
         self.consent = ConsentDesk(
             config.consent,
@@ -201,6 +205,7 @@ class Daemon:
         store = self.store
         watch_store = store_health_loop(store, self.settings.store_check_interval)
         await stack.enter_async_context(running(watch_store, "store-health"))
+        self.clock_guard.check_store(await store.newest_record_at())
         recovery = await store.recover(resend_unknown=cfg.retry.resend_unknown)
         if recovery.unknown_segments or recovery.requeued_messages:
             log.warning(
@@ -219,6 +224,7 @@ class Daemon:
             metrics=self.metrics,
             gate=self.gate,
             clock=self._clock,
+            clock_guard=self.clock_guard,
         )
         stack.callback(dispatcher.close)
         queued = await store.queued()
@@ -240,7 +246,11 @@ class Daemon:
         )
         if cfg.store.retention_days > 0:
             purge = purge_loop(
-                store, cfg.store.retention_days, self.settings.purge_interval, self._clock
+                store,
+                cfg.store.retention_days,
+                self.settings.purge_interval,
+                self._clock,
+                self.clock_guard,
             )
             await stack.enter_async_context(running(purge, "purge"))
         if self._keyring is not None:
@@ -282,6 +292,7 @@ class Daemon:
             self.settings.webhooks,
             callback_hosts=CallbackHosts(self.config.server.callback_hosts),
             metrics=self.metrics,
+            clock_guard=self.clock_guard,
         )
         # Every state change the store records writes its webhook events with it.
         store = create_store(
@@ -355,9 +366,16 @@ class Daemon:
 
 
 async def purge_loop(
-    store: Store, retention_days: int, interval: float, clock: Callable[[], float]
+    store: Store,
+    retention_days: int,
+    interval: float,
+    clock: Callable[[], float],
+    guard: ClockGuard | None = None,
 ) -> None:
     while True:
+        if guard is not None and guard.hold("retention purge"):
+            await asyncio.sleep(interval)  # a modelled period
+            continue
         try:
             removed = await store.purge(clock() - retention_days * DAY)
         except (StoreError, Unavailable):

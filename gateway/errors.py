@@ -248,3 +248,15 @@ class NotSimulated(NotFound):
     """A text in as a patient for a modem that is not simulated (or does not exist)."""
 
     code = "not_simulated"
+
+
+class MalformedRequest(ValidationError):
+    """Bytes the HTTP parser could not read as a request (request line or header)."""
+
+    code = "malformed_request"
+
+
+class HeaderTooLarge(MalformedRequest):
+    """A request line or header field longer than the parser accepts."""
+
+    code = "header_too_large"

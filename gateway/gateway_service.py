@@ -13,10 +13,12 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Final
 
 from gateway.config import ApiSettings
 from gateway.consent.gate import CONFIRMATION_KEY, OPTED_OUT, OPTED_OUT_TEXT, SendGate
 from gateway.consent.keywords import ConsentKeyword
+from gateway.core.clock_guard import ClockGuard
 from gateway.core.service import ModemStatus, SendRequest
 from gateway.core.submission import ConcatReferences, SubmissionRules, prepare_message
 from gateway.core.waiting import Waiting
@@ -39,6 +41,12 @@ from gateway.store.base import (
 
 CONFIRMATION_TAG = "consent"  # confirmations of STOP/START/HELP, for staff to filter on
 
+# The audit trail's actions for messages (ids only: the trail never holds a text or number).
+SEND_ACTION: Final = "message.send"
+CANCEL_ACTION: Final = "message.cancel"
+CLOCK_CONFIRM_ACTION: Final = "clock.confirm"
+INTERNAL_ACTOR: Final = "gateway"  # a send no API key asked for (the daemon's own)
+
 
 class Gateway:
     def __init__(
@@ -51,7 +59,9 @@ class Gateway:
         rng: random.Random | None = None,
         gate: SendGate | None = None,
         metrics: Metrics | None = None,
+        clock_guard: ClockGuard | None = None,
     ) -> None:
+        self.clock_guard = clock_guard or ClockGuard(wall=clock)
         self.api = api
         self._gate = gate
         self._metrics = metrics
@@ -90,6 +100,9 @@ class Gateway:
         unhealthy = store.health()
         if unhealthy is not None:
             return unhealthy
+        clock = self.clock_guard.doubt()
+        if clock is not None:
+            return f"{clock}: purges and expiries held until `smsgw clock confirm`"
         now = self._clock()
         if not any(h.usable(now) for h in self._fleet.handles.values()):
             return "no modem is ready"
@@ -137,6 +150,14 @@ class Gateway:
             raise OptedOut(OPTED_OUT_TEXT, field=f"{prefix}to")
         results = await self.store.add_messages(new)
         results = await self._suppress(results, blocked)
+        sent = [r.message.id for r in results if r.created]  # a repeat is not a second send
+        if sent:
+            await self.store.audit(
+                api_key.id if api_key is not None else INTERNAL_ACTOR,
+                SEND_ACTION,
+                {"ids": sent},
+                subject=sent[0] if len(requests) == 1 else None,
+            )
         await dispatcher.enqueue_many(
             [
                 self._queue_item(r.message, r.to_hash)
@@ -208,11 +229,24 @@ class Gateway:
         [result] = await self.store.add_messages([new])
         await dispatcher.enqueue_reply(self._queue_item(result.message, result.to_hash), modem)
 
-    async def cancel(self, message_id: str, *, owner: str | None = None) -> Message:
+    async def cancel(
+        self, message_id: str, *, owner: str | None = None, actor: str = "api"
+    ) -> Message:
         message = await self.store.cancel_message(message_id, owner=owner)
+        await self.store.audit(actor, CANCEL_ACTION, {"ids": [message_id]}, subject=message_id)
         if self._dispatcher is not None:
             self._dispatcher.cancel(message_id)
         return message
+
+    async def confirm_clock(self, actor: str) -> str | None:
+        """The technician says the wall clock is right: purges and expiries resume, and
+        messages whose expiry passed meanwhile expire now. Audited. Returns the doubt
+        cleared (None: there was none)."""
+        cleared = self.clock_guard.confirm()
+        await self.store.audit(actor, CLOCK_CONFIRM_ACTION, {"doubt": cleared}, subject=None)
+        if self._dispatcher is not None:
+            self._dispatcher.scheduler.refresh()  # expiries passed meanwhile, by this clock
+        return cleared
 
     async def reset_modem(self, name: str, *, actor: str = "api") -> None:
         supervisor = self._running().supervisor(name)

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from gateway.compat import kannel, twilio
 from gateway.config import WebhookConfig
+from gateway.core.clock_guard import ClockGuard
 from gateway.errors import StoreError
 from gateway.http.feature import Feature
 from gateway.store.base import Store
@@ -35,11 +36,16 @@ class Integrations:
         *,
         callback_hosts: CallbackHosts | None = None,
         metrics: DeliveryMetrics | None = None,
+        clock_guard: ClockGuard | None = None,
     ) -> None:
         self.registry = Registry(configured)
         self.hosts = callback_hosts or CallbackHosts()  # default: no per-request callbacks
         self.dispatcher = WebhookDelivery(
-            self.registry, settings, callback_hosts=self.hosts, metrics=metrics
+            self.registry,
+            settings,
+            callback_hosts=self.hosts,
+            metrics=metrics,
+            clock_guard=clock_guard,
         )
         # What the store writes to the outbox, in the transaction of each change.
         self.fanout = EventFanout(

@@ -211,6 +211,15 @@ async def revoke_key(cfg: StoreConfig, named: str) -> ApiKey:
         return key
 
 
+async def callback_secret(cfg: StoreConfig, key_id: str) -> str:
+    """A key's Twilio callback secret (NotFound for an unknown key); audited."""
+    async with open_store(cfg) as store:
+        if key_id not in {k.id for k in await store.list_api_keys()}:
+            raise NotFound(f"no API key with id {key_id!r}")
+        await store.audit(CLI_ACTOR, "key.callback_secret", {}, subject=key_id)
+        return store.callback_secret(key_id)
+
+
 async def verify_audit(cfg: StoreConfig) -> int:
     """Walk the audit trail's hash chain; the number of entries (AuditBroken if it breaks)."""
     async with open_store(cfg) as store:

@@ -161,6 +161,16 @@ async def modem_ussd(client: ApiClient, out: TextIO, *, name: str, code: str) ->
     return result
 
 
+async def confirm_clock(client: ApiClient, out: TextIO) -> dict[str, Any]:
+    result: dict[str, Any] = await client.request("POST", "/v1/clock/confirm")
+    cleared = result.get("cleared")
+    if cleared:
+        out.write(f"clock confirmed; cleared: {cleared}\npurges and expiries resume\n")
+    else:
+        out.write("clock confirmed (nothing was held)\n")
+    return result
+
+
 async def modems(client: ApiClient, out: TextIO) -> list[dict[str, Any]]:
     rows = _modem_rows(await client.request("GET", "/v1/modems"))
     out.write(format_table(rows, _MODEM_COLUMNS, empty="(no modems)"))

@@ -184,6 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="start over on an empty database with the existing key file (the daemon "
         "must be stopped; a non-empty database must be moved away first)",
     )
+    p.add_argument(
+        "--self-signed",
+        action="store_true",
+        help="also make a private key (0600) and a self-signed certificate for serving "
+        "the API over TLS on a LAN (names: [server] host, localhost and this machine's "
+        "host name), and point [server] tls_cert/tls_key at them; clients then trust that "
+        "certificate. Works on an initialised gateway too (keys and database untouched)",
+    )
     p.set_defaults(handler=_init)
 
     p = command(
@@ -236,6 +244,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("modems", "list modems and their state", "List the modems and their state.")
     api_options(p)
     p.set_defaults(handler=_modems)
+
+    p = command(
+        "clock",
+        "confirm the wall clock after a step the daemon held purges and expiries on",
+        "When the wall clock jumps in a way the daemon cannot explain (it moved far from "
+        "the monotonic clock, or reads far from the newest record in the store), retention "
+        "purges and expiries wait, and /readyz says why, until the clock steps back or you "
+        "confirm it is right. Check it first (timedatectl), then confirm. Needs an admin "
+        "API key; recorded in the audit trail.",
+    )
+    actions = p.add_subparsers(title="actions", metavar="ACTION")
+    cp = actions.add_parser(
+        "confirm",
+        help="trust the clock as it reads now",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    api_options(cp)
+    cp.set_defaults(handler=_clock_confirm)
+    p.set_defaults(handler=_missing_action(p))
 
     p = command(
         "modem",
@@ -336,6 +364,19 @@ def build_parser() -> argparse.ArgumentParser:
     kp.add_argument("id", help="key id or AccountSid, as shown by `smsgw keys list`")
     config_option(kp)
     kp.set_defaults(handler=_keys_revoke)
+    kp = keys.add_parser(
+        "callback-secret",
+        help="print the secret a key's Twilio status callbacks are signed with",
+        description="Twilio's RequestValidator checks X-Twilio-Signature with the auth "
+        "token; this gateway keeps no token, and signs a key's status callbacks with this "
+        "secret instead (derived from the key file, unchanged by key rotation). Give it "
+        "to the client's RequestValidator. Recorded in the audit trail.",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    kp.add_argument("id", help="key id (the Twilio AccountSid), as shown by `smsgw keys list`")
+    config_option(kp)
+    kp.set_defaults(handler=_keys_callback_secret)
     p.set_defaults(handler=_missing_action(p))
 
     p = command(
@@ -400,6 +441,8 @@ def _load(path: str) -> Config:
 
 
 def _init(args: argparse.Namespace) -> int:
+    if args.self_signed:
+        return _init_self_signed(args)
     config = _load(args.config)
     if args.new_database:
         token = asyncio.run(cli_admin.new_database(config.store))
@@ -413,6 +456,30 @@ def _init(args: argparse.Namespace) -> int:
         f"admin API key (shown once, store it safely):\n{token}\n"
     )
     return EXIT_OK
+
+
+def _init_self_signed(args: argparse.Namespace) -> int:
+    """The TLS pair first (the file may not pass the TLS rule before it names one), then
+    the rest of ``init`` unless the key file exists already."""
+    from gateway.cli import self_signed  # cryptography's x509: loaded only for this
+
+    path = Path(args.config).expanduser().absolute()
+    try:
+        pair = self_signed.make_for_config(path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}", field=exc.field) from None
+    out = _out()
+    out.write(
+        f"made a self-signed certificate for a LAN (give it to the clients to trust):\n"
+        f"  certificate: {pair.cert}\n  private key: {pair.key} (0600)\n"
+        f"  {path} now names them in [server]\n"
+    )
+    config = _load(args.config)
+    if args.new_database:
+        return _init(argparse.Namespace(**{**vars(args), "self_signed": False}))
+    if cli_admin.is_initialised(config.store):
+        return EXIT_OK
+    return _init(argparse.Namespace(**{**vars(args), "self_signed": False}))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -495,6 +562,11 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_OK if ready else EXIT_UNREACHABLE
 
 
+def _clock_confirm(args: argparse.Namespace) -> int:
+    asyncio.run(cli_client.confirm_clock(_client(args), _out()))
+    return EXIT_OK
+
+
 def _modems(args: argparse.Namespace) -> int:
     asyncio.run(cli_client.modems(_client(args), _out()))
     return EXIT_OK
@@ -560,6 +632,13 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     config = _load(args.config)
     key = asyncio.run(cli_admin.revoke_key(config.store, args.id))
     _out().write(f"revoked API key {key.id} ({key.name})\n")
+    return EXIT_OK
+
+
+def _keys_callback_secret(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    secret = asyncio.run(cli_admin.callback_secret(config.store, args.id))
+    _out().write(f"{secret}\n")
     return EXIT_OK
 
 

@@ -71,8 +71,11 @@ class GatewayService(Protocol):
         ``refuse_opted_out`` (a single send) it raises OptedOut and nothing is stored."""
         ...
 
-    async def cancel(self, message_id: str, *, owner: str | None = None) -> Message:
-        """``owner``: an API key id; another key's message raises NotFound."""
+    async def cancel(
+        self, message_id: str, *, owner: str | None = None, actor: str = "api"
+    ) -> Message:
+        """``owner``: an API key id; another key's message raises NotFound. ``actor``
+        (the API key's id) goes to the audit trail."""
         ...
 
     def modems(self) -> list[ModemStatus]: ...

@@ -27,9 +27,10 @@ from gateway.store.base import ApiKey, NewMessage
 
 CONCAT_REFERENCES: Final = 256  # 8-bit references, as handsets use: 153/67 chars a segment
 _ENCODING_NAMES: Final = {e: e.value for e in pdu_codec.Encoding}
-# C0 controls and DEL, except tab, line feed, form feed and carriage return, which a text
-# may carry. GSM-7 would send NUL as "@"; the others show as nothing or as boxes.
-_CONTROL: Final = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# C0 controls, DEL and C1 controls, except tab, line feed, form feed and carriage return,
+# which a text may carry. GSM-7 would send NUL as "@"; the others show as nothing or as
+# boxes.
+_CONTROL: Final = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 
 class ConcatReferences:
@@ -94,7 +95,7 @@ def prepare_message(
     """
     prefix = request.field_prefix
     to = normalize(request.to, rules.default_country, field=f"{prefix}to")
-    if not request.body:
+    if not request.body.strip():  # blank on the handset, from every endpoint
         raise EmptyText("text is empty", field=f"{prefix}body")
     control = _CONTROL.search(request.body)
     if control is not None:

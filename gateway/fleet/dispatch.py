@@ -29,6 +29,7 @@ from drivers import pdu as pdu_codec
 from drivers.errors import DriverError, SendUnknown
 from drivers.pdu import SubmitPdu
 from gateway.consent.gate import OPTED_OUT, OPTED_OUT_TEXT, SendGate
+from gateway.core.clock_guard import ClockGuard
 from gateway.core.policy import Action, Classified, Outcome, RetryPolicy, classify
 from gateway.core.routing import Router
 from gateway.core.scheduler import Eligibility, Scheduler
@@ -86,9 +87,11 @@ class Dispatcher:
         metrics: Metrics | None = None,
         gate: SendGate | None = None,
         clock: Callable[[], float] = time.time,
+        clock_guard: ClockGuard | None = None,
     ) -> None:
         self.store = store
         self.gate = gate  # opt-outs, checked again right before a first segment
+        self._clock_guard = clock_guard
         self.scheduler = scheduler
         self.router = router
         self.policy = policy
@@ -139,7 +142,15 @@ class Dispatcher:
     async def expire_loop(self) -> None:
         """Mark messages whose expiry passed while queued (the scheduler hands them back)."""
         while True:
-            for item in await self.scheduler.wait_expired():
+            expired = await self.scheduler.wait_expired()
+            if self._clock_guard is not None:
+                await self._clock_guard.trusted("expiry")
+                # A clock that stepped back to where it was: not expired after all.
+                now = self._clock()
+                for item in [i for i in expired if i.expires_at is not None and i.expires_at > now]:
+                    await self.enqueue(item)
+                expired = [i for i in expired if i.expires_at is None or i.expires_at <= now]
+            for item in expired:
                 self._track.pop(item.id, None)
                 try:
                     await self.store.finish(

@@ -12,6 +12,7 @@ from typing import Final, Protocol
 from gateway.config import DEFAULT_CATEGORIES
 from gateway.http import (
     audit,
+    clock,
     health,
     inbound,
     messages,
@@ -37,7 +38,7 @@ API_FEATURES: Final = (
 )
 
 
-class DaemonService(StatusSource, ModemActions, Protocol):
+class DaemonService(StatusSource, ModemActions, clock.ClockActions, Protocol):
     """The service behind the technician's routes: the status page, /metrics, modem actions."""
 
 
@@ -53,4 +54,5 @@ def daemon_features(
         prometheus.feature(service, metrics, queue),
         modem_actions.feature(service),
         suppressions.feature(metrics, categories),
+        clock.feature(service),
     )

@@ -132,7 +132,9 @@ async def get_message(request: web.Request) -> web.Response:
 
 async def delete_message(request: web.Request) -> web.Response:
     key = request[API_KEY]
-    message = await request.app[CONTEXT].service.cancel(_message_id(request), owner=canceller(key))
+    message = await request.app[CONTEXT].service.cancel(
+        _message_id(request), owner=canceller(key), actor=key.id
+    )
     return json_response(message_json(message, with_body=_shows_body(key)))
 
 

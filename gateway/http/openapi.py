@@ -41,6 +41,8 @@ ERROR_CODES: Final = (
     "payload_too_large",
     "request_timeout",
     "too_many_connections",
+    "malformed_request",
+    "header_too_large",
     "unsupported_media_type",
     "not_found",
     "method_not_allowed",

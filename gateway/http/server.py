@@ -34,6 +34,7 @@ from gateway.http.app import make_app
 from gateway.http.feature import Feature
 from gateway.http.features import API_FEATURES
 from gateway.http.middlewares import error_middleware
+from gateway.http.parser_errors import JsonErrorRequestHandler
 from gateway.http.resources import error_json, json_response
 
 log = logging.getLogger(__name__)
@@ -126,11 +127,19 @@ def _refusal_bytes() -> bytes:
 
 class _Guard:
     """The protocol factory asyncio's server calls per accepted socket: aiohttp's own
-    handler while under the limit, a refusal past it. Counts aiohttp's registered
-    connections, so a burst accepted in one loop pass may pass the limit by that burst."""
+    handler (its error answers in our JSON shape) while under the limit, a refusal past
+    it. Counts aiohttp's registered connections, so a burst accepted in one loop pass may
+    pass the limit by that burst."""
 
-    def __init__(self, server: web.Server, max_connections: int, linger: float) -> None:
+    def __init__(
+        self,
+        server: web.Server,
+        handler_args: dict[str, Any],
+        max_connections: int,
+        linger: float,
+    ) -> None:
         self._server = server
+        self._handler_args = handler_args
         self._max = max_connections
         self._linger = linger
         self._answer = _refusal_bytes()
@@ -140,7 +149,10 @@ class _Guard:
         if len(self._server.connections) >= self._max:
             self._refused.note()
             return _Refused(self._answer, self._linger)
-        return self._server()
+        # What ``web.Server.__call__`` builds, with the error answers in our shape.
+        return JsonErrorRequestHandler(
+            self._server, loop=asyncio.get_running_loop(), **self._handler_args
+        )
 
 
 def body_timeout_feature(timeout: float) -> Feature:
@@ -232,16 +244,16 @@ async def serve_app(
 ) -> ApiServer:
     """Listen on ``host:port`` with ``limits`` applied; the app gets the body timeout
     only if built with ``body_timeout_feature`` (``start_api`` does)."""
-    runner = web.AppRunner(
-        app,
-        access_log_class=AccessLog,
-        handle_signals=False,
-        shutdown_timeout=shutdown_timeout,
-        keepalive_timeout=limits.header_timeout,  # armed at connect and after each answer
+    handler_args: dict[str, Any] = {
+        "access_log_class": AccessLog,
+        "keepalive_timeout": limits.header_timeout,  # armed at connect and after each answer
         # After an answer sent before the body was read (a 408), aiohttp reads and drops
         # the rest so the client sees the answer rather than a reset; 10 s by default,
         # which would hand a slow client back the time the body timeout took away.
-        lingering_time=LINGERING_TIME,
+        "lingering_time": LINGERING_TIME,
+    }
+    runner = web.AppRunner(
+        app, handle_signals=False, shutdown_timeout=shutdown_timeout, **handler_args
     )
     await runner.setup()
     loop = asyncio.get_running_loop()
@@ -249,7 +261,7 @@ async def serve_app(
     try:
         assert runner.server is not None
         listener = await loop.create_server(
-            _Guard(runner.server, limits.max_connections, limits.header_timeout),
+            _Guard(runner.server, handler_args, limits.max_connections, limits.header_timeout),
             host,
             port,
             ssl=ssl_context,

@@ -637,6 +637,16 @@ class Store(Protocol):
         """Newest first, as :meth:`list_messages`."""
         ...
 
+    async def newest_record_at(self) -> float | None:
+        """The newest time the store recorded (a message changed, a text received);
+        None when empty. How the clock is checked at start (gateway.core.clock_guard)."""
+        ...
+
+    def callback_secret(self, key_id: str) -> str:
+        """What Twilio status callbacks of API key ``key_id`` are signed with: derived
+        from the key ring, stable across key rotation; no token is kept to sign them."""
+        ...
+
     # API keys ----------------------------------------------------------------
     async def create_api_key(
         self, name: str, scopes: frozenset[Scope], *, default_category: str = "care"

@@ -283,6 +283,13 @@ def _statements(statements: tuple[str, ...]) -> Step:
     return run
 
 
+# Twilio callback specs and rows kept the client's API token (sealed). Opening them takes
+# the key ring, which migrations do not have: this step flags them, and the store drops
+# the tokens when it opens (gateway.store.compat.drop_tokens) and clears the flag.
+_COMPAT_TOKENS: Final = (
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('compat_tokens_pending', '1')",
+)
+
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
@@ -292,6 +299,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("api keys: default category", _statements(_KEY_CATEGORY)),
     ("auto-replies: one per conversation and closed period", _statements(_AUTO_REPLIES)),
     ("suppressions: the opt-out list by keyed hash", _statements(_SUPPRESSIONS)),
+    ("Twilio callback tokens flagged to be dropped", _statements(_COMPAT_TOKENS)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -260,6 +260,13 @@ class SqliteStore:
             matches = False
         if not matches:
             raise KeyFileError(f"key does not match this database ({self.path})")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            compat.drop_tokens(conn, self.keyring)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def _quick_check(self, conn: sqlite3.Connection) -> None:
         """``PRAGMA quick_check``, for at most QUICK_CHECK_SECONDS (logged when cut short)."""
@@ -663,6 +670,20 @@ class SqliteStore:
             lambda conn: suppressions.select_page(conn, keyring, before, limit + 1)
         )
         return _page(items, limit, lambda s: s.id)
+
+    async def newest_record_at(self) -> float | None:
+        def newest(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute(
+                "SELECT max(m), max(i) FROM (SELECT max(updated_at) AS m FROM messages), "
+                "(SELECT max(received_at) AS i FROM inbound)"
+            ).fetchone()
+            found = [float(v) for v in row if v is not None]
+            return max(found) if found else None
+
+        return await self._read(newest)
+
+    def callback_secret(self, key_id: str) -> str:
+        return compat.callback_secret(self.keyring, key_id)
 
     # -- API keys --------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -72,7 +73,9 @@ _CREATE_FIELDS: Final = frozenset({"url", "events", "secret", "format", "account
 _REDELIVER_FIELDS: Final = frozenset({"delivery_id", "since"})
 MAX_DELIVERY_ID_CHARS: Final = 64
 REDELIVER_PATH: Final = "/v1/webhooks/{id}/deliveries/redeliver"
-REDELIVER_ACTION: Final = "webhook.redeliver"  # the audit trail's action
+REDELIVER_ACTION: Final = "webhook.redeliver"  # the audit trail's actions
+CREATE_ACTION: Final = "webhook.create"
+DELETE_ACTION: Final = "webhook.delete"
 
 
 class WebhookApi:
@@ -134,12 +137,21 @@ class WebhookApi:
         sub = await self.registry.create(
             url, events, secret=secret, fmt=str(fmt), account_sid=account_sid
         )
+        # The host only: a URL's path or query may carry an identifier, the secret is one.
+        detail = {
+            "events": sorted(e.value for e in sub.events),
+            "format": sub.format,
+            "host": _host(url),
+        }
+        await self.store.audit(request[API_KEY].id, CREATE_ACTION, detail, subject=sub.id)
         answer = subscription_json(sub)
         answer["secret"] = sub.secret.decode()
         return json_response(answer, status=201)
 
     async def delete_subscription(self, request: web.Request) -> web.Response:
-        await self.registry.delete(self._find(request).id)
+        sub = self._find(request)
+        await self.registry.delete(sub.id)
+        await self.store.audit(request[API_KEY].id, DELETE_ACTION, {}, subject=sub.id)
         return web.Response(status=204)
 
     async def list_deliveries(self, request: web.Request) -> web.Response:
@@ -519,3 +531,7 @@ DESCRIPTION: Final = Feature(
     schemas={**_schemas(), **event_schemas()},
     webhooks=_webhooks(),
 )
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""

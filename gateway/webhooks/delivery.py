@@ -26,6 +26,7 @@ from typing import Final, Protocol
 
 import aiohttp
 
+from gateway.core.clock_guard import ClockGuard
 from gateway.errors import StoreError
 from gateway.store.base import DEAD, DELIVERED, PENDING, Attempt, DueDelivery, Store
 from gateway.webhooks import targets
@@ -87,8 +88,10 @@ class WebhookDelivery:
         rng: random.Random | None = None,
         callback_hosts: CallbackHosts | None = None,
         metrics: DeliveryMetrics | None = None,
+        clock_guard: ClockGuard | None = None,
     ) -> None:
         self._store: Store | None = None
+        self._clock_guard = clock_guard
         self._metrics = metrics
         self._registry = registry
         self._hosts = callback_hosts or CallbackHosts()
@@ -193,7 +196,8 @@ class WebhookDelivery:
         payload = row.payload
         limit = self.settings.max_attempts
         if row.subscriber in (targets.TWILIO_CALLBACK, targets.KANNEL_DLR):
-            request = targets.callback_request(row.subscriber, payload)
+            secret = self._require_store().callback_secret
+            request = targets.callback_request(row.subscriber, payload, secret)
             return request, limit, self._hosts.matches(request.url)
         sub = self._registry.get(row.subscriber)
         if sub is None:
@@ -268,6 +272,8 @@ class WebhookDelivery:
     async def _purge_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.purge_interval)  # a modelled period
+            if self._clock_guard is not None and self._clock_guard.hold("webhook outbox purge"):
+                continue
             cutoff = self._clock() - self.settings.retention
             try:
                 removed = await self._require_store().purge_deliveries(cutoff)

@@ -3,7 +3,8 @@
 ``smsgw``: the sealed payload *is* the JSON body, signed with ``Smsgw-Signature``.
 ``twilio``: form fields, signed as Twilio signs its webhooks (``X-Twilio-Signature``
 is base64 HMAC-SHA1 of the URL followed by each field name and value, names sorted,
-keyed with the auth token). ``kannel``: a GET of a URL whose escapes were filled in
+keyed with the auth token; for a per-message callback, the API key's callback secret).
+``kannel``: a GET of a URL whose escapes were filled in
 when the event happened.
 """
 
@@ -13,7 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlencode
@@ -70,11 +71,14 @@ def twilio_request(url: str, token: str, params: Mapping[str, str]) -> HttpReque
     )
 
 
-def callback_request(receiver: str, payload: bytes) -> HttpRequest:
-    """A per-message callback row: its payload names the URL (and the token)."""
+def callback_request(
+    receiver: str, payload: bytes, callback_secret: Callable[[str], str]
+) -> HttpRequest:
+    """A per-message callback row: its payload names the URL (and, for Twilio, the API
+    key whose ``callback_secret`` signs it)."""
     spec = json.loads(payload)
     if receiver == TWILIO_CALLBACK:
-        return twilio_request(spec["url"], spec["token"], spec["params"])
+        return twilio_request(spec["url"], callback_secret(spec["key_id"]), spec["params"])
     if receiver == KANNEL_DLR:
         return HttpRequest("GET", spec["url"], None, {"User-Agent": USER_AGENT})
     raise ValueError(f"unknown receiver {receiver}")

@@ -72,6 +72,27 @@ CASES: list[tuple[str, tuple[str, str, str | None, Any], int, str, str | None]] 
         "body",
     ),
     (
+        "body of NULs",
+        ("POST", "/v1/messages", "send", {**GOOD, "body": "\u0000\u0000\u0000"}),
+        400,
+        "invalid_text",
+        "body",
+    ),
+    (
+        "body of line breaks only",
+        ("POST", "/v1/messages", "send", {**GOOD, "body": "\r\n\t\f"}),
+        400,
+        "empty_text",
+        "body",
+    ),
+    (
+        "body with a C1 control",
+        ("POST", "/v1/messages", "send", {**GOOD, "body": "ok\u0085"}),
+        400,
+        "invalid_text",
+        "body",
+    ),
+    (
         "body with a control character",
         ("POST", "/v1/messages", "send", {**GOOD, "body": "ok\u0007"}),
         400,

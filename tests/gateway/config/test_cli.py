@@ -21,9 +21,10 @@ from aiohttp import web
 
 from gateway.cli import client as cli_client
 from gateway.cli import main as cli
-from gateway.config import Config
+from gateway.config import Config, load_config
 from gateway.crypto import KeyRing
 from gateway.errors import GatewayError, Unavailable
+from gateway.store.compat import callback_secret
 
 REPO = Path(__file__).resolve().parents[3]
 HAVE_STORE = importlib.util.find_spec("gateway.store.sqlite") is not None
@@ -52,6 +53,7 @@ SUBCOMMANDS = [
     ["keys", "create"],
     ["keys", "list"],
     ["keys", "revoke"],
+    ["keys", "callback-secret"],
     ["rotate-key"],
 ]
 
@@ -214,6 +216,26 @@ def test_a_key_is_created_with_a_default_category(
 
 
 @needs_store
+def test_keys_callback_secret_prints_what_callbacks_are_signed_with(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--config", str(config_path)]
+    assert cli.main(["init", *args]) == cli.EXIT_OK
+    capsys.readouterr()
+    assert cli.main(["keys", "create", "--name", "ehr", *args]) == cli.EXIT_OK
+    created = capsys.readouterr().out
+    key_id = created.split()[3]
+    token = created.strip().splitlines()[-1]
+    assert cli.main(["keys", "callback-secret", key_id, *args]) == cli.EXIT_OK
+    secret = capsys.readouterr().out.strip()
+    assert secret.startswith("cbs_")
+    assert secret != token
+    keyring = KeyRing.load(load_config(config_path).store.key_file)
+    assert secret == callback_secret(keyring, key_id)
+    assert cli.main(["keys", "callback-secret", "key_nope", *args]) == cli.EXIT_NOT_FOUND
+
+
+@needs_store
 def test_keys_need_the_key_file(config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["keys", "list", "--config", str(config_path)]) == cli.EXIT_KEY
     assert "key file" in capsys.readouterr().err
@@ -225,6 +247,7 @@ def test_rotate_key_keeps_keys_usable(
 ) -> None:
     args = ["--config", str(config_path)]
     assert cli.main(["init", *args]) == cli.EXIT_OK
+    capsys.readouterr()
     assert cli.main(["keys", "create", "--name", "ehr", *args]) == cli.EXIT_OK
     capsys.readouterr()
     assert cli.main(["rotate-key", *args]) == cli.EXIT_OK

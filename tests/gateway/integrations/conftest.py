@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,7 @@ class GatewayFactory:
         http: bool = True,
         report_delay: float = 0.02,
         callback_hosts: Sequence[str] = ("127.0.0.1",),  # the loopback subscriber
+        clock: Callable[[], float] | None = None,  # the daemon's wall clock (default: real)
     ) -> Gateway:
         data = self.root / "data"
         data.mkdir(exist_ok=True)
@@ -185,7 +187,12 @@ class GatewayFactory:
             webhooks=webhook_settings,
             serve_http=http,
         )
-        daemon = Daemon(config, settings=settings, modem_factory=fast_modem)
+        daemon = Daemon(
+            config,
+            settings=settings,
+            modem_factory=fast_modem,
+            clock=clock or time.time,
+        )
         self.daemons.append(daemon)
         await daemon.start()
         gateway = Gateway(daemon, {n: self.sims[n] for n in modems})

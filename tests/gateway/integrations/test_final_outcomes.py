@@ -57,13 +57,14 @@ def test_twilio_status_callbacks_for_every_outcome(
     kind: EventKind, state: MessageState, status: str
 ) -> None:
     event = message_event(kind, message(state), b"\x01" * 32, 1010.0)
-    spec = {"url": "http://127.0.0.1:9/status", "token": "t", "account_sid": "ACx"}
+    spec = {"url": "http://127.0.0.1:9/status", "key_id": "key_x", "account_sid": "key_x"}
     [(_, payload)] = status_callbacks(event, spec)
     params = json.loads(payload)["params"]
     assert params["MessageStatus"] == status
     assert ("ErrorCode" in params) == (status == "failed")
     if state is MessageState.SUPPRESSED:
         assert params["ErrorCode"] == "21610"  # as Twilio reports a send to an opted-out number
+    assert "token" not in json.loads(payload)
 
 
 @pytest.mark.parametrize(

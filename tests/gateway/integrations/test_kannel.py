@@ -90,6 +90,9 @@ async def test_kannel_errors(make_gateway: GatewayFactory) -> None:
         (f"{auth}&to=abc&text=x", 400, "Number(s) has/have been denied."),
         (f"{auth}&to={quote(PATIENT)}&text=x&dlr-mask=99", 400, "DLR-Mask misformed, rejected"),
         (f"{auth}&to={quote(PATIENT)}&text=x&coding=1", 400, "Coding not supported, rejected"),
+        # NUL would go out as "@"; a text of line breaks only would arrive blank
+        (f"{auth}&to={quote(PATIENT)}&text=%00%00", 400, "Charset or body misformed, rejected"),
+        (f"{auth}&to={quote(PATIENT)}&text=%0D%0A%09", 400, "Charset or body misformed, rejected"),
     ]
     async with aiohttp.ClientSession() as http:
         for query, status, text in cases:

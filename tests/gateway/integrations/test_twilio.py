@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
@@ -15,7 +17,9 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from gateway.compat.sids import from_sid, to_sid
+from gateway.crypto import KeyRing
 from gateway.ids import new_id
+from gateway.store import compat, outbox
 from gateway.store.base import MessageState, Scope
 from tests.gateway.integrations.conftest import Gateway, GatewayFactory, Subscriber, hook
 from tests.gateway.runtime.conftest import poll_until
@@ -108,19 +112,44 @@ async def test_create_fetch_list_with_the_twilio_client(
             await client.messages.create_async(to=PATIENT, body="")
         assert empty.value.code == 21602
 
-    # status callbacks: Twilio's form fields, signed as Twilio signs them
+    # status callbacks: Twilio's form fields, signed as Twilio signs them, with the key's
+    # callback secret (derived from the key ring), not its API token, which is not kept
     statuses = await subscriber.wait_ok(2)
-    validator = RequestValidator(token)
+    validator = RequestValidator(gw.daemon.store.callback_secret(sid))
+    with_token = RequestValidator(token)
     seen = []
     for r in statuses:
         params = dict(parse_qsl(r.body.decode()))
         url = subscriber.url + r.path
         assert validator.validate(url, params, r.headers["X-Twilio-Signature"])
         assert not validator.validate(url, {**params, "Body": "x"}, r.headers["X-Twilio-Signature"])
+        assert not with_token.validate(url, params, r.headers["X-Twilio-Signature"])
         assert params["MessageSid"] == created.sid
         assert params["AccountSid"] == sid
         seen.append(params["MessageStatus"])
     assert seen == ["sent", "delivered"]
+    assert token not in json.dumps(await stored_callback_data(gw))
+
+
+async def stored_callback_data(gw: Gateway) -> list[object]:
+    """Every sealed callback spec and outbox payload, opened."""
+    store = gw.daemon.config.store
+    keyring = KeyRing.load(store.key_file)
+    raw = sqlite3.connect(store.data_dir / "smsgw.db")
+    try:
+        specs = [
+            json.loads(keyring.open(sealed, aad=compat.spec_aad(ref)))
+            for ref, sealed in raw.execute("SELECT ref, spec_enc FROM compat_messages")
+        ]
+        rows = [
+            json.loads(keyring.open(sealed, aad=outbox.payload_aad(row_id)))
+            for row_id, sealed in raw.execute("SELECT id, payload_enc FROM webhook_outbox")
+        ]
+    finally:
+        raw.close()
+    assert specs
+    assert rows
+    return [*specs, *rows]
 
 
 async def test_authentication_and_errors_have_twilio_shapes(make_gateway: GatewayFactory) -> None:

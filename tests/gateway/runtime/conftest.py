@@ -29,7 +29,7 @@ from gateway.config import (
 from gateway.core.auto_reply import KeywordTest
 from gateway.core.service import SendRequest
 from gateway.crypto import KeyRing
-from gateway.daemon import Daemon, RuntimeSettings
+from gateway.daemon import PURGE_INTERVAL, Daemon, RuntimeSettings
 from gateway.fleet.dispatch import DispatchSettings
 from gateway.fleet.handle import ModemPort
 from gateway.store.base import Message, MessageState, Priority
@@ -125,6 +125,8 @@ class RigFactory:
         categories: Mapping[str, CategoryConfig] = DEFAULT_CATEGORIES,
         clinic: ClinicConfig | None = None,
         is_consent_keyword: KeywordTest | None = None,
+        retention_days: int = 90,
+        purge_interval: float = PURGE_INTERVAL,
     ) -> Rig:
         data = self.root / "data"
         data.mkdir(exist_ok=True)
@@ -156,7 +158,9 @@ class RigFactory:
         config = Config(
             path=self.root / "smsgw.toml",
             server=ServerConfig(host="127.0.0.1", port=0),
-            store=StoreConfig(data_dir=data, key_file=key_file, durable=False),
+            store=StoreConfig(
+                data_dir=data, key_file=key_file, durable=False, retention_days=retention_days
+            ),
             modems=tuple(modem_configs),
             routes=tuple(routes),
             retry=retry or RetryConfig(backoff_initial=0.05, backoff_max=0.2),
@@ -174,6 +178,7 @@ class RigFactory:
                 health_deadline=health_deadline or FAST_SUPERVISION.health_deadline,
             ),
             serve_http=serve_http,
+            purge_interval=purge_interval,
         )
         daemon = Daemon(
             config,
