@@ -54,5 +54,7 @@ async def test_the_node_client_creates_fetches_lists_and_validates_callbacks(
     ]
     assert [c["params"]["MessageStatus"] for c in callbacks] == ["sent", "delivered"]
     assert all(c["params"]["AccountSid"] == account for c in callbacks)
-    checked = await node_client("validate", {"SECRET": token}, callbacks)
+    # Signed with the key's callback secret (smsgw keeps no token), as the README says.
+    secret = gw.daemon.store.callback_secret(key_id)
+    checked = await node_client("validate", {"SECRET": secret}, callbacks)
     assert checked == [{"valid": True, "tampered": False}] * 2
