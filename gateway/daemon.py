@@ -296,7 +296,11 @@ class Daemon:
         )
         # Every state change the store records writes its webhook events with it.
         store = create_store(
-            cfg, keyring, fanout=integrations.fanout, on_outbox=integrations.dispatcher.notify
+            cfg,
+            keyring,
+            fanout=integrations.fanout,
+            on_outbox=integrations.dispatcher.notify,
+            consent=self.consent.change_for,  # a STOP commits with its text
         )
         old = os.umask(0o077)  # the database and its -wal/-shm files: owner only
         try:

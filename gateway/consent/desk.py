@@ -1,7 +1,8 @@
 """What the gateway does when a patient texts a consent keyword.
 
-The suppression-list change commits with the inbound text itself (the store calls
-:meth:`ConsentDesk.change_for` inside that transaction), so a crash cannot keep the
+The suppression-list change commits with the inbound text itself (the store is made
+with :meth:`ConsentDesk.change_for` as its consent rule and calls it inside that
+transaction), so a crash cannot keep the
 text and lose the STOP. The confirmation is queued afterwards, once per text (a
 re-read of the same text is a duplicate and reaches nobody), from the modem the
 patient wrote to, and passes the send gate: the patient must hear the STOP worked.

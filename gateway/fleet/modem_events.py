@@ -94,7 +94,7 @@ class ModemEvents:
         on_inbound: InboundHook | None = None,
     ) -> None:
         self.handle = handle
-        self._consent = consent  # opt-out keywords: the list changed with the text
+        self._consent = consent  # answers opt-out keywords once their text is committed
         self.store = store
         self._on_state = on_state
         self._on_network = on_network  # the supervisor takes an unregistered modem out
@@ -150,19 +150,15 @@ class ModemEvents:
             concat_seq=concat.sequence if concat else None,
             dedupe_window=dedupe_window(event.location),
         )
-        consent = self._consent
         # Committed before the delete below, with any opt-out change the text makes.
-        if consent is None:
-            result = await self.store.add_inbound(part)
-        else:
-            result = await self.store.add_inbound_checked(part, consent.change_for)
+        result = await self.store.add_inbound(part)
         if result.inbound is not None:
             log.info("inbound %s on modem %s", result.inbound.id, handle.name)
             if self._metrics is not None:
                 self._metrics.inbound_received(handle.name)
         await self._settle(event.location, event.ack, part.dedupe_key)
-        if consent is not None and result.inbound is not None:
-            await consent.answer(result.inbound, result.consent)
+        if self._consent is not None and result.inbound is not None:
+            await self._consent.answer(result.inbound, result.consent)
         if result.inbound is not None and self._on_inbound is not None:
             await self._on_inbound(result.inbound)  # after the settle: it may send a reply
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gateway.crypto import KeyRing
-from gateway.store.base import Fanout, Store
+from gateway.store.base import ConsentRule, Fanout, Store
 from gateway.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -23,9 +23,17 @@ def create_store(
     *,
     fanout: Fanout | None = None,
     on_outbox: Callable[[], None] | None = None,
+    consent: ConsentRule | None = None,
 ) -> Store:
     """A store for ``cfg``, not yet opened. ``fanout`` and ``on_outbox``: see
-    :class:`~gateway.store.base.Fanout` (without one, no change writes outbox rows)."""
+    :class:`~gateway.store.base.Fanout` (without one, no change writes outbox rows);
+    ``consent``: see :data:`~gateway.store.base.ConsentRule` (without one, no inbound
+    text changes the opt-out list)."""
     return SqliteStore(
-        cfg.database, keyring, durable=cfg.durable, fanout=fanout, on_outbox=on_outbox
+        cfg.database,
+        keyring,
+        durable=cfg.durable,
+        fanout=fanout,
+        on_outbox=on_outbox,
+        consent=consent,
     )

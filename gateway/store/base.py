@@ -250,6 +250,11 @@ class ConsentChange:
     category: str | None  # None: every category; START takes off every entry
 
 
+# The change a text asks of the opt-out list (gateway.consent's rules), injected into the
+# store like the fan-out: pure and quick, as it runs inside the write transaction.
+ConsentRule = Callable[[str], ConsentChange | None]
+
+
 @dataclass(frozen=True, slots=True)
 class ConsentResult:
     change: ConsentChange
@@ -549,16 +554,10 @@ class Store(Protocol):
     async def add_inbound(self, part: InboundPart) -> InboundResult:
         """Commit before the caller deletes the message from the modem (invariant 2).
         Idempotent on ``dedupe_key``. A text complete with this part notifies
-        ``inbound.received`` in the same transaction."""
-        ...
-
-    async def add_inbound_checked(
-        self, part: InboundPart, consent: Callable[[str], ConsentChange | None]
-    ) -> InboundResult:
-        """:meth:`add_inbound`, and in the same transaction the suppression-list change
-        ``consent(text)`` names for a text complete with this part (``consent.opted_out``
-        or ``consent.opted_in`` notified with it): a crash keeps both or neither.
-        ``consent`` is pure and quick; it runs inside the transaction."""
+        ``inbound.received`` in the same transaction. With a :data:`ConsentRule`, the
+        opt-out list change it names for that text is made in the same transaction too
+        (``consent.opted_out`` / ``consent.opted_in`` notified with it; a crash keeps
+        both or neither) and returned in ``consent``."""
         ...
 
     async def release_inbound(self, dedupe_key: str) -> None:

@@ -64,7 +64,7 @@ from gateway.store.base import (
     ApiKey,
     Attempt,
     AuditEntry,
-    ConsentChange,
+    ConsentRule,
     Delivery,
     DueDelivery,
     EventLogEntry,
@@ -115,7 +115,8 @@ class SqliteStore:
     """The :class:`~gateway.store.base.Store` on one SQLite file.
 
     ``fanout`` decides which changes write outbox rows (None: none do);
-    ``on_outbox`` is called on the event loop after a commit that wrote some."""
+    ``on_outbox`` is called on the event loop after a commit that wrote some;
+    ``consent`` names the opt-out list change an inbound text makes (None: none)."""
 
     def __init__(
         self,
@@ -125,8 +126,10 @@ class SqliteStore:
         durable: bool = True,
         fanout: Fanout | None = None,
         on_outbox: Callable[[], None] | None = None,
+        consent: ConsentRule | None = None,
     ) -> None:
         self.path = path
+        self._consent = consent
         self.keyring = keyring
         self.durable = durable
         self._fanout = fanout
@@ -493,24 +496,7 @@ class SqliteStore:
 
     async def add_inbound(self, part: InboundPart) -> InboundResult:
         prepared = inbound.prepare_part(self.keyring, part)
-        keyring = self.keyring
-
-        def job(conn: sqlite3.Connection, notify: Notifier) -> InboundResult:
-            result = inbound.add_part(conn, keyring, prepared)
-            if result.inbound is not None:
-                notify.inbound(result.inbound)
-            return result
-
-        result = await self._change(job)
-        if not result.duplicate:
-            self._conversations.seen(prepared.sender_hash, part.modem, part.received_at)
-        return result
-
-    async def add_inbound_checked(
-        self, part: InboundPart, consent: Callable[[str], ConsentChange | None]
-    ) -> InboundResult:
-        prepared = inbound.prepare_part(self.keyring, part)
-        keyring = self.keyring
+        keyring, consent = self.keyring, self._consent
 
         def job(conn: sqlite3.Connection, notify: Notifier) -> InboundResult:
             result = inbound.add_part(conn, keyring, prepared)
@@ -518,7 +504,7 @@ class SqliteStore:
             if text is None:
                 return result
             notify.inbound(text)
-            change = consent(text.text)
+            change = consent(text.text) if consent is not None else None
             if change is None:
                 return result
             applied = suppressions.apply_change(

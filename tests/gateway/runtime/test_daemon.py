@@ -94,15 +94,14 @@ async def test_inbound_is_committed_before_it_is_deleted(make_rig: RigFactory) -
     sim = rig.sims["alpha"]
     store = rig.daemon.store
     commands_at_commit: list[int] = []
-    # The daemon commits inbound texts with the opt-out check (gateway.consent).
-    original = store.add_inbound_checked
+    original = store.add_inbound
 
-    async def spy(part, change_for):  # type: ignore[no-untyped-def]
-        result: InboundResult = await original(part, change_for)
+    async def spy(part):  # type: ignore[no-untyped-def]
+        result: InboundResult = await original(part)
         commands_at_commit.append(len(sim.commands))
         return result
 
-    store.add_inbound_checked = spy  # type: ignore[method-assign]
+    store.add_inbound = spy  # type: ignore[method-assign]
     start = len(sim.commands)
     sim.deliver("+15557654321", "Yes, I will be there.")
 

@@ -4,6 +4,7 @@ their own commit, and a keyword's change committed with the text that carried it
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,29 @@ CONSENT_KINDS = frozenset({"consent.opted_out", "consent.opted_in", "inbound.rec
 @pytest.fixture
 def fanout() -> RecordingFanout:
     return RecordingFanout(wanted=CONSENT_KINDS)
+
+
+@pytest.fixture
+async def store(db_path: Path, keyring: KeyRing) -> AsyncIterator[SqliteStore]:
+    """A store with the consent rule the daemon gives it (STOP and START only, here)."""
+    opened = SqliteStore(db_path, keyring, consent=stop_or_start)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def evented(
+    db_path: Path, keyring: KeyRing, fanout: RecordingFanout, wakes: Wakes
+) -> AsyncIterator[SqliteStore]:
+    opened = SqliteStore(db_path, keyring, fanout=fanout, on_outbox=wakes, consent=stop_or_start)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 def kinds(db_path: Path) -> list[str]:
@@ -97,7 +121,7 @@ async def test_a_keyword_changes_the_list_in_the_commit_that_stores_the_text(
     evented: SqliteStore, db_path: Path
 ) -> None:
     commits = evented.commit_count
-    stop = await evented.add_inbound_checked(part("STOP", "k1"), stop_or_start)
+    stop = await evented.add_inbound(part("STOP", "k1"))
     assert evented.commit_count == commits + 1
     assert stop.consent is not None
     [entry] = stop.consent.suppressions
@@ -109,14 +133,14 @@ async def test_a_keyword_changes_the_list_in_the_commit_that_stores_the_text(
     )
     assert kinds(db_path) == ["inbound.received", "consent.opted_out"]
 
-    reread = await evented.add_inbound_checked(part("STOP", "k1"), stop_or_start)
+    reread = await evented.add_inbound(part("STOP", "k1"))
     assert reread.duplicate
     assert reread.consent is None
-    chat = await evented.add_inbound_checked(part("see you then", "k2"), stop_or_start)
+    chat = await evented.add_inbound(part("see you then", "k2"))
     assert chat.consent is None
     assert await evented.suppressions_for(PATIENT) == [entry]
 
-    start = await evented.add_inbound_checked(part("START", "k3", at=1001.0), stop_or_start)
+    start = await evented.add_inbound(part("START", "k3", at=1001.0))
     assert start.consent is not None
     assert start.consent.suppressions == (entry,)
     assert await evented.suppressions_for(PATIENT) == []
@@ -139,17 +163,31 @@ async def test_the_gate_reads_the_list_from_memory_and_a_reopen_reloads_it(
     kept, _ = await store.add_suppression(PATIENT, "survey", source="api", reason=None)
     gone, _ = await store.add_suppression(OTHER, None, source="api", reason=None)
     await store.remove_suppression(gone.id)
-    await store.add_inbound_checked(part("STOP", "k1"), stop_or_start)
+    await store.add_inbound(part("STOP", "k1"))
     hashes = [store.number_hash(PATIENT), store.number_hash(OTHER)]
     expected = {store.number_hash(PATIENT): frozenset({"survey", None})}
     assert await store.suppressed_categories(hashes) == expected
     await store.close()
-    reopened = SqliteStore(db_path, keyring)
+    reopened = SqliteStore(db_path, keyring, consent=stop_or_start)
     await reopened.open()
     try:
         assert await reopened.suppressed_categories(hashes) == expected
-        await reopened.add_inbound_checked(part("START", "k2", at=1001.0), stop_or_start)
+        await reopened.add_inbound(part("START", "k2", at=1001.0))
         assert await reopened.suppressed_categories(hashes) == {}
         assert kept not in await reopened.suppressions_for(PATIENT)
     finally:
         await reopened.close()
+
+
+async def test_without_a_consent_rule_a_stop_is_only_a_text(
+    db_path: Path, keyring: KeyRing
+) -> None:
+    plain = SqliteStore(db_path, keyring)
+    await plain.open()
+    try:
+        result = await plain.add_inbound(part("STOP", "k1"))
+        assert result.inbound is not None
+        assert result.consent is None
+        assert await plain.suppressions_for(PATIENT) == []
+    finally:
+        await plain.close()
