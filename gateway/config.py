@@ -25,7 +25,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -90,6 +90,8 @@ class ApiSettings:
     max_body_bytes: int = 1_048_576
     max_batch: int = 1000
     max_segments: int = 10
+    failed_auth_limit: int = 10  # failed authentications from one address per window
+    failed_auth_window: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +273,15 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientsConfig:
+    """``[clients]``: limits on clients as a whole (each key's own are set with
+    ``smsgw keys``)."""
+
+    failed_auth_limit: int = 10  # failed authentications one address may make per window
+    failed_auth_window: float = 60.0  # seconds; the address is refused until it ends
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookConfig:
     """One ``[[webhooks]]`` table: a subscriber fixed for the life of the process."""
 
@@ -294,9 +305,14 @@ class Config:
     inbound: InboundConfig = field(default_factory=InboundConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     webhooks: tuple[WebhookConfig, ...] = ()
+    clients: ClientsConfig = field(default_factory=ClientsConfig)
 
     def api_settings(self) -> ApiSettings:
-        return self.server.api_settings()
+        return replace(
+            self.server.api_settings(),
+            failed_auth_limit=self.clients.failed_auth_limit,
+            failed_auth_window=self.clients.failed_auth_window,
+        )
 
     def modem(self, name: str) -> ModemConfig:
         for modem in self.modems:
@@ -331,7 +347,17 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
     root = _Table(
         data,
         "",
-        {"server", "store", "modems", "routes", "retry", "inbound", "logging", "webhooks"},
+        {
+            "server",
+            "store",
+            "modems",
+            "routes",
+            "retry",
+            "inbound",
+            "logging",
+            "webhooks",
+            "clients",
+        },
         base_dir,
     )
     server = _server(root.table("server"))
@@ -358,6 +384,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
         ),
         logging=_logging(root.table("logging")),
         webhooks=parse_webhooks(data.get("webhooks"), base_dir=base_dir),
+        clients=_clients(root.table("clients")),
     )
 
 
@@ -642,6 +669,14 @@ def _logging(t: _Table) -> LoggingConfig:
     fmt = t.string("format", "text")
     t.choice("format", fmt, LOG_FORMATS)
     return LoggingConfig(level=level, format=fmt)
+
+
+def _clients(t: _Table) -> ClientsConfig:
+    t.allow("failed_auth_limit", "failed_auth_window")
+    return ClientsConfig(
+        failed_auth_limit=t.integer("failed_auth_limit", 10, minimum=1),
+        failed_auth_window=_positive(t, "failed_auth_window", 60.0),
+    )
 
 
 def _check_unique(names: list[str], section: str) -> None:

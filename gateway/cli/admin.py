@@ -11,18 +11,20 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TextIO
 
+from gateway.cli import key_limits
 from gateway.cli.client import format_table
 from gateway.config import StoreConfig
 from gateway.crypto import KeyRing
 from gateway.errors import DataDirInUse, KeyFileError, NotFound, StoreError, ValidationError
 from gateway.store import data_lock, files
-from gateway.store.base import ApiKey, Scope, Store
+from gateway.store.base import ApiKey, KeyLimits, Scope, Store
 from gateway.store.data_lock import DataDirLock
 from gateway.store.rotation import ROTATE_BATCH, ROTATED_EVENT, describe_left, finish_rotation
 
@@ -170,14 +172,42 @@ def parse_scopes(text: str) -> frozenset[Scope]:
 
 async def audit_key_created(store: Store, key: ApiKey) -> None:
     scopes = sorted(scope.value for scope in key.scopes)
-    await store.audit(CLI_ACTOR, "key.create", {"name": key.name, "scopes": scopes}, subject=key.id)
+    detail: dict[str, object] = {"name": key.name, "scopes": scopes}
+    if key.limits != KeyLimits():
+        detail["limits"] = limits_detail(key.limits)
+    await store.audit(CLI_ACTOR, "key.create", detail, subject=key.id)
 
 
-async def create_key(cfg: StoreConfig, name: str, scopes: frozenset[Scope]) -> tuple[ApiKey, str]:
+async def create_key(
+    cfg: StoreConfig, name: str, scopes: frozenset[Scope], limits: KeyLimits | None = None
+) -> tuple[ApiKey, str]:
     async with open_store(cfg) as store:
-        key, token = await store.create_api_key(name, scopes)
+        key, token = await store.create_api_key(name, scopes, limits)
         await audit_key_created(store, key)
         return key, token
+
+
+async def set_key_limits(
+    cfg: StoreConfig, key_id: str, change: Callable[[KeyLimits], KeyLimits]
+) -> ApiKey:
+    """``change`` applied to the key's current limits; the daemon honours the result at
+    the key's next request."""
+    async with open_store(cfg) as store:
+        found = {k.id: k for k in await store.list_api_keys()}.get(key_id)
+        if found is None:
+            raise NotFound(f"no API key with id {key_id!r}")
+        key = await store.set_api_key_limits(key_id, change(found.limits))
+        await store.audit(CLI_ACTOR, "key.limits", limits_detail(key.limits), subject=key.id)
+        return key
+
+
+def limits_detail(limits: KeyLimits) -> dict[str, object]:
+    return {
+        "requests_per_minute": limits.requests_per_minute,
+        "messages_per_day": limits.messages_per_day,
+        "expires_at": limits.expires_at,
+        "networks": list(limits.networks),
+    }
 
 
 async def list_keys(cfg: StoreConfig) -> list[ApiKey]:
@@ -272,18 +302,31 @@ def _rotate_for_daemon(cfg: StoreConfig, ring: KeyRing, daemon: str, out: TextIO
     return RotateResult(key_id, 0, (), daemon)
 
 
-def format_keys(keys: list[ApiKey]) -> str:
+def format_keys(keys: list[ApiKey], now: float | None = None) -> str:
+    at = time.time() if now is None else now
     rows = [
         {
             "id": key.id,
             "name": key.name,
             "scopes": ",".join(sorted(s.value for s in key.scopes)),
             "created": _utc(key.created_at),
-            "state": "active" if key.revoked_at is None else f"revoked {_utc(key.revoked_at)}",
+            "last used": "never" if key.last_used_at is None else _utc(key.last_used_at),
+            "limits": key_limits.describe(key.limits),
+            "state": _state(key, at),
         }
         for key in keys
     ]
-    return format_table(rows, ("id", "name", "scopes", "created", "state"), empty="(no API keys)")
+    columns = ("id", "name", "scopes", "created", "last used", "limits", "state")
+    return format_table(rows, columns, empty="(no API keys)")
+
+
+def _state(key: ApiKey, now: float) -> str:
+    if key.revoked_at is not None:
+        return f"revoked {_utc(key.revoked_at)}"
+    expires = key.limits.expires_at
+    if expires is None:
+        return "active"
+    return f"expired {_utc(expires)}" if expires <= now else f"active until {_utc(expires)}"
 
 
 def _utc(at: float) -> str:

@@ -14,12 +14,14 @@ import importlib
 import inspect
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 from gateway.cli import admin as cli_admin
 from gateway.cli import client as cli_client
+from gateway.cli import key_limits
 from gateway.config import LOG_FORMATS, Config, load_config
 from gateway.errors import (
     AuditBroken,
@@ -35,6 +37,7 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.logs import setup_logging
+from gateway.store.base import KeyLimits
 
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
@@ -315,8 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated: send, read (its own messages and replies), read_all "
         "(every client's, for staff tools), admin (default: %(default)s)",
     )
+    key_limits.add_options(kp)
     config_option(kp)
     kp.set_defaults(handler=_keys_create)
+    kp = keys.add_parser(
+        "set",
+        help="change a key's request rate, daily quota, expiry or networks",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    kp.add_argument("id", help="key id, as shown by `smsgw keys list`")
+    key_limits.add_options(kp)
+    config_option(kp)
+    kp.set_defaults(handler=_keys_set)
     kp = keys.add_parser(
         "list", help="list keys (never their tokens)", epilog=EPILOG, formatter_class=fmt
     )
@@ -525,10 +539,27 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _keys_create(args: argparse.Namespace) -> int:
     config = _load(args.config)
     scopes = cli_admin.parse_scopes(args.scopes)
-    key, token = asyncio.run(cli_admin.create_key(config.store, args.name, scopes))
+    limits = key_limits.apply(args, KeyLimits())
+    key, token = asyncio.run(cli_admin.create_key(config.store, args.name, scopes, limits))
     out = _out()
     out.write(f"created API key {key.id} ({key.name}: {','.join(sorted(scopes))})\n")
+    if limits != KeyLimits():
+        out.write(f"limits: {key_limits.describe(limits)}\n")
     out.write(f"token (shown once):\n{token}\n")
+    return EXIT_OK
+
+
+def _keys_set(args: argparse.Namespace) -> int:
+    if not key_limits.given(args):
+        raise ValidationError("give at least one of --rate, --daily, --expires, --networks")
+    config = _load(args.config)
+    now = time.time()
+    key = asyncio.run(
+        cli_admin.set_key_limits(
+            config.store, args.id, lambda base: key_limits.apply(args, base, now)
+        )
+    )
+    _out().write(f"API key {key.id} ({key.name}): {key_limits.describe(key.limits)}\n")
     return EXIT_OK
 
 

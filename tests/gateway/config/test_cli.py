@@ -52,6 +52,7 @@ SUBCOMMANDS = [
     ["keys", "create"],
     ["keys", "list"],
     ["keys", "revoke"],
+    ["keys", "set"],
     ["rotate-key"],
 ]
 
