@@ -141,7 +141,8 @@ async def demo_key(cfg: StoreConfig) -> str:
     async with open_store(cfg) as store:
         with contextlib.suppress(FileNotFoundError):
             token = path.read_text(encoding="utf-8").strip()
-            if token and await store.verify_api_key(token) is not None:
+            key = await store.verify_api_key(token) if token else None
+            if key is not None and key.revoked_at is None:
                 return token
         key, token = await store.create_api_key("demo", ALL_SCOPES)
         await audit_key_created(store, key)

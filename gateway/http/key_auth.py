@@ -38,12 +38,16 @@ class KeyGuard:
         source = address or "unknown"
         self.failures.check(source)
         key = await store.verify_api_key(token)
-        if key is None or key.revoked_at is not None or (key_id is not None and key.id != key_id):
+        if key is None or (key_id is not None and key.id != key_id):
+            # A token that is no key's: what guessing looks like, so it counts. A revoked
+            # or expired key's own token does not: a client left on an old key must not
+            # lock out every other client on its host.
             self.failures.failed(source)
+            raise Unauthorized("unknown or revoked API key")
+        if key.revoked_at is not None:
             raise Unauthorized("unknown or revoked API key")
         limits = key.limits
         if limits.expires_at is not None and time.time() >= limits.expires_at:
-            self.failures.failed(source)
             expired = datetime.fromtimestamp(limits.expires_at, UTC).isoformat()
             raise KeyExpired(f"this API key expired at {expired}")
         if limits.networks and not in_networks(address, limits.networks):

@@ -134,7 +134,11 @@ async def test_failed_authentication_is_limited_per_address_and_logged_once(
     assert "127.0.0.1" in warnings[0].getMessage()
 
 
-async def test_a_request_without_credentials_is_not_a_failed_guess(api: Api) -> None:
-    for _ in range(5):
-        assert (await api.call("GET", "/v1/messages", key=None)).status == 401
+async def test_no_credentials_and_a_revoked_keys_own_token_are_not_guesses(
+    double_api: Api, store: Store
+) -> None:
+    api = double_api  # three failures allowed
+    await limited(api, store, "old", KeyLimits(expires_at=time.time() - 1))
+    for key in (None, "revoked", "old") * 3:
+        assert (await api.call("GET", "/v1/messages", key=key)).status == 401
     assert (await api.call("GET", "/v1/messages", key="admin")).status == 200
