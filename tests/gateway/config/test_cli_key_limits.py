@@ -15,8 +15,6 @@ from gateway.store.backend import create_store
 from gateway.store.base import AuditEntry
 from tests.gateway.config.test_cli import config_path as config_path  # the fixture
 
-pytestmark = pytest.mark.usefixtures("config_path")
-
 
 def created_key(out: str) -> tuple[str, str]:
     return out.split()[3], out.strip().splitlines()[-1]
