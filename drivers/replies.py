@@ -13,13 +13,16 @@ from drivers.types import Registration
 
 _GROUP = re.compile(r"\(([^()]*)\)")
 _QUOTED = re.compile(r'"([^"]*)"')
-_INT = re.compile(r"\d+")
-_CMGL = re.compile(r"\+CMGL:\s*(\d+)\s*,\s*(\d*)")
-_INDICATION = re.compile(r'"?([A-Za-z]{2})"?\s*,\s*(\d+)')
-_CUSD = re.compile(r'\s*(\d+)\s*(?:,\s*"((?:[^"]*))"\s*(?:,\s*(\d+))?)?\s*')
+_INT = re.compile(r"[0-9]+")
+_CMGL = re.compile(r"\+CMGL:\s*([0-9]+)\s*,\s*([0-9]*)")
+_INDICATION = re.compile(r'"?([A-Za-z]{2})"?\s*,\s*([0-9]+)')
+_CUSD = re.compile(r'\s*([0-9]+)\s*(?:,\s*"((?:[^"]*))"\s*(?:,\s*([0-9]+))?)?\s*')
 _ECHOED_PREFIX = re.compile(r"^[+^][A-Z0-9]+:\s*", re.IGNORECASE)
-_SIGNED = re.compile(r"-?\d+")
+_SIGNED = re.compile(r"-?[0-9]+")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
+# A range in a test answer lists a parameter's values (0-3, 0-255): a wider one is
+# noise or nonsense, and spelled out it could fill the memory.
+MAX_RANGE_VALUES = 256
 
 REGISTRATION_BY_STAT: dict[int, Registration] = {
     0: Registration.NOT_REGISTERED,
@@ -101,13 +104,19 @@ def _range_set(group: str) -> frozenset[int]:
     values: set[int] = set()
     for part in group.split(","):
         low, dash, high = part.strip().partition("-")
-        if not low.strip().isdigit():
+        if not _digits(low.strip()):
             continue
-        if dash and high.strip().isdigit():
-            values.update(range(int(low), int(high) + 1))
+        if dash and _digits(high.strip()):
+            first = int(low)
+            values.update(range(first, min(int(high), first + MAX_RANGE_VALUES - 1) + 1))
         else:
             values.add(int(low))
     return frozenset(values)
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def memory_lists(text: str) -> list[tuple[str, ...]]:
@@ -129,11 +138,11 @@ def registration(text: str, *, query: bool) -> tuple[Registration, int | None] |
     fields = [f.strip().strip('"') for f in text.split(",")]
     if query:
         fields = fields[1:]
-    if not fields or not fields[0].isdigit():
+    if not fields or not _digits(fields[0]):
         return None
     reg = REGISTRATION_BY_STAT.get(int(fields[0]), Registration.UNKNOWN)
     act: int | None = None
-    if len(fields) >= 4 and fields[3].isdigit():
+    if len(fields) >= 4 and _digits(fields[3]):
         act = int(fields[3])
     return reg, act
 

@@ -26,7 +26,7 @@ import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
@@ -96,6 +96,8 @@ class ApiSettings:
     max_body_bytes: int = 1_048_576
     max_batch: int = 1000
     max_segments: int = 10
+    failed_auth_limit: int = 10  # failed authentications from one address per window
+    failed_auth_window: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +279,15 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientsConfig:
+    """``[clients]``: limits on clients as a whole (each key's own are set with
+    ``smsgw keys``)."""
+
+    failed_auth_limit: int = 10  # failed authentications one address may make per window
+    failed_auth_window: float = 60.0  # seconds; the address is refused until it ends
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookConfig:
     """One ``[[webhooks]]`` table: a subscriber fixed for the life of the process."""
 
@@ -331,9 +342,14 @@ class Config:
     categories: Mapping[str, CategoryConfig] = field(default_factory=lambda: DEFAULT_CATEGORIES)
     clinic: ClinicConfig = field(default_factory=lambda: ClinicConfig())
     consent: ConsentConfig = field(default_factory=ConsentConfig)
+    clients: ClientsConfig = field(default_factory=ClientsConfig)
 
     def api_settings(self) -> ApiSettings:
-        return self.server.api_settings()
+        return replace(
+            self.server.api_settings(),
+            failed_auth_limit=self.clients.failed_auth_limit,
+            failed_auth_window=self.clients.failed_auth_window,
+        )
 
     def honours_opt_out(self, category: str) -> bool:
         """Whether a patient's STOP covers this category (an unknown one: it does)."""
@@ -385,6 +401,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
             "categories",
             "clinic",
             "consent",
+            "clients",
         },
         base_dir,
     )
@@ -417,6 +434,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
         categories=categories,
         clinic=clinic,
         consent=_consent(root.table("consent")),
+        clients=_clients(root.table("clients")),
     )
 
 
@@ -730,6 +748,14 @@ def _logging(t: _Table) -> LoggingConfig:
     fmt = t.string("format", "text")
     t.choice("format", fmt, LOG_FORMATS)
     return LoggingConfig(level=level, format=fmt)
+
+
+def _clients(t: _Table) -> ClientsConfig:
+    t.allow("failed_auth_limit", "failed_auth_window")
+    return ClientsConfig(
+        failed_auth_limit=t.integer("failed_auth_limit", 10, minimum=1),
+        failed_auth_window=_positive(t, "failed_auth_window", 60.0),
+    )
 
 
 def _check_unique(names: list[str], section: str) -> None:

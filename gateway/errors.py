@@ -260,3 +260,44 @@ class HeaderTooLarge(MalformedRequest):
     """A request line or header field longer than the parser accepts."""
 
     code = "header_too_large"
+
+
+class TooManyRequests(GatewayError):
+    """A limit that clears with time: ``retry_after`` seconds say when (``Retry-After``)."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = max(retry_after, 0.0)
+
+
+class RateLimited(TooManyRequests):
+    """The key made more requests than its ``requests per minute`` allow."""
+
+    code = "rate_limited"
+
+
+class QuotaExceeded(TooManyRequests):
+    """The key's ``messages per day`` (a rolling 24 hours) would be exceeded."""
+
+    code = "quota_exceeded"
+
+
+class AuthThrottled(TooManyRequests):
+    """Too many failed authentications from one address: it is refused for a while."""
+
+    code = "too_many_auth_failures"
+
+
+class KeyExpired(Unauthorized):
+    """The key's expiry time has passed (it is refused as a revoked one is)."""
+
+    code = "key_expired"
+
+
+class NetworkNotAllowed(Forbidden):
+    """The request came from an address outside the key's allowed networks."""
+
+    code = "network_not_allowed"

@@ -11,19 +11,21 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import AsyncIterator, Iterable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TextIO
 
+from gateway.cli import key_limits
 from gateway.cli.client import format_table
 from gateway.compat.sids import account_sid, key_id_of
 from gateway.config import CARE, StoreConfig
 from gateway.crypto import KeyRing
 from gateway.errors import DataDirInUse, KeyFileError, NotFound, StoreError, ValidationError
 from gateway.store import data_lock, files
-from gateway.store.base import ApiKey, Scope, Store
+from gateway.store.base import ApiKey, KeyLimits, Scope, Store
 from gateway.store.data_lock import DataDirLock
 from gateway.store.rotation import ROTATE_BATCH, ROTATED_EVENT, describe_left, finish_rotation
 
@@ -140,7 +142,8 @@ async def demo_key(cfg: StoreConfig) -> str:
     async with open_store(cfg) as store:
         with contextlib.suppress(FileNotFoundError):
             token = path.read_text(encoding="utf-8").strip()
-            if token and await store.verify_api_key(token) is not None:
+            key = await store.verify_api_key(token) if token else None
+            if key is not None and key.revoked_at is None:
                 return token
         key, token = await store.create_api_key("demo", ALL_SCOPES)
         await audit_key_created(store, key)
@@ -171,7 +174,13 @@ def parse_scopes(text: str) -> frozenset[Scope]:
 
 async def audit_key_created(store: Store, key: ApiKey) -> None:
     scopes = sorted(scope.value for scope in key.scopes)
-    detail = {"name": key.name, "scopes": scopes, "category": key.default_category}
+    detail: dict[str, object] = {
+        "name": key.name,
+        "scopes": scopes,
+        "category": key.default_category,
+    }
+    if key.limits != KeyLimits():
+        detail["limits"] = limits_detail(key.limits)
     await store.audit(CLI_ACTOR, "key.create", detail, subject=key.id)
 
 
@@ -186,12 +195,40 @@ def check_category(name: str, categories: Iterable[str]) -> str:
 
 
 async def create_key(
-    cfg: StoreConfig, name: str, scopes: frozenset[Scope], *, category: str = CARE
+    cfg: StoreConfig,
+    name: str,
+    scopes: frozenset[Scope],
+    limits: KeyLimits | None = None,
+    *,
+    category: str = CARE,
 ) -> tuple[ApiKey, str]:
     async with open_store(cfg) as store:
-        key, token = await store.create_api_key(name, scopes, default_category=category)
+        key, token = await store.create_api_key(name, scopes, limits, default_category=category)
         await audit_key_created(store, key)
         return key, token
+
+
+async def set_key_limits(
+    cfg: StoreConfig, key_id: str, change: Callable[[KeyLimits], KeyLimits]
+) -> ApiKey:
+    """``change`` applied to the key's current limits; the daemon honours the result at
+    the key's next request."""
+    async with open_store(cfg) as store:
+        found = {k.id: k for k in await store.list_api_keys()}.get(key_id)
+        if found is None:
+            raise NotFound(f"no API key with id {key_id!r}")
+        key = await store.set_api_key_limits(key_id, change(found.limits))
+        await store.audit(CLI_ACTOR, "key.limits", limits_detail(key.limits), subject=key.id)
+        return key
+
+
+def limits_detail(limits: KeyLimits) -> dict[str, object]:
+    return {
+        "requests_per_minute": limits.requests_per_minute,
+        "messages_per_day": limits.messages_per_day,
+        "expires_at": limits.expires_at,
+        "networks": list(limits.networks),
+    }
 
 
 async def list_keys(cfg: StoreConfig) -> list[ApiKey]:
@@ -297,7 +334,8 @@ def _rotate_for_daemon(cfg: StoreConfig, ring: KeyRing, daemon: str, out: TextIO
     return RotateResult(key_id, 0, (), daemon)
 
 
-def format_keys(keys: list[ApiKey]) -> str:
+def format_keys(keys: list[ApiKey], now: float | None = None) -> str:
+    at = time.time() if now is None else now
     rows = [
         {
             "id": key.id,
@@ -306,12 +344,33 @@ def format_keys(keys: list[ApiKey]) -> str:
             "scopes": ",".join(sorted(s.value for s in key.scopes)),
             "category": key.default_category,
             "created": _utc(key.created_at),
-            "state": "active" if key.revoked_at is None else f"revoked {_utc(key.revoked_at)}",
+            "last used": "never" if key.last_used_at is None else _utc(key.last_used_at),
+            "limits": key_limits.describe(key.limits),
+            "state": _state(key, at),
         }
         for key in keys
     ]
-    columns = ("id", "account_sid", "name", "scopes", "category", "created", "state")
+    columns = (
+        "id",
+        "account_sid",
+        "name",
+        "scopes",
+        "category",
+        "created",
+        "last used",
+        "limits",
+        "state",
+    )
     return format_table(rows, columns, empty="(no API keys)")
+
+
+def _state(key: ApiKey, now: float) -> str:
+    if key.revoked_at is not None:
+        return f"revoked {_utc(key.revoked_at)}"
+    expires = key.limits.expires_at
+    if expires is None:
+        return "active"
+    return f"expired {_utc(expires)}" if expires <= now else f"active until {_utc(expires)}"
 
 
 def _utc(at: float) -> str:

@@ -15,12 +15,14 @@ import inspect
 import os
 import shlex
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 from gateway.cli import admin as cli_admin
 from gateway.cli import client as cli_client
+from gateway.cli import key_limits
 from gateway.cli import simulate_text as cli_simulate_text
 from gateway.cli.demo_banner import demo_banner, smsgw_command
 from gateway.compat.sids import API_KEY, account_sid, to_sid
@@ -39,6 +41,7 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.logs import setup_logging
+from gateway.store.base import KeyLimits
 
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
@@ -353,8 +356,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the category of this key's Twilio- and Kannel-shaped sends, and of /v1 sends "
         "that name none; one of the config's [categories] (default: %(default)s)",
     )
+    key_limits.add_options(kp)
     config_option(kp)
     kp.set_defaults(handler=_keys_create)
+    kp = keys.add_parser(
+        "set",
+        help="change a key's request rate, daily quota, expiry or networks",
+        epilog=EPILOG,
+        formatter_class=fmt,
+    )
+    kp.add_argument("id", help="key id, as shown by `smsgw keys list`")
+    key_limits.add_options(kp)
+    config_option(kp)
+    kp.set_defaults(handler=_keys_set)
     kp = keys.add_parser(
         "list", help="list keys (never their tokens)", epilog=EPILOG, formatter_class=fmt
     )
@@ -605,8 +619,9 @@ def _keys_create(args: argparse.Namespace) -> int:
     config = _load(args.config)
     scopes = cli_admin.parse_scopes(args.scopes)
     category = cli_admin.check_category(args.category, config.categories)
+    limits = key_limits.apply(args, KeyLimits())
     key, token = asyncio.run(
-        cli_admin.create_key(config.store, args.name, scopes, category=category)
+        cli_admin.create_key(config.store, args.name, scopes, limits, category=category)
     )
     out = _out()
     out.write(
@@ -617,7 +632,23 @@ def _keys_create(args: argparse.Namespace) -> int:
     out.write(
         f"  API key sid: {to_sid(key.id, API_KEY)} (Twilio's API-key form; secret: the token)\n"
     )
+    if limits != KeyLimits():
+        out.write(f"limits: {key_limits.describe(limits)}\n")
     out.write(f"token (shown once):\n{token}\n")
+    return EXIT_OK
+
+
+def _keys_set(args: argparse.Namespace) -> int:
+    if not key_limits.given(args):
+        raise ValidationError("give at least one of --rate, --daily, --expires, --networks")
+    config = _load(args.config)
+    now = time.time()
+    key = asyncio.run(
+        cli_admin.set_key_limits(
+            config.store, args.id, lambda base: key_limits.apply(args, base, now)
+        )
+    )
+    _out().write(f"API key {key.id} ({key.name}): {key_limits.describe(key.limits)}\n")
     return EXIT_OK
 
 

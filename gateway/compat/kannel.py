@@ -32,15 +32,19 @@ from gateway.compat.sids import key_id_of
 from gateway.config import EventKind, check_url
 from gateway.core.service import SendRequest
 from gateway.errors import (
+    Forbidden,
     GatewayError,
     InvalidNumber,
     OptedOut,
     TextTooLong,
+    TooManyRequests,
+    Unauthorized,
     Unavailable,
     ValidationError,
 )
 from gateway.http.context import CONTEXT, has_scope
 from gateway.http.feature import Feature, Route
+from gateway.http.middlewares import retry_after
 from gateway.store.base import Message, Scope, Store
 from gateway.store.sealing import dump_json
 from gateway.webhooks.emitter import COMPAT_KIND, COMPAT_REF
@@ -68,6 +72,7 @@ DENIED: Final = "Number(s) has/have been denied."
 OPTED_OUT: Final = "Number(s) has/have been denied by white- and/or black-lists."
 TOO_LONG: Final = "Message too long, rejected"
 FAILED: Final = "Sending failed."
+THROTTLED: Final = "Too many requests, rejected"
 
 DLR_DELIVERED: Final = 1
 DLR_FAILED: Final = 2
@@ -77,6 +82,13 @@ DLR_REJECTED: Final = 16
 
 def answer(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text, content_type="text/plain")
+
+
+def too_many(exc: TooManyRequests) -> web.Response:
+    """Kannel has no throttling answer of its own: HTTP's 429, with our reason as text."""
+    response = answer(429, f"{THROTTLED}: {exc.message}")
+    response.headers["Retry-After"] = retry_after(exc)
+    return response
 
 
 def _params(raw: bytes) -> dict[str, bytes]:
@@ -117,13 +129,21 @@ class KannelApi:
         def text_of(name: str) -> str:
             return params.get(name, b"").decode("utf-8", "replace")
 
-        service = request.app[CONTEXT].service
-        key = await service.store.verify_api_key(text_of("password"))
-        if (
-            key is None
-            or key_id_of(text_of("username")) != key.id
-            or not has_scope(key, Scope.SEND)
-        ):
+        context = request.app[CONTEXT]
+        service = context.service
+        username = text_of("username")
+        try:
+            key = await context.guard.authenticate(
+                service.store,
+                text_of("password"),
+                request.remote,
+                key_id=key_id_of(username) or username,  # the key id or its AccountSid
+            )
+        except TooManyRequests as exc:
+            return too_many(exc)
+        except (Unauthorized, Forbidden):
+            return answer(403, AUTH_FAILED)
+        if not has_scope(key, Scope.SEND):
             return answer(403, AUTH_FAILED)
         if "to" not in params:
             return answer(400, MISSING_RECEIVER)
@@ -170,6 +190,8 @@ class KannelApi:
             return answer(400, TOO_LONG)
         except Unavailable:
             return answer(503, FAILED)
+        except TooManyRequests as exc:
+            return too_many(exc)
         except GatewayError as exc:
             if exc.status >= 500:
                 raise

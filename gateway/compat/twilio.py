@@ -25,6 +25,7 @@ import base64
 import binascii
 import email.utils
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -36,10 +37,13 @@ from gateway.core.numbers import normalize
 from gateway.core.service import GatewayService, SendRequest
 from gateway.errors import (
     EmptyText,
+    Forbidden,
     GatewayError,
     InvalidNumber,
     OptedOut,
     TextTooLong,
+    TooManyRequests,
+    Unauthorized,
     Unavailable,
     ValidationError,
 )
@@ -81,6 +85,7 @@ EVENT_STATUS: Final = {
     EventKind.MESSAGE_SENT: "sent",
     EventKind.MESSAGE_DELIVERED: "delivered",
 }
+TOO_MANY_REQUESTS: Final = 20429  # Twilio's code for a 429
 ERROR_UNKNOWN: Final = 30008  # Twilio's "Unknown error" for a failed message
 ERROR_UNDELIVERED: Final = 30003  # "Unreachable destination handset"
 ERROR_UNSUBSCRIBED: Final = 21610  # the recipient replied STOP
@@ -88,14 +93,21 @@ UNSUBSCRIBED_TEXT: Final = "Attempt to send to unsubscribed recipient"
 
 
 class TwilioError(Exception):
-    def __init__(self, status: int, code: int, message: str) -> None:
+    def __init__(
+        self, status: int, code: int, message: str, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.retry_after = retry_after
 
 
-def error_response(status: int, code: int, message: str) -> web.Response:
+def error_response(
+    status: int, code: int, message: str, retry_after: float | None = None
+) -> web.Response:
     body = {"code": code, "message": message, "more_info": f"{MORE_INFO}{code}", "status": status}
-    headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if status == 401 else None
+    headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -169,7 +181,7 @@ class TwilioApi:
             form = await _form(request)
             answer = await self._create(service, key, account, form, request)
         except TwilioError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+            return error_response(exc.status, exc.code, exc.message, exc.retry_after)
         return web.json_response(answer, status=201)
 
     async def _create(
@@ -223,6 +235,8 @@ class TwilioApi:
             raise TwilioError(400, 21617, exc.message) from None
         except Unavailable:
             raise TwilioError(503, 20503, "Service unavailable.") from None
+        except TooManyRequests as exc:
+            raise TwilioError(429, TOO_MANY_REQUESTS, exc.message, exc.retry_after) from None
         except GatewayError as exc:
             if exc.status >= 500:
                 raise
@@ -241,7 +255,7 @@ class TwilioApi:
             if message is None:
                 raise TwilioError(404, 20404, "The requested resource was not found")
         except TwilioError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+            return error_response(exc.status, exc.code, exc.message, exc.retry_after)
         return web.json_response(message_json(message, account))
 
     async def list(self, request: web.Request) -> web.StreamResponse:
@@ -249,7 +263,7 @@ class TwilioApi:
             service, key, account = await _authorize(request, Scope.READ)
             answer = await self._list(request, service, key, account)
         except TwilioError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+            return error_response(exc.status, exc.code, exc.message, exc.retry_after)
         return web.json_response(answer)
 
     async def _list(
@@ -316,8 +330,17 @@ async def _authorize(request: web.Request, scope: Scope) -> tuple[GatewayService
     service = request.app[CONTEXT].service
     account = request.match_info["AccountSid"]
     user, token = _basic(request)
-    key = await service.store.verify_api_key(token)
-    if key is None or key.revoked_at is not None or not names_key(key, user, account):
+    try:
+        key = await request.app[CONTEXT].guard.authenticate(
+            service.store, token, request.remote, key_id=key_id_of(user) or user
+        )
+    except Unauthorized:
+        raise TwilioError(401, 20003, "Authenticate") from None
+    except Forbidden:
+        raise TwilioError(403, 20003, "Permission denied") from None
+    except TooManyRequests as exc:
+        raise TwilioError(429, TOO_MANY_REQUESTS, exc.message, exc.retry_after) from None
+    if not names_key(key, user, account):
         raise TwilioError(401, 20003, "Authenticate")
     if not has_scope(key, scope):
         raise TwilioError(403, 20003, "Permission denied")

@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway.core.service import GatewayService
 from gateway.http.context import CONTEXT, ApiContext
 from gateway.http.feature import Feature, Route, RouteTableError
+from gateway.http.key_auth import KeyGuard
 from gateway.http.middlewares import auth_middleware, error_middleware
 from gateway.http.openapi import check_routes, document
 from gateway.store.base import Scope
@@ -43,6 +44,7 @@ def make_app(
         default_country=default_country,
         scopes=scopes,
         openapi=openapi,
+        guard=KeyGuard(service.api.failed_auth_limit, service.api.failed_auth_window),
     )
     app.freeze()
     return app

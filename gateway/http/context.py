@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.core.service import GatewayService
+from gateway.http.key_auth import KeyGuard
 from gateway.store.base import ApiKey, Scope
 
 
@@ -20,6 +21,8 @@ class ApiContext:
     scopes: Mapping[tuple[str, str], Scope | None]
     # The OpenAPI document served at /v1/openapi.json, merged from the app's features.
     openapi: Mapping[str, Any]
+    # Failed-authentication counts per address and request rates per key (every shape).
+    guard: KeyGuard
 
 
 CONTEXT = web.AppKey[ApiContext]("context")

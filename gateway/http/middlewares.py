@@ -8,12 +8,13 @@ and 413, so a client handles one error shape. Nothing a client sent is logged.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.errors import Forbidden, GatewayError, Unauthorized, Unavailable
+from gateway.errors import Forbidden, GatewayError, TooManyRequests, Unauthorized, Unavailable
 from gateway.http.context import API_KEY, CONTEXT, has_scope
 from gateway.http.resources import error_json, json_response
 from gateway.store.base import ApiKey, Scope
@@ -59,6 +60,8 @@ def _gateway_error(request: web.Request, exc: GatewayError) -> web.Response:
     elif exc.status >= 500:
         LOGGER.error("%s in %s %s", exc.code, request.method, _route_of(request), exc_info=exc)
     headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if exc.status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": retry_after(exc)}
     return json_response(
         error_json(exc.code, exc.message, exc.field), status=exc.status, headers=headers
     )
@@ -82,6 +85,11 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
     else:
         message = exc.reason
     return json_response(error_json(code, message, None), status=status, headers=headers)
+
+
+def retry_after(exc: TooManyRequests) -> str:
+    """Whole seconds, rounded up (``Retry-After: 0`` would invite an immediate retry)."""
+    return str(max(1, math.ceil(exc.retry_after)))
 
 
 def _route_of(request: web.Request) -> str:
@@ -115,7 +123,5 @@ async def _authenticate(request: web.Request) -> ApiKey:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
         raise Unauthorized("Authorization must be: Bearer <API key>")
-    key = await request.app[CONTEXT].service.store.verify_api_key(token)
-    if key is None or key.revoked_at is not None:
-        raise Unauthorized("unknown or revoked API key")
-    return key
+    context = request.app[CONTEXT]
+    return await context.guard.authenticate(context.service.store, token, request.remote)

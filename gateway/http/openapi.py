@@ -50,7 +50,12 @@ ERROR_CODES: Final = (
     "idempotency_conflict",
     "conflict",
     "unauthorized",
+    "key_expired",
     "forbidden",
+    "network_not_allowed",
+    "rate_limited",
+    "quota_exceeded",
+    "too_many_auth_failures",
     "unavailable",
     "internal_error",
     "store_error",
@@ -94,10 +99,21 @@ def _error_responses() -> dict[str, Any]:
             "text_too_long, invalid_priority, invalid_time or batch_too_large"
         ),
         "Unauthorized": {
-            **error("unauthorized: missing, unknown or revoked API key"),
+            **error("unauthorized: missing, unknown or revoked API key; key_expired"),
             "headers": {"WWW-Authenticate": {"schema": STR}},
         },
-        "Forbidden": error("forbidden: the key lacks the scope"),
+        "Forbidden": error(
+            "forbidden: the key lacks the scope; network_not_allowed: the request came "
+            "from outside the key's networks"
+        ),
+        "TooManyRequests": {
+            **error(
+                "rate_limited: the key's requests a minute are spent; quota_exceeded: the "
+                "key's messages per day would be exceeded; too_many_auth_failures: this "
+                "address failed to authenticate too often. Retry-After says when to retry."
+            ),
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+        },
         "NotFound": error("not_found"),
         "Conflict": error("not_cancellable or idempotency_conflict"),
         "PayloadTooLarge": error("payload_too_large: body over the server's max_body_bytes"),

@@ -31,6 +31,7 @@ ERROR_RESPONSES: Final[Mapping[str, str]] = {
     "413": "PayloadTooLarge",
     "415": "UnsupportedMediaType",
     "422": "OptedOut",
+    "429": "TooManyRequests",
     "500": "InternalError",
     "503": "Unavailable",
 }
@@ -139,8 +140,13 @@ def secured(operation: dict[str, Any], scope: Scope) -> dict[str, Any]:
         description = "Needs an API key with the `admin` scope."
     elif scope is Scope.READ:
         description = "Needs an API key with the `read` scope (or `read_all`, or `admin`)."
-    # Every key check reads the store, which answers unavailable while the daemon stops.
-    responses = {"503": {"$ref": "#/components/responses/Unavailable"}, **operation["responses"]}
+    # Every key check reads the store, which answers unavailable while the daemon stops;
+    # and every key may have a request rate (and an address its failed attempts).
+    responses = {
+        "429": {"$ref": "#/components/responses/TooManyRequests"},
+        "503": {"$ref": "#/components/responses/Unavailable"},
+        **operation["responses"],
+    }
     return {
         **operation,
         "responses": responses,

@@ -8,6 +8,7 @@ field and never repeat its value: values may be phone numbers or texts.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -74,6 +75,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         value = json.loads(
             raw.decode("utf-8"),
             parse_constant=_refuse_constant,
+            parse_float=_finite_float,
             object_pairs_hook=_refuse_duplicates,
         )
     except _DuplicateKey as exc:
@@ -101,6 +103,14 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise _DuplicateKey(key[:64])
             seen.add(key)
     return obj
+
+
+def _finite_float(text: str) -> float:
+    """``1e400`` would be infinity, which no strict JSON can carry back to the client."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise json.JSONDecodeError("number out of range", text, 0)
+    return value
 
 
 def _refuse_constant(name: str) -> NoReturn:

@@ -7,7 +7,12 @@ the entry at once; one made by another process (``smsgw keys revoke`` writes the
 same file) is noticed through a fingerprint of the table (:func:`fingerprint`),
 read at most once per :data:`CHECK_SECONDS` whatever the request rate: any
 change empties the cache. A key id the cache lacks is always looked up, so a
-key just created works at once.
+key just created works at once. A change of limits moves ``changed_at``, which
+the fingerprint covers, so it is honoured as quickly.
+
+The last time each key was used is kept in memory (:class:`UsageLog`) and written
+for all keys in one statement at most once per :data:`USAGE_WRITE_SECONDS`, and at
+close: authentication stays free of writes.
 """
 
 from __future__ import annotations
@@ -22,13 +27,17 @@ from typing import Any
 
 from gateway.errors import NotFound
 from gateway.ids import new_id
-from gateway.store.base import ApiKey, Scope
+from gateway.store.base import ApiKey, KeyLimits, Scope
 
 TOKEN_PREFIX = "sgw"  # noqa: S105 (a fixed prefix, not a secret)
 SECRET_BYTES = 32
 CHECK_SECONDS = 0.25  # a change made elsewhere is honoured within this (plus one read)
+USAGE_WRITE_SECONDS = 60.0  # last-used times reach the database at most this often
 
-_COLUMNS = "id, name, scopes, secret_hash, created_at, revoked_at, default_category"
+_COLUMNS = (
+    "id, name, scopes, secret_hash, created_at, revoked_at, requests_per_minute, "
+    "messages_per_day, expires_at, networks, last_used_at, default_category"
+)
 
 
 def new_token() -> tuple[str, str, bytes]:
@@ -56,27 +65,61 @@ def encode_scopes(scopes: frozenset[Scope]) -> str:
 
 def decode_key(row: Sequence[Any]) -> ApiKey:
     scopes = frozenset(Scope(value) for value in row[2].split(",") if value)
+    limits = KeyLimits(
+        requests_per_minute=row[6],
+        messages_per_day=row[7],
+        expires_at=row[8],
+        networks=tuple(n for n in (row[9] or "").split(",") if n),
+    )
     return ApiKey(
         id=row[0],
         name=row[1],
         scopes=scopes,
         created_at=row[4],
         revoked_at=row[5],
-        default_category=row[6] or "care",
+        limits=limits,
+        last_used_at=row[10],
+        default_category=row[11] or "care",
     )
+
+
+def _limit_values(limits: KeyLimits) -> tuple[int | None, int | None, float | None, str | None]:
+    networks = ",".join(limits.networks) or None
+    return limits.requests_per_minute, limits.messages_per_day, limits.expires_at, networks
 
 
 def insert_key(conn: sqlite3.Connection, key: ApiKey, secret_hash: bytes) -> None:
     conn.execute(
-        f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, ?)",  # noqa: S608
+        f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, NULL, ?)",  # noqa: S608
         (
             key.id,
             key.name,
             encode_scopes(key.scopes),
             secret_hash,
             key.created_at,
+            *_limit_values(key.limits),
             key.default_category,
         ),
+    )
+
+
+def set_limits(conn: sqlite3.Connection, key_id: str, limits: KeyLimits) -> ApiKey:
+    conn.execute(
+        "UPDATE api_keys SET requests_per_minute = ?, messages_per_day = ?, expires_at = ?, "
+        "networks = ?, changed_at = ? WHERE id = ?",
+        (*_limit_values(limits), time.time(), key_id),
+    )
+    found = select_key(conn, key_id)
+    if found is None:
+        raise NotFound(f"no API key {key_id}")
+    return found[0]
+
+
+def write_usage(conn: sqlite3.Connection, used: dict[str, float]) -> None:
+    """Later times only: another process may have written a newer one."""
+    conn.executemany(
+        "UPDATE api_keys SET last_used_at = ? WHERE id = ? AND coalesce(last_used_at, 0) < ?",
+        [(at, key_id, at) for key_id, at in used.items()],
     )
 
 
@@ -100,18 +143,41 @@ def revoke(conn: sqlite3.Connection, key_id: str) -> ApiKey:
     return found[0]
 
 
-Fingerprint = tuple[int, int, float]
+Fingerprint = tuple[int, int, float, float]
 
 
 def fingerprint(conn: sqlite3.Connection) -> Fingerprint:
-    """(keys, revoked keys, latest revocation): changes with every create and revoke.
+    """(keys, revoked keys, latest revocation, latest change of limits): changes with
+    every create, revoke and change of limits.
 
-    One aggregate over a table of a handful of rows; keys are never deleted and a
-    revocation is set once, so no change leaves it the same."""
-    count, revoked, latest = conn.execute(
-        "SELECT count(*), count(revoked_at), coalesce(max(revoked_at), 0) FROM api_keys"
+    One aggregate over a table of a handful of rows; keys are never deleted, a
+    revocation is set once and a change of limits moves ``changed_at`` forward, so no
+    change leaves it the same."""
+    count, revoked, latest, changed = conn.execute(
+        "SELECT count(*), count(revoked_at), coalesce(max(revoked_at), 0), "
+        "coalesce(max(changed_at), 0) FROM api_keys"
     ).fetchone()
-    return int(count), int(revoked), float(latest)
+    return int(count), int(revoked), float(latest), float(changed)
+
+
+class UsageLog:
+    """Last-used times not yet written, and when they last were."""
+
+    def __init__(self, every: float = USAGE_WRITE_SECONDS) -> None:
+        self._pending: dict[str, float] = {}
+        self._every = every
+        self._written_at = time.monotonic()
+
+    def note(self, key_id: str, at: float) -> bool:
+        """Record a use; True when the pending times are due to be written."""
+        self._pending[key_id] = at
+        return time.monotonic() - self._written_at >= self._every
+
+    def take(self) -> dict[str, float]:
+        """The pending times, handed over for writing (the log starts a new period)."""
+        pending, self._pending = self._pending, {}
+        self._written_at = time.monotonic()
+        return pending
 
 
 class KeyCache:
@@ -146,9 +212,11 @@ class KeyCache:
 
 
 def check(found: tuple[ApiKey, bytes] | None, secret: str) -> ApiKey | None:
+    """The key when the secret is its own, revoked or not: the caller refuses a revoked
+    key, and tells a client on an old key apart from a guess."""
     if found is None:
         return None
     key, stored = found
-    if not hmac.compare_digest(stored, hash_secret(secret)) or key.revoked_at is not None:
+    if not hmac.compare_digest(stored, hash_secret(secret)):
         return None
     return key

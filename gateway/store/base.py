@@ -262,6 +262,16 @@ class ConsentResult:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyLimits:
+    """What one client may do, kept with its key so a change applies at the next request."""
+
+    requests_per_minute: int | None = None  # None: unlimited
+    messages_per_day: int | None = None  # messages accepted in any 24 hours; None: unlimited
+    expires_at: float | None = None  # POSIX seconds; None: never
+    networks: tuple[str, ...] = ()  # CIDR blocks requests may come from; empty: any
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     id: str
     name: str
@@ -269,6 +279,8 @@ class ApiKey:
     created_at: float
     revoked_at: float | None
     default_category: str = "care"  # what sends that name none take (Twilio, Kannel)
+    limits: KeyLimits = field(default_factory=KeyLimits)
+    last_used_at: float | None = None  # written in batches: up to a minute behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -648,9 +660,24 @@ class Store(Protocol):
 
     # API keys ----------------------------------------------------------------
     async def create_api_key(
-        self, name: str, scopes: frozenset[Scope], *, default_category: str = "care"
+        self,
+        name: str,
+        scopes: frozenset[Scope],
+        limits: KeyLimits | None = None,
+        *,
+        default_category: str = "care",
     ) -> tuple[ApiKey, str]:
         """Returns the key and its token; only a hash of the token is stored."""
+        ...
+
+    async def set_api_key_limits(self, key_id: str, limits: KeyLimits) -> ApiKey:
+        """Replace a key's limits; every process honours them at its next request.
+        Raises NotFound."""
+        ...
+
+    def key_used(self, key_id: str) -> None:
+        """Note a successful authentication; written with others at most once a minute
+        (and at close), never one write per request."""
         ...
 
     async def verify_api_key(self, token: str) -> ApiKey | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.crypto import KeyRing
 from gateway.errors import Conflict, IdempotencyConflict, NotCancellable, NotFound, StoreError
+from gateway.store import quotas
 from gateway.store.base import (
     AddResult,
     Message,
@@ -188,10 +189,16 @@ def insert_messages(
                 raise _idempotency_conflict(key)
             earlier[index] = earlier.get(first_index, batch.messages[first_index])
     rows, segments = batch.rows, batch.segments
+    skipped = {batch.messages[index].id for index in earlier}
     if earlier:
-        skipped = {batch.messages[index].id for index in earlier}
         rows = [row for row in rows if row[0] not in skipped]
         segments = [segment for segment in segments if segment[0] not in skipped]
+    if rows:
+        quotas.check_daily(
+            conn,
+            (m.api_key_id for m in batch.messages if m.id not in skipped),
+            batch.messages[0].created_at,
+        )
     try:
         _insert_rows(conn, _INSERT_MESSAGES, _MESSAGE_VALUES, rows)
         _insert_rows(conn, _INSERT_SEGMENTS, _SEGMENT_VALUES, segments)

@@ -271,6 +271,18 @@ _SUPPRESSIONS: Final = (
         UNIQUE (number_hash, category)
     )""",
 )
+# Per-key client limits (gateway.store.api_keys); changed_at moves the key cache's
+# fingerprint when limits change, last_used_at is written in batches.
+_KEY_LIMITS: Final = (
+    "ALTER TABLE api_keys ADD COLUMN requests_per_minute INTEGER",
+    "ALTER TABLE api_keys ADD COLUMN messages_per_day INTEGER",
+    "ALTER TABLE api_keys ADD COLUMN expires_at REAL",
+    "ALTER TABLE api_keys ADD COLUMN networks TEXT",
+    "ALTER TABLE api_keys ADD COLUMN changed_at REAL",
+    "ALTER TABLE api_keys ADD COLUMN last_used_at REAL",
+)
+# A key's messages of the last 24 hours, counted for its daily quota (gateway.store.quotas).
+_KEY_QUOTA_INDEX: Final = ("CREATE INDEX messages_by_key ON messages (api_key_id, created_at)",)
 
 Step = Callable[[sqlite3.Connection], None]
 
@@ -300,6 +312,8 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("auto-replies: one per conversation and closed period", _statements(_AUTO_REPLIES)),
     ("suppressions: the opt-out list by keyed hash", _statements(_SUPPRESSIONS)),
     ("Twilio callback tokens flagged to be dropped", _statements(_COMPAT_TOKENS)),
+    ("API keys: rate, daily quota, expiry, networks, last use", _statements(_KEY_LIMITS)),
+    ("messages by key and time, for daily quotas", _statements(_KEY_QUOTA_INDEX)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -23,6 +23,8 @@ are refused while the file is gone.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 import sqlite3
@@ -34,6 +36,7 @@ from typing import Any, Final, TypeVar
 
 from gateway.crypto import KeyRing
 from gateway.errors import (
+    GatewayError,
     KeyFileError,
     StoreDamaged,
     StoreError,
@@ -72,6 +75,7 @@ from gateway.store.base import (
     Inbound,
     InboundPart,
     InboundResult,
+    KeyLimits,
     Message,
     MessageFilter,
     MessageState,
@@ -138,6 +142,8 @@ class SqliteStore:
         self._read_thread: ConnectionThread | None = None
         self._writer: GroupWriter | None = None
         self._keys = api_keys.KeyCache()
+        self._usage = api_keys.UsageLog()
+        self._usage_task: asyncio.Task[None] | None = None
         self._conversations = inbound.ConversationMap()
         self._suppressed = suppressions.SuppressionMap()
         self._identity: FileIdentity = None  # the file opened, to notice it replaced
@@ -205,7 +211,13 @@ class SqliteStore:
             raise StoreUnavailable(gone)
 
     async def close(self) -> None:
+        if self._usage_task is not None:
+            await self._usage_task
         if self._writer is not None:
+            used = self._usage.take()
+            if used:
+                with contextlib.suppress(GatewayError):
+                    await self._write(lambda conn: api_keys.write_usage(conn, used))
             await self._writer.close()
             self._writer = None
         await self._close_connections()
@@ -674,7 +686,12 @@ class SqliteStore:
     # -- API keys --------------------------------------------------------------------
 
     async def create_api_key(
-        self, name: str, scopes: frozenset[Scope], *, default_category: str = "care"
+        self,
+        name: str,
+        scopes: frozenset[Scope],
+        limits: KeyLimits | None = None,
+        *,
+        default_category: str = "care",
     ) -> tuple[ApiKey, str]:
         key_id, token, secret_hash = api_keys.new_token()
         key = ApiKey(
@@ -684,9 +701,29 @@ class SqliteStore:
             created_at=time.time(),
             revoked_at=None,
             default_category=default_category,
+            limits=limits or KeyLimits(),
         )
         await self._write(lambda conn: api_keys.insert_key(conn, key, secret_hash))
         return key, token
+
+    async def set_api_key_limits(self, key_id: str, limits: KeyLimits) -> ApiKey:
+        key = await self._write(lambda conn: api_keys.set_limits(conn, key_id, limits))
+        self._keys.drop(key_id)
+        return key
+
+    def key_used(self, key_id: str) -> None:
+        if self._usage.note(key_id, time.time()) and self._usage_task is None:
+            self._usage_task = asyncio.create_task(self._write_usage(), name="key-usage")
+
+    async def _write_usage(self) -> None:
+        try:
+            used = self._usage.take()
+            if used and self._writer is not None:
+                await self._write(lambda conn: api_keys.write_usage(conn, used))
+        except GatewayError as exc:  # the store's own health reports the cause
+            log.debug("last-used times not written: %s", exc.code)
+        finally:
+            self._usage_task = None
 
     async def verify_api_key(self, token: str) -> ApiKey | None:
         parsed = api_keys.parse_token(token)

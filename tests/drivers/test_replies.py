@@ -113,3 +113,18 @@ def test_profiles_by_name_and_detection() -> None:
     assert QUECTEL.cmgs_timeout == 120
     assert HUAWEI.location_base == 0
     assert "AT^CURC=0" in HUAWEI.init_extra
+
+
+def test_a_range_wider_than_any_parameter_is_capped() -> None:
+    # Found by the at_replies fuzz target: spelled out, "(0-4000000000)" fills the memory.
+    [group] = replies.ranges("(0-999999)")
+    assert len(group) == replies.MAX_RANGE_VALUES
+    assert min(group) == 0
+
+
+@pytest.mark.parametrize("text", ["(²)", "(1-²),(³)", "²"])
+def test_digits_int_cannot_read_are_not_numbers(text: str) -> None:
+    # Found by the at_replies fuzz target: "²".isdigit() is True, int("²") raises.
+    assert all(group <= {1} for group in replies.ranges(text))
+    assert replies.registration("²,1", query=False) is None
+    assert replies.registration("0,1,ab,²", query=True) == (Registration.HOME, None)

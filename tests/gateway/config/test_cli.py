@@ -54,6 +54,7 @@ SUBCOMMANDS = [
     ["keys", "list"],
     ["keys", "revoke"],
     ["keys", "callback-secret"],
+    ["keys", "set"],
     ["rotate-key"],
 ]
 

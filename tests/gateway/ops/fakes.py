@@ -106,6 +106,9 @@ class FakeStore:
     async def get_message(self, message_id: str, *, owner: str | None = None) -> Message | None:
         return None
 
+    def key_used(self, key_id: str) -> None:
+        pass
+
 
 @dataclass
 class FakeService:

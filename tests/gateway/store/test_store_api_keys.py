@@ -29,7 +29,9 @@ async def test_create_verify_revoke(store: SqliteStore, db_path: Path) -> None:
 
     revoked = await store.revoke_api_key(key.id)
     assert revoked.revoked_at is not None
-    assert await store.verify_api_key(token) is None
+    verified = await store.verify_api_key(token)  # still its token; the caller refuses it
+    assert verified is not None
+    assert verified.revoked_at is not None
     [listed] = await store.list_api_keys()
     assert listed.id == key.id
     assert listed.revoked_at is not None
@@ -77,7 +79,8 @@ async def test_revocation_elsewhere_is_seen_at_the_next_fingerprint_check(
     started = time.monotonic()
 
     async def refused() -> bool:
-        return await store.verify_api_key(token) is None
+        verified = await store.verify_api_key(token)
+        return verified is not None and verified.revoked_at is not None
 
     await poll_until(refused, "the revocation to be seen", 5.0)
     assert time.monotonic() - started < api_keys.CHECK_SECONDS + 1.0
