@@ -98,6 +98,7 @@ async def initialise(session: Session) -> Identity:
     # texts (and what a firmware routes on its own) still come as +CMT.
     session.cnma_required = service == 1
     session.indications = "AT+CNMI=" + ",".join(str(v) for v in cnmi)
+    session.routing = (cnmi[1], cnmi[3])
     await _check_smsc(session)
     if session.settings.registration_urcs:
         for command in ("AT+CREG=2", "AT+CGREG=2", "AT+CEREG=2"):

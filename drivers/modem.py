@@ -547,6 +547,9 @@ class Modem:
         session.spawn(self._urc_worker(session), "urcs")
         self._set_state(ModemState.READY, reason)
         session.spawn(self._sweeper(session), "sweep")
+        mt, ds = session.routing
+        if session.cnma_required and (mt in (2, 3) or ds == 1):  # +CMT or +CDS, acked
+            session.spawn(self._routing_watch(session), "routing")
 
     # ---- inbound ----------------------------------------------------------------------
 
@@ -596,6 +599,25 @@ class Modem:
         log.warning("%s: %d routed message(s) never acknowledged; indications set again",
                     self.name, len(stale))  # fmt: skip
         await session.run(session.indications, CommandPriority.READ)
+
+    async def _routing_watch(self, session: Session) -> None:
+        """Routing switched off behind our back: a routed message of an earlier open (a
+        process killed before its AT+CNMA) was never acknowledged, and the modem gave up
+        on it after this open had set routing. Nothing of ours is pending, so only asking
+        tells; until routing is set again, reports are dropped by the modem."""
+        while True:
+            await asyncio.sleep(self.settings.routing_check_interval)  # a period, not a wait
+            try:
+                body = replies.find_body(
+                    await session.optional("AT+CNMI?", CommandPriority.HEALTH), "+CNMI:"
+                )
+                now = replies.cnmi_routing(body) if body is not None else None
+                if now is None or now == session.routing or session.indications is None:
+                    continue  # unknown, or <mt> and <ds> as set
+                log.warning("%s: the modem switched routing off; indications set again", self.name)
+                await session.run(session.indications, CommandPriority.READ)
+            except DriverError as exc:
+                log.info("%s: routing check failed (%s)", self.name, exc.code)
 
     async def _urc_worker(self, session: Session) -> None:
         while True:

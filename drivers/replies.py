@@ -114,6 +114,14 @@ def _range_set(group: str) -> frozenset[int]:
     return frozenset(values)
 
 
+def cnmi_routing(text: str) -> tuple[int, int] | None:
+    """``2,1,0,1,0`` (the AT+CNMI? answer) -> (<mt>, <ds>); None when unreadable."""
+    fields = [f.strip() for f in text.split(",")]
+    if len(fields) < 4 or not (_digits(fields[1]) and _digits(fields[3])):
+        return None
+    return int(fields[1]), int(fields[3])
+
+
 def _digits(text: str) -> bool:
     """ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` refuses."""
     return text.isascii() and text.isdigit()

@@ -69,6 +69,7 @@ class Session:
         self.report_memory: str | None = None
         self.cnma_required = False
         self.indications: str | None = None  # the AT+CNMI command init settled on
+        self.routing: tuple[int, int] = (0, 0)  # its <mt> and <ds>
         self.emitted: set[StoredLocation] = set()  # handed out, not yet deleted
         self.routed = 0  # routed +CMT/+CDS handed out with an ack token by this open
         self.unacked: dict[int, float] = {}  # their numbers -> when, until AT+CNMA

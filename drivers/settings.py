@@ -29,6 +29,9 @@ class ModemSettings:
     max_consecutive_timeouts: int = 3  # then close and reopen ("unresponsive")
     unresponsive_window: float = UNRESPONSIVE_WINDOW  # see UNRESPONSIVE_WINDOW
     sweep_interval: float = 300.0  # AT+CMGL=4 while READY, for missed indications
+    # Under AT+CSMS=1 with routed +CMT/+CDS: how often AT+CNMI? checks that the modem has
+    # not switched routing off for an acknowledgement an earlier open never sent.
+    routing_check_interval: float = 30.0
     ussd_timeout: float = 30.0  # AT+CUSD request -> +CUSD answer
     boot_poll_interval: float = 1.0  # deadline of each AT probe while booting
     path_poll_interval: float = 1.0  # how often to look for a vanished device path
@@ -47,6 +50,7 @@ class ModemSettings:
             "reconnect_min",
             "reconnect_max",
             "sweep_interval",
+            "routing_check_interval",
             "ussd_timeout",
             "boot_poll_interval",
             "path_poll_interval",

@@ -77,3 +77,39 @@ async def test_late_acknowledgement_sets_routing_again(sim_path: Path) -> None:
         event = await next_event(modem, StatusReportReceived)
         assert isinstance(event, StatusReportReceived)
         assert event.report.reference == mr
+
+
+async def test_routing_an_earlier_open_left_unacknowledged_is_set_again(sim_path: Path) -> None:
+    """A report routed to a process that died is never acknowledged: the modem switches
+    routing off once its wait ends, which may be after the next open set it. That open
+    has no acknowledgement of its own pending, so it notices by asking (AT+CNMI?)."""
+    async with running(
+        sim_path,
+        sim_profile="simcom",
+        message_service=1,
+        routing_check_interval=0.05,
+        sim_options={"report_delay": 0.02},
+    ) as (sim, first):
+        await ready(first)
+        routing = list(sim.settings.cnmi)
+        await first.send(encode(NUMBER, "one")[0])
+        report = await next_event(first, StatusReportReceived)
+        assert isinstance(report, StatusReportReceived)
+        await first.stop()  # dies before acknowledging it
+        second = Modem(
+            fast_settings(
+                sim_path, profile="simcom", message_service=1, routing_check_interval=0.05
+            ),
+            name="m2",
+        )
+        await ready(second)
+        try:
+            # The modem's wait for the first open's acknowledgement ends now: routing off.
+            sim.settings.cnmi[1] = sim.settings.cnmi[3] = 0
+            await until(lambda: sim.settings.cnmi == routing)
+            mr = await second.send(encode(NUMBER, "two")[0])
+            event = await next_event(second, StatusReportReceived)
+            assert isinstance(event, StatusReportReceived)
+            assert event.report.reference == mr
+        finally:
+            await second.stop()

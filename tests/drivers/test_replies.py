@@ -128,3 +128,17 @@ def test_digits_int_cannot_read_are_not_numbers(text: str) -> None:
     assert all(group <= {1} for group in replies.ranges(text))
     assert replies.registration("²,1", query=False) is None
     assert replies.registration("0,1,ab,²", query=True) == (Registration.HOME, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("2,1,0,1,0", (1, 1)),
+        (" 2, 2, 0, 0, 0", (2, 0)),
+        ("0,0,0,0,0", (0, 0)),
+        ("2,1", None),
+        ("2,x,0,1", None),
+    ],
+)
+def test_cnmi_routing_reads_mt_and_ds(body: str, expected: tuple[int, int] | None) -> None:
+    assert replies.cnmi_routing(body) == expected
