@@ -238,6 +238,20 @@ _UNDECODABLE: Final = (
     "CREATE INDEX inbound_raw_at ON inbound_raw (received_at)",
 )
 
+# Tags and idempotency keys carry integrators' appointment and patient ids: from here on
+# they are stored as keyed hashes (lookups) and the tags also sealed (display). The old
+# clear columns stay, emptied: rows written before are converted at open, with the key
+# ring (gateway.store.client_fields.convert_legacy), which a migration step lacks.
+_CLIENT_FIELDS: Final = (
+    "ALTER TABLE messages ADD COLUMN tags_enc BLOB",
+    "ALTER TABLE messages ADD COLUMN tag_hashes TEXT",
+    "ALTER TABLE messages ADD COLUMN idempotency_hash BLOB",
+    "DROP INDEX messages_idempotency",
+    """CREATE UNIQUE INDEX messages_idempotency_hash
+        ON messages (coalesce(api_key_id, ''), idempotency_hash)
+        WHERE idempotency_hash IS NOT NULL""",
+)
+
 Step = Callable[[sqlite3.Connection], None]
 
 
@@ -254,6 +268,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
     ("rate windows: sends counted per modem", _statements(_RATE_WINDOWS)),
     ("undecodable inbound PDUs kept sealed", _statements(_UNDECODABLE)),
+    ("tags and idempotency keys as keyed hashes, tags sealed", _statements(_CLIENT_FIELDS)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

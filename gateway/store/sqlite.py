@@ -44,6 +44,7 @@ from gateway.ids import new_id
 from gateway.store import (
     api_keys,
     audit,
+    client_fields,
     compat,
     events,
     housekeeping,
@@ -251,6 +252,7 @@ class SqliteStore:
             matches = False
         if not matches:
             raise KeyFileError(f"key does not match this database ({self.path})")
+        client_fields.convert_legacy(conn, self.keyring)  # only once the key is proven
 
     def _quick_check(self, conn: sqlite3.Connection) -> None:
         """``PRAGMA quick_check``, for at most QUICK_CHECK_SECONDS (logged when cut short)."""
