@@ -143,6 +143,10 @@ class Daemon:
     def handles(self) -> dict[str, ModemHandle]:
         return self.fleet.handles if self.fleet is not None else {}
 
+    def _own_number(self, modem: str) -> str | None:
+        handle = self.handles.get(modem)
+        return handle.number if handle is not None else None
+
     # lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -237,6 +241,7 @@ class Daemon:
             self.settings.webhooks,
             callback_hosts=CallbackHosts(self.config.server.callback_hosts),
             metrics=self.metrics,
+            own_number=self._own_number,
         )
         # Every state change the store records writes its webhook events with it.
         store = create_store(

@@ -113,3 +113,21 @@ def test_profiles_by_name_and_detection() -> None:
     assert QUECTEL.cmgs_timeout == 120
     assert HUAWEI.location_base == 0
     assert "AT^CURC=0" in HUAWEI.init_extra
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (['+CNUM: "","15551234567",145'], "+15551234567"),
+        (['+CNUM: "Own number","+491701234567",145'], "+491701234567"),
+        (['+CNUM: ,"07700900123",129'], "07700900123"),
+        (
+            ['+CNUM: "Voice","15550000001",145,4,0', '+CNUM: "Data","15550000002",145'],
+            "+15550000001",
+        ),
+        ([], None),  # the SIM holds no number: a bare OK
+        (['+CNUM: "",,'], None),
+    ],
+)
+def test_own_number_from_cnum(lines: list[str], expected: str | None) -> None:
+    assert replies.own_number(lines) == expected
