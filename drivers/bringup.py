@@ -164,7 +164,8 @@ async def _read_identity(session: Session, manufacturer: str | None, model: str 
         iccid = replies.iccid(await _identity_answer(session, command))
         if iccid:
             break
-    return Identity(manufacturer, model, revision, imei, imsi, iccid)
+    number = replies.own_number(await _identity_answer(session, "AT+CNUM"))
+    return Identity(manufacturer, model, revision, imei, imsi, iccid, number)
 
 
 async def _select_storage(session: Session) -> None:

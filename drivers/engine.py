@@ -76,6 +76,7 @@ class EngineStats:
     commands: int = 0
     undecodable_pdus: int = 0  # stored PDUs that did not decode, re-reads included
     pdu_rereads: int = 0  # slots read again because their PDU did not decode
+    stored_outgoing_deleted: int = 0  # SMS-SUBMITs another program left in storage, freed
 
 
 class PriorityLock:

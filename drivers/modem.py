@@ -77,6 +77,8 @@ CNMA_NOT_EXPECTED_CMS = 340  # AT+CNMA with no acknowledgement pending (or too l
 # has long given up on it (and switched routing off, 27.005 +CNMI), so routing is set again.
 ACK_GIVEN_UP = 60.0
 STORED_INDICATIONS = frozenset({"+CMTI:", "+CDSI:"})
+# 27.005 PDU-mode <stat> of messages written to storage to be sent: 2 STO UNSENT, 3 STO SENT.
+STORED_OUTGOING_STATS = frozenset({2, 3})
 ROUTED = frozenset({"+CMT:", "+CDS:"})
 REGISTRATION_QUERIES = (("AT+CREG?", "+CREG:"), ("AT+CGREG?", "+CGREG:"), ("AT+CEREG?", "+CEREG:"))
 REGISTRATION_URCS = frozenset(prefix for _, prefix in REGISTRATION_QUERIES)
@@ -567,7 +569,10 @@ class Modem:
                 stored = replies.listed(lines)
                 if stored:
                     log.info("%s: %d stored in %s", self.name, len(stored), memory)
-                for index, _, pdu_hex in stored:
+                for index, stat, pdu_hex in stored:
+                    if _outgoing(stat, pdu_hex):
+                        await self._delete_outgoing(session, memory, index)
+                        continue
                     location = StoredLocation(memory, index, session.generation)
                     if self._emit(session, pdu_hex, location, last_try=False):
                         continue
@@ -577,6 +582,21 @@ class Modem:
                         log.info("%s: reading %s again failed (%s)", self.name, memory, exc.code)
             if session.receive_memory is not None:
                 await session.use_memory(session.receive_memory)
+
+    async def _delete_outgoing(self, session: Session, memory: str, index: int) -> None:
+        """Free a slot holding an outgoing message another program left (we never store
+        ours): nothing else would, and enough of them fill the storage that inbound texts
+        need. Callers hold ``storage``, with ``memory`` selected."""
+        try:
+            await session.run(f"AT+CMGD={index}", CommandPriority.READ)
+        except CmsError as exc:
+            if exc.number not in GONE_INDEX_CMS:
+                raise
+        except CmeError as exc:
+            if exc.number not in GONE_INDEX_CME:
+                raise
+        self.stats.stored_outgoing_deleted += 1
+        log.info("%s: deleted an outgoing message left in %s/%d", self.name, memory, index)
 
     async def _sweeper(self, session: Session) -> None:
         """Sweep once when READY, then every ``sweep_interval`` for missed indications."""
@@ -780,3 +800,14 @@ class Modem:
                 waiter.set_result(None)
             else:
                 waiter.set_exception(exc)
+
+
+def _outgoing(stat: int | None, pdu_hex: str) -> bool:
+    """An SMS-SUBMIT in storage: by its listed <stat>, or, where a firmware lists none,
+    by what the PDU decodes to."""
+    if stat is not None:
+        return stat in STORED_OUTGOING_STATS
+    try:
+        return not isinstance(decode(pdu_hex), Deliver | StatusReport)
+    except PduError:
+        return False

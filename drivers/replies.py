@@ -263,6 +263,26 @@ def rssi_urc(text: str) -> int | None:
     return None if value == 99 or not 0 <= value <= 31 else value
 
 
+_CNUM = re.compile(r'^\+CNUM:\s*(?:"[^"]*"|[^,]*),\s*"?(\+?[0-9]{3,20})"?\s*,\s*([0-9]+)')
+_INTERNATIONAL_TYPE = 145  # 3GPP TS 24.008 type of number: international, ISDN plan
+
+
+def own_number(lines: list[str]) -> str | None:
+    """The first number of an AT+CNUM answer (3GPP TS 27.007 §7.1:
+    ``+CNUM: [<alpha>],<number>,<type>[,...]``, one line per number). Of type 145 it is
+    international, given with or without its ``+``; otherwise as the SIM holds it.
+    Most SIMs hold no number and the answer is a bare OK: None."""
+    for line in lines:
+        match = _CNUM.match(line.strip())
+        if match is None:
+            continue
+        number, kind = match.group(1), int(match.group(2))
+        if kind == _INTERNATIONAL_TYPE and not number.startswith("+"):
+            number = "+" + number
+        return number
+    return None
+
+
 _ICCID = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{18,22}(?![0-9A-Za-z])")
 
 

@@ -27,6 +27,7 @@ class Identity:
     imei: str | None
     imsi: str | None
     iccid: str | None
+    number: str | None = None  # the SIM's own number (AT+CNUM), when it holds one
 
 
 class Registration(enum.Enum):

@@ -48,6 +48,7 @@ DATABASE_FILE_NAME: Final = "smsgw.db"
 _NAME_RE: Final = re.compile(r"[a-z0-9_-]{1,32}")
 _PREFIX_RE: Final = re.compile(r"\+[0-9]{1,15}")
 _SMSC_RE: Final = re.compile(r"\+?[0-9]{3,20}")
+_OWN_NUMBER_RE: Final = re.compile(r"\+[1-9][0-9]{6,14}")
 _PIN_RE: Final = re.compile(r"[0-9]{4,8}")
 _COUNTRY_RE: Final = re.compile(r"[1-9][0-9]{0,2}")
 _USSD_RE: Final = re.compile(r"[0-9*#+]{1,64}")
@@ -211,6 +212,7 @@ class ModemConfig:
     simulator: SimulatorConfig | None = None  # set (defaults filled) when simulate is set
     balance: BalanceConfig | None = None  # scheduled USSD balance check; None: none
     imei: str | None = None  # expected IMEI; another one answering is kept out of rotation
+    number: str | None = None  # the SIM's own number (E.164), when AT+CNUM does not give it
 
     @property
     def is_family(self) -> bool:
@@ -545,6 +547,7 @@ def _modem(t: _Table) -> ModemConfig:
         "simulator",
         "balance",
         "imei",
+        "number",
     )
     name = t.string("name", required=True)
     _check_label(t, "name", name)
@@ -619,7 +622,20 @@ def _modem(t: _Table) -> ModemConfig:
         simulator=simulator,
         balance=_balance(t) if "balance" in t.data else None,
         imei=imei,
+        number=_own_number(t, port),
     )
+
+
+def _own_number(t: _Table, port: str | None) -> str | None:
+    """``number``: the SIM's own number in E.164; one SIM's, so not for a glob family."""
+    number = t.optional_string("number")
+    if number is None:
+        return None
+    if port is not None and is_port_pattern(port):
+        raise t.error("number", "a glob port is a family of SIMs: their numbers come from AT+CNUM")
+    if not _OWN_NUMBER_RE.fullmatch(number):
+        raise t.error("number", f'{number!r} must be an E.164 number, e.g. "+15551234567"')
+    return number
 
 
 def _balance(modem: _Table) -> BalanceConfig:

@@ -184,6 +184,10 @@ class Daemon:
     def handles(self) -> dict[str, ModemHandle]:
         return self.fleet.handles if self.fleet is not None else {}
 
+    def _own_number(self, modem: str) -> str | None:
+        handle = self.handles.get(modem)
+        return handle.number if handle is not None else None
+
     # lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -293,6 +297,7 @@ class Daemon:
             callback_hosts=CallbackHosts(self.config.server.callback_hosts),
             metrics=self.metrics,
             clock_guard=self.clock_guard,
+            own_number=self._own_number,
         )
         # Every state change the store records writes its webhook events with it.
         store = create_store(

@@ -13,7 +13,7 @@ Lifecycle, in the daemon's order::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from gateway.compat import kannel, twilio
 from gateway.config import WebhookConfig
@@ -37,7 +37,9 @@ class Integrations:
         callback_hosts: CallbackHosts | None = None,
         metrics: DeliveryMetrics | None = None,
         clock_guard: ClockGuard | None = None,
+        own_number: Callable[[str], str | None] = lambda _modem: None,
     ) -> None:
+        """``own_number``: a modem's SIM number by modem name (Twilio's inbound ``To``)."""
         self.registry = Registry(configured)
         self.hosts = callback_hosts or CallbackHosts()  # default: no per-request callbacks
         self.dispatcher = WebhookDelivery(
@@ -50,7 +52,7 @@ class Integrations:
         # What the store writes to the outbox, in the transaction of each change.
         self.fanout = EventFanout(
             self.registry,
-            formatters={"twilio": twilio.incoming_form},
+            formatters={"twilio": twilio.incoming_formatter(own_number)},
             callbacks={twilio.KIND: twilio.status_callbacks, kannel.KIND: kannel.dlr_callbacks},
         )
         self._store: Store | None = None

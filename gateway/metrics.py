@@ -119,6 +119,8 @@ class ModemCounters(Protocol):
     def undecodable_pdus(self) -> int: ...
     @property
     def pdu_rereads(self) -> int: ...
+    @property
+    def stored_outgoing_deleted(self) -> int: ...
 
 
 # (metric name, help), in the order of ``_counts``.
@@ -127,12 +129,22 @@ MODEM_COUNTERS: Final = (
     ("noise_lines", "Lines from the modem made of nothing but such bytes."),
     ("undecodable_pdus", "Stored PDUs that did not decode, re-reads included."),
     ("pdu_rereads", "Storage slots read again because their PDU did not decode."),
+    (
+        "stored_outgoing_deleted",
+        "Outgoing messages another program left in the modem's storage, deleted to free it.",
+    ),
 )
 
 
 def _counts(counters: ModemCounters) -> tuple[int, ...]:
     c = counters
-    return (c.noise_bytes, c.noise_lines, c.undecodable_pdus, c.pdu_rereads)
+    return (
+        c.noise_bytes,
+        c.noise_lines,
+        c.undecodable_pdus,
+        c.pdu_rereads,
+        c.stored_outgoing_deleted,
+    )
 
 
 def modem_label(name: str) -> str:

@@ -49,7 +49,9 @@ CME_TEXT: Final = {
 _SMS_COMMANDS: Final = frozenset(
     {"+CMGS", "+CMGL", "+CMGR", "+CMGD", "+CPMS", "+CSCA", "+CNMA", "+CUSD"}
 )
-_SIM_COMMANDS: Final = frozenset({"+CIMI", "+CCID", "+QCCID", "^ICCID", "+ICCID", "+CICCID"})
+_SIM_COMMANDS: Final = frozenset(
+    {"+CIMI", "+CCID", "+QCCID", "^ICCID", "+ICCID", "+CICCID", "+CNUM"}
+)
 # Harmless settings every family accepts (python-gsmmodem's init sends several).
 _JUST_OK: Final = frozenset({"+CLIP", "+CRC", "+CVHU", "+CSMP", "+CSDH", "+CMMS", "&F", "V", "Q"})
 
@@ -219,6 +221,21 @@ def _iccid(sim: SimulatedModem, cmd: Command) -> Reply:
     if cmd.kind == "test":
         return []
     return [f"{sim.profile.iccid_prefix}{sim.iccid}"]
+
+
+def _cnum(sim: SimulatedModem, cmd: Command) -> Reply:
+    """3GPP TS 27.007 §7.1: one line per number the SIM holds (here one, international,
+    written without its + as most firmwares do), or a bare OK when it holds none."""
+    if not sim.pin_ok:
+        raise _cme(sim, 11)
+    if cmd.kind == "test":
+        return []
+    if cmd.kind != "exec":
+        raise _unknown(sim)
+    if sim.own_number is None:
+        return []
+    international = sim.own_number.startswith("+")
+    return [f'+CNUM: "","{sim.own_number.lstrip("+")}",{145 if international else 129}']
 
 
 def _cpin(sim: SimulatedModem, cmd: Command) -> Reply:
@@ -562,6 +579,7 @@ HANDLERS: Final[dict[str, Handler]] = {
     "+CGSN": _value(lambda s: s.imei),
     "+GSN": _value(lambda s: s.imei),
     "+CIMI": _value(lambda s: s.imsi),
+    "+CNUM": _cnum,
     "+CPIN": _cpin,
     "+CMGF": _cmgf,
     "+CSCS": _cscs,

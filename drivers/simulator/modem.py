@@ -85,6 +85,7 @@ class SimulatedModem:
         reset_time: float = 0.2,
         noise_interval: float = 2.0,
         ussd_reply: str = "Balance: 12.34 USD",
+        own_number: str | None = None,
         ussd_delay: float = 0.05,
         seed: int | None = None,
         at_prompt: bool = False,
@@ -118,6 +119,7 @@ class SimulatedModem:
         self.reset_time = reset_time
         self.noise_interval = noise_interval
         self.ussd_reply = ussd_reply
+        self.own_number = own_number  # what AT+CNUM answers; most SIMs hold none
         self.ussd_status = 0
         self.ussd_delay = ussd_delay
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from gateway.cli import admin as cli_admin
+from gateway.cli import backups as cli_backups
 from gateway.cli import client as cli_client
 from gateway.cli import key_limits
 from gateway.cli import simulate_text as cli_simulate_text
@@ -66,7 +67,7 @@ exit codes:
   6  not found
 
 environment:
-  SMSGW_CONFIG   config file for init, run, keys, rotate-key, audit
+  SMSGW_CONFIG   config file for init, run, keys, rotate-key, audit, backup, restore
                  (default /etc/smsgw/smsgw.toml)
   SMSGW_URL      API address for send, status, modems, modem (default http://127.0.0.1:8080)
   SMSGW_API_KEY  API key for send, status, modems, modem
@@ -406,6 +407,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_rotate_key)
 
     p = command(
+        "backup",
+        "copy the database to a directory, safely while the daemon runs",
+        "Write a consistent copy of the database (SQLite's online backup) to "
+        "DIR/smsgw-<UTC time>.db, mode 0600. It stays encrypted and the key file is not "
+        "part of it: keep the key file's backup apart from these. Purges do not reach "
+        "backups; --keep N removes all but the newest N in DIR.",
+    )
+    p.add_argument("--to", required=True, metavar="DIR", help="directory for the backup")
+    p.add_argument("--keep", type=int, default=None, metavar="N", help="keep the newest N")
+    config_option(p)
+    p.set_defaults(handler=_backup)
+
+    p = command(
+        "restore",
+        "replace the database with a backup, checked against the key file first",
+        "Check the backup (pages sound, a schema this version reads, sealed with a key the "
+        "key file holds), then put it in place of the database, which is kept beside it as "
+        "smsgw.db.before-restore-<time>. The daemon must be stopped (exit 1 otherwise); a "
+        "backup the key file does not open, or a damaged one, exits 4 and changes nothing.",
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="FILE", help="backup file")
+    config_option(p)
+    p.set_defaults(handler=_restore)
+
+    p = command(
         "simulate",
         "text a running demo's simulated modem as a patient, or run stand-alone "
         "simulated modems (see `smsgw simulate --help`)",
@@ -681,6 +707,31 @@ def _rotate_key(args: argparse.Namespace) -> int:
 
 def _simulate_text(args: argparse.Namespace) -> int:
     cli_simulate_text.run(_load(args.config), args, _out())
+    return EXIT_OK
+
+
+def _backup(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    result = cli_backups.backup(config.store, Path(args.to), keep=args.keep)
+    out = _out()
+    info = result.info
+    out.write(
+        f"backup written: {info.path} ({info.size} bytes, schema {info.schema_version}, "
+        f"sealed with key {info.key_id})\n"
+        f"it opens only with the key file {config.store.key_file}: keep that backed up apart\n"
+    )
+    for old in result.pruned:
+        out.write(f"removed older backup {old}\n")
+    return EXIT_OK
+
+
+def _restore(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    result = cli_backups.restore(config.store, Path(args.source))
+    out = _out()
+    out.write(f"restored {config.store.database} from {args.source}\n")
+    if result.replaced is not None:
+        out.write(f"the database it replaced is kept as {result.replaced}\n")
     return EXIT_OK
 
 

@@ -26,6 +26,7 @@ import binascii
 import email.utils
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -415,7 +416,23 @@ def status_callbacks(event: WebhookEvent, spec: dict[str, Any]) -> list[tuple[st
     return [(TWILIO_CALLBACK, dump_json(payload))]
 
 
-def incoming_form(event: WebhookEvent, sub: Subscription) -> bytes | None:
+def incoming_formatter(
+    own_number: Callable[[str], str | None],
+) -> Callable[[WebhookEvent, Subscription], bytes | None]:
+    """``incoming_form`` with ``To`` the receiving modem's own number (``own_number``
+    of its name), or its name when that is not known."""
+
+    def form(event: WebhookEvent, sub: Subscription) -> bytes | None:
+        return incoming_form(event, sub, own_number)
+
+    return form
+
+
+def incoming_form(
+    event: WebhookEvent,
+    sub: Subscription,
+    own_number: Callable[[str], str | None] = lambda _modem: None,
+) -> bytes | None:
     """Twilio's incoming-message fields for a ``format = "twilio"`` subscription."""
     inbound = event.inbound
     if inbound is None:
@@ -427,7 +444,7 @@ def incoming_form(event: WebhookEvent, sub: Subscription) -> bytes | None:
         "SmsMessageSid": sid,
         "AccountSid": sub.account_sid or "",
         "From": inbound.sender,
-        "To": inbound.modem,
+        "To": own_number(inbound.modem) or inbound.modem,
         "Body": inbound.text,
         "NumMedia": "0",
         "NumSegments": str(inbound.parts),

@@ -14,16 +14,18 @@ region. Errors never repeat the number: messages reach logs and clients' error r
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, ValidationResult
 
 from gateway.errors import InvalidNumber
 
 NANP_COUNTRY: Final = "1"
 NANP_INTERNATIONAL_PREFIX: Final = "011"
+NON_GEOGRAPHIC_REGION: Final = "001"  # libphonenumber's region of +800, +882, ...
 
 _SEPARATORS: Final = re.compile(r"[\s.()\-]")
 _DIGITS: Final = re.compile(r"[0-9]+")
@@ -87,6 +89,41 @@ def normalize(raw: str, default_country: str, *, field: str = "to") -> str:
             "a +1 number has ten digits after the 1, the first of them 2-9", field=field
         )
     return str(phonenumbers.format_number(number, PhoneNumberFormat.E164))
+
+
+@functools.cache
+def international_pattern() -> str:
+    """A regular expression for the international numbers ``normalize`` accepts, as far
+    as a pattern can say it: "+" or "00", a calling code, and a national number of a
+    length libphonenumber's metadata allows for it (NANP: ten digits, the first 2-9).
+    For the API's schema, so that fuzzers and client generators meet the check; the
+    check itself stays ``normalize``."""
+    by_lengths: dict[str, list[str]] = {}  # codes grouped by what follows them: a short pattern
+    for code, regions in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()):
+        if code == int(NANP_COUNTRY):
+            by_lengths.setdefault("[2-9][0-9]{9}", []).append(str(code))
+            continue
+        lengths: set[int] = set()
+        for region in regions:
+            metadata = (
+                PhoneMetadata.metadata_for_nongeo_region(code)
+                if region == NON_GEOGRAPHIC_REGION
+                else PhoneMetadata.metadata_for_region(region)
+            )
+            if metadata is not None and metadata.general_desc is not None:
+                lengths.update(n for n in metadata.general_desc.possible_length if n > 1)
+        if lengths:
+            by_lengths.setdefault(_lengths(sorted(lengths)), []).append(str(code))
+    branches = [f"({'|'.join(codes)}){rest}" for rest, codes in by_lengths.items()]
+    return rf"^(\+|00)({'|'.join(branches)})$"
+
+
+def _lengths(lengths: list[int]) -> str:
+    """A national number of the shortest to the longest of ``lengths`` (some start with 0:
+    Benin, Italy). A range, not each length: the pattern stays short enough for fuzzers
+    to generate from quickly, and the check proper is libphonenumber's."""
+    low, high = lengths[0], lengths[-1]
+    return f"[0-9]{{{low}}}" if low == high else f"[0-9]{{{low},{high}}}"
 
 
 def _international_digits(compact: str, default_country: str) -> str | None:

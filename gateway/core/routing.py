@@ -48,10 +48,13 @@ class Router:
             self._set_modems((*self._modems, modem))
 
     def widen(self, old: Eligibility) -> Eligibility:
-        """``old`` with its route's pool as it is now (after ``add_modem``)."""
+        """``old`` with its route's pool as it is now (after ``add_modem``); a sticky
+        modem it awaited is preferred once it is in the pool."""
         if not old.modems:
             return old  # every modem already, whoever joins
         pool = self._eligible_pool(old.route)
+        if old.awaited is not None and old.awaited in pool:
+            return replace(old, modems=pool, preferred=old.awaited, awaited=None)
         return old if pool == old.modems else replace(old, modems=pool)
 
     def _set_modems(self, modems: tuple[ModemConfig, ...]) -> None:
@@ -90,8 +93,13 @@ class Router:
             return found
         rule = self.rule(name)
         pool = self._eligible_pool(name)
-        preferred = sticky_modem if rule.sticky and sticky_modem in pool else None
-        found = Eligibility(modems=pool, fallback=rule.fallback, preferred=preferred, route=name)
+        wanted = sticky_modem if rule.sticky else None
+        # A modem not in the pool may be a family's device not found yet (at a restart
+        # the queue is rebuilt first): awaited, so that it is preferred once it joins.
+        preferred, awaited = (wanted, None) if wanted in pool else (None, wanted)
+        found = Eligibility(
+            modems=pool, fallback=rule.fallback, preferred=preferred, route=name, awaited=awaited
+        )
         if len(self._eligibilities) < MAX_CACHED_ELIGIBILITIES:
             self._eligibilities[(name, sticky_modem)] = found
         return found

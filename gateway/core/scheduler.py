@@ -55,7 +55,9 @@ class Eligibility:
     patient keeps one sender number while it can send). ``excluded`` holds modems that
     failed this item. ``route`` names the
     route the pool was made for, so the pool can grow when a modem joins that
-    route at run time (``Scheduler.regroup``).
+    route at run time (``Scheduler.regroup``). ``awaited`` is a sticky modem not in the
+    pool yet (a glob family's device not found again since a restart): it becomes
+    ``preferred`` when it joins.
     """
 
     modems: frozenset[str] = frozenset()
@@ -63,6 +65,7 @@ class Eligibility:
     preferred: str | None = None
     excluded: frozenset[str] = frozenset()
     route: str | None = None
+    awaited: str | None = None
 
     def allows(self, modem: str, ready: AbstractSet[str], known: AbstractSet[str]) -> bool:
         """Whether ``modem`` (ready) may take the item now.

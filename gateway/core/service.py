@@ -50,6 +50,7 @@ class ModemStatus:
     balance_text: str | None = None  # the operator's reply to that check, as sent
     balance_at: float | None = None  # when that check was answered (POSIX s)
     waiting: Waiting | None = None  # why it takes no work now; None when it would
+    number: str | None = None  # the SIM's own number (config, else AT+CNUM), if known
 
 
 class GatewayService(Protocol):

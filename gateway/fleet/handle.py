@@ -93,6 +93,13 @@ class ModemHandle:
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def number(self) -> str | None:
+        """The SIM's own number: as configured, else as the SIM answered AT+CNUM."""
+        if self.config.number is not None:
+            return self.config.number
+        return self.identity.number if self.identity is not None else None
+
     def usable(self, now: float | None = None) -> bool:
         """Ready in the driver, not held (a fault, no network), the configured device, not
         shutting down."""
@@ -137,6 +144,7 @@ class ModemHandle:
             balance=self.balance,
             balance_text=self.balance_text,
             balance_at=self.balance_at,
+            number=self.number,
         )
 
 

@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from gateway.core.numbers import normalize
+from gateway.core.numbers import international_pattern, normalize
 from gateway.core.waiting import WaitReason
 from gateway.errors import NotFound, UnsupportedMediaType, ValidationError
 from gateway.http.context import API_KEY, CONTEXT, canceller, has_scope, reader
@@ -38,6 +38,9 @@ from gateway.http.resources import (
     waiting_json,
 )
 from gateway.http.validation import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_SEGMENTS,
+    GSM7_CONCAT_CHARS,
     MAX_CATEGORY_CHARS,
     MAX_ID_CHARS,
     MAX_IDEMPOTENCY_KEY_CHARS,
@@ -48,6 +51,7 @@ from gateway.http.validation import (
     MAX_TTL_SECONDS,
     PRIORITIES,
     SEND_FIELDS,
+    UCS2_CONCAT_CHARS,
     category_name,
     message_state,
     page_cursor,
@@ -186,16 +190,39 @@ _AUTH_ERRORS: Final = ("401", "403")
 _SEND_ERRORS: Final = ("400", *_AUTH_ERRORS, "409", "413", "415", "503")
 
 
+# A body of max_segments (default 10) segments holds at most this many characters
+# (GSM-7, 153 a segment); in UCS-2 (67 a segment) fewer.
+MAX_BODY_CHARS: Final = DEFAULT_MAX_SEGMENTS * GSM7_CONCAT_CHARS
+
+
+# Not blank, and none of the control characters the text check refuses (all of C0 but
+# tab, line feed, carriage return and form feed; and DEL), written for ECMA 262 and re.
+_CONTROL_CLASS: Final = r"\u0000-\u0008\u000b\u000e-\u001f\u007f"
+_BODY_PATTERN: Final = rf"^[^{_CONTROL_CLASS}]*[^{_CONTROL_CLASS}\s][^{_CONTROL_CLASS}]*$"
+
+
 def _send_request() -> Schema:
     return object_schema(
         {
             "to": {
                 "type": "string",
                 "maxLength": MAX_NUMBER_CHARS,
-                "description": "E.164 (+15551234567), 00-prefixed, or national with the "
-                "server's default country; spaces, dots, dashes and parentheses are ignored",
+                "pattern": international_pattern(),
+                "description": "E.164 (+15551234567) or 00-prefixed: a calling code and a "
+                "national number of a length its country uses. The server also takes a "
+                "national number for its default country, and ignores spaces, dots, dashes "
+                "and parentheses; the pattern describes the international form only",
             },
-            "body": {"type": "string", "minLength": 1, "description": "at most max_segments"},
+            "body": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_BODY_CHARS,
+                "pattern": _BODY_PATTERN,
+                "description": "not blank; no control character but tab, line feed, carriage "
+                "return and form feed; at most max_segments segments (by default 10: "
+                f"{MAX_BODY_CHARS} GSM-7 or {DEFAULT_MAX_SEGMENTS * UCS2_CONCAT_CHARS} UCS-2 "
+                "characters)",
+            },
             "priority": {"type": "string", "enum": list(PRIORITIES), "default": "normal"},
             "send_at": {**TIME, "description": "RFC 3339 with an offset; absent = now"},
             "ttl": {
@@ -212,6 +239,7 @@ def _send_request() -> Schema:
             "tags": _TAGS,
             "metadata": {
                 "type": "object",
+                "maxProperties": MAX_METADATA_BYTES // 8,  # '"k":"",' and braces at least
                 "description": f"any JSON object of at most {MAX_METADATA_BYTES} bytes",
             },
             "request_report": {"type": "boolean", "default": True},
@@ -225,7 +253,16 @@ def _schemas() -> dict[str, Schema]:
     return {
         "SendRequest": _send_request(),
         "BatchRequest": object_schema(
-            {"messages": {"type": "array", "items": ref("SendRequest"), "minItems": 1}}
+            {
+                "messages": {
+                    "type": "array",
+                    "items": ref("SendRequest"),
+                    "minItems": 1,
+                    "maxItems": DEFAULT_MAX_BATCH,
+                    "description": f"at most max_batch (default {DEFAULT_MAX_BATCH}); an item "
+                    "takes idempotency_key in its body, not the Idempotency-Key header",
+                }
+            }
         ),
         "Segment": object_schema(
             {
@@ -310,7 +347,11 @@ def _paths() -> dict[str, Any]:
                         param(
                             "Idempotency-Key",
                             "header",
-                            {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY_CHARS},
+                            {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": MAX_IDEMPOTENCY_KEY_CHARS,
+                            },
                             "same as idempotency_key in the body (they must agree)",
                         )
                     ],

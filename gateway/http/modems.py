@@ -65,6 +65,11 @@ def _schemas() -> dict[str, Schema]:
                 "state": {"type": "string", "description": "starting, ready, down, closed, ..."},
                 "reason": STR_OR_NULL,
                 "tags": {"type": "array", "items": STR},
+                "number": {
+                    **STR_OR_NULL,
+                    "description": "the SIM's own number: `number =` in the config, else the "
+                    "SIM's answer to AT+CNUM; null when neither gives one",
+                },
                 "identity": {
                     **object_schema({k: STR_OR_NULL for k in _IDENTITY_FIELDS}),
                     "type": ["object", "null"],

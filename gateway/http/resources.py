@@ -131,6 +131,7 @@ def modem_json(status: ModemStatus) -> JsonObject:
         "state": status.state,
         "reason": status.reason,
         "tags": list(status.tags),
+        "number": status.number,
         "identity": None
         if identity is None
         else {

@@ -16,6 +16,7 @@ from typing import Any, Final, NoReturn
 
 from multidict import MultiMapping
 
+from gateway.config import ApiSettings
 from gateway.core.service import SendRequest
 from gateway.errors import (
     BatchTooLarge,
@@ -40,6 +41,11 @@ MAX_ID_CHARS: Final = 100
 MAX_CATEGORY_CHARS: Final = 32  # as gateway.config names them
 DEFAULT_PAGE_LIMIT: Final = 50
 MAX_PAGE_LIMIT: Final = 500
+# The defaults the documented limits quote ([server] max_batch and max_segments).
+DEFAULT_MAX_BATCH: Final = ApiSettings().max_batch
+DEFAULT_MAX_SEGMENTS: Final = ApiSettings().max_segments
+GSM7_CONCAT_CHARS: Final = 153  # characters a segment of a long text holds (8-bit reference)
+UCS2_CONCAT_CHARS: Final = 67
 
 SEND_FIELDS: Final = frozenset(
     {
@@ -236,6 +242,8 @@ def _optional_time(value: object, field: str) -> float | None:
 def _ttl(value: object, prefix: str) -> float | None:
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 60.0 is an integer in JSON Schema, as in JSON
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError("ttl must be an integer number of seconds", field=prefix + "ttl")
     if not 1 <= value <= MAX_TTL_SECONDS:

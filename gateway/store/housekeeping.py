@@ -13,7 +13,7 @@ from gateway.store.sealing import aad
 
 # Every sealed column: table → (row id column, logical column names; stored as <name>_enc).
 SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
-    "messages": ("id", ("recipient", "body", "metadata")),
+    "messages": ("id", ("recipient", "body", "metadata", "tags")),
     "inbound": ("id", ("sender", "text")),
     "inbound_parts": ("id", ("sender", "text")),
     "events": ("id", ("detail",)),

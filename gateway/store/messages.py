@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.crypto import KeyRing
 from gateway.errors import Conflict, IdempotencyConflict, NotCancellable, NotFound, StoreError
-from gateway.store import quotas
+from gateway.store import client_fields, quotas
 from gateway.store.base import (
     AddResult,
     Message,
@@ -36,9 +36,9 @@ from gateway.store.sealing import aad, dump_json
 _INSERT_MESSAGES = """INSERT INTO messages (
     id, recipient_enc, recipient_hash, body_enc, metadata_enc, priority, state, created_at,
     updated_at, send_at, expires_at, encoding, segment_count, concat_ref, request_report, route,
-    tags, api_key_id, idempotency_key, request_hash, category
+    tags_enc, tag_hashes, api_key_id, idempotency_hash, request_hash, category
 ) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL"""
-_MESSAGE_VALUES = "(?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_MESSAGE_VALUES = "(?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_SEGMENTS = """INSERT INTO segments (message_id, seq, state)
 SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL"""
 _SEGMENT_VALUES = "(?, ?, 'pending')"
@@ -50,7 +50,7 @@ _MIN_ROWS_PER_INSERT = 1
 
 MESSAGE_COLUMNS = (
     "id, recipient_enc, body_enc, metadata_enc, priority, state, created_at, updated_at, "
-    "send_at, expires_at, encoding, concat_ref, request_report, route, tags, modem, attempts, "
+    "send_at, expires_at, encoding, concat_ref, request_report, route, tags_enc, modem, attempts, "
     "last_error_code, last_error_text, sent_at, delivered_at, api_key_id, category"
 )
 _SEGMENT_COLUMNS = "message_id, seq, state, modem, reference, sent_at, report_status"
@@ -62,7 +62,8 @@ class PreparedMessages:
 
     rows: list[tuple[Any, ...]]
     segments: list[tuple[str, int]]
-    keyed: list[tuple[int, str, str, str | None]]  # index, key scope, idempotency key, hash
+    # index, key scope, idempotency key (for the conflict's message), its hash, request hash
+    keyed: list[tuple[int, str, str, bytes, str | None]]
     messages: list[Message]  # each message as it reads once committed
     to_hashes: list[bytes]  # keyed hash of each message's number, as stored
 
@@ -81,17 +82,22 @@ def _pending_segments(count: int) -> tuple[Segment, ...]:
 def prepare_messages(keyring: KeyRing, new: Sequence[NewMessage], now: float) -> PreparedMessages:
     rows: list[tuple[Any, ...]] = []
     segments: list[tuple[str, int]] = []
-    keyed: list[tuple[int, str, str, str | None]] = []
+    keyed: list[tuple[int, str, str, bytes, str | None]] = []
     messages: list[Message] = []
     to_hashes: list[bytes] = []
     seal = keyring.seal
     lookup_hash = keyring.lookup_hash
-    tags_json: dict[tuple[str, ...], str] = {}  # a batch usually repeats one set of tags
+    tag_hashes: dict[tuple[str, ...], str | None] = {}  # a batch usually repeats one set
     for index, m in enumerate(new):
         mid = m.id
         tags = tuple(m.tags)
-        if tags and tags not in tags_json:
-            tags_json[tags] = json.dumps(list(tags))
+        if tags not in tag_hashes:
+            tag_hashes[tags] = client_fields.tag_hashes(keyring, tags)
+        key_hash = (
+            None
+            if m.idempotency_key is None
+            else client_fields.idempotency_hash(keyring, m.idempotency_key)
+        )
         to_hash = lookup_hash(m.to)
         to_hashes.append(to_hash)
         # The request fingerprint covers the number and the text: a plain hash of it could
@@ -118,16 +124,17 @@ def prepare_messages(keyring: KeyRing, new: Sequence[NewMessage], now: float) ->
                 m.concat_ref,
                 int(m.request_report),
                 m.route,
-                tags_json[tags] if tags else None,
+                client_fields.seal_tags(keyring, mid, tags),
+                tag_hashes[tags],
                 m.api_key_id,
-                m.idempotency_key,
+                key_hash,
                 request_hash,
                 m.category,
             )
         )
         segments.extend((mid, seq) for seq in range(1, m.segment_count + 1))
-        if m.idempotency_key is not None:
-            keyed.append((index, m.api_key_id or "", m.idempotency_key, request_hash))
+        if m.idempotency_key is not None and key_hash is not None:
+            keyed.append((index, m.api_key_id or "", m.idempotency_key, key_hash, request_hash))
         messages.append(
             Message(
                 id=mid,
@@ -164,24 +171,24 @@ def insert_messages(
 ) -> list[AddResult]:
     """All or nothing: one idempotency conflict fails the whole batch."""
     earlier: dict[int, Message] = {}  # index → message an idempotency key already names
-    seen: dict[tuple[str, str], tuple[int, str | None]] = {}
-    for index, scope, key, request_hash in batch.keyed:
-        previous = seen.get((scope, key))
+    seen: dict[tuple[str, bytes], tuple[int, str | None]] = {}
+    for index, scope, key, key_hash, request_hash in batch.keyed:
+        previous = seen.get((scope, key_hash))
         if previous is None:
             row = conn.execute(
                 "SELECT id, request_hash FROM messages "
-                "WHERE coalesce(api_key_id, '') = ? AND idempotency_key = ?",
-                (scope, key),
+                "WHERE coalesce(api_key_id, '') = ? AND idempotency_hash = ?",
+                (scope, key_hash),
             ).fetchone()
             if row is None:
-                seen[(scope, key)] = (index, request_hash)
+                seen[(scope, key_hash)] = (index, request_hash)
                 continue
             if row[1] != request_hash:
                 raise _idempotency_conflict(key)
             found = load_message(conn, keyring, row[0])
             assert found is not None
             earlier[index] = found
-            seen[(scope, key)] = (index, request_hash)
+            seen[(scope, key_hash)] = (index, request_hash)
         else:
             # The same key twice in one batch: the second names the first.
             first_index, first_hash = previous
@@ -272,7 +279,7 @@ def decode_message(keyring: KeyRing, row: Sequence[Any], segments: Iterable[Segm
         concat_ref,
         request_report,
         route,
-        tags,
+        tags_enc,
         modem,
         attempts,
         last_error_code,
@@ -302,7 +309,7 @@ def decode_message(keyring: KeyRing, row: Sequence[Any], segments: Iterable[Segm
         concat_ref=concat_ref,
         request_report=bool(request_report),
         route=route,
-        tags=tuple(json.loads(tags)) if tags else (),
+        tags=client_fields.open_tags(keyring, mid, tags_enc),
         metadata=metadata,
         modem=modem,
         attempts=attempts,
@@ -382,8 +389,8 @@ def select_messages(
         where.append("category = ?")
         params.append(flt.category)
     if flt.tag is not None:
-        where.append("EXISTS (SELECT 1 FROM json_each(messages.tags) WHERE value = ?)")
-        params.append(flt.tag)
+        where.append("EXISTS (SELECT 1 FROM json_each(messages.tag_hashes) WHERE value = ?)")
+        params.append(client_fields.tag_hash(keyring, flt.tag))
     if flt.since is not None:
         where.append("created_at >= ?")
         params.append(flt.since)

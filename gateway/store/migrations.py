@@ -283,6 +283,19 @@ _KEY_LIMITS: Final = (
 )
 # A key's messages of the last 24 hours, counted for its daily quota (gateway.store.quotas).
 _KEY_QUOTA_INDEX: Final = ("CREATE INDEX messages_by_key ON messages (api_key_id, created_at)",)
+# Tags and idempotency keys carry integrators' appointment and patient ids: from here on
+# they are stored as keyed hashes (lookups) and the tags also sealed (display). The old
+# clear columns stay, emptied: rows written before are converted at open, with the key
+# ring (gateway.store.client_fields.convert_legacy), which a migration step lacks.
+_CLIENT_FIELDS: Final = (
+    "ALTER TABLE messages ADD COLUMN tags_enc BLOB",
+    "ALTER TABLE messages ADD COLUMN tag_hashes TEXT",
+    "ALTER TABLE messages ADD COLUMN idempotency_hash BLOB",
+    "DROP INDEX messages_idempotency",
+    """CREATE UNIQUE INDEX messages_idempotency_hash
+        ON messages (coalesce(api_key_id, ''), idempotency_hash)
+        WHERE idempotency_hash IS NOT NULL""",
+)
 
 Step = Callable[[sqlite3.Connection], None]
 
@@ -314,6 +327,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("Twilio callback tokens flagged to be dropped", _statements(_COMPAT_TOKENS)),
     ("API keys: rate, daily quota, expiry, networks, last use", _statements(_KEY_LIMITS)),
     ("messages by key and time, for daily quotas", _statements(_KEY_QUOTA_INDEX)),
+    ("tags and idempotency keys as keyed hashes, tags sealed", _statements(_CLIENT_FIELDS)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -49,6 +49,7 @@ from gateway.store import (
     api_keys,
     audit,
     auto_replies,
+    client_fields,
     compat,
     events,
     housekeeping,
@@ -282,6 +283,7 @@ class SqliteStore:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        client_fields.convert_legacy(conn, self.keyring)  # only once the key is proven
 
     def _quick_check(self, conn: sqlite3.Connection) -> None:
         """``PRAGMA quick_check``, for at most QUICK_CHECK_SECONDS (logged when cut short)."""

@@ -7,6 +7,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,12 @@ import pytest
 import drivers.modem
 from drivers.errors import CmsError, CommandTimeout, ModemUnavailable, SendUnknown
 from drivers.modem import HangLadder, Modem, ModemSettings
-from drivers.pdu import Encoding, encode
+from drivers.pdu import Encoding, encode, encode_deliver
 from drivers.session import Session
+from drivers.simulator.codec import tpdu_length
 from drivers.simulator.modem import SimulatedModem
 from drivers.simulator.profiles import PROFILE_TABLE
-from drivers.simulator.storage import StoredSms
+from drivers.simulator.storage import STO_SENT, STO_UNSENT, StoredSms
 from drivers.types import (
     InboundMessage,
     ModemState,
@@ -223,6 +225,28 @@ async def test_an_undecodable_stored_pdu_is_handed_out_raw_and_can_be_freed(
         assert modem.stats.undecodable_pdus == 2  # the listing, then one read of the slot
         assert await modem.delete(event.location)
         assert sim.memories["ME"].used == 0
+
+
+async def test_outgoing_messages_left_in_storage_are_deleted_and_counted(
+    sim_path: Path,
+) -> None:
+    """Another program (or a send to memory) left SMS-SUBMITs in storage: nothing would
+    ever free them, so they are deleted at the sweep; received ones wait for the gateway."""
+    async with running(sim_path) as (sim, modem):
+        memory = sim.memories["ME"]
+        for stat in (STO_SENT, STO_UNSENT):
+            [left] = encode(NUMBER, f"left behind {stat}")
+            memory.store(StoredSms(left.hex, left.tpdu_length, stat))
+        [reply] = encode_deliver("+15550009999", "a patient's reply", timestamp=datetime.now(UTC))
+        received = memory.store(StoredSms(reply, tpdu_length(reply)))
+        await ready(modem)
+        event = await next_event(modem, InboundMessage)
+        assert isinstance(event, InboundMessage)
+        await until(lambda: modem.stats.stored_outgoing_deleted == 2)
+        assert [index for index, _ in memory.listing(4)] == [received]
+        assert event.location is not None
+        assert await modem.delete(event.location)
+        assert memory.used == 0
 
 
 async def test_cms_error_carries_its_number(sim_path: Path) -> None:

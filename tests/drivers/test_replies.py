@@ -142,3 +142,21 @@ def test_digits_int_cannot_read_are_not_numbers(text: str) -> None:
 )
 def test_cnmi_routing_reads_mt_and_ds(body: str, expected: tuple[int, int] | None) -> None:
     assert replies.cnmi_routing(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (['+CNUM: "","15551234567",145'], "+15551234567"),
+        (['+CNUM: "Own number","+491701234567",145'], "+491701234567"),
+        (['+CNUM: ,"07700900123",129'], "07700900123"),
+        (
+            ['+CNUM: "Voice","15550000001",145,4,0', '+CNUM: "Data","15550000002",145'],
+            "+15550000001",
+        ),
+        ([], None),  # the SIM holds no number: a bare OK
+        (['+CNUM: "",,'], None),
+    ],
+)
+def test_own_number_from_cnum(lines: list[str], expected: str | None) -> None:
+    assert replies.own_number(lines) == expected

@@ -25,6 +25,8 @@ KNOWN_KEYWORDS = frozenset(
         "maxLength",
         "minItems",
         "maxItems",
+        "maxProperties",
+        "pattern",
         "format",
         "description",
         "default",
@@ -77,6 +79,8 @@ def errors(
             found.append(f"{at}: shorter than minLength")
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             found.append(f"{at}: longer than maxLength")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            found.append(f"{at}: does not match its pattern")
         if schema.get("format") == "date-time":
             if not _DATE_TIME.fullmatch(value):
                 found.append(f"{at}: {value!r} is not a UTC RFC 3339 date-time")
@@ -96,6 +100,8 @@ def errors(
             for i, item in enumerate(value):
                 found += errors(document, schema["items"], item, f"{at}[{i}]")
     if isinstance(value, dict):
+        if "maxProperties" in schema and len(value) > schema["maxProperties"]:
+            found.append(f"{at}: more than maxProperties")
         properties = schema.get("properties", {})
         for name in schema.get("required", []):
             if name not in value:

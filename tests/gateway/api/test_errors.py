@@ -536,3 +536,11 @@ async def test_a_stopping_daemon_answers_503_everywhere(api: Api, daemon: Daemon
         reply = await api.call(method, path, json={"messages": [GOOD]})
         assert (reply.status, reply.code) == (503, "unavailable")
     assert (await api.call("GET", "/healthz", key=None)).status == 200
+
+
+def test_an_integral_ttl_written_as_a_float_is_an_integer() -> None:
+    """JSON Schema's integer includes 60.0, so a client checked against the document may
+    send it; 1.5 stays refused (above)."""
+    from gateway.http.validation import parse_send
+
+    assert parse_send({"to": "+15551234567", "body": "x", "ttl": 60.0}, "").ttl == 60.0

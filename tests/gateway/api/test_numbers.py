@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from gateway.core.numbers import normalize
+import phonenumbers
+import pytest
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+from gateway.core.numbers import international_pattern, normalize
 from gateway.errors import InvalidNumber
 
 
@@ -91,3 +95,21 @@ def test_an_impossible_number_is_refused_saying_why(raw: str, why: str) -> None:
     with pytest.raises(InvalidNumber, match=why) as caught:
         normalize(raw, "1")
     assert caught.value.code == "invalid_number"
+
+
+def test_the_schema_pattern_admits_every_countrys_example_mobile_number() -> None:
+    """The pattern the API document gives ``to`` must not refuse what ``normalize`` takes:
+    libphonenumber's example mobile number of every region, with "+" and with "00"."""
+    pattern = re.compile(international_pattern())
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+        if example is None:
+            continue
+        e164 = normalize(phonenumbers.format_number(example, PhoneNumberFormat.E164), "")
+        assert pattern.fullmatch(e164), (region, e164)
+        assert pattern.fullmatch("00" + e164[1:]), region
+        checked += 1
+    assert checked > 200
+    for refused in ("+0123456789", "+1 555 123 4567", "+1055512345", "+44", "+4477009001234567"):
+        assert not pattern.fullmatch(refused), refused

@@ -134,6 +134,7 @@ def test_pin_is_not_in_repr(tmp_path: Path) -> None:
         ),
         (MINIMAL + 'enabled = "yes"\n', "modems[0].enabled", "true or false"),
         (MINIMAL + 'tags = ["ok", 3]\n', "modems[0].tags[1]", "string"),
+        (MINIMAL + 'number = "5551234"\n', "modems[0].number", "E.164"),
         (MINIMAL.replace('data_dir = "data"', ""), "store.data_dir", "required"),
         ("[server]\n", "store", "required"),
         (MINIMAL.replace('name = "m1"\n', ""), "modems[0].name", "required"),
@@ -298,3 +299,12 @@ def test_example_documents_every_field() -> None:
     names = set(WEEKDAYS) | set(load_config(EXAMPLE).categories)
     stale = sorted(keys - fields - read_into_other_fields - names)
     assert not stale, f"config/smsgw.example.toml documents keys that do not exist: {stale}"
+
+
+def test_a_modems_own_number_is_read_and_refused_on_a_family(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + 'number = "+15551234567"\n'))
+    assert cfg.modems[0].number == "+15551234567"
+    assert load_config(write(tmp_path, MINIMAL)).modems[0].number is None
+    family = MINIMAL.replace("usb-Quectel_EC25-if02-port0", "usb-Quectel_*-if02-port0")
+    error = refuse(tmp_path, family + 'number = "+15551234567"\n')
+    assert error.field == "modems[0].number"

@@ -152,6 +152,8 @@ class GatewayFactory:
         report_delay: float = 0.02,
         callback_hosts: Sequence[str] = ("127.0.0.1",),  # the loopback subscriber
         clock: Callable[[], float] | None = None,  # the daemon's wall clock (default: real)
+        sim_options: dict[str, dict[str, Any]] | None = None,  # per modem, for the simulator
+        numbers: dict[str, str] | None = None,  # per modem, its configured `number =`
     ) -> Gateway:
         data = self.root / "data"
         data.mkdir(exist_ok=True)
@@ -163,14 +165,18 @@ class GatewayFactory:
         for name in modems:
             sim = self.sims.get(name)
             if sim is None:
-                sim = SimulatedModem(
-                    self.root / "dev" / name, profile="quectel", report_delay=report_delay, seed=7
-                )
+                options: dict[str, Any] = {"report_delay": report_delay, "seed": 7}
+                options |= (sim_options or {}).get(name, {})
+                sim = SimulatedModem(self.root / "dev" / name, profile="quectel", **options)
                 await sim.start()
                 self.sims[name] = sim
             configs.append(
                 ModemConfig(
-                    name=name, port=str(sim.path), profile="quectel", rate=RateConfig(per_minute=0)
+                    name=name,
+                    port=str(sim.path),
+                    profile="quectel",
+                    rate=RateConfig(per_minute=0),
+                    number=(numbers or {}).get(name),
                 )
             )
         config = Config(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +67,9 @@ def write_config(root: Path, port: int, sims: dict[str, SimulatedModem]) -> Path
     return path
 
 
-async def _smsgw(config: Path, command: str, log: Path | None = None) -> Any:
-    args = (sys.executable, "-m", "gateway.cli", command, "--config", str(config))
+async def smsgw(config: Path, *command: str, log: Path | None = None) -> Any:
+    """``smsgw COMMAND... --config CONFIG`` as a subprocess; output to ``log`` or a pipe."""
+    args = (sys.executable, "-m", "gateway.cli", *command, "--config", str(config))
     if log is None:
         return await asyncio.create_subprocess_exec(
             *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
@@ -79,11 +80,23 @@ async def _smsgw(config: Path, command: str, log: Path | None = None) -> Any:
         )
 
 
+async def initialise(config: Path) -> str:
+    """``smsgw init``; the admin token it prints."""
+    init = await smsgw(config, "init")
+    out, _ = await init.communicate()
+    assert init.returncode == 0, out.decode(errors="replace")
+    return str(out.decode().strip().splitlines()[-1].strip())
+
+
 @asynccontextmanager
 async def running_daemon(
-    root: Path, modems: dict[str, dict[str, Any]]
+    root: Path,
+    modems: dict[str, dict[str, Any]],
+    *,
+    setup: Callable[[Path], Awaitable[str]] = initialise,
 ) -> AsyncIterator[RunningDaemon]:
-    """``modems``: name -> SimulatedModem keyword arguments (profile, iccid, ...)."""
+    """``modems``: name -> SimulatedModem keyword arguments (profile, iccid, ...);
+    ``setup`` prepares the data directory from the config file and returns an admin token."""
     sims = {
         name: SimulatedModem(root / "dev" / name, **options) for name, options in modems.items()
     }
@@ -93,12 +106,9 @@ async def running_daemon(
     try:
         port = free_port()
         config = write_config(root, port, sims)
-        init = await _smsgw(config, "init")
-        out, _ = await init.communicate()
-        assert init.returncode == 0, out.decode(errors="replace")
-        token = out.decode().strip().splitlines()[-1].strip()
+        token = await setup(config)
         log_path = root / "daemon.log"
-        proc = await _smsgw(config, "run", log_path)
+        proc = await smsgw(config, "run", log=log_path)
         async with aiohttp.ClientSession() as session:
             daemon = RunningDaemon(f"http://127.0.0.1:{port}", token, sims, proc, log_path, session)
 
