@@ -298,6 +298,7 @@ class Daemon:
             metrics=self.metrics,
             clock_guard=self.clock_guard,
             own_number=self._own_number,
+            clock=self._clock,
         )
         # Every state change the store records writes its webhook events with it.
         store = create_store(

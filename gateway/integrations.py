@@ -13,6 +13,7 @@ Lifecycle, in the daemon's order::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 
 from gateway.compat import kannel, twilio
@@ -38,6 +39,7 @@ class Integrations:
         metrics: DeliveryMetrics | None = None,
         clock_guard: ClockGuard | None = None,
         own_number: Callable[[str], str | None] = lambda _modem: None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """``own_number``: a modem's SIM number by modem name (Twilio's inbound ``To``)."""
         self.registry = Registry(configured)
@@ -48,6 +50,7 @@ class Integrations:
             callback_hosts=self.hosts,
             metrics=metrics,
             clock_guard=clock_guard,
+            clock=clock,  # the daemon's: purge cutoffs and next attempts on its clock
         )
         # What the store writes to the outbox, in the transaction of each change.
         self.fanout = EventFanout(

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from gateway.crypto import KeyRing
 from gateway.store import compat, outbox
-from gateway.store.migrations import SCHEMA_VERSION
 from gateway.store.sealing import dump_json
 from gateway.store.sqlite import SqliteStore
 
@@ -85,8 +84,9 @@ async def test_tokens_stored_by_an_older_version_are_dropped(
                 time.time(),
             ),
         )
+        # What the upgrade step records for the next open (the step itself needs no key).
         raw.execute(
-            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 1),)
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('compat_tokens_pending', '1')"
         )
     finally:
         raw.close()

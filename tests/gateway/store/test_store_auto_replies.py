@@ -4,11 +4,13 @@ period, purged with the rest; rows from before the category columns read as care
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from gateway.crypto import KeyRing
-from gateway.store.base import MessageFilter, Scope
+from gateway.store.base import MessageFilter
 from gateway.store.migrations import MIGRATIONS
+from gateway.store.sealing import aad
 from gateway.store.sqlite import SqliteStore
 
 from .conftest import new_message
@@ -39,33 +41,47 @@ async def test_the_category_is_stored_and_filtered(store: SqliteStore) -> None:
 async def test_rows_from_before_the_categories_read_as_care(
     db_path: Path, keyring: KeyRing
 ) -> None:
-    store = SqliteStore(db_path, keyring)
-    await store.open()
-    try:
-        [added] = await store.add_messages([new_message()])
-        key, _ = await store.create_api_key("ehr", frozenset({Scope.SEND}))
-    finally:
-        await store.close()
+    before = [d for d, _ in MIGRATIONS].index("messages: category")
     raw = sqlite3.connect(db_path, isolation_level=None)
-    try:  # back to the schema before these steps, as an older gateway left it
-        versions = [d for d, _ in MIGRATIONS]
-        before = versions.index("messages: category")
-        raw.execute("DROP TABLE auto_replies")
-        raw.execute("DROP TABLE suppressions")  # a later step, run again on open
-        raw.execute("DROP INDEX messages_category")
-        raw.execute("ALTER TABLE messages DROP COLUMN category")
-        raw.execute("ALTER TABLE api_keys DROP COLUMN default_category")
-        raw.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(before),))
+    try:  # a database an older gateway left: the schema up to the step before categories
+        raw.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+        for _description, step in MIGRATIONS[:before]:
+            step(raw)
+        raw.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(before),))
+        now = time.time()
+        raw.execute(
+            "INSERT INTO messages (id, recipient_enc, recipient_hash, body_enc, metadata_enc, "
+            "priority, state, created_at, updated_at, send_at, encoding, segment_count, "
+            "concat_ref, request_report) "
+            "VALUES ('msg_old', ?, ?, ?, ?, 1, 'queued', ?, ?, ?, 'gsm7', 1, 3, 1)",
+            (
+                keyring.seal(b"+15551230001", aad=aad("messages", "recipient", "msg_old")),
+                keyring.lookup_hash("+15551230001"),
+                keyring.seal(b"old", aad=aad("messages", "body", "msg_old")),
+                keyring.seal(b"{}", aad=aad("messages", "metadata", "msg_old")),
+                now,
+                now,
+                now,
+            ),
+        )
+        raw.execute(
+            "INSERT INTO segments (message_id, seq, state) VALUES ('msg_old', 1, 'pending')"
+        )
+        raw.execute(
+            "INSERT INTO api_keys (id, name, scopes, secret_hash, created_at) "
+            "VALUES ('key_old', 'ehr', 'send', ?, ?)",
+            (b"\0" * 32, now),
+        )
     finally:
         raw.close()
     store = SqliteStore(db_path, keyring)
     await store.open()
     try:
-        message = await store.get_message(added.message.id)
+        message = await store.get_message("msg_old")
         assert message is not None
         assert message.category == "care"
         [listed] = await store.list_api_keys()
-        assert listed.id == key.id
+        assert listed.id == "key_old"
         assert listed.default_category == "care"
         assert await store.claim_auto_reply("conv_a", 1.0, 2.0) is True
     finally:
