@@ -235,9 +235,22 @@ async def test_stop_survey_suppresses_surveys_only(make_gateway: GatewayFactory)
         assert "no more survey texts" in text
         [entry] = await api.entries(PATIENT)
         assert entry["category"] == "survey"
+        status, body = await api.send(PATIENT, "How was your visit? 1-5", category="survey")
+        assert status == 422, body
+        assert body["error"]["code"] == "opted_out"
+        batch = {"messages": [{"to": PATIENT, "body": "Rate us 1-5", "category": "survey"}]}
+        status, queued = await api.call("POST", "/v1/messages/batch", json=batch)
+        assert status == 202, queued
+        [item] = queued["messages"]
+        stored = await api.state(item["id"], "suppressed")
+        assert stored["category"] == "survey"
         status, body = await api.send(PATIENT, "Your prescription is ready")  # category care
         assert status == 202, body
         await api.state(body["id"], "delivered")
+        status, body = await api.send(PATIENT, "Flu shots this week", category="marketing")
+        assert status == 202, body
+        await api.state(body["id"], "delivered")
+        assert len(gw.sims["alpha"].sent) == 3  # the confirmation, care and marketing only
 
 
 async def test_variants_are_recognised_and_a_sentence_is_not(make_gateway: GatewayFactory) -> None:
