@@ -18,7 +18,7 @@ from bench.peers.install import ensure_installed
 from bench.peers.scenarios import QUICK, SCENARIOS, Scenario, Sizes
 from bench.peers.smsgw import Smsgw
 from bench.peers.smstools import SmsTools
-from bench.peers.table import Row, render
+from bench.peers.table import Row, machine, render
 
 CONTENDERS: dict[str, Callable[[], Contender]] = {
     "smsgw": Smsgw,
@@ -79,5 +79,6 @@ if __name__ == "__main__":
     arguments = parse(sys.argv[1:])
     if any(kind != "smsgw" for kind in arguments.contenders):
         ensure_installed()
-    print(f"# {shlex.join(['python -m bench.peers', *sys.argv[1:]])}")
+    print(f"# python -m bench.peers {shlex.join(sys.argv[1:])}".rstrip())
+    print(machine())
     sys.exit(asyncio.run(main(arguments)))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
+import platform
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 BASELINE = "smsgw"
 
@@ -59,3 +62,18 @@ def render(title: str, metrics: Sequence[str], rows: Sequence[Row], command: str
         lines += [f"- {row.contender}: {error}" for error in row.errors]
     lines += ["", f"`{command}`", ""]
     return "\n".join(lines)
+
+
+def machine() -> str:
+    """The machine line BENCHMARKS.md records beside the figures."""
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"machine: {os.cpu_count()} CPUs ({cpu}), {mem_kib / 1024**2:.1f} GiB; "
+        f"Python {platform.python_version()}; load average {load}"
+    )
