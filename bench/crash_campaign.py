@@ -42,7 +42,10 @@ from pathlib import Path
 from typing import Final
 
 import aiohttp
-from fleet_soak import (
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench is a package
+
+from bench.fleet_soak import (
     ACK_TIMEOUT,
     BATCH,
     MODEMS,
@@ -53,7 +56,6 @@ from fleet_soak import (
     free_port,
     write_config,
 )
-
 from drivers.simulator import SimulatedModem
 from gateway.config import StoreConfig
 from gateway.crypto import KeyRing

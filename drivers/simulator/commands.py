@@ -141,32 +141,58 @@ Reply = list[str] | None
 Handler = Callable[["SimulatedModem", Command], Reply]
 
 
+def _commands(line: str) -> list[str]:
+    """One line's commands: V.250 concatenates extended ones with ``;`` (outside quotes)."""
+    parts, start, quoted = [], 0, False
+    for i, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == ";" and not quoted:
+            parts.append(line[start:i])
+            start = i + 1
+    parts.append(line[start:])
+    rest = [p.strip() for p in parts[1:]]
+    if not all(p[:1] in "+^$%#*" for p in rest):
+        return [line]  # a trailing ";" or a basic command after one: not concatenation
+    return [parts[0], *(f"AT{p}" for p in rest)]
+
+
 def dispatch(sim: SimulatedModem, line: str) -> None:
-    """Answer one command line."""
-    cmd = parse(line)
-    if cmd is None:
-        return  # not an AT command: a modem ignores it
+    """Answer one command line: its commands in turn, then one final result code.
+
+    The first error ends the line (what ran before it stays done). A command that
+    answers on its own (``+CMGS``'s prompt, ``+CMGD``) ends the line too.
+    """
+    lines: list[str] = []
+    for part in _commands(line):
+        cmd = parse(part)
+        if cmd is None:
+            return  # not an AT command: a modem ignores it
+        try:
+            reply = _run(sim, cmd)
+        except AtFinal as final:
+            sim.respond(lines, final.final)
+            return
+        if reply is None:
+            return
+        lines += reply
+    sim.respond(lines, "OK")
+
+
+def _run(sim: SimulatedModem, cmd: Command) -> Reply:
     handler = HANDLERS.get(cmd.name)
-    try:
-        if handler is None:
-            if cmd.name in sim.profile.extra_ok or cmd.name in _JUST_OK:
-                lines: Reply = []
-            elif cmd.name in sim.profile.iccid_commands:
-                lines = _iccid(sim, cmd)
-            else:
-                raise _unknown(sim)
-        else:
-            if not sim.pin_ok:
-                if cmd.name in _SMS_COMMANDS:
-                    raise _cms(sim, 311)
-                if cmd.name in _SIM_COMMANDS:
-                    raise _cme(sim, 11)
-            lines = handler(sim, cmd)
-    except AtFinal as final:
-        sim.respond((), final.final)
-        return
-    if lines is not None:
-        sim.respond(lines, "OK")
+    if handler is None:
+        if cmd.name in sim.profile.extra_ok or cmd.name in _JUST_OK:
+            return []
+        if cmd.name in sim.profile.iccid_commands:
+            return _iccid(sim, cmd)
+        raise _unknown(sim)
+    if not sim.pin_ok:
+        if cmd.name in _SMS_COMMANDS:
+            raise _cms(sim, 311)
+        if cmd.name in _SIM_COMMANDS:
+            raise _cme(sim, 11)
+    return handler(sim, cmd)
 
 
 # ---------------------------------------------------------------- basic commands

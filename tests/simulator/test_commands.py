@@ -156,3 +156,22 @@ async def test_commands_log_and_wait_command(make_sim: MakeSim, open_client: Ope
     assert sim.commands[-1] == "at+csq"
     with pytest.raises(TimeoutError):
         await sim.wait_command("AT+CMGD", 0.05)
+
+
+async def test_extended_commands_concatenated_with_semicolons(
+    make_sim: MakeSim, open_client: OpenClient
+) -> None:
+    """V.250 5.2.1: smstools' pre-init sends ``AT+CMEE=1;+CREG=2`` as one line."""
+    sim = make_sim()
+    client = await booted(sim, open_client)
+    assert await client.command("AT+CMEE=1;+CREG=2") == b"\r\nOK\r\n"
+    assert sim.settings.cmee == 1
+    assert sim.settings.creg_n == 2
+    both = await client.command("AT+CSQ;+CREG?")
+    assert both.startswith(b"\r\n+CSQ: 20,99\r\n+CREG: 2,1,")  # then <lac>,<ci> (n=2)
+    assert both.endswith(b"\r\n\r\nOK\r\n")
+    assert both.count(b"OK") == 1
+    # The first error ends the line: what came before it stays done, nothing after it runs.
+    answer = await client.command("AT+CMEE=2;+CMGF=7;+CMEE=0")
+    assert answer == b"\r\n+CME ERROR: incorrect parameters\r\n"
+    assert sim.settings.cmee == 2
