@@ -27,15 +27,21 @@ from gateway.http.feature import Feature
 from gateway.http.modem_actions import ModemActions
 from gateway.metrics import Metrics, QueueView, StatusSource
 
+
 # What a GatewayService alone can serve.
-API_FEATURES: Final = (
-    messages.FEATURE,
-    inbound.FEATURE,
-    modems.FEATURE,
-    audit.FEATURE,
-    health.FEATURE,
-    openapi.FEATURE,
-)
+def api_features(categories: Iterable[str] = DEFAULT_CATEGORIES) -> tuple[Feature, ...]:
+    """The client API; the send schema names the configured categories."""
+    return (
+        messages.feature(categories),
+        inbound.FEATURE,
+        modems.FEATURE,
+        audit.FEATURE,
+        health.FEATURE,
+        openapi.FEATURE,
+    )
+
+
+API_FEATURES: Final = api_features()
 
 
 class DaemonService(StatusSource, ModemActions, clock.ClockActions, Protocol):
@@ -49,7 +55,7 @@ def daemon_features(
     queue view, so a scrape and a page poll within its max age read the store once."""
     queue = QueueView(lambda: service.store)
     return (
-        *API_FEATURES,
+        *api_features(categories),
         status_page.feature(service, metrics, queue),
         prometheus.feature(service, metrics, queue),
         modem_actions.feature(service),

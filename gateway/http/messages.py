@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final
 
 from aiohttp import web
 
+from gateway.config import DEFAULT_CATEGORIES
 from gateway.core.numbers import international_pattern, normalize
 from gateway.core.waiting import WaitReason
 from gateway.errors import NotFound, UnsupportedMediaType, ValidationError
@@ -196,12 +198,12 @@ MAX_BODY_CHARS: Final = DEFAULT_MAX_SEGMENTS * GSM7_CONCAT_CHARS
 
 
 # Not blank, and none of the control characters the text check refuses (all of C0 but
-# tab, line feed, carriage return and form feed; and DEL), written for ECMA 262 and re.
-_CONTROL_CLASS: Final = r"\u0000-\u0008\u000b\u000e-\u001f\u007f"
+# tab, line feed, carriage return and form feed; DEL and C1), written for ECMA 262 and re.
+_CONTROL_CLASS: Final = r"\u0000-\u0008\u000b\u000e-\u001f\u007f-\u009f"
 _BODY_PATTERN: Final = rf"^[^{_CONTROL_CLASS}]*[^{_CONTROL_CLASS}\s][^{_CONTROL_CLASS}]*$"
 
 
-def _send_request() -> Schema:
+def _send_request(categories: Iterable[str]) -> Schema:
     return object_schema(
         {
             "to": {
@@ -243,15 +245,15 @@ def _send_request() -> Schema:
                 "description": f"any JSON object of at most {MAX_METADATA_BYTES} bytes",
             },
             "request_report": {"type": "boolean", "default": True},
-            "category": _CATEGORY_IN,
+            "category": {**_CATEGORY_IN, "enum": sorted(categories)},
         },
         optional=tuple(SEND_FIELDS - {"to", "body"}),
     )
 
 
-def _schemas() -> dict[str, Schema]:
+def _schemas(categories: Iterable[str]) -> dict[str, Schema]:
     return {
-        "SendRequest": _send_request(),
+        "SendRequest": _send_request(categories),
         "BatchRequest": object_schema(
             {
                 "messages": {
@@ -458,15 +460,20 @@ def _paths() -> dict[str, Any]:
     }
 
 
-FEATURE: Final = Feature(
-    "messages",
-    routes=(
-        Route("POST", MESSAGES_PATH, post_message, Scope.SEND),
-        Route("POST", BATCH_PATH, post_batch, Scope.SEND),
-        Route("GET", MESSAGES_PATH, list_messages, Scope.READ),
-        Route("GET", MESSAGE_PATH, get_message, Scope.READ),
-        Route("DELETE", MESSAGE_PATH, delete_message, Scope.SEND),
-    ),
-    paths=_paths(),
-    schemas=_schemas(),
-)
+def feature(categories: Iterable[str] = DEFAULT_CATEGORIES) -> Feature:
+    """The messages feature; its document lists the configured categories."""
+    return Feature(
+        "messages",
+        routes=(
+            Route("POST", MESSAGES_PATH, post_message, Scope.SEND),
+            Route("POST", BATCH_PATH, post_batch, Scope.SEND),
+            Route("GET", MESSAGES_PATH, list_messages, Scope.READ),
+            Route("GET", MESSAGE_PATH, get_message, Scope.READ),
+            Route("DELETE", MESSAGE_PATH, delete_message, Scope.SEND),
+        ),
+        paths=_paths(),
+        schemas=_schemas(categories),
+    )
+
+
+FEATURE: Final = feature()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
+from gateway.config import DEFAULT_CATEGORIES, CategoryConfig
 from tests.gateway.runtime.clinic import PATIENT, call, token
 from tests.gateway.runtime.conftest import RigFactory
 
@@ -92,12 +95,15 @@ async def test_a_key_default_category_applies_when_a_send_names_none(
 
 
 async def test_the_document_describes_categories_and_quiet_hours(make_rig: RigFactory) -> None:
-    rig = await make_rig(serve_http=True)
+    flu = MappingProxyType({**DEFAULT_CATEGORIES, "flu_campaign": CategoryConfig()})
+    rig = await make_rig(serve_http=True, categories=flu)
     secret = await token(rig)
     status, document = await call(rig, secret, "GET", "/v1/openapi.json")
     assert status == 200
     schemas = document["components"]["schemas"]
-    assert schemas["SendRequest"]["properties"]["category"]["type"] == "string"
+    category = schemas["SendRequest"]["properties"]["category"]
+    assert category["type"] == "string"
+    assert category["enum"] == sorted(flu)  # this daemon's categories, for clients and fuzzers
     assert "category" not in schemas["SendRequest"]["required"]
     assert "category" in schemas["Message"]["required"]
     waiting = schemas["Message"]["properties"]["waiting"]["properties"]["reason"]["enum"]
