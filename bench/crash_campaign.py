@@ -96,13 +96,14 @@ async def cli(config: Path, *args: str) -> tuple[int, str]:
 async def send(daemon: Daemon, campaign: Campaign, rng: random.Random) -> None:
     """One batch, one or two segments a text, each to a number of its own (so a segment
     the modems took twice is told apart from the next text); retried while the daemon is
-    down, as a client would."""
+    down, as a client would, with an idempotency key per text, so a batch committed just
+    before a kill whose answer never came is not accepted twice."""
     batch = []
     for _ in range(BATCH):
         n = campaign.messages_sent
         campaign.messages_sent += 1
         body = f"Reminder {n}: your appointment is confirmed." + " More." * rng.choice((0, 30))
-        batch.append({"to": f"+1555{2000000 + n:07d}", "body": body})
+        batch.append({"to": f"+1555{2000000 + n:07d}", "body": body, "idempotency_key": f"c{n}"})
     while True:
         try:
             async with daemon.session.post(
