@@ -206,6 +206,19 @@ _BODY_PATTERN: Final = rf"^[^{_CONTROL_CLASS}]*[^{_CONTROL_CLASS}\s][^{_CONTROL_
 
 
 def _send_request(categories: Iterable[str]) -> Schema:
+    return _body_or_template(_send_fields(categories))
+
+
+def _body_or_template(schema: Schema) -> Schema:
+    """A send has ``body`` or ``template`` (not both); ``variables`` go with a template."""
+    return {
+        **schema,
+        "oneOf": [{"required": ["body"]}, {"required": ["template"]}],
+        "dependentRequired": {"variables": ["template"]},
+    }
+
+
+def _send_fields(categories: Iterable[str]) -> Schema:
     return object_schema(
         {
             "to": {
