@@ -26,7 +26,7 @@ from gateway.http.openapi_builders import (
     secured,
 )
 from gateway.http.resources import json_response
-from gateway.http.template_sends import expand_template
+from gateway.http.template_sends import expand_object
 from gateway.http.validation import MAX_NUMBER_CHARS
 from gateway.store.base import Scope
 
@@ -67,13 +67,11 @@ def _text_field(obj: dict[str, Any], name: str, *, required: bool) -> str | None
 def feature(estimator: Estimator) -> Feature:
     async def post_estimate(request: web.Request) -> web.Response:
         obj = await read_json_object(request)
-        expanded = await expand_template(obj, request.app[CONTEXT].service.store)
-        assert isinstance(expanded, dict)  # an object stays one
+        expanded = await expand_object(obj, request.app[CONTEXT].service.store)
         for field in expanded:
             if field not in ESTIMATE_FIELDS:
                 raise ValidationError("unknown field", field=field[:64])
-        body = _text_field(expanded, "body", required=True)
-        assert body is not None
+        body = _text_field(expanded, "body", required=True) or ""
         measure = estimator.estimate(body, _text_field(expanded, "to", required=False))
         return json_response(estimate_json(measure))
 

@@ -19,7 +19,14 @@ TEMPLATE_FIELDS: Final = frozenset({"template", "variables"})
 async def expand_template(obj: object, store: Store, prefix: str = "") -> object:
     """``obj`` with ``template`` and ``variables`` replaced by the rendered ``body``;
     anything else (not an object, no template) is handed on unchanged."""
-    if not isinstance(obj, dict) or TEMPLATE_FIELDS.isdisjoint(obj):
+    if not isinstance(obj, dict):
+        return obj
+    return await expand_object(obj, store, prefix)
+
+
+async def expand_object(obj: dict[str, Any], store: Store, prefix: str = "") -> dict[str, Any]:
+    """A request object with its template rendered into ``body`` (as it is, without one)."""
+    if TEMPLATE_FIELDS.isdisjoint(obj):
         return obj
     expanded = dict(obj)
     name, variables = expanded.pop("template", None), expanded.pop("variables", None)
