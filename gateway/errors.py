@@ -134,6 +134,19 @@ class InvalidTime(ValidationError):
     code = "invalid_time"
 
 
+class TemplateInvalid(ValidationError):
+    """A template body that cannot be rendered: an unbalanced brace, a bad variable name,
+    an unknown filter; the message names the problem and its position."""
+
+    code = "template_invalid"
+
+
+class TemplateVariableMissing(ValidationError):
+    """A send names a template but not one of the variables it uses (``field`` names it)."""
+
+    code = "template_variable_missing"
+
+
 class BatchTooLarge(ValidationError):
     code = "batch_too_large"
 

@@ -15,10 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Final
 
+from drivers import pdu as pdu_codec
 from gateway.config import ApiSettings
 from gateway.consent.gate import CONFIRMATION_KEY, OPTED_OUT, OPTED_OUT_TEXT, SendGate
 from gateway.consent.keywords import ConsentKeyword
 from gateway.core.clock_guard import ClockGuard
+from gateway.core.estimate import estimate
 from gateway.core.service import ModemStatus, SendRequest
 from gateway.core.submission import ConcatReferences, SubmissionRules, prepare_message
 from gateway.core.waiting import Waiting
@@ -120,6 +122,10 @@ class Gateway:
     def waiting(self, message_id: str) -> Waiting | None:
         dispatcher = self._dispatcher
         return None if dispatcher is None else dispatcher.scheduler.waiting(message_id)
+
+    def estimate(self, text: str, to: str | None) -> pdu_codec.Measure:
+        """The cost preview of ``text`` to ``to``: the send path's own plan, not sent."""
+        return estimate(text, to, self._rules)
 
     async def submit(
         self,

@@ -4,6 +4,7 @@
            reference=None, national=None, reference_bits=None) -> list[SubmitPdu]
     decode(hex_pdu, *, smsc=True) -> Deliver | StatusReport | Submit
     segments(text, *, national=None, reference=None, reference_bits=None) -> (Encoding, count)
+    measure(text, *, national=None, ...) -> Measure   (a cost preview from the same plan)
 
 Concatenation references are 8-bit unless ``reference_bits=16`` (or, for older callers,
 a reference above 255): 153 GSM-7 / 67 UCS-2 characters a part, as handsets send.
@@ -20,6 +21,7 @@ Implementation lives in the sibling modules; this file only re-exports.
 
 from drivers.pdu.decode import decode
 from drivers.pdu.encode import encode, encode_deliver, encode_status_report
+from drivers.pdu.measure import Measure, measure
 from drivers.pdu.segmenting import segments
 from drivers.pdu.types import (
     Concat,
@@ -37,6 +39,7 @@ __all__ = [
     "Decoded",
     "Deliver",
     "Encoding",
+    "Measure",
     "StatusReport",
     "Submit",
     "SubmitPdu",
@@ -46,5 +49,6 @@ __all__ = [
     "encode",
     "encode_deliver",
     "encode_status_report",
+    "measure",
     "segments",
 ]

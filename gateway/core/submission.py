@@ -95,15 +95,7 @@ def prepare_message(
     """
     prefix = request.field_prefix
     to = normalize(request.to, rules.default_country, field=f"{prefix}to")
-    if not request.body.strip():  # blank on the handset, from every endpoint
-        raise EmptyText("text is empty", field=f"{prefix}body")
-    control = _CONTROL.search(request.body)
-    if control is not None:
-        raise InvalidText(
-            f"text holds control character U+{ord(control.group(0)):04X} "
-            f"at position {control.start()}",
-            field=f"{prefix}body",
-        )
+    check_text(request.body, f"{prefix}body")
     reference = references.next()
     route = rules.router.route_for(to)
     try:
@@ -139,6 +131,27 @@ def prepare_message(
         api_key_id=api_key.id if api_key is not None else None,
         request_hash=None if request.idempotency_key is None else request_fingerprint(to, request),
         category=category,
+    )
+
+
+def check_text(text: str, field: str) -> None:
+    """Refuse what no handset shows: a blank text, a control character (NUL goes out as @)."""
+    if not text.strip():  # blank on the handset, from every endpoint
+        raise EmptyText("text is empty", field=field)
+    control = _CONTROL.search(text)
+    if control is not None:
+        raise InvalidText(
+            f"text holds control character U+{ord(control.group(0)):04X} "
+            f"at position {control.start()}",
+            field=field,
+        )
+
+
+def national_language_for(to: str, rules: SubmissionRules, *, field: str) -> str | None:
+    """The national table the send path would offer the codec for a message to ``to``."""
+    router = rules.router
+    return router.national_language(
+        router.route_for(normalize(to, rules.default_country, field=field))
     )
 
 

@@ -13,6 +13,7 @@ from gateway.config import DEFAULT_CATEGORIES
 from gateway.http import (
     audit,
     clock,
+    estimate,
     health,
     inbound,
     messages,
@@ -22,6 +23,7 @@ from gateway.http import (
     prometheus,
     status_page,
     suppressions,
+    templates,
 )
 from gateway.http.feature import Feature
 from gateway.http.modem_actions import ModemActions
@@ -44,7 +46,7 @@ def api_features(categories: Iterable[str] = DEFAULT_CATEGORIES) -> tuple[Featur
 API_FEATURES: Final = api_features()
 
 
-class DaemonService(StatusSource, ModemActions, clock.ClockActions, Protocol):
+class DaemonService(StatusSource, ModemActions, clock.ClockActions, estimate.Estimator, Protocol):
     """The service behind the technician's routes: the status page, /metrics, modem actions."""
 
 
@@ -61,4 +63,6 @@ def daemon_features(
         modem_actions.feature(service),
         suppressions.feature(metrics, categories),
         clock.feature(service),
+        templates.feature(categories),
+        estimate.feature(service),
     )

@@ -39,6 +39,7 @@ from gateway.http.resources import (
     page_json,
     waiting_json,
 )
+from gateway.http.template_sends import expand_batch, expand_template
 from gateway.http.validation import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_SEGMENTS,
@@ -88,7 +89,7 @@ def _shows_body(key: ApiKey) -> bool:
 
 
 async def post_message(request: web.Request) -> web.Response:
-    obj = await read_json_object(request)
+    obj = await expand_template(await read_json_object(request), request.app[CONTEXT].service.store)
     send = parse_send(obj, "", header_key=request.headers.get(IDEMPOTENCY_HEADER))
     key = request[API_KEY]
     [result] = await request.app[CONTEXT].service.submit([send], key, refuse_opted_out=True)
@@ -107,7 +108,8 @@ async def post_batch(request: web.Request) -> web.Response:
             field=IDEMPOTENCY_HEADER,
         )
     service = request.app[CONTEXT].service
-    sends = parse_batch(await read_json_object(request), service.api.max_batch)
+    batch = await expand_batch(await read_json_object(request), service.store)
+    sends = parse_batch(batch, service.api.max_batch)
     key = request[API_KEY]
     results = await service.submit(sends, key)
     return json_response(
@@ -204,6 +206,19 @@ _BODY_PATTERN: Final = rf"^[^{_CONTROL_CLASS}]*[^{_CONTROL_CLASS}\s][^{_CONTROL_
 
 
 def _send_request(categories: Iterable[str]) -> Schema:
+    return _body_or_template(_send_fields(categories))
+
+
+def _body_or_template(schema: Schema) -> Schema:
+    """A send has ``body`` or ``template`` (not both); ``variables`` go with a template."""
+    return {
+        **schema,
+        "oneOf": [{"required": ["body"]}, {"required": ["template"]}],
+        "dependentRequired": {"variables": ["template"]},
+    }
+
+
+def _send_fields(categories: Iterable[str]) -> Schema:
     return object_schema(
         {
             "to": {
@@ -220,7 +235,8 @@ def _send_request(categories: Iterable[str]) -> Schema:
                 "minLength": 1,
                 "maxLength": MAX_BODY_CHARS,
                 "pattern": _BODY_PATTERN,
-                "description": "not blank; no control character but tab, line feed, carriage "
+                "description": "required unless template is given. Not blank; no "
+                "control character but tab, line feed, carriage "
                 "return and form feed; at most max_segments segments (by default 10: "
                 f"{MAX_BODY_CHARS} GSM-7 or {DEFAULT_MAX_SEGMENTS * UCS2_CONCAT_CHARS} UCS-2 "
                 "characters)",
@@ -246,8 +262,22 @@ def _send_request(categories: Iterable[str]) -> Schema:
             },
             "request_report": {"type": "boolean", "default": True},
             "category": {**_CATEGORY_IN, "enum": sorted(categories)},
+            "template": {
+                "type": "string",
+                "description": "instead of body: a template's name (/v1/templates). Its "
+                "rendered text is what is sent and counted in segments; its category "
+                "applies unless category is given. An unknown name answers 400 "
+                "invalid_request naming the field",
+            },
+            "variables": {
+                "type": "object",
+                "additionalProperties": {"type": ["string", "number"]},
+                "description": "with template: its variables. One the template uses and "
+                "this lacks answers 400 template_variable_missing, the field naming it "
+                "(variables.NAME)",
+            },
         },
-        optional=tuple(SEND_FIELDS - {"to", "body"}),
+        optional=(*(SEND_FIELDS - {"to", "body"}), "body", "template", "variables"),
     )
 
 

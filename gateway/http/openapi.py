@@ -38,6 +38,8 @@ ERROR_CODES: Final = (
     "invalid_priority",
     "invalid_time",
     "batch_too_large",
+    "template_invalid",
+    "template_variable_missing",
     "payload_too_large",
     "request_timeout",
     "too_many_connections",

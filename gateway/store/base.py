@@ -243,6 +243,19 @@ class Suppression:
 
 
 @dataclass(frozen=True, slots=True)
+class Template:
+    """A named message text with ``{variables}``; the body and replies are sealed at rest
+    (they may hold clinic text). ``replies`` is kept as given: answer -> meaning."""
+
+    name: str
+    category: str
+    body: str
+    replies: dict[str, str] | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class ConsentChange:
     """What an inbound text asks of the suppression list (decided by the consent rules)."""
 
@@ -610,6 +623,26 @@ class Store(Protocol):
     async def claim_auto_reply(self, conversation_id: str, period_start: float, at: float) -> bool:
         """Whether this conversation may get the auto-reply of the closed period that began
         at ``period_start``: True once, committed before returning, False ever after."""
+        ...
+
+    # templates ---------------------------------------------------------------
+    async def add_template(self, template: Template) -> None:
+        """Raises Conflict when the name is taken."""
+        ...
+
+    async def replace_template(self, template: Template) -> Template:
+        """The stored one with body, category and replies replaced (``created_at`` kept);
+        raises NotFound when there is none of that name."""
+        ...
+
+    async def get_template(self, name: str) -> Template | None: ...
+
+    async def list_templates(self) -> list[Template]:
+        """Every template, by name."""
+        ...
+
+    async def delete_template(self, name: str) -> bool:
+        """False when there was none of that name."""
         ...
 
     async def conversation_modem(self, to_hash: bytes) -> str | None:

@@ -22,6 +22,7 @@ SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "webhook_subscriptions": ("id", ("secret",)),
     "compat_messages": ("ref", ("spec",)),
     "suppressions": ("id", ("number", "reason")),
+    "templates": ("name", ("body", "replies")),
 }
 CANARY = b"smsgw key canary"
 CANARY_AAD = aad("meta", "value", "canary")

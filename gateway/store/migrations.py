@@ -315,6 +315,18 @@ _COMPAT_TOKENS: Final = (
     "INSERT OR REPLACE INTO meta (key, value) VALUES ('compat_tokens_pending', '1')",
 )
 
+# Message templates (gateway.store.templates): keyed by their name, body and replies
+# sealed (clinic text).
+_TEMPLATES: Final = (
+    """CREATE TABLE templates (
+        name TEXT PRIMARY KEY,
+        category TEXT NOT NULL,
+        body_enc BLOB NOT NULL,
+        replies_enc BLOB,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+)
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
@@ -328,6 +340,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("API keys: rate, daily quota, expiry, networks, last use", _statements(_KEY_LIMITS)),
     ("messages by key and time, for daily quotas", _statements(_KEY_QUOTA_INDEX)),
     ("tags and idempotency keys as keyed hashes, tags sealed", _statements(_CLIENT_FIELDS)),
+    ("templates: named texts with variables, sealed", _statements(_TEMPLATES)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

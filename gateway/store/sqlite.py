@@ -60,6 +60,7 @@ from gateway.store import (
     reports,
     subscriptions,
     suppressions,
+    templates,
 )
 from gateway.store.base import (
     CONSENT_OPTED_IN,
@@ -89,6 +90,7 @@ from gateway.store.base import (
     Scope,
     SubscriptionRecord,
     Suppression,
+    Template,
     UndecodableInbound,
 )
 from gateway.store.connection import ConnectionThread
@@ -613,6 +615,28 @@ class SqliteStore:
         return await self._write(
             lambda conn: auto_replies.claim(conn, conversation_id, period_start, at)
         )
+
+    # -- templates -------------------------------------------------------------------
+
+    async def add_template(self, template: Template) -> None:
+        keyring = self.keyring
+        await self._write(lambda conn: templates.insert(conn, keyring, template))
+
+    async def replace_template(self, template: Template) -> Template:
+        keyring = self.keyring
+        return await self._write(lambda conn: templates.replace(conn, keyring, template))
+
+    async def get_template(self, name: str) -> Template | None:
+        keyring = self.keyring
+        found = await self._read(lambda conn: templates.select(conn, keyring, name))
+        return found[0] if found else None
+
+    async def list_templates(self) -> list[Template]:
+        keyring = self.keyring
+        return await self._read(lambda conn: templates.select(conn, keyring, None))
+
+    async def delete_template(self, name: str) -> bool:
+        return await self._write(lambda conn: templates.delete(conn, name))
 
     async def conversation_modem(self, to_hash: bytes) -> str | None:
         """From memory (see :class:`~gateway.store.inbound.ConversationMap`)."""

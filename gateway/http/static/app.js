@@ -394,6 +394,7 @@
     $("dashboard").hidden = false;
     startPolling();
     loadSimulated();
+    updatePreview();
   }
 
   // The patient form: only when the gateway serves /v1/simulated-modems, which it does
@@ -439,6 +440,61 @@
     }
   }
 
+  // -- the test form's cost preview: the server's own estimate, so it matches the send --
+
+  const PREVIEW_DELAY_MS = 250; // after the last keystroke
+  let previewTimer = null;
+  let previewSeq = 0;
+
+  function describeEstimate(e) {
+    const name = e.encoding === "ucs2" ? "UCS-2" : "GSM-7";
+    const table = e.national_table ? ` (${e.national_table} table)` : "";
+    const parts = e.segment_count === 1 ? "1 segment" : `${e.segment_count} segments`;
+    let text =
+      `${name}${table}: ${parts}, ${e.characters} characters ` +
+      `(${e.characters_per_segment} a segment, ${e.characters_left} left in the last).`;
+    if (e.ucs2_characters.length) {
+      text += ` UCS-2 because of: ${e.ucs2_characters.join(" ")}`;
+    }
+    return text;
+  }
+
+  async function estimate(body, to) {
+    try {
+      return await api("/v1/messages/estimate", {
+        method: "POST",
+        body: to ? { body, to } : { body },
+      });
+    } catch (error) {
+      // A number still being typed: preview without its route's table.
+      if (to && error instanceof ApiError && error.status === 400) return estimate(body, "");
+      throw error;
+    }
+  }
+
+  async function updatePreview() {
+    const form = $("test-form");
+    const body = form.elements.body.value;
+    const seq = ++previewSeq;
+    const preview = $("test-preview");
+    if (!body.trim()) {
+      preview.textContent = "";
+      return;
+    }
+    try {
+      const result = await estimate(body, form.elements.to.value.trim());
+      if (seq === previewSeq) preview.textContent = describeEstimate(result);
+    } catch (error) {
+      if (seq === previewSeq) preview.textContent = `No preview: ${error.message}`;
+      handleAuth(error);
+    }
+  }
+
+  function schedulePreview() {
+    window.clearTimeout(previewTimer);
+    previewTimer = window.setTimeout(updatePreview, PREVIEW_DELAY_MS);
+  }
+
   async function sendTest(event) {
     event.preventDefault();
     const form = event.target;
@@ -476,6 +532,7 @@
       showKeyForm();
     });
     $("test-form").addEventListener("submit", sendTest);
+    $("test-form").addEventListener("input", schedulePreview);
     $("patient-form").addEventListener("submit", textIn);
     if (adminKey()) showDashboard();
     else showKeyForm();

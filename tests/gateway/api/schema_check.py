@@ -30,6 +30,8 @@ KNOWN_KEYWORDS = frozenset(
         "format",
         "description",
         "default",
+        "oneOf",
+        "dependentRequired",
     }
 )
 _TYPES: dict[str, Any] = {
@@ -72,6 +74,10 @@ def errors(
         names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         if not any(_is_type(value, n) for n in names):
             return [f"{at}: {value!r:.60} is not of type {names}"]
+    if "oneOf" in schema:
+        matching = sum(not errors(document, sub, value, at) for sub in schema["oneOf"])
+        if matching != 1:
+            found.append(f"{at}: matches {matching} of oneOf's schemas, not exactly one")
     if "enum" in schema and value not in schema["enum"]:
         found.append(f"{at}: {value!r:.60} not in enum {schema['enum']}")
     if isinstance(value, str):
@@ -102,6 +108,9 @@ def errors(
     if isinstance(value, dict):
         if "maxProperties" in schema and len(value) > schema["maxProperties"]:
             found.append(f"{at}: more than maxProperties")
+        for name, needed in schema.get("dependentRequired", {}).items():
+            if name in value and not set(needed) <= set(value):
+                found.append(f"{at}: {name!r} needs {needed}")
         properties = schema.get("properties", {})
         for name in schema.get("required", []):
             if name not in value:

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from drivers import pdu
 from drivers.types import Health, Identity, Registration
 from gateway.config import ApiSettings
 from gateway.core.service import ModemStatus, SendRequest
@@ -170,6 +171,10 @@ class FakeService:
 
     async def cancel(self, message_id: str, *, owner: str | None = None) -> Message:
         raise NotImplementedError
+
+    def estimate(self, text: str, to: str | None) -> pdu.Measure:
+        del to  # no routes here: the default alphabet only
+        return pdu.measure(text)
 
 
 def status_page_app(service: FakeService, metrics: Metrics) -> web.Application:
