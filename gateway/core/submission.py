@@ -148,11 +148,7 @@ def prepare_message(
 
 
 def _expected_replies(request: SendRequest) -> ExpectedReplies | None:
-    if request.replies is None:
-        if request.reply_window is not None:
-            raise ValidationError(
-                "reply_window needs replies", field=f"{request.field_prefix}reply_window"
-            )
+    if request.replies is None:  # a window alone means nothing: no answer is awaited
         return None
     check_replies(request.replies, f"{request.field_prefix}replies")
     window = DEFAULT_REPLY_WINDOW if request.reply_window is None else request.reply_window

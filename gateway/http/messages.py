@@ -258,8 +258,14 @@ def _send_request(categories: Iterable[str]) -> Schema:
 _REPLIES: Final = {
     "type": "object",
     "maxProperties": MAX_REPLIES,
-    "additionalProperties": {"type": "string", "minLength": 1, "maxLength": MAX_REPLY_CHARS},
-    "description": f"1 to {MAX_REPLIES} answers (keys and meanings of 1 to "
+    "propertyNames": {"minLength": 1, "maxLength": MAX_REPLY_CHARS, "pattern": r"\S"},
+    "additionalProperties": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_REPLY_CHARS,
+        "pattern": r"\S",
+    },
+    "description": f"at most {MAX_REPLIES} answers ({{}}: none; keys and meanings of 1 to "
     f"{MAX_REPLY_CHARS} characters): "
     'what the patient may answer -> its meaning, e.g. {"C": "confirmed", '
     '"R": "reschedule"}. A text from the patient within reply_window matches when, '
@@ -273,7 +279,7 @@ _REPLY_WINDOW: Final = {
     "maximum": MAX_REPLY_WINDOW,
     "default": int(DEFAULT_REPLY_WINDOW),
     "description": "seconds after the message goes out during which an answer matches; "
-    "only with replies",
+    "ignored without replies",
 }
 _REPLY: Final = {
     "type": ["object", "null"],

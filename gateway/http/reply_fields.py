@@ -18,12 +18,13 @@ REPLY_FIELDS: Final = frozenset({"replies", "reply_window"})
 
 
 def parse_replies(value: object, prefix: str) -> dict[str, str] | None:
-    if value is None:
+    """None for none (absent, or ``{}``: the message expects no answer)."""
+    if value is None or value == {}:
         return None
     field = prefix + "replies"
-    if not isinstance(value, dict) or not 1 <= len(value) <= MAX_REPLIES:
+    if not isinstance(value, dict) or len(value) > MAX_REPLIES:
         raise ValidationError(
-            f"replies must be an object of 1 to {MAX_REPLIES} answers, each naming its meaning",
+            f"replies must be an object of at most {MAX_REPLIES} answers, each naming its meaning",
             field=field,
         )
     replies: dict[str, str] = {}
