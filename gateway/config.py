@@ -85,6 +85,7 @@ class EventKind(enum.StrEnum):
     MODEM_UP = "modem.up"
     CONSENT_OPTED_OUT = "consent.opted_out"
     CONSENT_OPTED_IN = "consent.opted_in"
+    REPLY_MATCHED = "reply.matched"  # a patient's text answered a message's expected replies
 
 
 ALL_KINDS: Final = frozenset(EventKind)
@@ -331,6 +332,16 @@ class ConsentConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RepliesConfig:
+    """``[replies]``: what the gateway texts back when a patient answers a message that
+    declared ``replies``. Texts may name ``{clinic}``; ``unmatched_text`` also ``{choices}``
+    (the message's keys: "C or R")."""
+
+    follow_ups: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    unmatched_text: str | None = None  # None: an answer that matches nothing gets no nudge
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path  # the file this was loaded from (absolute)
     server: ServerConfig
@@ -345,6 +356,7 @@ class Config:
     clinic: ClinicConfig = field(default_factory=lambda: ClinicConfig())
     consent: ConsentConfig = field(default_factory=ConsentConfig)
     clients: ClientsConfig = field(default_factory=ClientsConfig)
+    replies: RepliesConfig = field(default_factory=RepliesConfig)
 
     def api_settings(self) -> ApiSettings:
         return replace(
@@ -404,6 +416,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
             "clinic",
             "consent",
             "clients",
+            "replies",
         },
         base_dir,
     )
@@ -437,6 +450,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: Path, path: Path) -> Conf
         clinic=clinic,
         consent=_consent(root.table("consent")),
         clients=_clients(root.table("clients")),
+        replies=_replies(root.table("replies")),
     )
 
 
@@ -755,6 +769,21 @@ def _consent(t: _Table) -> ConsentConfig:
         start_text=values["start_text"],
         help_text=values["help_text"],
     )
+
+
+def _replies(t: _Table) -> RepliesConfig:
+    t.allow("follow_ups", "unmatched_text")
+    unmatched = t.optional_string("unmatched_text")
+    if unmatched is not None and not unmatched.strip():
+        raise t.error("unmatched_text", "must not be empty (leave it out for no nudge)")
+    table = t.table("follow_ups")
+    follow_ups: dict[str, str] = {}
+    for meaning in table.data:
+        text = table.string(meaning)
+        if not meaning.strip() or not text.strip():
+            raise table.error(meaning, "a meaning and its text must not be empty")
+        follow_ups[meaning.strip().casefold()] = text
+    return RepliesConfig(follow_ups=MappingProxyType(follow_ups), unmatched_text=unmatched)
 
 
 def _logging(t: _Table) -> LoggingConfig:

@@ -40,6 +40,8 @@ from gateway.core.auto_reply import AutoReply, KeywordTest
 from gateway.core.clock_guard import ClockGuard
 from gateway.core.policy import RetryPolicy
 from gateway.core.quiet_hours import QuietHours
+from gateway.core.replies import ReplyMatcher
+from gateway.core.reply_desk import ReplyDesk
 from gateway.core.routing import Router
 from gateway.core.scheduler import Scheduler
 from gateway.core.submission import SubmissionRules
@@ -56,7 +58,7 @@ from gateway.gateway_service import Gateway
 from gateway.integrations import Integrations
 from gateway.metrics import Metrics
 from gateway.store.backend import create_store
-from gateway.store.base import Store
+from gateway.store.base import Inbound, Store
 from gateway.store.data_lock import DataDirLock
 from gateway.store.rotation import KEY_WATCH_INTERVAL, ROTATE_BATCH, watch_key_file
 from gateway.webhooks.delivery import WebhookSettings
@@ -161,6 +163,15 @@ class Daemon:
             is_consent_keyword=is_consent_keyword or self._is_consent_keyword,
             clock=clock,
         )
+        # A consent keyword is never an answer to a message's expected replies.
+        self.reply_matcher = ReplyMatcher(is_consent_keyword or self._is_consent_keyword)
+        self.replies = ReplyDesk(
+            config.replies,
+            self.reply_matcher,
+            lambda: self.store,
+            self.gateway.send_reply,
+            clinic=config.clinic.name,
+        )
         self.scheduler: Scheduler | None = None
         self.dispatcher: Dispatcher | None = None
         self.fleet: Fleet | None = None
@@ -173,6 +184,12 @@ class Daemon:
 
     def _is_consent_keyword(self, text: str) -> bool:
         return self.consent.keyword(text) is not None
+
+    async def _on_inbound(self, inbound: Inbound) -> None:
+        """A committed text: an answer gets its follow-up or nudge, anything else the
+        after-hours auto-reply (a patient who answered a reminder is not told we are shut)."""
+        if not await self.replies.on_inbound(inbound):
+            await self.auto_reply.on_inbound(inbound)
 
     @property
     def store(self) -> Store:
@@ -243,7 +260,7 @@ class Daemon:
                     cfg.inbound.reassembly_timeout,
                     metrics=self.metrics,
                     clock=self._clock,
-                    on_inbound=self.auto_reply.on_inbound,
+                    on_inbound=self._on_inbound,
                 ),
                 "reassembly",
             )
@@ -276,7 +293,7 @@ class Daemon:
             device_poll_interval=self.settings.device_poll_interval,
             consent=self.consent,
             clock=self._clock,
-            on_inbound=self.auto_reply.on_inbound,
+            on_inbound=self._on_inbound,
         )
         stack.push_async_callback(fleet.stop)
         await fleet.start(cfg.modems)
@@ -307,6 +324,7 @@ class Daemon:
             fanout=integrations.fanout,
             on_outbox=integrations.dispatcher.notify,
             consent=self.consent.change_for,  # a STOP commits with its text
+            replies=self.reply_matcher.value,  # and an answer with its text
         )
         old = os.umask(0o077)  # the database and its -wal/-shm files: owner only
         try:

@@ -235,6 +235,22 @@ class Gateway:
         [result] = await self.store.add_messages([new])
         await dispatcher.enqueue_reply(self._queue_item(result.message, result.to_hash), modem)
 
+    async def send_reply(self, request: SendRequest, modem: str) -> None:
+        """The gateway's own answer to a patient's text (a reply's follow-up, a nudge):
+        through the opt-out gate, audited, from the modem the patient wrote to."""
+        dispatcher = self._dispatcher
+        if not self._accepting or dispatcher is None:
+            raise Unavailable("the gateway is not running")
+        new = prepare_message(
+            request, self._rules, now=self._clock(), api_key=None, references=self._references
+        )
+        blocked = await self._opted_out([new])
+        results = await self._suppress(await self.store.add_messages([new]), blocked)
+        [result] = results
+        await self.store.audit(INTERNAL_ACTOR, SEND_ACTION, {"ids": [new.id]}, subject=new.id)
+        if result.message.state is MessageState.QUEUED:
+            await dispatcher.enqueue_reply(self._queue_item(result.message, result.to_hash), modem)
+
     async def cancel(
         self, message_id: str, *, owner: str | None = None, actor: str = "api"
     ) -> Message:

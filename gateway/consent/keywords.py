@@ -9,12 +9,12 @@ patient's "stop texting" is not mistaken for a category nobody has.
 from __future__ import annotations
 
 import enum
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 from gateway.config import DEFAULT_CATEGORIES, ConsentConfig
+from gateway.core.folding import normalize
 
 STOP_WORDS: Final = (
     "STOP",
@@ -42,16 +42,6 @@ class KeywordAction(enum.StrEnum):
 class ConsentKeyword:
     action: KeywordAction
     category: str | None = None  # STOP/START <category>; None: every category
-
-
-def normalize(text: str) -> str:
-    """Case-folded, punctuation and symbols dropped, runs of space made one."""
-    kept = "".join(
-        " " if ch.isspace() else ch
-        for ch in text.casefold()
-        if ch.isspace() or unicodedata.category(ch)[0] not in "PSC"
-    )
-    return " ".join(kept.split())
 
 
 def _words(configured: Iterable[str], defaults: Iterable[str]) -> frozenset[str]:

@@ -7,7 +7,7 @@ point (``/v1``, the Twilio and Kannel shapes, the CLI) shares one rule set.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +30,8 @@ class SendRequest:
     request_report: bool = True
     category: str | None = None  # None: the API key's default category (else "care")
     field_prefix: str = ""  # "messages[3]." in a batch, so errors name the field
+    replies: Mapping[str, str] | None = None  # what the patient may answer -> its meaning
+    reply_window: float | None = None  # seconds; None: the default (72 h) when replies
 
 
 @dataclass(frozen=True, slots=True)

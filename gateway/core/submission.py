@@ -19,11 +19,12 @@ from drivers import pdu as pdu_codec
 from drivers.errors import DriverError
 from gateway.config import CARE, DEFAULT_CATEGORIES
 from gateway.core.numbers import normalize
+from gateway.core.replies import DEFAULT_REPLY_WINDOW, check_replies
 from gateway.core.routing import Router
 from gateway.core.service import SendRequest
 from gateway.errors import EmptyText, InvalidText, InvalidTime, TextTooLong, ValidationError
 from gateway.ids import new_id
-from gateway.store.base import ApiKey, NewMessage
+from gateway.store.base import ApiKey, ExpectedReplies, NewMessage
 
 CONCAT_REFERENCES: Final = 256  # 8-bit references, as handsets use: 153/67 chars a segment
 _ENCODING_NAMES: Final = {e: e.value for e in pdu_codec.Encoding}
@@ -74,6 +75,9 @@ def request_fingerprint(to: str, request: SendRequest) -> str:
         "request_report": request.request_report,
         "category": request.category,
     }
+    if request.replies is not None:  # only then: earlier fingerprints stay as they were
+        shape["replies"] = dict(request.replies)
+        shape["reply_window"] = request.reply_window
     blob = json.dumps(shape, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -131,6 +135,7 @@ def prepare_message(
         api_key_id=api_key.id if api_key is not None else None,
         request_hash=None if request.idempotency_key is None else request_fingerprint(to, request),
         category=category,
+        replies=_expected_replies(request),
     )
 
 
@@ -153,6 +158,14 @@ def national_language_for(to: str, rules: SubmissionRules, *, field: str) -> str
     return router.national_language(
         router.route_for(normalize(to, rules.default_country, field=field))
     )
+
+
+def _expected_replies(request: SendRequest) -> ExpectedReplies | None:
+    if request.replies is None:  # a window alone means nothing: no answer is awaited
+        return None
+    check_replies(request.replies, f"{request.field_prefix}replies")
+    window = DEFAULT_REPLY_WINDOW if request.reply_window is None else request.reply_window
+    return ExpectedReplies(dict(request.replies), window)
 
 
 def _category(request: SendRequest, rules: SubmissionRules, api_key: ApiKey | None) -> str:

@@ -14,6 +14,7 @@ from gateway.http.feature import Feature, Route
 from gateway.http.openapi_builders import (
     PAGE_PARAMS,
     STR,
+    STR_OR_NULL,
     TIME,
     TIME_OR_NULL,
     Schema,
@@ -89,6 +90,14 @@ def _schemas() -> dict[str, Schema]:
                 "parts": {"type": "integer", "minimum": 1},
                 "complete": {"type": "boolean"},
                 "conversation_id": STR,
+                "in_reply_to": {
+                    **STR_OR_NULL,
+                    "description": "the message whose expected replies this text answered",
+                },
+                "reply_value": {
+                    **STR_OR_NULL,
+                    "description": "the meaning it answered (a value of that message's replies)",
+                },
             }
         ),
         "InboundPage": page_schema("Inbound"),

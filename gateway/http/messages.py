@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.config import DEFAULT_CATEGORIES
 from gateway.core.numbers import international_pattern, normalize
+from gateway.core.replies import DEFAULT_REPLY_WINDOW, MAX_REPLIES, MAX_REPLY_CHARS
 from gateway.core.waiting import WaitReason
 from gateway.errors import NotFound, UnsupportedMediaType, ValidationError
 from gateway.http.context import API_KEY, CONTEXT, canceller, has_scope, reader
@@ -32,6 +33,7 @@ from gateway.http.openapi_builders import (
     waiting_schema,
 )
 from gateway.http.reads import MESSAGE_READ, record_read
+from gateway.http.reply_fields import MAX_REPLY_WINDOW, MIN_REPLY_WINDOW
 from gateway.http.resources import (
     batch_item_json,
     json_response,
@@ -276,9 +278,46 @@ def _send_fields(categories: Iterable[str]) -> Schema:
                 "this lacks answers 400 template_variable_missing, the field naming it "
                 "(variables.NAME)",
             },
+            "replies": _REPLIES,
+            "reply_window": _REPLY_WINDOW,
         },
         optional=(*(SEND_FIELDS - {"to", "body"}), "body", "template", "variables"),
     )
+
+
+_REPLIES: Final = {
+    "type": "object",
+    "maxProperties": MAX_REPLIES,
+    "propertyNames": {"minLength": 1, "maxLength": MAX_REPLY_CHARS, "pattern": r"\S"},
+    "additionalProperties": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_REPLY_CHARS,
+        "pattern": r"\S",
+    },
+    "description": f"at most {MAX_REPLIES} answers ({{}}: none; keys and meanings of 1 to "
+    f"{MAX_REPLY_CHARS} characters): "
+    'what the patient may answer -> its meaning, e.g. {"C": "confirmed", '
+    '"R": "reschedule"}. A text from the patient within reply_window matches when, '
+    "trimmed and case-folded, it is a key or a meaning (or its stem: confirm for "
+    "confirmed); the newest open message wins; STOP and the other consent keywords never "
+    "match. Keys a patient could not tell apart (C and c) answer 400",
+}
+_REPLY_WINDOW: Final = {
+    "type": "integer",
+    "minimum": MIN_REPLY_WINDOW,
+    "maximum": MAX_REPLY_WINDOW,
+    "default": int(DEFAULT_REPLY_WINDOW),
+    "description": "seconds after the message goes out during which an answer matches; "
+    "ignored without replies",
+}
+_REPLY: Final = {
+    "type": ["object", "null"],
+    "properties": {"value": STR, "inbound_id": STR, "received_at": TIME},
+    "required": ["value", "inbound_id", "received_at"],
+    "additionalProperties": False,
+    "description": "the patient's matched answer (GET /v1/inbound/{inbound_id} has the text)",
+}
 
 
 def _schemas(categories: Iterable[str]) -> dict[str, Schema]:
@@ -334,6 +373,9 @@ def _schemas(categories: Iterable[str]) -> dict[str, Schema]:
                 "request_report": {"type": "boolean"},
                 "tags": _TAGS,
                 "metadata": {"type": "object"},
+                "replies": {**_REPLIES, "type": ["object", "null"]},
+                "reply_window": INT_OR_NULL,
+                "reply": _REPLY,
                 "waiting": waiting_schema(
                     tuple(WaitReason),
                     "only in GET /v1/messages/{id}: why a queued message is not being sent, "
@@ -346,7 +388,7 @@ def _schemas(categories: Iterable[str]) -> dict[str, Schema]:
                     "`modem` names the modem that may take it soonest",
                 ),
             },
-            optional=("body", "waiting"),
+            optional=("body", "waiting", "replies", "reply_window", "reply"),
         ),
         "BatchItem": object_schema(
             {

@@ -69,7 +69,25 @@ def message_json(message: Message, *, with_body: bool) -> JsonObject:
     }
     if with_body:
         data["body"] = message.body
+        data |= replies_json(message)
     return data
+
+
+def replies_json(message: Message) -> JsonObject:
+    """What the message asked the patient to answer, and the answer it got (clinic text and
+    the patient's answer: only for keys that may read bodies)."""
+    expected, reply = message.replies, message.reply
+    return {
+        "replies": None if expected is None else dict(expected.replies),
+        "reply_window": None if expected is None else int(expected.window),
+        "reply": None
+        if reply is None
+        else {
+            "value": reply.value,
+            "inbound_id": reply.inbound_id,
+            "received_at": rfc3339(reply.received_at),
+        },
+    }
 
 
 def batch_item_json(result: AddResult) -> JsonObject:
@@ -118,6 +136,8 @@ def inbound_json(inbound: Inbound) -> JsonObject:
         "parts": inbound.parts,
         "complete": inbound.complete,
         "conversation_id": inbound.conversation_id,
+        "in_reply_to": inbound.in_reply_to,
+        "reply_value": inbound.reply_value,
     }
 
 

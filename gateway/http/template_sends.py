@@ -38,6 +38,8 @@ async def expand_object(obj: dict[str, Any], store: Store, prefix: str = "") -> 
     values = variables_of(variables, prefix)
     expanded["body"] = render(parse_template(template.body), values, prefix)
     expanded.setdefault("category", template.category)
+    if template.replies:  # the answers the template expects, unless the send names its own
+        expanded.setdefault("replies", dict(template.replies))
     return expanded
 
 

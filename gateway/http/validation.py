@@ -28,6 +28,7 @@ from gateway.errors import (
     UnknownField,
     ValidationError,
 )
+from gateway.http.reply_fields import REPLY_FIELDS, parse_replies, parse_reply_window
 from gateway.store.base import MessageState, Priority
 
 MAX_NUMBER_CHARS: Final = 64
@@ -60,6 +61,7 @@ SEND_FIELDS: Final = frozenset(
         "request_report",
         "category",
     }
+    | REPLY_FIELDS
 )
 BATCH_FIELDS: Final = frozenset({"messages"})
 PRIORITIES: Final = {p.name.lower(): p for p in Priority}
@@ -159,6 +161,8 @@ def parse_send(obj: object, prefix: str, *, header_key: str | None = None) -> Se
         else _optional_bool(report, prefix + "request_report", True),
         category=None if category is None else category_name(category, prefix + "category"),
         field_prefix=prefix,
+        replies=parse_replies(get("replies"), prefix),
+        reply_window=parse_reply_window(get("reply_window"), prefix),
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gateway.crypto import KeyRing
-from gateway.store.base import ConsentRule, Fanout, Store
+from gateway.store.base import ConsentRule, Fanout, ReplyRule, Store
 from gateway.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -24,11 +24,13 @@ def create_store(
     fanout: Fanout | None = None,
     on_outbox: Callable[[], None] | None = None,
     consent: ConsentRule | None = None,
+    replies: ReplyRule | None = None,
 ) -> Store:
     """A store for ``cfg``, not yet opened. ``fanout`` and ``on_outbox``: see
     :class:`~gateway.store.base.Fanout` (without one, no change writes outbox rows);
     ``consent``: see :data:`~gateway.store.base.ConsentRule` (without one, no inbound
-    text changes the opt-out list)."""
+    text changes the opt-out list); ``replies``: see :data:`~gateway.store.base.ReplyRule`
+    (without one, no text is matched to a message's expected replies)."""
     return SqliteStore(
         cfg.database,
         keyring,
@@ -36,4 +38,5 @@ def create_store(
         fanout=fanout,
         on_outbox=on_outbox,
         consent=consent,
+        replies=replies,
     )

@@ -79,6 +79,31 @@ class Scope(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ExpectedReplies:
+    """What a message asks the patient to answer (sealed at rest: clinic text)."""
+
+    replies: Mapping[str, str]  # what the patient may text -> its meaning
+    window: float  # seconds, from when the message went out
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer a message got: the meaning matched, and the text that carried it."""
+
+    value: str
+    inbound_id: str
+    received_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyNudge:
+    """An answer that matched nothing, within a window: the one nudge of that message."""
+
+    message_id: str
+    keys: tuple[str, ...]  # what the patient may answer, as the message declared it
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage:
     """A validated message ready to persist (the service fills every field)."""
 
@@ -99,6 +124,7 @@ class NewMessage:
     api_key_id: str | None = None
     request_hash: str | None = None  # fingerprint of the request, for idempotency conflicts
     category: str = "care"  # a configured category (gateway.config.CategoryConfig)
+    replies: ExpectedReplies | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +163,8 @@ class Message:
     segments: tuple[Segment, ...]
     api_key_id: str | None
     category: str = "care"
+    replies: ExpectedReplies | None = None
+    reply: Reply | None = None  # the patient's matched answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +245,8 @@ class Inbound:
     parts: int
     complete: bool  # False when released after the reassembly timeout with parts missing
     conversation_id: str
+    in_reply_to: str | None = None  # the message whose expected replies it matched
+    reply_value: str | None = None  # the meaning it matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +296,9 @@ class ConsentChange:
 # The change a text asks of the opt-out list (gateway.consent's rules), injected into the
 # store like the fan-out: pure and quick, as it runs inside the write transaction.
 ConsentRule = Callable[[str], ConsentChange | None]
+# The meaning a text answers among a message's expected replies, or None (gateway.core.
+# replies), injected the same way: the match commits with the text.
+ReplyRule = Callable[[str, Mapping[str, str]], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +389,7 @@ class Change:
     modem: str | None = None
     detail: Mapping[str, Any] | None = None  # a modem event's detail
     suppression: Suppression | None = None  # for ``consent.opted_out`` / ``consent.opted_in``
+    reply: Reply | None = None  # for ``reply.matched`` (with its ``message``)
 
 
 # A message reaching one of these states notifies with this kind: every outcome has
@@ -372,6 +406,7 @@ MESSAGE_CHANGES: Final = {
 INBOUND_RECEIVED: Final = "inbound.received"
 CONSENT_OPTED_OUT: Final = "consent.opted_out"
 CONSENT_OPTED_IN: Final = "consent.opted_in"
+REPLY_MATCHED: Final = "reply.matched"
 MODEM_CHANGES: Final = frozenset({"modem.up", "modem.down"})
 
 
@@ -579,7 +614,10 @@ class Store(Protocol):
     async def add_inbound(self, part: InboundPart) -> InboundResult:
         """Commit before the caller deletes the message from the modem (invariant 2).
         Idempotent on ``dedupe_key``. A text complete with this part notifies
-        ``inbound.received`` in the same transaction. With a :data:`ConsentRule`, the
+        ``inbound.received`` in the same transaction. With a :data:`ReplyRule`, the text
+        is matched to the newest open message from its sender whose expected replies it
+        answers (``in_reply_to``, ``reply_value``), ``reply.matched`` notified, in the
+        same transaction. With a :data:`ConsentRule`, the
         opt-out list change it names for that text is made in the same transaction too
         (``consent.opted_out`` / ``consent.opted_in`` notified with it; a crash keeps
         both or neither) and returned in ``consent``."""
@@ -618,6 +656,12 @@ class Store(Protocol):
         """Newest first, as :meth:`list_messages`. ``owner``: an API key id; only texts
         from numbers it had sent a message to before they came (the conversations it
         started); None: every text."""
+        ...
+
+    async def claim_reply_nudge(self, sender: str, at: float) -> ReplyNudge | None:
+        """The newest message awaiting an answer from ``sender`` at ``at`` (sent, in its
+        window, unanswered), claimed for its one nudge: committed before returning, so
+        it is returned once; None when there is none or it was nudged already."""
         ...
 
     async def claim_auto_reply(self, conversation_id: str, period_start: float, at: float) -> bool:

@@ -14,7 +14,7 @@ from gateway.store.sealing import aad
 # Every sealed column: table → (row id column, logical column names; stored as <name>_enc).
 SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "messages": ("id", ("recipient", "body", "metadata", "tags")),
-    "inbound": ("id", ("sender", "text")),
+    "inbound": ("id", ("sender", "text", "reply_value")),
     "inbound_parts": ("id", ("sender", "text")),
     "events": ("id", ("detail",)),
     "webhook_outbox": ("id", ("payload",)),
@@ -23,6 +23,7 @@ SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "compat_messages": ("ref", ("spec",)),
     "suppressions": ("id", ("number", "reason")),
     "templates": ("name", ("body", "replies")),
+    "expected_replies": ("message_id", ("replies", "value")),
 }
 CANARY = b"smsgw key canary"
 CANARY_AAD = aad("meta", "value", "canary")
@@ -73,6 +74,7 @@ def purge(conn: sqlite3.Connection, older_than: float) -> int:
     final = ", ".join(f"'{state.value}'" for state in sorted(PURGEABLE_STATES))
     doomed = f"SELECT id FROM messages WHERE state IN ({final}) AND updated_at < ?"  # noqa: S608
     conn.execute(f"DELETE FROM segments WHERE message_id IN ({doomed})", (older_than,))  # noqa: S608
+    conn.execute(f"DELETE FROM expected_replies WHERE message_id IN ({doomed})", (older_than,))  # noqa: S608
     deleted = conn.execute(f"DELETE FROM messages WHERE id IN ({doomed})", (older_than,)).rowcount  # noqa: S608
     deleted += conn.execute("DELETE FROM inbound WHERE received_at < ?", (older_than,)).rowcount
     conn.execute("DELETE FROM inbound_seen WHERE at < ?", (older_than,))

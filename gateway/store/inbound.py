@@ -22,6 +22,7 @@ from gateway.crypto import KeyRing
 from gateway.ids import new_id
 from gateway.store.base import Inbound, InboundPart, InboundResult, UndecodableInbound
 from gateway.store.events import insert_event
+from gateway.store.expected_replies import reply_value
 from gateway.store.sealing import aad
 
 MISSING_PART = "[…]"
@@ -30,6 +31,7 @@ _INBOUND_COLUMNS = (
     "id, modem, sender_enc, text_enc, encoding, received_at, sent_at, parts, complete, "
     "conversation_id"
 )
+_READ_COLUMNS = f"{_INBOUND_COLUMNS}, in_reply_to, reply_value_enc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +297,8 @@ def decode_inbound(keyring: KeyRing, row: Sequence[Any]) -> Inbound:
         parts=row[7],
         complete=bool(row[8]),
         conversation_id=row[9],
+        in_reply_to=row[10],
+        reply_value=reply_value(keyring, inbound_id, row[11]),
     )
 
 
@@ -333,7 +337,7 @@ def select_inbound(
             params.append(value)
     condition = f"WHERE {' AND '.join(where)}" if where else ""
     rows = conn.execute(
-        f"SELECT {_INBOUND_COLUMNS} FROM inbound {condition} ORDER BY id DESC LIMIT ?",  # noqa: S608
+        f"SELECT {_READ_COLUMNS} FROM inbound {condition} ORDER BY id DESC LIMIT ?",  # noqa: S608
         [*params, limit],
     ).fetchall()
     return [decode_inbound(keyring, row) for row in rows]

@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.crypto import KeyRing
 from gateway.errors import Conflict, IdempotencyConflict, NotCancellable, NotFound, StoreError
-from gateway.store import client_fields, quotas
+from gateway.store import client_fields, expected_replies, quotas
 from gateway.store.base import (
     AddResult,
     Message,
@@ -66,6 +66,7 @@ class PreparedMessages:
     keyed: list[tuple[int, str, str, bytes, str | None]]
     messages: list[Message]  # each message as it reads once committed
     to_hashes: list[bytes]  # keyed hash of each message's number, as stored
+    expected: list[tuple[Any, ...]]  # expected_replies rows of the messages declaring some
 
 
 _REQUEST_DOMAIN = "smsgw.request.v1\x00"  # keeps these hashes apart from number lookups
@@ -161,9 +162,11 @@ def prepare_messages(keyring: KeyRing, new: Sequence[NewMessage], now: float) ->
                 segments=_pending_segments(m.segment_count),
                 api_key_id=m.api_key_id,
                 category=m.category,
+                replies=m.replies,
             )
         )
-    return PreparedMessages(rows, segments, keyed, messages, to_hashes)
+    expected = expected_replies.prepare(keyring, new, to_hashes)
+    return PreparedMessages(rows, segments, keyed, messages, to_hashes, expected)
 
 
 def insert_messages(
@@ -209,6 +212,8 @@ def insert_messages(
     try:
         _insert_rows(conn, _INSERT_MESSAGES, _MESSAGE_VALUES, rows)
         _insert_rows(conn, _INSERT_SEGMENTS, _SEGMENT_VALUES, segments)
+        if batch.expected:
+            expected_replies.insert(conn, batch.expected, skipped)
     except sqlite3.IntegrityError as exc:
         raise StoreError(f"message could not be stored: {exc}") from exc
     made = zip(batch.messages, batch.to_hashes, strict=True)
@@ -342,7 +347,10 @@ def load_message(
         f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE message_id = ? ORDER BY seq",  # noqa: S608
         (message_id,),
     ).fetchall()
-    return decode_message(keyring, row, map(_segment, segments))
+    [message] = expected_replies.attach(
+        conn, keyring, [decode_message(keyring, row, map(_segment, segments))]
+    )
+    return message
 
 
 def load_messages(
@@ -359,7 +367,8 @@ def load_messages(
         ids,
     ):
         by_message[segment_row[0]].append(_segment(segment_row))
-    return [decode_message(keyring, row, by_message[row[0]]) for row in rows]
+    decoded = [decode_message(keyring, row, by_message[row[0]]) for row in rows]
+    return expected_replies.attach(conn, keyring, decoded)
 
 
 def select_messages(

@@ -327,6 +327,24 @@ _TEMPLATES: Final = (
         updated_at REAL NOT NULL
     )""",
 )
+# Expected replies (gateway.store.expected_replies): what a message asks the patient to
+# answer (sealed) and the answer it got; an inbound text names the message it answered.
+_EXPECTED_REPLIES: Final = (
+    """CREATE TABLE expected_replies (
+        message_id TEXT PRIMARY KEY,
+        recipient_hash BLOB NOT NULL,
+        replies_enc BLOB NOT NULL,
+        reply_window REAL NOT NULL,
+        value_enc BLOB,
+        inbound_id TEXT,
+        received_at REAL,
+        nudged_at REAL
+    ) WITHOUT ROWID""",
+    """CREATE INDEX expected_replies_open ON expected_replies (recipient_hash)
+        WHERE inbound_id IS NULL""",
+    "ALTER TABLE inbound ADD COLUMN in_reply_to TEXT",
+    "ALTER TABLE inbound ADD COLUMN reply_value_enc BLOB",
+)
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
@@ -341,6 +359,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("messages by key and time, for daily quotas", _statements(_KEY_QUOTA_INDEX)),
     ("tags and idempotency keys as keyed hashes, tags sealed", _statements(_CLIENT_FIELDS)),
     ("templates: named texts with variables, sealed", _statements(_TEMPLATES)),
+    ("expected replies, and the message an inbound text answered", _statements(_EXPECTED_REPLIES)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

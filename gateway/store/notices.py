@@ -22,10 +22,12 @@ from gateway.store.base import (
     INBOUND_RECEIVED,
     MESSAGE_CHANGES,
     MODEM_CHANGES,
+    REPLY_MATCHED,
     Change,
     Fanout,
     Inbound,
     MessageState,
+    Reply,
     Suppression,
 )
 from gateway.store.sealing import aad
@@ -56,6 +58,20 @@ class Notifier:
             return
         number_hash = self._keyring.lookup_hash(inbound.sender)
         self._write(Change(INBOUND_RECEIVED, time.time(), number_hash=number_hash, inbound=inbound))
+
+    def reply(self, message_id: str, reply: Reply) -> None:
+        """``reply.matched``: the message, as it reads with its answer, and the answer."""
+        if self._fanout is None or not self._fanout.wants(REPLY_MATCHED, {}):
+            return
+        message = messages.load_message(self._conn, self._keyring, message_id)
+        if message is None:
+            return
+        number_hash = self._keyring.lookup_hash(message.to)
+        self._write(
+            Change(
+                REPLY_MATCHED, time.time(), number_hash=number_hash, message=message, reply=reply
+            )
+        )
 
     def consent(self, kind: str, suppression: Suppression) -> None:
         """``consent.opted_out`` / ``consent.opted_in`` for one entry of the list."""

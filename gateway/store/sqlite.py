@@ -52,6 +52,7 @@ from gateway.store import (
     client_fields,
     compat,
     events,
+    expected_replies,
     housekeeping,
     inbound,
     messages,
@@ -86,6 +87,8 @@ from gateway.store.base import (
     QueueItem,
     RateMark,
     RecoveryReport,
+    ReplyNudge,
+    ReplyRule,
     ReportResult,
     Scope,
     SubscriptionRecord,
@@ -123,7 +126,9 @@ class SqliteStore:
 
     ``fanout`` decides which changes write outbox rows (None: none do);
     ``on_outbox`` is called on the event loop after a commit that wrote some;
-    ``consent`` names the opt-out list change an inbound text makes (None: none)."""
+    ``consent`` names the opt-out list change an inbound text makes (None: none);
+    ``replies`` the meaning a text answers among a message's expected replies (None:
+    texts are never matched)."""
 
     def __init__(
         self,
@@ -134,9 +139,11 @@ class SqliteStore:
         fanout: Fanout | None = None,
         on_outbox: Callable[[], None] | None = None,
         consent: ConsentRule | None = None,
+        replies: ReplyRule | None = None,
     ) -> None:
         self.path = path
         self._consent = consent
+        self._replies = replies
         self.keyring = keyring
         self.durable = durable
         self._fanout = fanout
@@ -512,14 +519,22 @@ class SqliteStore:
 
     async def add_inbound(self, part: InboundPart) -> InboundResult:
         prepared = inbound.prepare_part(self.keyring, part)
-        keyring, consent = self.keyring, self._consent
+        keyring, consent, rule = self.keyring, self._consent, self._replies
 
         def job(conn: sqlite3.Connection, notify: Notifier) -> InboundResult:
             result = inbound.add_part(conn, keyring, prepared)
             text = result.inbound
             if text is None:
                 return result
+            matched = None
+            if rule is not None:
+                matched = expected_replies.match(conn, keyring, text, prepared.sender_hash, rule)
+            if matched is not None:
+                text = matched[0]
+                result = replace(result, inbound=text)
             notify.inbound(text)
+            if matched is not None:
+                notify.reply(matched[1], matched[2])
             change = consent(text.text) if consent is not None else None
             if change is None:
                 return result
@@ -610,6 +625,12 @@ class SqliteStore:
             )
         )
         return _page(items, limit, lambda i: i.id)
+
+    async def claim_reply_nudge(self, sender: str, at: float) -> ReplyNudge | None:
+        sender_hash, keyring = self.number_hash(sender), self.keyring
+        return await self._write(
+            lambda conn: expected_replies.claim_nudge(conn, keyring, sender_hash, at)
+        )
 
     async def claim_auto_reply(self, conversation_id: str, period_start: float, at: float) -> bool:
         return await self._write(

@@ -459,6 +459,18 @@ def event_schemas() -> dict[str, Schema]:
         "conversation_id": STR,
         "received_at": TIME,
         "sent_at": TIME_OR_NULL,
+        "in_reply_to": {**nullable_str, "description": "the message whose replies it answered"},
+        "reply_value": {**nullable_str, "description": "the meaning it answered"},
+    }
+    reply: dict[str, Schema] = {
+        "message_id": {"type": "string", "description": "the message that declared replies"},
+        "value": {"type": "string", "description": "the meaning the patient's text answered"},
+        "inbound_id": STR,
+        "received_at": TIME,
+        "to": {"type": "string", "description": "E.164"},
+        "category": STR,
+        "tags": {"type": "array", "items": STR},
+        "metadata": {"type": "object"},
     }
     modem: dict[str, Schema] = {"modem": STR, "reason": nullable_str}
     consent: dict[str, Schema] = {
@@ -485,6 +497,7 @@ def event_schemas() -> dict[str, Schema]:
         "InboundEvent": envelope(["inbound.received"], inbound),
         "ModemEvent": envelope(["modem.down", "modem.up"], modem),
         "ConsentEvent": envelope(list(CONSENT_KINDS), consent),
+        "ReplyEvent": envelope(["reply.matched"], reply),
     }
 
 
@@ -508,6 +521,7 @@ def _webhooks() -> dict[str, Any]:
         "modem.down": "ModemEvent",
         "modem.up": "ModemEvent",
         **{kind: "ConsentEvent" for kind in CONSENT_KINDS},
+        "reply.matched": "ReplyEvent",
     }
     return {
         kind: {

@@ -27,6 +27,7 @@ from gateway.webhooks.events import (
     inbound_event,
     message_event,
     modem_event,
+    reply_event,
 )
 from gateway.webhooks.subscriptions import Registry, Subscription
 
@@ -41,6 +42,8 @@ CallbackBuilder = Callable[[WebhookEvent, dict[str, Any]], list[tuple[str, bytes
 
 def to_event(change: Change) -> WebhookEvent | None:
     kind = EventKind(change.kind)
+    if change.reply is not None and change.message is not None and change.number_hash is not None:
+        return reply_event(change.message, change.reply, change.number_hash, change.at)
     if change.message is not None and change.number_hash is not None:
         return message_event(kind, change.message, change.number_hash, change.at)
     if change.inbound is not None and change.number_hash is not None:

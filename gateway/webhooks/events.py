@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config import EventKind
-from gateway.store.base import Inbound, Message, Suppression
+from gateway.store.base import Inbound, Message, Reply, Suppression
 from gateway.timefmt import rfc3339
 
 
@@ -62,10 +62,28 @@ def inbound_event(inbound: Inbound, number_hash: bytes, at: float) -> WebhookEve
         "conversation_id": inbound.conversation_id,
         "received_at": rfc3339(inbound.received_at),
         "sent_at": rfc3339(inbound.sent_at),
+        "in_reply_to": inbound.in_reply_to,
+        "reply_value": inbound.reply_value,
     }
     return WebhookEvent(
         EventKind.INBOUND_RECEIVED, number_key(number_hash), inbound.id, at, data, inbound=inbound
     )
+
+
+def reply_event(message: Message, reply: Reply, number_hash: bytes, at: float) -> WebhookEvent:
+    """A patient's text answered the message's expected replies; after its inbound event."""
+    data = {
+        "message_id": message.id,
+        "value": reply.value,
+        "inbound_id": reply.inbound_id,
+        "received_at": rfc3339(reply.received_at),
+        "to": message.to,
+        "category": message.category,
+        "tags": list(message.tags),
+        "metadata": message.metadata,
+    }
+    # No ``message``: that is for compatibility callbacks, which an answer is not.
+    return WebhookEvent(EventKind.REPLY_MATCHED, number_key(number_hash), message.id, at, data)
 
 
 def consent_event(

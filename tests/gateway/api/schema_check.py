@@ -26,6 +26,7 @@ KNOWN_KEYWORDS = frozenset(
         "minItems",
         "maxItems",
         "maxProperties",
+        "propertyNames",
         "pattern",
         "format",
         "description",
@@ -115,9 +116,14 @@ def errors(
         for name in schema.get("required", []):
             if name not in value:
                 found.append(f"{at}: missing required {name!r}")
+        extra = schema.get("additionalProperties", True)
         for name, item in value.items():
+            if "propertyNames" in schema:
+                found += errors(document, schema["propertyNames"], name, f"{at}.<{name}>")
             if name in properties:
                 found += errors(document, properties[name], item, f"{at}.{name}")
-            elif schema.get("additionalProperties", True) is False:
+            elif extra is False:
                 found.append(f"{at}: unexpected property {name!r}")
+            elif isinstance(extra, dict):
+                found += errors(document, extra, item, f"{at}.{name}")
     return found

@@ -20,6 +20,7 @@ from gateway.config import (
     InboundConfig,
     ModemConfig,
     RateConfig,
+    RepliesConfig,
     RetryConfig,
     ServerConfig,
     StoreConfig,
@@ -154,6 +155,7 @@ class GatewayFactory:
         clock: Callable[[], float] | None = None,  # the daemon's wall clock (default: real)
         sim_options: dict[str, dict[str, Any]] | None = None,  # per modem, for the simulator
         numbers: dict[str, str] | None = None,  # per modem, its configured `number =`
+        replies: RepliesConfig | None = None,  # [replies]: follow-ups of expected replies
     ) -> Gateway:
         data = self.root / "data"
         data.mkdir(exist_ok=True)
@@ -187,6 +189,7 @@ class GatewayFactory:
             retry=RetryConfig(backoff_initial=0.05, backoff_max=0.2),
             inbound=InboundConfig(reassembly_timeout=600.0),
             webhooks=tuple(webhooks),
+            replies=replies or RepliesConfig(),
         )
         settings = RuntimeSettings(
             supervision=FAST_SUPERVISION,
