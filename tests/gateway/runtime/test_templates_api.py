@@ -227,3 +227,20 @@ async def test_a_missing_variable_is_named_and_nothing_is_sent(make_rig: RigFact
         assert (status, error["error"]["field"]) == (400, field), error
     _, page = await call(rig, admin, "GET", "/v1/messages")
     assert page["items"] == []
+
+
+async def test_a_templated_send_expects_the_templates_replies(make_rig: RigFactory) -> None:
+    rig = await make_rig(serve_http=True)
+    admin = await token(rig)
+    status, made = await call(rig, admin, "POST", "/v1/templates", json=REMINDER)
+    assert status == 201, made
+    send = {"to": PATIENT, "template": "reminder-es", "variables": VARIABLES}
+    status, sent = await call(rig, admin, "POST", "/v1/messages", json=send)
+    assert status == 202, sent
+    _, shown = await call(rig, admin, "GET", f"/v1/messages/{sent['id']}")
+    assert shown["replies"] == REMINDER["replies"]
+    own = {**send, "replies": {"Y": "confirmed"}}  # a send's own replies win
+    status, sent = await call(rig, admin, "POST", "/v1/messages", json=own)
+    assert status == 202, sent
+    _, shown = await call(rig, admin, "GET", f"/v1/messages/{sent['id']}")
+    assert shown["replies"] == {"Y": "confirmed"}
