@@ -32,7 +32,7 @@ from gateway.store.base import Scope
 
 ESTIMATE_PATH: Final = "/v1/messages/estimate"
 # category may come from a template's expansion; it does not change the cost.
-ESTIMATE_FIELDS: Final = frozenset({"body", "to", "category"})
+ESTIMATE_FIELDS: Final = frozenset({"body", "to", "category", "template", "variables"})
 
 
 class Estimator(Protocol):
@@ -67,10 +67,10 @@ def _text_field(obj: dict[str, Any], name: str, *, required: bool) -> str | None
 def feature(estimator: Estimator) -> Feature:
     async def post_estimate(request: web.Request) -> web.Response:
         obj = await read_json_object(request)
-        expanded = await expand_object(obj, request.app[CONTEXT].service.store)
-        for field in expanded:
+        for field in obj:  # what the client sent; the template adds what a send would take
             if field not in ESTIMATE_FIELDS:
                 raise ValidationError("unknown field", field=field[:64])
+        expanded = await expand_object(obj, request.app[CONTEXT].service.store)
         body = _text_field(expanded, "body", required=True) or ""
         measure = estimator.estimate(body, _text_field(expanded, "to", required=False))
         return json_response(estimate_json(measure))

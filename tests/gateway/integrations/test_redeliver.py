@@ -57,8 +57,16 @@ async def test_one_dead_delivery_is_sent_again_and_audited(
     assert ok.headers["Smsgw-Delivery"] == target["id"]
     assert json.loads(ok.body)["data"]["message_id"] in {first.id, second.id}
     assert len(await dead(gw, token, 1)) == 1  # the other stays dead
-    status, page = await call(gw, "GET", "/v1/webhooks/cfg_main/deliveries?state=delivered", token)
-    [delivered] = page["items"]
+
+    async def recorded() -> list[dict[str, Any]] | None:
+        # The receiver answers before the daemon records the attempt: wait on the record.
+        path = "/v1/webhooks/cfg_main/deliveries?state=delivered"
+        status, page = await call(gw, "GET", path, token)
+        assert status == 200, page
+        items: list[dict[str, Any]] = page["items"]
+        return items or None
+
+    [delivered] = await poll_until(recorded, "the redelivery recorded as delivered")
     assert delivered["id"] == target["id"]
     assert delivered["attempts"] == 1  # a fresh count, the dead attempt still listed
     assert [a["status"] for a in delivered["history"]] == [500, 200]
@@ -96,8 +104,13 @@ async def test_all_dead_deliveries_of_a_subscriber_or_since_a_time(
     status, body = await call(gw, "POST", REDELIVER, token, {"since": "2000-01-01T00:00:00Z"})
     assert (status, body) == (200, {"redelivered": 2})
     await subscriber.wait_ok(2)
-    status, page = await call(gw, "GET", "/v1/webhooks/cfg_main/deliveries?state=delivered", token)
-    assert len(page["items"]) == 2
+
+    async def both_recorded() -> bool:
+        path = "/v1/webhooks/cfg_main/deliveries?state=delivered"
+        _, page = await call(gw, "GET", path, token)
+        return len(page["items"]) == 2
+
+    await poll_until(both_recorded, "both redeliveries recorded as delivered")
     status, body = await call(gw, "POST", REDELIVER, token, {})
     assert (status, body) == (200, {"redelivered": 0})
 
