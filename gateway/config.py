@@ -877,7 +877,7 @@ class AutoReplyConfig:
 class ClinicConfig:
     """``[clinic]``: who the clinic is and when it is open, in its own time zone."""
 
-    name: str = "the clinic"  # named in default texts
+    name: str = "Your clinic"  # named in default texts, which begin with it
     timezone: str = "UTC"  # IANA name; required once anything depends on local time
     office_hours: tuple[tuple[DailyWindow, ...], ...] = ((),) * 7  # by date.weekday()
     holidays: frozenset[date] = frozenset()
@@ -906,7 +906,7 @@ def parse_categories(t: _Table) -> Mapping[str, CategoryConfig]:
 
 def parse_clinic(t: _Table, categories: Mapping[str, CategoryConfig]) -> ClinicConfig:
     t.allow("name", "timezone", "office_hours", "holidays", "auto_reply")
-    name = t.string("name", "the clinic").strip()
+    name = t.string("name", "Your clinic").strip()
     if not name:
         raise t.error("name", "must not be empty")
     zone = t.optional_string("timezone")

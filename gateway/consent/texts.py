@@ -5,8 +5,6 @@ from __future__ import annotations
 from gateway.config import ConsentConfig
 from gateway.consent.keywords import ConsentKeyword, KeywordAction
 
-# Until ``[clinic] name`` is read from the config, texts name the clinic this way.
-
 
 def confirmation_text(keyword: ConsentKeyword, config: ConsentConfig, clinic: str) -> str:
     """Placeholders are replaced, not ``str.format``-ed, so a brace a clinic writes in
