@@ -86,6 +86,18 @@ BOOT_MARKERS = frozenset({"RDY", "^SYSSTART"})
 USSD_CODE = re.compile(r"[0-9*#+]{1,64}")
 
 
+async def _delete_slot(session: Session, index: int) -> None:
+    """AT+CMGD in the selected memory; a slot already empty counts as deleted."""
+    try:
+        await session.run(f"AT+CMGD={index}", CommandPriority.READ)
+    except CmsError as exc:
+        if exc.number not in GONE_INDEX_CMS:
+            raise
+    except CmeError as exc:
+        if exc.number not in GONE_INDEX_CME:
+            raise
+
+
 def _port_present(path: str) -> bool:
     """One stat of the device path: cheap enough for the loop, no executor needed."""
     return os.path.exists(path)
@@ -267,14 +279,7 @@ class Modem:
             return False
         async with session.storage:
             await session.use_memory(location.memory)
-            try:
-                await session.run(f"AT+CMGD={location.index}", CommandPriority.READ)
-            except CmsError as exc:
-                if exc.number not in GONE_INDEX_CMS:
-                    raise
-            except CmeError as exc:
-                if exc.number not in GONE_INDEX_CME:
-                    raise
+            await _delete_slot(session, location.index)
             # Under the storage lock: a +CMTI for the freed slot is read after this.
             session.emitted.discard(location)
         return True
@@ -587,14 +592,7 @@ class Modem:
         """Free a slot holding an outgoing message another program left (we never store
         ours): nothing else would, and enough of them fill the storage that inbound texts
         need. Callers hold ``storage``, with ``memory`` selected."""
-        try:
-            await session.run(f"AT+CMGD={index}", CommandPriority.READ)
-        except CmsError as exc:
-            if exc.number not in GONE_INDEX_CMS:
-                raise
-        except CmeError as exc:
-            if exc.number not in GONE_INDEX_CME:
-                raise
+        await _delete_slot(session, index)
         self.stats.stored_outgoing_deleted += 1
         log.info("%s: deleted an outgoing message left in %s/%d", self.name, memory, index)
 
