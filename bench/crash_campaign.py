@@ -54,6 +54,7 @@ from bench.fleet_soak import (
     Books,
     Daemon,
     free_port,
+    segments_taken_twice,
     write_config,
 )
 from drivers.simulator import SimulatedModem
@@ -330,13 +331,7 @@ async def main(args: argparse.Namespace) -> int:
 
     by_id = {m["id"]: m for m in messages}
     lost = [i for i in books.accepted if i not in by_id]
-    taken: Counter[tuple[str, int, int]] = Counter()
-    for sim in sims.values():
-        for sent in sim.sent:
-            concat = sent.submit.concat
-            taken[(sent.submit.recipient, concat.reference if concat else -1,
-                   concat.sequence if concat else 1)] += 1  # fmt: skip
-    duplicates = sum(n - 1 for n in taken.values() if n > 1)
+    duplicates = segments_taken_twice(sims.values())
     stored = {i["text"] for i in inbound}
     current, keys_left = key_file_state(data)
     seen = sorted(campaign.revocation_seen)

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -70,6 +71,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def segments_taken_twice(sims: Iterable[SimulatedModem]) -> int:
+    """Segments the modems took more than once, keyed by number and concat reference:
+    each text goes to a number of its own, so a repeat is a segment sent twice."""
+    taken: Counter[tuple[str, int, int]] = Counter()
+    for sim in sims:
+        for sent in sim.sent:
+            concat = sent.submit.concat
+            taken[(sent.submit.recipient, concat.reference if concat else -1,
+                   concat.sequence if concat else 1)] += 1  # fmt: skip
+    return sum(n - 1 for n in taken.values() if n > 1)
 
 
 def write_config(root: Path, port: int, sims: dict[str, SimulatedModem]) -> Path:
@@ -284,14 +297,7 @@ async def main(args: argparse.Namespace) -> int:
 
     by_id = {m["id"]: m for m in messages}
     lost = [i for i in books.accepted if i not in by_id]
-    segments_taken: Counter[tuple[str, int, int]] = Counter()
-    for sim in sims.values():
-        for sent in sim.sent:
-            concat = sent.submit.concat
-            key = (sent.submit.recipient, concat.reference if concat else -1,
-                   concat.sequence if concat else 1)  # fmt: skip
-            segments_taken[key] += 1
-    duplicates = sum(n - 1 for n in segments_taken.values() if n > 1)
+    duplicates = segments_taken_twice(sims.values())
     stored = {i["text"] for i in inbound}
     waits = []
     for m in messages:
