@@ -154,16 +154,9 @@ class Gateway:
                 self._metrics.suppressed_send("intake")
             prefix = requests[blocked.index(True)].field_prefix
             raise OptedOut(OPTED_OUT_TEXT, field=f"{prefix}to")
-        results = await self.store.add_messages(new)
+        actor = api_key.id if api_key is not None else INTERNAL_ACTOR
+        results = await self.store.add_messages(new, audited_by=(actor, SEND_ACTION))
         results = await self._suppress(results, blocked)
-        sent = [r.message.id for r in results if r.created]  # a repeat is not a second send
-        if sent:
-            await self.store.audit(
-                api_key.id if api_key is not None else INTERNAL_ACTOR,
-                SEND_ACTION,
-                {"ids": sent},
-                subject=sent[0] if len(requests) == 1 else None,
-            )
         await dispatcher.enqueue_many(
             [
                 self._queue_item(r.message, r.to_hash)

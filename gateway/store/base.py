@@ -507,8 +507,13 @@ class Store(Protocol):
         ...
 
     # messages ------------------------------------------------------------
-    async def add_messages(self, messages: Sequence[NewMessage]) -> list[AddResult]:
+    async def add_messages(
+        self, messages: Sequence[NewMessage], *, audited_by: tuple[str, str] | None = None
+    ) -> list[AddResult]:
         """Commit (durably, group-committed) before returning: invariant 1.
+
+        ``audited_by`` (actor, action): one audit entry naming the messages created, in
+        the same transaction, so no send is kept without its record (or the reverse).
 
         All or nothing. A message whose (API key, idempotency key) exists returns the
         earlier message with ``created=False``; the same key with another request

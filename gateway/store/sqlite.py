@@ -381,12 +381,25 @@ class SqliteStore:
 
     # -- messages ------------------------------------------------------------------
 
-    async def add_messages(self, new: Sequence[NewMessage]) -> list[AddResult]:
+    async def add_messages(
+        self, new: Sequence[NewMessage], *, audited_by: tuple[str, str] | None = None
+    ) -> list[AddResult]:
         if not new:
             return []
-        batch = messages.prepare_messages(self.keyring, new, time.time())
+        at = time.time()
+        batch = messages.prepare_messages(self.keyring, new, at)
         keyring = self.keyring
-        return await self._write(lambda conn: messages.insert_messages(conn, keyring, batch))
+
+        def job(conn: sqlite3.Connection) -> list[AddResult]:
+            results = messages.insert_messages(conn, keyring, batch)
+            created = [r.message.id for r in results if r.created]  # a repeat is no send
+            if audited_by is not None and created:
+                actor, action = audited_by
+                subject = created[0] if len(new) == 1 else None
+                audit.insert(conn, keyring, at, actor, action, subject, {"ids": created})
+            return results
+
+        return await self._write(job)
 
     async def get_message(self, message_id: str, *, owner: str | None = None) -> Message | None:
         keyring = self.keyring
