@@ -423,9 +423,14 @@ async def store_health_loop(store: Store, interval: float) -> None:
 
 
 async def serve(
-    config: Config, *, stop: asyncio.Event | None = None, daemon: Daemon | None = None
+    config: Config,
+    *,
+    stop: asyncio.Event | None = None,
+    daemon: Daemon | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> int:
-    """Run the daemon until SIGTERM/SIGINT (or ``stop``); returns the exit code."""
+    """Run the daemon until SIGTERM/SIGINT (or ``stop``); returns the exit code.
+    ``on_started``: called once the API listens (the demo prints its commands then)."""
     loop = asyncio.get_running_loop()
     stop_event = stop or asyncio.Event()
     handled: list[signal.Signals] = []
@@ -439,6 +444,8 @@ async def serve(
         log.info(
             "smsgw running: %d modem(s), API at %s", len(daemon.handles), daemon.api_url or "-"
         )
+        if on_started is not None:
+            on_started()
         await stop_event.wait()
         log.info("stopping")
     finally:
@@ -462,7 +469,12 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
 
 
-def run(config: Config, *, devices: ModemDevices | None = None) -> int:
+def run(
+    config: Config,
+    *,
+    devices: ModemDevices | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> int:
     """Entry point for ``smsgw run``: a fresh event loop, until a signal stops it.
 
     ``devices``: started before the daemon and stopped after it (the command line's
@@ -471,11 +483,13 @@ def run(config: Config, *, devices: ModemDevices | None = None) -> int:
     os.umask(0o077)  # everything the daemon creates holds or may hold PHI
     tune_gc()
     # A GatewayError reaches the CLI: one line, an exit code.
-    return asyncio.run(_serve_with(config, devices))
+    return asyncio.run(_serve_with(config, devices, on_started))
 
 
-async def _serve_with(config: Config, devices: ModemDevices | None) -> int:
+async def _serve_with(
+    config: Config, devices: ModemDevices | None, on_started: Callable[[], None] | None
+) -> int:
     if devices is None:
-        return await serve(config)
+        return await serve(config, on_started=on_started)
     async with devices(config) as with_devices:
-        return await serve(with_devices)
+        return await serve(with_devices, on_started=on_started)

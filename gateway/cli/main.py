@@ -532,7 +532,7 @@ def _with_log_format(config: Config, fmt: str | None) -> Config:
     return dataclasses.replace(config, logging=dataclasses.replace(config.logging, format=fmt))
 
 
-def run_daemon(config: Config) -> int:
+def run_daemon(config: Config, on_started: Callable[[], None] | None = None) -> int:
     """Hand over to ``gateway.daemon.run`` with logging set up from the config, and the
     built-in simulators its simulated modems need (gateway.cli.simulators)."""
     setup_logging(config.logging.level, config.logging.format)
@@ -544,9 +544,9 @@ def run_daemon(config: Config) -> int:
         raise GatewayError("this installation has no daemon (gateway.daemon is missing)") from None
     if _simulates(config):  # the simulator is loaded only when a modem is simulated
         simulators = importlib.import_module("gateway.cli.simulators")
-        result: Any = daemon.run(config, devices=simulators.simulated_modems)
+        result: Any = daemon.run(config, devices=simulators.simulated_modems, on_started=on_started)
     else:
-        result = daemon.run(config)
+        result = daemon.run(config, on_started=on_started)
     if inspect.isawaitable(result):
         result = asyncio.run(_await(result))
     return int(result) if isinstance(result, int) else EXIT_OK
@@ -581,9 +581,13 @@ def _demo(args: argparse.Namespace) -> int:
         out.write(f"initialised demo data in {config.store.data_dir}\n")
     token = asyncio.run(cli_admin.demo_key(config.store))
     option = "" if path == DEMO_CONFIG else f" --config {shlex.quote(str(path.resolve()))}"
-    out.write(demo_banner(config, token, smsgw_command(), option))
-    out.flush()
-    return run_daemon(config)
+    banner = demo_banner(config, token, smsgw_command(), option)
+
+    def show_banner() -> None:  # once the API listens: its commands work when printed
+        out.write(banner)
+        out.flush()
+
+    return run_daemon(config, on_started=show_banner)
 
 
 def _client(args: argparse.Namespace) -> cli_client.ApiClient:

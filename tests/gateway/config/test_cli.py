@@ -11,7 +11,7 @@ import socket
 import stat
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,8 +280,10 @@ def test_demo_initialises_once_and_reuses_its_key(
     config.write_text((REPO / "config" / "demo.toml").read_text())
     ran: list[Config] = []
 
-    def fake_run(cfg: Config) -> int:
+    def fake_run(cfg: Config, on_started: Callable[[], None] | None = None) -> int:
         ran.append(cfg)
+        if on_started is not None:
+            on_started()  # as the daemon does once its API listens
         return 0
 
     monkeypatch.setattr(cli, "run_daemon", fake_run)
@@ -320,7 +322,7 @@ def test_run_hands_the_config_to_the_daemon(
 
     class FakeDaemon:
         @staticmethod
-        def run(cfg: Config, *, devices: Any = None) -> int:
+        def run(cfg: Config, *, devices: Any = None, on_started: Any = None) -> int:
             seen.append(cfg)
             devices_seen.append(devices)
             return 7
