@@ -5,8 +5,10 @@ logger sees them; that is the mechanism. ``PhoneNumberFilter`` is the backstop:
 on the handler, it rewrites anything in a record's text arguments, extras and
 traceback that looks like a phone number, in case one slipped through. Numeric
 arguments are counts, sizes and codes (we never hold a phone number as an int),
-so they are left alone. It cannot recognise a message body, which is why the
-helpers in ``gateway.redact`` come first.
+so they are left alone, and so is a figure in text that its context names one (a
+unit or counted noun after it, a quantity's name before it, a decimal point). It
+cannot recognise a message body, which is why the helpers in ``gateway.redact`` come
+first.
 
 The text log is one record per line: a request path, a modem's reply or an
 exception message is attacker-influenced, so control characters are escaped
@@ -53,8 +55,46 @@ _ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 TRACEBACK_INDENT: Final = "    "
 
 
+# A bare run of digits (no "+", no separators) reads as a figure, not a number, when a
+# unit or a counted noun follows it, a word naming a quantity precedes it, or it is one
+# side of a decimal: ``1000000 message(s)``, ``104857600 bytes``, ``count=2500000``,
+# ``1733250000.25``. Anything else (``to=15551234567``, ``sent to 5551234``) is masked.
+_UNIT_AFTER: Final = re.compile(
+    r" ?(?:%|[KMGT]i?B\b|B\b|bytes?\b|[mun]s\b|µs\b|s\b|secs?\b|seconds?\b|minutes?\b"
+    r"|hours?\b|days?\b|/s\b|(?:messages?|records?|rows?|segments?|items?|entries|entry"
+    r"|times?|pages?|attempts?|requests?|parts?|texts?|events?|reports?|retries|tries)"
+    r"(?:\(s\))?(?!\w))"
+)
+_QUANTITY_BEFORE: Final = re.compile(
+    r"(?:^|[^\w])(?:count|total|size|bytes|rows|rss|seq|limit|length|len|took|elapsed"
+    r"|duration|pid|port|offset|version|queued|depth|n)[ =:]{1,2}$",
+    re.IGNORECASE,
+)
+_BEFORE_WINDOW: Final = 12  # characters looked at before a run for a quantity's name
+
+
 def mask_phone_numbers(text: str) -> str:
-    return PHONE_RE.sub(lambda m: redact_number(m.group(0)), text)
+    return PHONE_RE.sub(lambda m: _masked_match(m, text), text)
+
+
+def _masked_match(match: re.Match[str], text: str) -> str:
+    found = match.group(0)
+    if found.isdigit() and _is_figure(text, match.start(), match.end()):
+        return found
+    return redact_number(found)
+
+
+def _is_figure(text: str, start: int, end: int) -> bool:
+    """Whether a bare digit run at ``text[start:end]`` reads as a count, size, duration
+    or timestamp rather than a phone number."""
+    after = text[end : end + 2]
+    if after[:1] == "." and after[1:].isdigit():
+        return True  # 1733250000.25: a time or a duration
+    if start >= 2 and text[start - 1] == "." and text[start - 2].isdigit():
+        return True  # the fraction of one
+    if _UNIT_AFTER.match(text, end):
+        return True
+    return _QUANTITY_BEFORE.search(text[max(0, start - _BEFORE_WINDOW) : start]) is not None
 
 
 def escape_controls(text: str) -> str:
@@ -110,12 +150,18 @@ class PhoneNumberFilter(logging.Filter):
         record.args = None
         for key, value in list(vars(record).items()):
             if key not in _STANDARD_ATTRS and isinstance(value, str):
-                setattr(record, key, mask_phone_numbers(value))
+                setattr(record, key, _masked_extra(key, value))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = mask_phone_numbers(record.exc_text)
         return True
+
+
+def _masked_extra(key: str, value: str) -> str:
+    """An extra is masked as it is written, ``key=value``: its name is its context."""
+    head = f"{key}="
+    return mask_phone_numbers(head + value)[len(head) :]
 
 
 def _drop_request_content(record: logging.LogRecord) -> None:

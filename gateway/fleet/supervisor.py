@@ -61,12 +61,15 @@ MISSED_HEALTH_POLL: Final = Classified(
 WELL_SIM: Final = frozenset({"ready", "unknown"})  # "unknown": the firmware lacks AT+CPIN?
 RESET_EVENT: Final = "modem.reset"
 HEALTH_TIMEOUT: Final = "health_timeout"  # the poll's own bound ended it, not the driver's
+RESET_TIMEOUT: Final = "reset_timeout"  # a technician's reset ran past its bound
 
 
-def _failure(exc: DriverError | TimeoutError, deadline: float) -> str:
-    """A poll's failure for the log: its stable code and class, and its text (a bare
-    TimeoutError has none, so the bound it hit is named instead)."""
-    code = exc.code if isinstance(exc, DriverError) else HEALTH_TIMEOUT
+def _failure(
+    exc: DriverError | TimeoutError, deadline: float, timeout_code: str = HEALTH_TIMEOUT
+) -> str:
+    """A poll's, probe's or reset's failure for the log: its stable code and class, and
+    its text (a bare TimeoutError has none, so the bound it hit is named instead)."""
+    code = exc.code if isinstance(exc, DriverError) else timeout_code
     text = str(exc) or f"no answer within {deadline:g} s"
     return f"{code} ({type(exc).__name__}: {text})"
 
@@ -297,7 +300,11 @@ class ModemSupervisor:
             async with asyncio.timeout(self.settings.health_deadline):
                 health = await handle.modem.health()
         except (DriverError, TimeoutError) as exc:
-            log.info("probe of modem %s failed: %s", self.name, exc)
+            log.info(
+                "probe of modem %s failed: %s",
+                self.name,
+                _failure(exc, self.settings.health_deadline),
+            )
             return False
         handle.health = health
         handle.seen(self._clock())
@@ -319,7 +326,11 @@ class ModemSupervisor:
             async with asyncio.timeout(self.settings.reset_deadline):
                 await self.handle.modem.reset()
         except (DriverError, TimeoutError) as exc:
-            log.warning("reset of modem %s failed: %s", self.name, exc)
+            log.warning(
+                "reset of modem %s failed: %s",
+                self.name,
+                _failure(exc, self.settings.reset_deadline, RESET_TIMEOUT),
+            )
         with contextlib.suppress(Exception):
             await self._store.add_event(RESET_EVENT, self.name, {"by": "api"})
 

@@ -86,3 +86,32 @@ def test_a_number_in_a_string_argument_is_still_masked(captured: io.StringIO) ->
     out = captured.getvalue()
     assert "5551234" not in out.replace("1234567 tries", ""), out
     assert "1234567 tries" in out, out
+
+
+def test_counts_sizes_and_times_in_text_are_not_masked(captured: io.StringIO) -> None:
+    """A figure already in the text (a message formatted by the caller, an exception's
+    text, an extra) is a count, size, duration or timestamp unless it reads as a number."""
+    logging.getLogger("t").info(
+        "queue rebuilt: 1000000 message(s) in 1234567 ms; db 104857600 bytes at "
+        "1733250000.25; count=2500000; took 9876543 us",
+        extra={"rows": "3000000"},
+    )
+    out = captured.getvalue()
+    for kept in (
+        "1000000 message(s)",
+        "1234567 ms",
+        "104857600 bytes",
+        "1733250000.25",
+        "count=2500000",
+        "9876543 us",
+        "rows=3000000",
+    ):
+        assert kept in out, (kept, out)
+    assert "•" not in out, out
+
+
+def test_a_bare_number_in_text_is_still_masked(captured: io.StringIO) -> None:
+    logging.getLogger("t").info("sent to 15551234567 via 5551234 (to=4915112345678)")
+    out = captured.getvalue()
+    for digits in ("15551234567", "5551234", "4915112345678"):
+        assert digits not in out, out
