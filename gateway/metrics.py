@@ -474,8 +474,8 @@ class QueueView:
 
 async def _oldest_due_age(store: Store, now: float) -> float:
     """Seconds the longest-waiting due message has waited past its send time (0 if none)."""
-    due = [item.send_at for item in await store.queued() if item.send_at <= now]
-    return max(0.0, now - min(due)) if due else 0.0
+    oldest = await store.oldest_due(now)
+    return 0.0 if oldest is None else max(0.0, now - oldest)
 
 
 # -- the scrape-time collector --------------------------------------------------

@@ -72,7 +72,7 @@ from gateway.store.base import ApiKey, MessageFilter, MessageState, Scope, Segme
 JSON_MEDIA_TYPE: Final = "application/json"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 LIST_PARAMS: Final = frozenset(
-    {"state", "to", "tag", "category", "since", "until", "limit", "cursor"}
+    {"state", "to", "tag", "category", "modem", "since", "until", "limit", "cursor"}
 )
 MESSAGES_PATH: Final = "/v1/messages"
 BATCH_PATH: Final = "/v1/messages/batch"
@@ -156,6 +156,7 @@ async def list_messages(request: web.Request) -> web.Response:
         state=message_state(params.get("state")),
         to=None if to is None else normalize(to, context.default_country, field="to"),
         tag=params.get("tag"),
+        modem=params.get("modem"),
         category=None
         if "category" not in params
         else category_name(params["category"], "category"),
@@ -468,6 +469,12 @@ def _paths() -> dict[str, Any]:
                         ),
                         param("tag", "query", STR, "only messages carrying this tag"),
                         param("category", "query", _CATEGORY, "only messages of this category"),
+                        param(
+                            "modem",
+                            "query",
+                            STR,
+                            "only messages a modem took (its configured name)",
+                        ),
                         param("since", "query", TIME, "created at or after (RFC 3339)"),
                         param("until", "query", TIME, "created before (RFC 3339)"),
                         *PAGE_PARAMS,

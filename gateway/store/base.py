@@ -368,6 +368,7 @@ class MessageFilter:
     until: float | None = None
     owner: str | None = None  # an API key id: only the messages it sent; None: every client's
     category: str | None = None
+    modem: str | None = None  # the modem that took (or last tried) the message
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,6 +548,11 @@ class Store(Protocol):
 
     async def queued(self) -> list[QueueItem]:
         """Every message in state `queued`, for the scheduler at start."""
+        ...
+
+    async def oldest_due(self, now: float) -> float | None:
+        """The earliest send time of the queued messages due at ``now``; None when none is.
+        An index lookup, for the metrics (not a scan of the queue)."""
         ...
 
     async def segment_sending(

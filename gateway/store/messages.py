@@ -54,6 +54,7 @@ MESSAGE_COLUMNS = (
     "last_error_code, last_error_text, sent_at, delivered_at, api_key_id, category"
 )
 _SEGMENT_COLUMNS = "message_id, seq, state, modem, reference, sent_at, report_status"
+TAG_KEY_CHARS = 16  # hex digits of a tag hash that ``message_tags`` keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,10 +381,33 @@ def select_messages(
     limit: int,
 ) -> list[Message]:
     """Newest first; ``before_id`` continues after the last id of the previous page."""
+    sql, params = message_query(keyring, flt, to_hash, before_id)
+    return load_messages(conn, keyring, conn.execute(sql, [*params, limit]).fetchall())
+
+
+def message_query(
+    keyring: KeyRing, flt: MessageFilter, to_hash: bytes | None, before_id: str | None
+) -> tuple[str, list[Any]]:
+    """The list's SQL and its parameters, but for the last one, the limit.
+
+    Every filter has an index ending in ``id`` (migration "reads at scale"), so a page is
+    read in order and the scan stops at ``limit`` rows. A tag drives the query from its
+    own table (``message_tags``, by the tag hash's first 16 hex digits), its rows in id
+    order; the exact hash is checked on each message found."""
     where: list[str] = []
     params: list[Any] = []
+    source = "messages"
+    order = "id"
+    if flt.tag is not None:
+        hashed = client_fields.tag_hash(keyring, flt.tag)
+        source = "message_tags CROSS JOIN messages ON messages.id = message_tags.message_id"
+        order = "message_tags.message_id"
+        where.append("message_tags.tag_key = ?")
+        params.append(hashed[:TAG_KEY_CHARS])
+        where.append("EXISTS (SELECT 1 FROM json_each(messages.tag_hashes) WHERE value = ?)")
+        params.append(hashed)
     if before_id is not None:
-        where.append("id < ?")
+        where.append(f"{order} < ?")
         params.append(before_id)
     if flt.owner is not None:
         where.append("api_key_id = ?")
@@ -397,9 +421,9 @@ def select_messages(
     if flt.category is not None:
         where.append("category = ?")
         params.append(flt.category)
-    if flt.tag is not None:
-        where.append("EXISTS (SELECT 1 FROM json_each(messages.tag_hashes) WHERE value = ?)")
-        params.append(client_fields.tag_hash(keyring, flt.tag))
+    if flt.modem is not None:
+        where.append("modem = ?")
+        params.append(flt.modem)
     if flt.since is not None:
         where.append("created_at >= ?")
         params.append(flt.since)
@@ -407,11 +431,8 @@ def select_messages(
         where.append("created_at < ?")
         params.append(flt.until)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    rows = conn.execute(
-        f"SELECT {MESSAGE_COLUMNS} FROM messages {clause} ORDER BY id DESC LIMIT ?",  # noqa: S608
-        [*params, limit],
-    ).fetchall()
-    return load_messages(conn, keyring, rows)
+    sql = f"SELECT {MESSAGE_COLUMNS} FROM {source} {clause} ORDER BY {order} DESC LIMIT ?"  # noqa: S608
+    return sql, params
 
 
 def select_queued(conn: sqlite3.Connection) -> list[QueueItem]:
@@ -422,6 +443,15 @@ def select_queued(conn: sqlite3.Connection) -> list[QueueItem]:
             "FROM messages WHERE state = 'queued' ORDER BY id"
         )
     ]
+
+
+def oldest_due(conn: sqlite3.Connection, now: float) -> float | None:
+    """The earliest send time of the queued messages due at ``now``: the head of the
+    partial index ``messages_due``."""
+    row = conn.execute(
+        "SELECT min(send_at) FROM messages WHERE state = 'queued' AND send_at <= ?", (now,)
+    ).fetchone()
+    return None if row[0] is None else float(row[0])
 
 
 # -- state machine (write jobs) ------------------------------------------------------

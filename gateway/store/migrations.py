@@ -345,6 +345,76 @@ _EXPECTED_REPLIES: Final = (
     "ALTER TABLE inbound ADD COLUMN in_reply_to TEXT",
     "ALTER TABLE inbound ADD COLUMN reply_value_enc BLOB",
 )
+# Reads at a million rows (gateway.store.messages.select_messages): each filter of the
+# message list has an index that ends in the id the list is ordered by, so a page is read
+# in order instead of a million ids sorted. Tags get a table of their own (the first 16
+# hex digits of each tag hash, a message's rows kept by triggers). ``message_counts``
+# holds the counts by state, priority and modem ('' for none), kept by triggers as rows
+# change, so the metrics read a few dozen rows rather than count the table; the oldest
+# due message is the head of a partial index of the queued ones.
+_UNCOUNT: Final = (
+    "UPDATE message_counts SET n = n - 1 "
+    "WHERE state = old.state AND priority = old.priority AND modem = coalesce(old.modem, '');"
+)
+_COUNT: Final = (
+    "INSERT INTO message_counts (state, priority, modem, n) "
+    "VALUES (new.state, new.priority, coalesce(new.modem, ''), 1) "
+    "ON CONFLICT (state, priority, modem) DO UPDATE SET n = n + 1;"
+)
+_TAG_ROWS: Final = "SELECT substr(value, 1, 16), {0}.id FROM json_each({0}.tag_hashes)"
+_UNTAG: Final = (
+    "DELETE FROM message_tags WHERE message_id = old.id "
+    "AND tag_key IN (SELECT substr(value, 1, 16) FROM json_each(old.tag_hashes));"
+)
+_READS_AT_SCALE: Final = (
+    "DROP INDEX messages_state",
+    "CREATE INDEX messages_state ON messages (state, id)",
+    "CREATE INDEX messages_owner ON messages (api_key_id, id)",
+    "CREATE INDEX messages_modem ON messages (modem, id) WHERE modem IS NOT NULL",
+    "CREATE INDEX messages_due ON messages (send_at) WHERE state = 'queued'",
+    """CREATE TABLE message_tags (
+        tag_key TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        PRIMARY KEY (tag_key, message_id)
+    ) WITHOUT ROWID""",
+    """INSERT OR IGNORE INTO message_tags (tag_key, message_id)
+        SELECT substr(tag.value, 1, 16), messages.id FROM messages, json_each(messages.tag_hashes)
+        AS tag WHERE messages.tag_hashes IS NOT NULL""",
+    f"""CREATE TRIGGER message_tags_insert AFTER INSERT ON messages
+        WHEN new.tag_hashes IS NOT NULL BEGIN
+        INSERT OR IGNORE INTO message_tags (tag_key, message_id) {_TAG_ROWS.format("new")};
+    END""",
+    f"""CREATE TRIGGER message_tags_update AFTER UPDATE OF tag_hashes ON messages
+        WHEN old.tag_hashes IS NOT new.tag_hashes BEGIN
+        {_UNTAG}
+        INSERT OR IGNORE INTO message_tags (tag_key, message_id) {_TAG_ROWS.format("new")};
+    END""",
+    f"""CREATE TRIGGER message_tags_delete AFTER DELETE ON messages
+        WHEN old.tag_hashes IS NOT NULL BEGIN
+        {_UNTAG}
+    END""",
+    """CREATE TABLE message_counts (
+        state TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        modem TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (state, priority, modem)
+    ) WITHOUT ROWID""",
+    """INSERT INTO message_counts (state, priority, modem, n)
+        SELECT state, priority, coalesce(modem, ''), count(*) FROM messages GROUP BY 1, 2, 3""",
+    f"""CREATE TRIGGER message_counts_insert AFTER INSERT ON messages BEGIN
+        {_COUNT}
+    END""",
+    f"""CREATE TRIGGER message_counts_update AFTER UPDATE OF state, priority, modem ON messages
+        WHEN old.state IS NOT new.state OR old.priority IS NOT new.priority
+            OR old.modem IS NOT new.modem BEGIN
+        {_UNCOUNT}
+        {_COUNT}
+    END""",
+    f"""CREATE TRIGGER message_counts_delete AFTER DELETE ON messages BEGIN
+        {_UNCOUNT}
+    END""",
+)
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
@@ -360,6 +430,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("tags and idempotency keys as keyed hashes, tags sealed", _statements(_CLIENT_FIELDS)),
     ("templates: named texts with variables, sealed", _statements(_TEMPLATES)),
     ("expected replies, and the message an inbound text answered", _statements(_EXPECTED_REPLIES)),
+    ("reads at scale: list indexes by id, tags table, counts kept", _statements(_READS_AT_SCALE)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -443,6 +443,9 @@ class SqliteStore:
     async def queued(self) -> list[QueueItem]:
         return await self._read(messages.select_queued)
 
+    async def oldest_due(self, now: float) -> float | None:
+        return await self._read(lambda conn: messages.oldest_due(conn, now))
+
     async def segment_sending(
         self, message_id: str, seq: int, modem: str, *, rate: RateMark | None = None
     ) -> None:

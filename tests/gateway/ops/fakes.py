@@ -92,6 +92,10 @@ class FakeStore:
     async def queued(self) -> list[QueueItem]:
         return list(self.queue)
 
+    async def oldest_due(self, now: float) -> float | None:
+        due = [item.send_at for item in self.queue if item.send_at <= now]
+        return min(due) if due else None
+
     async def list_events(self, *, cursor: str | None, limit: int) -> Page[EventLogEntry]:
         return Page(sorted(self.events, key=lambda e: -e.id)[:limit], None)
 
