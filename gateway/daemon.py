@@ -1,9 +1,9 @@
 """The composition root: builds the gateway from its config and runs it.
 
-    start: data dir lock -> key ring -> store (open, recover) -> queue rebuilt
-           from the store -> housekeeping and key watch -> modems (a supervisor each;
-           for a glob port the devices it matches, then a discovery task:
-           gateway.fleet.discovery) -> HTTP API -> the service takes work
+    start: data dir lock -> key ring -> store (open, recover) -> the queue loading
+           from the store in the background -> housekeeping and key watch -> modems
+           (a supervisor each; for a glob port the devices it matches, then a discovery
+           task: gateway.fleet.discovery) -> HTTP API -> the service takes work
     stop:  the same, in reverse
 
 Every start is entered on one ``contextlib.AsyncExitStack`` together with its stop,
@@ -51,6 +51,7 @@ from gateway.fleet.dispatch import Dispatcher, DispatchSettings
 from gateway.fleet.fleet import DEVICE_POLL_INTERVAL, Fleet, ModemFactory, default_modem_factory
 from gateway.fleet.handle import ModemHandle
 from gateway.fleet.modem_events import release_incomplete_loop
+from gateway.fleet.queue_load import LOAD_CHUNK, load_queue
 from gateway.fleet.supervisor import (
     SupervisorSettings,
 )
@@ -93,6 +94,7 @@ class RuntimeSettings:
     rotate_batch: int = ROTATE_BATCH
     webhooks: WebhookSettings | None = None  # delivery timing; None: the defaults
     serve_http: bool = True
+    queue_load_chunk: int = LOAD_CHUNK  # queued messages read per step at start
 
 
 @contextlib.asynccontextmanager
@@ -248,10 +250,11 @@ class Daemon:
             clock_guard=self.clock_guard,
         )
         stack.callback(dispatcher.close)
-        queued = await store.queued()
-        for item in queued:
-            await dispatcher.enqueue(item)
-        log.info("queue rebuilt: %d message(s)", len(queued))
+        # The queue loads in the background: the API listens and takes sends meanwhile,
+        # and nothing is sent until it is in (gateway.fleet.queue_load).
+        self.scheduler.begin_loading()
+        load = load_queue(store, dispatcher, chunk=self.settings.queue_load_chunk)
+        await stack.enter_async_context(running(load, "queue-load"))
         await stack.enter_async_context(running(dispatcher.expire_loop(), "expire"))
         await stack.enter_async_context(
             running(

@@ -102,6 +102,8 @@ class Gateway:
         unhealthy = store.health()
         if unhealthy is not None:
             return unhealthy
+        if self._dispatcher is not None and self._dispatcher.scheduler.loading:
+            return "loading the queue from the store"
         clock = self.clock_guard.doubt()
         if clock is not None:
             return f"{clock}: purges and expiries held until `smsgw clock confirm`"

@@ -18,6 +18,10 @@ Structure, chosen so that 50,000 bulk messages never slow down an urgent one:
   (the injected ``hold``) waits in the same timer heap until they end.
 - Removal (cancel, expiry) is lazy: the id leaves ``_live`` and its heap entries
   are skipped when they surface.
+- At start the queue is loaded from the store in the background, in id order
+  (``begin_loading``, ``loaded_through``, ``end_loading``): nothing is served until it
+  is all in, and a message accepted meanwhile, newer than what the load has read,
+  waits aside and joins after the load, so the order stays first in, first out.
 - Why an item waits (``waiting``) is kept per pool, since items sharing an
   eligibility wait for the same modems: a modem's change (``set_ready``,
   ``set_modem_waiting``) re-derives each pool's reason, O(pools), and the counts
@@ -138,6 +142,9 @@ class Scheduler:
         self._expired_event = asyncio.Event()
         self._modem_waiting: dict[str, Waiting] = {}
         self._waiting_counts: dict[WaitReason, int] = dict.fromkeys(WaitReason, 0)
+        self._loading = False
+        self._loaded_through = ""  # the last id the load has read ("" sorts before all)
+        self._aside: dict[str, tuple[QueueItem, Eligibility]] = {}  # accepted while loading
 
     # modems --------------------------------------------------------------
 
@@ -183,6 +190,8 @@ class Scheduler:
             return found
 
         changed = 0
+        for message_id, (item, eligibility) in self._aside.items():
+            self._aside[message_id] = (item, new_of(eligibility))
         for entry in self._live.values():
             new = new_of(entry.eligibility)
             if new != entry.eligibility:
@@ -208,6 +217,28 @@ class Scheduler:
             self._notify()
         return changed
 
+    # loading -------------------------------------------------------------
+
+    @property
+    def loading(self) -> bool:
+        """True from ``begin_loading`` to ``end_loading``: nothing is served meanwhile."""
+        return self._loading
+
+    def begin_loading(self) -> None:
+        self._loading = True
+        self._loaded_through = ""
+
+    def loaded_through(self, message_id: str) -> None:
+        """The load has read the store's queued messages up to this id (in id order)."""
+        self._loaded_through = max(self._loaded_through, message_id)
+
+    def end_loading(self) -> None:
+        """The load is in: what was accepted meanwhile joins behind it, and workers wake."""
+        self._loading = False
+        aside, self._aside = self._aside, {}
+        self.add_many(entry for entry in aside.values() if entry[0].id not in self._live)
+        self._notify()
+
     # items ---------------------------------------------------------------
 
     def add(self, item: QueueItem, eligibility: Eligibility = ANY_MODEM) -> None:
@@ -220,6 +251,9 @@ class Scheduler:
         now = self._clock()
         due = expired = False
         for item, eligibility in items:
+            if self._loading and item.id > self._loaded_through:
+                self._aside[item.id] = (item, eligibility)  # the load may not have read it
+                continue
             self.remove(item.id)
             entry = _Entry(item, eligibility, next(self._counter))
             self._live[item.id] = entry
@@ -249,7 +283,7 @@ class Scheduler:
         """Forget an item (cancelled); False when it was not queued here."""
         entry = self._live.pop(message_id, None)
         if entry is None:
-            return False
+            return self._aside.pop(message_id, None) is not None
         pool = self._pools.get(entry.eligibility)
         if entry.seq >= 0 and pool is not None:
             pool.live -= 1
@@ -259,24 +293,32 @@ class Scheduler:
         return True
 
     def __contains__(self, message_id: object) -> bool:
-        return message_id in self._live
+        return message_id in self._live or message_id in self._aside
 
     def __len__(self) -> int:
-        return len(self._live)
+        return len(self._live) + len(self._aside)
 
     def counts(self) -> dict[Priority, int]:
         out = dict.fromkeys(Priority, 0)
         for entry in self._live.values():
             out[entry.item.priority] += 1
+        for item, _ in self._aside.values():
+            out[item.priority] += 1
         return out
 
     def get(self, message_id: str) -> QueueItem | None:
         entry = self._live.get(message_id)
-        return entry.item if entry is not None else None
+        if entry is None:
+            aside = self._aside.get(message_id)
+            return aside[0] if aside is not None else None
+        return entry.item
 
     def eligibility(self, message_id: str) -> Eligibility | None:
         entry = self._live.get(message_id)
-        return entry.eligibility if entry is not None else None
+        if entry is None:
+            aside = self._aside.get(message_id)
+            return aside[1] if aside is not None else None
+        return entry.eligibility
 
     # serving -------------------------------------------------------------
 
@@ -295,7 +337,7 @@ class Scheduler:
         With ``better_than``, only an item of strictly higher priority qualifies:
         a worker in the middle of a long message uses it to let urgent ones through.
         """
-        if modem not in self._ready:
+        if modem not in self._ready or self._loading:
             return None
         best: tuple[int, int, str] | None = None
         best_pool: _Pool | None = None

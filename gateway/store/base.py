@@ -550,6 +550,11 @@ class Store(Protocol):
         """Every message in state `queued`, for the scheduler at start."""
         ...
 
+    async def queued_page(self, after: str, limit: int) -> list[QueueItem]:
+        """Up to ``limit`` queued messages with ids after ``after`` (``""``: from the
+        first), in id order: the queue loaded in pieces at start."""
+        ...
+
     async def oldest_due(self, now: float) -> float | None:
         """The earliest send time of the queued messages due at ``now``; None when none is.
         An index lookup, for the metrics (not a scan of the queue)."""

@@ -435,14 +435,24 @@ def message_query(
     return sql, params
 
 
+_QUEUE_ITEM = (
+    "SELECT id, priority, send_at, expires_at, route, recipient_hash, attempts, category "
+    "FROM messages WHERE state = 'queued'"
+)
+
+
+def _queue_item(row: Sequence[Any]) -> QueueItem:
+    return QueueItem(row[0], Priority(row[1]), row[2], row[3], row[4], row[5], row[6], row[7])
+
+
 def select_queued(conn: sqlite3.Connection) -> list[QueueItem]:
-    return [
-        QueueItem(row[0], Priority(row[1]), row[2], row[3], row[4], row[5], row[6], row[7])
-        for row in conn.execute(
-            "SELECT id, priority, send_at, expires_at, route, recipient_hash, attempts, category "
-            "FROM messages WHERE state = 'queued' ORDER BY id"
-        )
-    ]
+    return [_queue_item(row) for row in conn.execute(f"{_QUEUE_ITEM} ORDER BY id")]
+
+
+def select_queued_page(conn: sqlite3.Connection, after: str, limit: int) -> list[QueueItem]:
+    """The queued messages after id ``after`` (``""``: from the first), in id order."""
+    rows = conn.execute(f"{_QUEUE_ITEM} AND id > ? ORDER BY id LIMIT ?", (after, limit))
+    return [_queue_item(row) for row in rows]
 
 
 def oldest_due(conn: sqlite3.Connection, now: float) -> float | None:

@@ -443,6 +443,9 @@ class SqliteStore:
     async def queued(self) -> list[QueueItem]:
         return await self._read(messages.select_queued)
 
+    async def queued_page(self, after: str, limit: int) -> list[QueueItem]:
+        return await self._read(lambda conn: messages.select_queued_page(conn, after, limit))
+
     async def oldest_due(self, now: float) -> float | None:
         return await self._read(lambda conn: messages.oldest_due(conn, now))
 
