@@ -251,7 +251,6 @@ async def _get(session: aiohttp.ClientSession, url: str, token: str) -> tuple[fl
         body = await response.read()
         took = time.perf_counter() - began
         if response.status != 200:  # a filter this version lacks: no figure
-            print(f"    {url.split('/', 3)[3]}: {response.status} {body[:120]!r}")
             return float("nan"), None
     content = json.loads(body) if response.content_type == "application/json" else None
     return took, content

@@ -370,6 +370,7 @@ _READS_AT_SCALE: Final = (
     "DROP INDEX messages_state",
     "CREATE INDEX messages_state ON messages (state, id)",
     "CREATE INDEX messages_owner ON messages (api_key_id, id)",
+    "CREATE INDEX messages_owner_state ON messages (api_key_id, state, id)",
     "CREATE INDEX messages_modem ON messages (modem, id) WHERE modem IS NOT NULL",
     "CREATE INDEX messages_due ON messages (send_at) WHERE state = 'queued'",
     """CREATE TABLE message_tags (

@@ -25,6 +25,7 @@ FILTERS = {
     "category": MessageFilter(category="care"),
     "tag": MessageFilter(tag="campaign"),
     "owner and tag": MessageFilter(owner="key_a", tag="campaign"),
+    "owner and state": MessageFilter(owner="key_a", state=MessageState.FAILED),
 }
 
 
@@ -45,6 +46,22 @@ async def test_each_list_filter_is_read_in_id_order_without_a_sort(
     # A scan of the whole table is allowed only when nothing filters it (the id order).
     if name != "none":
         assert "SCAN messages" not in plan, plan
+
+
+async def test_owner_and_state_together_use_one_index_for_both(
+    store: SqliteStore, keyring: KeyRing, db_path: Path
+) -> None:
+    sql, params = message_query(keyring, FILTERS["owner and state"], None, None)
+    assert "api_key_id=? AND state=?" in _plan(db_path, sql, params)
+
+
+@pytest.mark.parametrize("state", [None, MessageState.QUEUED])
+async def test_a_number_is_looked_up_by_its_hash_even_with_a_state(
+    store: SqliteStore, keyring: KeyRing, db_path: Path, state: MessageState | None
+) -> None:
+    """A state's index would walk every queued id to find one patient's few messages."""
+    sql, params = message_query(keyring, MessageFilter(state=state), b"hash", None)
+    assert "USING INDEX messages_recipient" in _plan(db_path, sql, params)
 
 
 async def test_a_rare_tag_pages_through_its_own_messages_only(store: SqliteStore) -> None:
