@@ -196,6 +196,13 @@ def _rss_kib(pid: int) -> tuple[int, int]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (the machine is shared: wall time
+    to listening depends on the load, this does not)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
     """Poll ``check`` until it holds, within START_TIMEOUT."""
     deadline = time.monotonic() + START_TIMEOUT
@@ -291,6 +298,7 @@ async def _restart(data: Path, notes: dict[str, Any]) -> dict[str, float]:
 
             await _until(listening, "the API")
             figures["listening after start (s)"] = time.perf_counter() - began
+            figures["CPU until listening (s)"] = _cpu_seconds(proc.pid)
             await _until(loaded, "the queue")
             figures["queue loaded after start (s)"] = time.perf_counter() - began
             _, first = await _get(session, url + "/v1/messages?state=queued&limit=100",

@@ -48,6 +48,20 @@ def idempotency_hash(keyring: KeyRing, key: str) -> bytes:
     return keyring.lookup_hash(_IDEMPOTENCY_DOMAIN + key)
 
 
+CONVERTED_FLAG = "client_fields_converted"  # meta key: nothing is left in clear
+
+
+def convert_legacy_once(conn: sqlite3.Connection, keyring: KeyRing) -> int:
+    """:func:`convert_legacy` until it has once found nothing left, then never again: its
+    search reads every message (there is no index on the old columns), and nothing
+    writes them any more, so a store of a million would pay that at every start."""
+    if conn.execute("SELECT 1 FROM meta WHERE key = ?", (CONVERTED_FLAG,)).fetchone():
+        return 0
+    converted = convert_legacy(conn, keyring)
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (CONVERTED_FLAG,))
+    return converted
+
+
 def convert_legacy(conn: sqlite3.Connection, keyring: KeyRing, *, batch: int = LEGACY_BATCH) -> int:
     """Hash and seal what older versions stored in clear (``messages.tags`` and
     ``messages.idempotency_key``), emptying those columns; returns rows converted.

@@ -16,7 +16,8 @@ a cursor is the last id of the previous page, base64-encoded.
 
 Opening checks the file before trusting it: a database lost since one was made
 here is refused (:func:`~gateway.store.files.refuse_lost`), the pages get a bounded
-``PRAGMA quick_check`` and the schema must hold every table. ``health`` says why
+``PRAGMA quick_check`` (finished in the background on a large database) and the
+schema must hold every table. ``health`` says why
 the store cannot take writes (the file deleted or replaced, the disk full); writes
 are refused while the file is gone.
 """
@@ -115,7 +116,11 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 MAX_PAGE = 1000
-QUICK_CHECK_SECONDS = 10.0  # at open; a larger database is checked this long, then trusted
+# A database up to this size has its pages checked at open (well under a second); a larger
+# one is opened at once, so a restart answers within a second at any size, and checked in
+# the background: damage found there stops writes, and ``health`` says why. (SQLite before
+# 3.43 cannot interrupt the check, so it is not started on a clock.)
+CHECK_AT_OPEN_BYTES = 64 * 1024 * 1024
 QUICK_CHECK_ERRORS = 5  # problems named in the refusal
 # SQLite's codes for a file that is not (or no longer) a sound database.
 DAMAGE_ERRORS: Final = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
@@ -140,6 +145,7 @@ class SqliteStore:
         on_outbox: Callable[[], None] | None = None,
         consent: ConsentRule | None = None,
         replies: ReplyRule | None = None,
+        check_at_open_bytes: int = CHECK_AT_OPEN_BYTES,
     ) -> None:
         self.path = path
         self._consent = consent
@@ -158,6 +164,11 @@ class SqliteStore:
         self._suppressed = suppressions.SuppressionMap()
         self._identity: FileIdentity = None  # the file opened, to notice it replaced
         self._gone: str | None = None  # why the file can no longer be trusted (sticky)
+        self._check_at_open_bytes = check_at_open_bytes
+        self._check_rest = False  # the check at open ran out of time: finish it later
+        self._checking: asyncio.Task[None] | None = None
+        self._checker: sqlite3.Connection | None = None  # the background check's
+        self._closing = False
         self._reported: str | None = None  # the unhealthy reason last logged
 
     # -- lifecycle ---------------------------------------------------------------
@@ -182,9 +193,15 @@ class SqliteStore:
             await self._close_connections()
             raise
         self._gone = self._reported = None
+        self._closing = False
         self._writer = GroupWriter(self._write_thread)
         self._writer.refuse = self._refuse_if_gone
         self._writer.start()
+        if self._check_rest:
+            log.info("database check continues in the background (%s)", self.path.name)
+            self._checking = asyncio.get_running_loop().create_task(
+                self._finish_check(), name="store-check"
+            )
 
     def health(self) -> str | None:
         """Why the store cannot take writes now, or None. One ``stat``: cheap enough for
@@ -221,6 +238,13 @@ class SqliteStore:
             raise StoreUnavailable(gone)
 
     async def close(self) -> None:
+        self._closing = True
+        if self._checking is not None:
+            if self._checker is not None:
+                self._checker.interrupt()  # stops it where SQLite can (3.43 on)
+            with contextlib.suppress(Exception):
+                await self._checking
+            self._checking = None
         if self._usage_task is not None:
             await self._usage_task
         if self._writer is not None:
@@ -292,27 +316,58 @@ class SqliteStore:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        client_fields.convert_legacy(conn, self.keyring)  # only once the key is proven
+        client_fields.convert_legacy_once(conn, self.keyring)  # only once the key is proven
 
     def _quick_check(self, conn: sqlite3.Connection) -> None:
-        """``PRAGMA quick_check``, for at most QUICK_CHECK_SECONDS (logged when cut short)."""
-        deadline = time.monotonic() + QUICK_CHECK_SECONDS
-        conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+        """``PRAGMA quick_check`` now on a database of up to ``check_at_open_bytes``, in
+        the background after open on a larger one."""
+        size = self.path.stat().st_size if self.path.exists() else 0
+        self._check_rest = size > self._check_at_open_bytes
+        if self._check_rest:
+            return
+        problems = self._check_pages(conn)
+        if problems:
+            raise StoreDamaged(self._damage(problems))
+
+    def _check_pages(self, conn: sqlite3.Connection) -> list[str] | None:
+        """The problems ``PRAGMA quick_check`` found; None when a close interrupted it."""
         try:
             rows = conn.execute(f"PRAGMA quick_check({QUICK_CHECK_ERRORS})").fetchall()
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorname", "") != "SQLITE_INTERRUPT":
                 raise
-            log.warning("database check cut short after %.0f s", QUICK_CHECK_SECONDS)
-            return
-        finally:
-            conn.set_progress_handler(None, 0)
-        problems = [str(row[0]) for row in rows if row[0] != "ok"]
+            return None
+        return [str(row[0]) for row in rows if row[0] != "ok"]
+
+    def _damage(self, problems: list[str]) -> str:
+        return (
+            f"database {self.path} failed its integrity check: {'; '.join(problems)}; "
+            "restore it from a backup"
+        )
+
+    async def _finish_check(self) -> None:
+        """The whole check, on a connection of its own (reads and writes go on); damage
+        found stops writes as a deleted file does, and ``health`` says why."""
+        try:
+            checker = await self._connect("store-check")
+            try:
+                problems = await checker.run(self._check_in_background)
+            finally:
+                self._checker = None
+                await checker.close()
+        except sqlite3.Error as exc:
+            problems = [str(exc)]
+        if problems is None or self._closing:
+            return  # closed first
         if problems:
-            raise StoreDamaged(
-                f"database {self.path} failed its integrity check: {'; '.join(problems)}; "
-                "restore it from a backup"
-            )
+            self._gone = self._damage(problems)
+            self.health()  # logs it, once
+        else:
+            log.info("database check finished: the pages are sound")
+
+    def _check_in_background(self, conn: sqlite3.Connection) -> list[str] | None:
+        self._checker = conn
+        return None if self._closing else self._check_pages(conn)
 
     def _require_tables(self, conn: sqlite3.Connection) -> None:
         found = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}

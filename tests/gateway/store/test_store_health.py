@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from gateway.crypto import KeyRing
 from gateway.errors import StoreDamaged, StoreMissing, StoreUnavailable
 from gateway.store.sqlite import SqliteStore
+from tests.support import poll_until
 
 from .conftest import new_message
 
@@ -138,3 +140,48 @@ async def test_a_corrupted_page_is_found_at_open(
     with pytest.raises(StoreDamaged) as caught:
         await SqliteStore(db_path, keyring).open()
     assert "integrity" in caught.value.message
+
+
+async def test_a_check_cut_short_at_open_finishes_in_the_background_and_stops_writes(
+    store: SqliteStore, db_path: Path, keyring: KeyRing
+) -> None:
+    """A large database opens at once (a restart answers within a second); its check goes
+    on meanwhile, and damage it finds then refuses writes as a deleted file does."""
+    await store.add_messages([new_message(body="y" * 500) for _ in range(200)])
+    await store.close()
+    # Pages of message rows near the end, which opening the store does not read.
+    pages = (_size(db_path) or 0) // PAGE
+    _overwrite(db_path, (pages - 6) * PAGE, b"\xa5" * (2 * PAGE))
+    damaged = SqliteStore(db_path, keyring, check_at_open_bytes=0)
+    await damaged.open()  # too large to check at open: opened
+    try:
+
+        async def unhealthy() -> str | None:
+            return damaged.health()
+
+        reason = await poll_until(unhealthy, "the background check's verdict", 30.0)
+        assert "integrity" in reason
+        with pytest.raises(StoreUnavailable):
+            await damaged.add_messages([new_message()])
+    finally:
+        await damaged.close()
+
+
+async def test_a_sound_database_checked_in_the_background_stays_writable(
+    store: SqliteStore, db_path: Path, keyring: KeyRing, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.store.sqlite")
+    await store.add_messages([new_message() for _ in range(200)])
+    await store.close()
+    sound = SqliteStore(db_path, keyring, check_at_open_bytes=0)
+    await sound.open()
+    try:
+
+        async def finished() -> bool:
+            return any("database check finished" in r.getMessage() for r in caplog.records)
+
+        await poll_until(finished, "the background check", 30.0)
+        assert sound.health() is None
+        await sound.add_messages([new_message()])
+    finally:
+        await sound.close()
