@@ -228,7 +228,10 @@ class Daemon:
         store = self.store
         watch_store = store_health_loop(store, self.settings.store_check_interval)
         await stack.enter_async_context(running(watch_store, "store-health"))
-        self.clock_guard.check_store(await store.newest_record_at())
+        # The newest record takes a scan of a large store: read in the background, with
+        # purges and expiries held until it is in.
+        self.clock_guard.check_store_later()
+        await stack.enter_async_context(running(self._check_clock(store), "clock-check"))
         recovery = await store.recover(resend_unknown=cfg.retry.resend_unknown)
         if recovery.unknown_segments or recovery.requeued_messages:
             log.warning(
@@ -305,6 +308,14 @@ class Daemon:
             await self._start_http()
         self.gateway.open(dispatcher, fleet)
         stack.callback(self.gateway.close)  # the first thing a stop does
+
+    async def _check_clock(self, store: Store) -> None:
+        try:
+            newest = await store.newest_record_at()
+        except (StoreError, Unavailable) as exc:
+            log.warning("clock: the store's newest record could not be read: %s", exc.code)
+            return  # purges and expiries stay held: the clock was not checked
+        self.clock_guard.check_store(newest)
 
     async def _open_store(self) -> None:
         cfg = self.config.store

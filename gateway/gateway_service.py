@@ -104,6 +104,8 @@ class Gateway:
             return unhealthy
         if self._dispatcher is not None and self._dispatcher.scheduler.loading:
             return "loading the queue from the store"
+        if self.clock_guard.checking:
+            return "checking the clock against the store"
         clock = self.clock_guard.doubt()
         if clock is not None:
             return f"{clock}: purges and expiries held until `smsgw clock confirm`"

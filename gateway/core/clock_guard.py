@@ -30,6 +30,9 @@ STORE_GAP: Final = 7 * 86400.0  # now past the store's newest record: longer tha
 RECHECK_INTERVAL: Final = 1.0  # how often a held action looks again for a sane clock
 
 
+CHECKING: Final = "the clock is being checked against the store"
+
+
 class ClockGuard:
     def __init__(
         self,
@@ -48,9 +51,23 @@ class ClockGuard:
         self._stepped = False  # the doubt is a step while running (a step back clears it)
         self._confirmed = asyncio.Event()
         self.held = 0  # actions held so far (purges, expiry batches), for tests and logs
+        self._checking = False  # the store's newest record not read yet (at start)
+
+    @property
+    def checking(self) -> bool:
+        return self._checking
+
+    def check_store_later(self) -> None:
+        """At start, when the store's newest record is read in the background (it takes a
+        scan of a large store): purges and expiries wait for ``check_store``."""
+        self._checking = True
 
     def check_store(self, newest: float | None) -> str | None:
         """At start: compare now with the newest timestamp the store holds."""
+        if self._checking:
+            self._checking = False
+            self._confirmed.set()  # whatever waits looks again
+            self._confirmed = asyncio.Event()
         if newest is None:
             return self.doubt()
         now = self._wall()
@@ -97,7 +114,7 @@ class ClockGuard:
 
     def hold(self, what: str) -> bool:
         """Whether ``what`` must wait now (counted and logged when it must)."""
-        reason = self.doubt()
+        reason = CHECKING if self._checking else self.doubt()
         if reason is None:
             return False
         self.held += 1

@@ -146,3 +146,18 @@ async def test_at_start_a_clock_far_past_the_store_is_doubted(tmp_path: Path) ->
         assert guard.doubt() is None
     finally:
         await store.close()
+
+
+async def test_purges_and_expiries_wait_while_the_store_is_read_for_the_clock_check() -> None:
+    """At start the store's newest record is read in the background (a scan of a large
+    store): until it is in, nothing that trusts the clock runs."""
+    guard = ClockGuard()
+    guard.check_store_later()
+    assert guard.checking
+    assert guard.hold("retention purge")
+    waiting = asyncio.create_task(guard.trusted("expiry"))
+    await asyncio.sleep(0)  # let it start waiting (one loop turn, not a wait for time)
+    assert not waiting.done()
+    assert guard.check_store(time.time() - 3600) is None
+    await asyncio.wait_for(waiting, 5.0)
+    assert not guard.hold("retention purge")
