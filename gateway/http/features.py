@@ -13,6 +13,7 @@ from gateway.config import DEFAULT_CATEGORIES
 from gateway.http import (
     audit,
     clock,
+    conversations,
     estimate,
     health,
     inbound,
@@ -36,6 +37,7 @@ def api_features(categories: Iterable[str] = DEFAULT_CATEGORIES) -> tuple[Featur
     return (
         messages.feature(categories),
         inbound.FEATURE,
+        conversations.FEATURE,
         modems.FEATURE,
         audit.FEATURE,
         health.FEATURE,
