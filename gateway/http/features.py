@@ -17,6 +17,7 @@ from gateway.http import (
     estimate,
     health,
     inbound,
+    inbox_page,
     messages,
     modem_actions,
     modems,
@@ -61,6 +62,7 @@ def daemon_features(
     return (
         *api_features(categories),
         status_page.feature(service, metrics, queue),
+        inbox_page.feature(),
         prometheus.feature(service, metrics, queue),
         modem_actions.feature(service),
         suppressions.feature(metrics, categories),
