@@ -359,19 +359,19 @@ def select_inbound(
     return [decode_inbound(keyring, row) for row in rows]
 
 
-def select_conversation(
+def select_thread(
     conn: sqlite3.Connection,
     keyring: KeyRing,
-    conversation_id: str,
+    sender_hash: bytes,
     *,
     before: tuple[float, str] | None,
     owner: str | None,
     limit: int,
 ) -> list[Inbound]:
-    """A conversation's texts, newest first, before (received_at, id); ``owner`` as for
-    :func:`select_inbound`."""
-    where = ["conversation_id = ?"]
-    params: list[Any] = [conversation_id]
+    """A sender's texts (its conversation's), newest first, before (received_at, id);
+    ``owner`` as for :func:`select_inbound`."""
+    where = ["sender_hash = ?"]
+    params: list[Any] = [sender_hash]
     if before is not None:
         where.append("(received_at, id) < (?, ?)")
         params.extend(before)

@@ -350,7 +350,9 @@ _EXPECTED_REPLIES: Final = (
 # message started has no modem the patient wrote to yet), which takes a rebuild.
 # ``last_at`` is the newest message either way; ``inbound_at`` the newest text from the
 # patient, which the sticky-modem rule compares. The sealed number is filled at open
-# (gateway.store.conversations.seal_legacy_numbers), which needs the key ring.
+# (gateway.store.conversations.seal_legacy_numbers), which needs the key ring. A thread
+# is read by the number's hash (messages_recipient, inbound_sender): no index is added
+# to what every message writes.
 _CONVERSATIONS: Final = (
     """CREATE TABLE conversations_new (
         sender_hash BLOB PRIMARY KEY,
@@ -373,9 +375,6 @@ _CONVERSATIONS: Final = (
     """UPDATE conversations SET last_at = max(last_at, coalesce(
         (SELECT max(created_at) FROM messages WHERE recipient_hash = conversations.sender_hash),
         0))""",
-    """CREATE INDEX messages_conversation ON messages (conversation_id, created_at)
-        WHERE conversation_id IS NOT NULL""",
-    "CREATE INDEX inbound_conversation ON inbound (conversation_id, received_at)",
 )
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),

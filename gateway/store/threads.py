@@ -1,9 +1,9 @@
 """What staff read of conversations: the list, recent first, a thread, and marking it read.
 
 The list reads ``conversations`` newest first from its ``(last_at, id)`` index, so a page
-costs a page, not a scan; a thread reads messages and texts newest first from their
-conversation indexes and merges them by time. ``unread`` counts texts from the patient
-since staff last marked the thread read (``inbound`` adds to it with each text).
+costs a page, not a scan; a thread reads messages and texts by the number's keyed hash
+(the indexes lookups by number use) and merges them by time. ``unread`` counts texts
+from the patient since staff last marked the thread read (``inbound`` adds each one).
 """
 
 from __future__ import annotations
@@ -119,9 +119,10 @@ def select_thread(
     if conversation is None:
         return None
     before = _time_cursor(cursor)
-    sent = _messages(conn, keyring, conversation_id, before, limit + 1, owner)
-    received = inbound.select_conversation(
-        conn, keyring, conversation_id, before=before, owner=owner, limit=limit + 1
+    number_hash = conversation.number_hash
+    sent = _messages(conn, keyring, number_hash, before, limit + 1, owner)
+    received = inbound.select_thread(
+        conn, keyring, number_hash, before=before, owner=owner, limit=limit + 1
     )
     merged: list[tuple[float, str, Message | Inbound]] = sorted(
         [(m.created_at, m.id, m) for m in sent] + [(i.received_at, i.id, i) for i in received],
@@ -142,13 +143,15 @@ def select_thread(
 def _messages(
     conn: sqlite3.Connection,
     keyring: KeyRing,
-    conversation_id: str,
+    number_hash: bytes,
     before: tuple[float, str] | None,
     limit: int,
     owner: str | None,
 ) -> list[Message]:
-    where = ["conversation_id = ?"]
-    params: list[Any] = [conversation_id]
+    """By the number's hash (messages_recipient): every message to the patient, those made
+    before conversations were kept too."""
+    where = ["recipient_hash = ?"]
+    params: list[Any] = [number_hash]
     if before is not None:
         where.append("(created_at, id) < (?, ?)")
         params.extend(before)
