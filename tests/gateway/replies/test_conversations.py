@@ -8,6 +8,7 @@ from typing import Any
 from gateway.config import EventKind
 from gateway.redact import redact_number
 from gateway.store.base import Scope
+from tests.gateway.api.schema_check import errors as schema_errors
 from tests.gateway.consent.test_opt_out import Api, api_for, wait_event
 from tests.gateway.integrations.conftest import Gateway, GatewayFactory, Subscriber, hook
 from tests.gateway.replies.test_expected_replies import PATIENT, REPLIES, reminder, text_in
@@ -16,15 +17,24 @@ from tests.gateway.runtime.conftest import poll_until
 OTHER = "+14155550177"
 
 
+async def conforms(api: Api, schema: str, value: Any) -> None:
+    """``value`` is what the served document says ``schema`` is."""
+    status, doc = await api.call("GET", "/v1/openapi.json")
+    assert status == 200
+    assert schema_errors(doc, {"$ref": f"#/components/schemas/{schema}"}, value) == []
+
+
 async def conversations(api: Api, **params: Any) -> dict[str, Any]:
     status, page = await api.call("GET", "/v1/conversations", params=params)
     assert status == 200, page
+    await conforms(api, "ConversationPage", page)
     return dict(page)
 
 
 async def thread(api: Api, conversation_id: str, **params: Any) -> dict[str, Any]:
     status, found = await api.call("GET", f"/v1/conversations/{conversation_id}", params=params)
     assert status == 200, found
+    await conforms(api, "ConversationThread", found)
     return dict(found)
 
 
@@ -97,6 +107,7 @@ async def test_unread_counts_texts_until_staff_mark_the_thread_read(
         assert (await conversations(api))["items"][0]["unread"] == 2
         status, read = await api.call("POST", f"/v1/conversations/{conversation_id}/read")
         assert status == 200, read
+        await conforms(api, "Conversation", read)
         assert read["unread"] == 0
         assert (await conversations(api))["items"][0]["unread"] == 0
         await text_in(gw, "C")
@@ -194,3 +205,4 @@ async def test_message_webhooks_carry_the_conversation(
         status, found = await api.call("GET", f"/v1/messages/{sent['id']}")
         assert status == 200, found
         assert found["conversation_id"] == sent["conversation_id"]
+        await conforms(api, "Message", found)
