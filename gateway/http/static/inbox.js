@@ -243,6 +243,7 @@
       seenInbound = new Set();
       olderItems = [];
       olderCursor = null;
+      $("older-items").hidden = true;
       $("thread-items").dataset.fresh = "true";
       $("reply-status").textContent = "";
     }
@@ -265,7 +266,10 @@
     const data = await api(
       `/v1/conversations/${encodeURIComponent(selected)}?limit=${THREAD_SIZE}`,
     );
-    if (first) olderCursor = data.next_cursor;
+    if (first) {
+      olderCursor = data.next_cursor;
+      $("older-items").hidden = !olderCursor;
+    }
     const fresh = (data.items || []).filter(
       (item) => item.direction === "inbound" && !seenInbound.has(item.id),
     );
@@ -466,6 +470,7 @@
     );
     olderItems = (data.items || []).concat(olderItems);
     olderCursor = data.next_cursor;
+    $("older-items").hidden = !olderCursor;
     if (thread) renderThread(thread);
   }
 
@@ -524,9 +529,7 @@
       showKeyForm();
     });
     $("more-conversations").addEventListener("click", moreConversations);
-    $("thread-items").addEventListener("scroll", (event) => {
-      if (event.target.scrollTop === 0) loadOlder().catch(report);
-    });
+    $("older-items").addEventListener("click", () => loadOlder().catch(report));
     $("reply-form").addEventListener("submit", sendReply);
     $("reply-form").addEventListener("input", schedulePreview);
     $("reply-form").addEventListener("change", (event) => {
