@@ -42,7 +42,7 @@ from gateway.http.resources import (
 )
 from gateway.http.validation import MAX_ID_CHARS, page_cursor, page_limit, query_params
 from gateway.redact import redact_number
-from gateway.store.base import ALL_CATEGORIES, Conversation, Scope, Thread
+from gateway.store.base import ALL_CATEGORIES, Conversation, Inbound, Message, Scope
 from gateway.timefmt import rfc3339
 
 LIST_PATH: Final = "/v1/conversations"
@@ -81,38 +81,22 @@ def conversation_json(
     }
 
 
-def thread_items(thread: Thread) -> list[JsonObject]:
-    """Messages and texts in the order they happened (the store merged them by time)."""
-    items: list[tuple[float, str, JsonObject]] = [
-        (
-            m.created_at,
-            m.id,
-            {
-                "direction": "outbound",
-                "id": m.id,
-                "at": rfc3339(m.created_at),
-                "channel": SMS_CHANNEL,
-                "message": message_json(m, with_body=True),
-            },
-        )
-        for m in thread.messages
-    ]
-    items.extend(
-        (
-            i.received_at,
-            i.id,
-            {
-                "direction": "inbound",
-                "id": i.id,
-                "at": rfc3339(i.received_at),
-                "channel": SMS_CHANNEL,
-                "inbound": inbound_json(i),
-            },
-        )
-        for i in thread.inbound
-    )
-    items.sort(key=lambda item: (item[0], item[1]))
-    return [item for _, _, item in items]
+def thread_item(item: Message | Inbound) -> JsonObject:
+    if isinstance(item, Message):
+        return {
+            "direction": "outbound",
+            "id": item.id,
+            "at": rfc3339(item.created_at),
+            "channel": SMS_CHANNEL,
+            "message": message_json(item, with_body=True),
+        }
+    return {
+        "direction": "inbound",
+        "id": item.id,
+        "at": rfc3339(item.received_at),
+        "channel": SMS_CHANNEL,
+        "inbound": inbound_json(item),
+    }
 
 
 async def _suppressed(request: web.Request, conversations: Iterable[Conversation]) -> Suppressed:
@@ -150,7 +134,7 @@ async def get_conversation(request: web.Request) -> web.Response:
     )
     if thread is None:
         raise NotFound("no such conversation")
-    items = thread_items(thread)
+    items = [thread_item(item) for item in thread.items]
     # Written before the answer leaves: a read the trail could not record is not served.
     await store.audit(
         key.id,

@@ -285,8 +285,7 @@ class Thread:
     """A page of a conversation, oldest first; ``next_cursor`` reaches further back."""
 
     conversation: Conversation
-    messages: list[Message]
-    inbound: list[Inbound]
+    items: list[Message | Inbound]  # in the order they happened
     next_cursor: str | None
 
 

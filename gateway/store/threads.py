@@ -132,12 +132,7 @@ def select_thread(
     shown = merged[:limit]
     next_cursor = time_cursor(shown[-1][0], shown[-1][1]) if len(merged) > limit else None
     shown.reverse()
-    return Thread(
-        conversation=conversation,
-        messages=[item for _, _, item in shown if isinstance(item, Message)],
-        inbound=[item for _, _, item in shown if isinstance(item, Inbound)],
-        next_cursor=next_cursor,
-    )
+    return Thread(conversation, [item for _, _, item in shown], next_cursor)
 
 
 def _messages(

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from gateway.crypto import KeyRing
-from gateway.store.base import InboundPart
+from gateway.store.base import Inbound, InboundPart, Message
 from gateway.store.migrations import MIGRATIONS, migrate
 from gateway.store.sealing import aad
 from gateway.store.sqlite import SqliteStore
@@ -60,16 +60,16 @@ async def test_a_thread_pages_back_in_time(store: SqliteStore) -> None:
     await store.add_messages([new_message(body="three")])
     newest = await store.conversation_thread(conversation_id, cursor=None, limit=2)
     assert newest is not None
-    assert [i.text for i in newest.inbound] == ["two"]
-    assert [m.body for m in newest.messages] == ["three"]
+    assert [_words(item) for item in newest.items] == ["two", "three"]
     assert newest.next_cursor is not None
     older = await store.conversation_thread(conversation_id, cursor=newest.next_cursor, limit=2)
     assert older is not None
-    assert ([m.body for m in older.messages], older.inbound, older.next_cursor) == (
-        ["one"],
-        [],
-        None,
-    )
+    assert [_words(item) for item in older.items] == ["one"]
+    assert older.next_cursor is None
+
+
+def _words(item: Message | Inbound) -> str:
+    return item.body if isinstance(item, Message) else item.text
 
 
 async def test_an_older_database_keeps_its_threads(db_path: Path, keyring: KeyRing) -> None:
@@ -116,8 +116,7 @@ async def test_an_older_database_keeps_its_threads(db_path: Path, keyring: KeyRi
         assert await store.conversation_modem(number_hash) == "m1"
         thread = await store.conversation_thread("conv_old", cursor=None, limit=10)
         assert thread is not None
-        assert [m.id for m in thread.messages] == ["msg_old"]
-        assert [i.id for i in thread.inbound] == ["in_old"]
+        assert [item.id for item in thread.items] == ["in_old", "msg_old"]
     finally:
         await store.close()
     check = sqlite3.connect(db_path)
