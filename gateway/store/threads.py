@@ -21,10 +21,12 @@ from gateway.store.sealing import decode_cursor, encode_cursor
 
 _COLUMNS: Final = "sender_hash, id, modem, last_at, number_enc, unread, read_at"
 # A key started a conversation when it sent the number a message (the read scope's rule,
-# as for inbound texts); the messages_recipient index answers it.
+# as for inbound texts). The unary + keeps SQLite on messages_recipient (a patient's few
+# messages) rather than messages_by_key, which would walk all of the key's messages for
+# every conversation listed.
 _STARTED: Final = (
     "EXISTS (SELECT 1 FROM messages WHERE messages.recipient_hash = conversations.sender_hash "
-    "AND messages.api_key_id = ?)"
+    "AND +messages.api_key_id = ?)"
 )
 _SEPARATOR: Final = "|"
 
@@ -151,7 +153,7 @@ def _messages(
         where.append("(created_at, id) < (?, ?)")
         params.extend(before)
     if owner is not None:
-        where.append("api_key_id = ?")
+        where.append("+api_key_id = ?")  # as in _STARTED: stay on the patient's messages
         params.append(owner)
     rows = conn.execute(
         f"SELECT {messages.MESSAGE_COLUMNS} FROM messages "  # noqa: S608

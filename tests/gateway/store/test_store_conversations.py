@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from gateway.crypto import KeyRing
+from gateway.store import threads
 from gateway.store.base import Inbound, InboundPart, Message
 from gateway.store.migrations import MIGRATIONS, migrate
 from gateway.store.sealing import aad
@@ -124,3 +125,24 @@ async def test_an_older_database_keeps_its_threads(db_path: Path, keyring: KeyRi
         migrate(check)  # already current: nothing to do
     finally:
         check.close()
+
+
+def test_the_list_reads_its_index_and_a_key_check_reads_the_patients_messages() -> None:
+    """A page costs a page at any size: no sort of every conversation, and the read scope's
+    check looks at the patient's messages, not at every message the key ever sent."""
+    conn = sqlite3.connect(":memory:")
+    migrate(conn)
+    for owner in (None, "key_1"):
+        where = "" if owner is None else f"WHERE {threads._STARTED}"
+        plan = [
+            row[3]
+            for row in conn.execute(
+                f"EXPLAIN QUERY PLAN SELECT {threads._COLUMNS} FROM conversations {where} "  # noqa: S608
+                "ORDER BY last_at DESC, id DESC LIMIT 51",
+                [] if owner is None else [owner],
+            )
+        ]
+        assert plan[0] == "SCAN conversations USING INDEX conversations_recent", plan
+        assert not any("TEMP B-TREE" in step for step in plan), plan
+        assert owner is None or any("messages_recipient" in step for step in plan), plan
+    conn.close()
