@@ -111,7 +111,9 @@ def open_reply(
 ) -> OpenReply | None:
     """The newest message still waiting for this number's answer at ``at`` (the one a
     text would answer); ``owner``: only among that API key's messages."""
-    owned = "" if owner is None else " AND m.api_key_id = ?"
+    # The unary +: SQLite starts from the patient's rows of e, not from every message of
+    # the key (messages_by_key), which would cost that much for each conversation listed.
+    owned = "" if owner is None else " AND +m.api_key_id = ?"
     row = conn.execute(
         "SELECT e.message_id, e.replies_enc, coalesce(m.sent_at, m.updated_at) + e.reply_window "  # noqa: S608
         "FROM expected_replies e JOIN messages m ON m.id = e.message_id "

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from gateway.crypto import KeyRing
-from gateway.store import threads
+from gateway.store import expected_replies, threads
 from gateway.store.base import Inbound, InboundPart, Message
 from gateway.store.migrations import MIGRATIONS, migrate
 from gateway.store.sealing import aad
@@ -145,4 +145,18 @@ def test_the_list_reads_its_index_and_a_key_check_reads_the_patients_messages() 
         assert plan[0] == "SCAN conversations USING INDEX conversations_recent", plan
         assert not any("TEMP B-TREE" in step for step in plan), plan
         assert owner is None or any("messages_recipient" in step for step in plan), plan
+    conn.close()
+
+
+def test_the_open_reply_of_a_keys_view_starts_from_the_patient(keyring: KeyRing) -> None:
+    conn = sqlite3.connect(":memory:")
+    migrate(conn)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    assert expected_replies.open_reply(conn, keyring, b"h", time.time(), "key_1") is None
+    conn.set_trace_callback(None)
+    [statement] = statements
+    plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}")]
+    assert plan[0].startswith("SEARCH e USING INDEX expected_replies_open"), plan
+    assert not any("messages_by_key" in step for step in plan), plan
     conn.close()
