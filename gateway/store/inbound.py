@@ -365,19 +365,19 @@ def select_thread(
     sender_hash: bytes,
     *,
     before: tuple[float, str] | None,
-    owner: str | None,
+    since: float | None,
     limit: int,
 ) -> list[Inbound]:
-    """A sender's texts (its conversation's), newest first, before (received_at, id);
-    ``owner`` as for :func:`select_inbound`."""
+    """A sender's texts (its conversation's), newest first, before (received_at, id) and
+    not before ``since``."""
     where = ["sender_hash = ?"]
     params: list[Any] = [sender_hash]
     if before is not None:
         where.append("(received_at, id) < (?, ?)")
         params.extend(before)
-    if owner is not None:
-        where.append(_STARTED_BY)
-        params.append(owner)
+    if since is not None:
+        where.append("received_at >= ?")
+        params.append(since)
     rows = conn.execute(
         f"SELECT {_READ_COLUMNS} FROM inbound WHERE {' AND '.join(where)} "  # noqa: S608
         "ORDER BY received_at DESC, id DESC LIMIT ?",

@@ -124,7 +124,12 @@ def select_thread(
     number_hash = conversation.number_hash
     sent = _messages(conn, keyring, number_hash, before, limit + 1, owner)
     received = inbound.select_thread(
-        conn, keyring, number_hash, before=before, owner=owner, limit=limit + 1
+        conn,
+        keyring,
+        number_hash,
+        before=before,
+        since=None if owner is None else _started_at(conn, number_hash, owner),
+        limit=limit + 1,
     )
     merged: list[tuple[float, str, Message | Inbound]] = sorted(
         [(m.created_at, m.id, m) for m in sent] + [(i.received_at, i.id, i) for i in received],
@@ -135,6 +140,16 @@ def select_thread(
     next_cursor = time_cursor(shown[-1][0], shown[-1][1]) if len(merged) > limit else None
     shown.reverse()
     return Thread(conversation, [item for _, _, item in shown], next_cursor)
+
+
+def _started_at(conn: sqlite3.Connection, number_hash: bytes, owner: str) -> float:
+    """When the key first wrote to the number: it reads the texts from then on (the read
+    scope's rule for inbound texts, asked once rather than for every text)."""
+    row = conn.execute(
+        "SELECT min(created_at) FROM messages WHERE recipient_hash = ? AND +api_key_id = ?",
+        (number_hash, owner),
+    ).fetchone()
+    return float(row[0]) if row[0] is not None else float("inf")
 
 
 def _messages(

@@ -160,3 +160,23 @@ def test_the_open_reply_of_a_keys_view_starts_from_the_patient(keyring: KeyRing)
     assert plan[0].startswith("SEARCH e USING INDEX expected_replies_open"), plan
     assert not any("messages_by_key" in step for step in plan), plan
     conn.close()
+
+
+async def test_a_keys_thread_holds_its_messages_and_the_texts_after_its_first(
+    store: SqliteStore,
+) -> None:
+    await store.add_inbound(_part("before anyone wrote", "d1", at=time.time() - 60))
+    await store.add_messages([new_message(body="someone else's", api_key_id="key_2")])
+    [mine] = await store.add_messages([new_message(body="mine", api_key_id="key_1")])
+    await store.add_inbound(_part("after", "d2", at=time.time()))
+    conversation_id = mine.message.conversation_id
+    assert conversation_id is not None
+    seen = await store.conversation_thread(conversation_id, cursor=None, limit=10, owner="key_1")
+    assert seen is not None
+    assert [_words(item) for item in seen.items] == ["mine", "after"]
+    everything = await store.conversation_thread(conversation_id, cursor=None, limit=10)
+    assert everything is not None
+    assert len(everything.items) == 4
+    assert (
+        await store.conversation_thread(conversation_id, cursor=None, limit=10, owner="k3") is None
+    )
