@@ -21,6 +21,7 @@ from typing import Any
 from gateway.crypto import KeyRing
 from gateway.ids import new_id
 from gateway.store.base import Inbound, InboundPart, InboundResult, UndecodableInbound
+from gateway.store.conversations import number_aad
 from gateway.store.events import insert_event
 from gateway.store.expected_replies import reply_value
 from gateway.store.sealing import aad
@@ -32,8 +33,6 @@ _INBOUND_COLUMNS = (
     "conversation_id"
 )
 _READ_COLUMNS = f"{_INBOUND_COLUMNS}, in_reply_to, reply_value_enc"
-# Sealed with the candidate conversation id: used only when the conversation is made here.
-_NUMBER_TABLE = "conversations"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +66,8 @@ def prepare_part(keyring: KeyRing, part: InboundPart) -> PreparedPart:
         sender_enc=keyring.seal(part.sender.encode(), aad=aad(table, "sender", row_id)),
         text_enc=keyring.seal(part.text.encode(), aad=aad(table, "text", row_id)),
         conversation_id=conversation_id,
-        number_enc=keyring.seal(
-            part.sender.encode(), aad=aad(_NUMBER_TABLE, "number", conversation_id)
-        ),
+        # Bound to the candidate id: kept only when the conversation is made by this text.
+        number_enc=keyring.seal(part.sender.encode(), aad=number_aad(conversation_id)),
     )
 
 

@@ -115,8 +115,8 @@ def select_thread(
     owner: str | None,
     now: float,
 ) -> Thread | None:
-    """The newest ``limit`` items before the cursor, both tables read newest first from
-    their conversation index and merged by time."""
+    """The newest ``limit`` items before the cursor: messages and texts read newest first
+    by the number's hash, merged by time."""
     conversation = select_one(conn, keyring, conversation_id, owner, now)
     if conversation is None:
         return None
