@@ -13,9 +13,11 @@ from gateway.config import DEFAULT_CATEGORIES
 from gateway.http import (
     audit,
     clock,
+    conversations,
     estimate,
     health,
     inbound,
+    inbox_page,
     messages,
     modem_actions,
     modems,
@@ -36,6 +38,7 @@ def api_features(categories: Iterable[str] = DEFAULT_CATEGORIES) -> tuple[Featur
     return (
         messages.feature(categories),
         inbound.FEATURE,
+        conversations.FEATURE,
         modems.FEATURE,
         audit.FEATURE,
         health.FEATURE,
@@ -59,6 +62,7 @@ def daemon_features(
     return (
         *api_features(categories),
         status_page.feature(service, metrics, queue),
+        inbox_page.feature(),
         prometheus.feature(service, metrics, queue),
         modem_actions.feature(service),
         suppressions.feature(metrics, categories),

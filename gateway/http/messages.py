@@ -374,6 +374,12 @@ def _schemas(categories: Iterable[str]) -> dict[str, Schema]:
                 "request_report": {"type": "boolean"},
                 "tags": _TAGS,
                 "metadata": {"type": "object"},
+                "conversation_id": {
+                    **STR_OR_NULL,
+                    "description": "the thread with the recipient (GET "
+                    "/v1/conversations/{id}); null for a message accepted before "
+                    "conversations were kept",
+                },
                 "replies": {**_REPLIES, "type": ["object", "null"]},
                 "reply_window": INT_OR_NULL,
                 "reply": _REPLY,

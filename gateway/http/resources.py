@@ -66,6 +66,7 @@ def message_json(message: Message, *, with_body: bool) -> JsonObject:
         "request_report": message.request_report,
         "tags": list(message.tags),
         "metadata": message.metadata,
+        "conversation_id": message.conversation_id,
     }
     if with_body:
         data["body"] = message.body

@@ -165,6 +165,7 @@ class Message:
     category: str = "care"
     replies: ExpectedReplies | None = None
     reply: Reply | None = None  # the patient's matched answer
+    conversation_id: str | None = None  # the thread with its recipient (None: made before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +255,38 @@ class InboundResult:
     inbound: Inbound | None  # None while parts are missing, or for a duplicate
     duplicate: bool
     consent: ConsentResult | None = None  # what the text changed on the suppression list
+
+
+@dataclass(frozen=True, slots=True)
+class OpenReply:
+    """A message still waiting for the patient's answer (sent, in its window, unanswered)."""
+
+    message_id: str
+    replies: Mapping[str, str]
+    until: float  # when its window closes
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One patient's thread: every message to the number and every text from it."""
+
+    id: str
+    number: str  # E.164 or a sender's name; sealed at rest, looked up by keyed hash
+    number_hash: bytes
+    modem: str | None  # the modem the patient last wrote to; None before they wrote
+    last_at: float  # the newest message either way
+    unread: int  # texts from the patient since staff last marked the thread read
+    read_at: float | None
+    open_reply: OpenReply | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A page of a conversation, oldest first; ``next_cursor`` reaches further back."""
+
+    conversation: Conversation
+    items: list[Message | Inbound]  # in the order they happened
+    next_cursor: str | None
 
 
 ALL_CATEGORIES: Final = "*"  # a suppression's category when it covers every category
@@ -707,6 +740,29 @@ class Store(Protocol):
 
     async def conversation_modem(self, to_hash: bytes) -> str | None:
         """The modem a patient last wrote to (sticky replies)."""
+        ...
+
+    # conversations -------------------------------------------------------------
+    async def list_conversations(
+        self, *, cursor: str | None, limit: int, owner: str | None = None
+    ) -> Page[Conversation]:
+        """Newest activity first, each with its open expected reply. ``owner``: an API key
+        id; only the conversations it started (sent the number a message)."""
+        ...
+
+    async def conversation_thread(
+        self, conversation_id: str, *, cursor: str | None, limit: int, owner: str | None = None
+    ) -> Thread | None:
+        """The newest ``limit`` messages and texts of a conversation, oldest first; None
+        when there is none the key may see. ``owner`` as for :meth:`list_conversations`,
+        and then only its own messages and the texts :meth:`list_inbound` shows it."""
+        ...
+
+    async def mark_conversation_read(
+        self, conversation_id: str, *, owner: str | None = None
+    ) -> Conversation:
+        """Unread back to 0. Raises NotFound (also for a conversation ``owner`` did not
+        start)."""
         ...
 
     def number_hash(self, number: str) -> bytes:

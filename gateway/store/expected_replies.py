@@ -22,6 +22,7 @@ from gateway.store.base import (
     Inbound,
     Message,
     NewMessage,
+    OpenReply,
     Reply,
     ReplyNudge,
     ReplyRule,
@@ -103,6 +104,30 @@ def claim_nudge(
     message_id, replies_enc, _ = newest
     conn.execute("UPDATE expected_replies SET nudged_at = ? WHERE message_id = ?", (at, message_id))
     return ReplyNudge(message_id, tuple(_replies(keyring, message_id, replies_enc)))
+
+
+def open_reply(
+    conn: sqlite3.Connection, keyring: KeyRing, recipient_hash: bytes, at: float, owner: str | None
+) -> OpenReply | None:
+    """The newest message still waiting for this number's answer at ``at`` (the one a
+    text would answer); ``owner``: only among that API key's messages."""
+    # The unary +: SQLite starts from the patient's rows of e, not from every message of
+    # the key (messages_by_key), which would cost that much for each conversation listed.
+    owned = "" if owner is None else " AND +m.api_key_id = ?"
+    row = conn.execute(
+        "SELECT e.message_id, e.replies_enc, coalesce(m.sent_at, m.updated_at) + e.reply_window "  # noqa: S608
+        "FROM expected_replies e JOIN messages m ON m.id = e.message_id "
+        "WHERE e.recipient_hash = ? AND e.inbound_id IS NULL "
+        "AND m.state IN ('sent', 'delivered', 'unknown') "
+        "AND coalesce(m.sent_at, m.updated_at) <= ? "
+        f"AND coalesce(m.sent_at, m.updated_at) + e.reply_window >= ?{owned} "
+        "ORDER BY coalesce(m.sent_at, m.updated_at) DESC, e.message_id DESC LIMIT 1",
+        (recipient_hash, at, at) if owner is None else (recipient_hash, at, at, owner),
+    ).fetchone()
+    if row is None:
+        return None
+    message_id, replies_enc, until = row
+    return OpenReply(message_id, _replies(keyring, message_id, replies_enc), until)
 
 
 def attach(conn: sqlite3.Connection, keyring: KeyRing, messages: list[Message]) -> list[Message]:

@@ -24,6 +24,7 @@ SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "suppressions": ("id", ("number", "reason")),
     "templates": ("name", ("body", "replies")),
     "expected_replies": ("message_id", ("replies", "value")),
+    "conversations": ("id", ("number",)),
 }
 CANARY = b"smsgw key canary"
 CANARY_AAD = aad("meta", "value", "canary")

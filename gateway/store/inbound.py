@@ -21,6 +21,7 @@ from typing import Any
 from gateway.crypto import KeyRing
 from gateway.ids import new_id
 from gateway.store.base import Inbound, InboundPart, InboundResult, UndecodableInbound
+from gateway.store.conversations import number_aad
 from gateway.store.events import insert_event
 from gateway.store.expected_replies import reply_value
 from gateway.store.sealing import aad
@@ -45,6 +46,7 @@ class PreparedPart:
     sender_enc: bytes
     text_enc: bytes
     conversation_id: str  # used when the sender has none yet
+    number_enc: bytes  # the sender sealed for that new conversation
 
     @property
     def is_single(self) -> bool:
@@ -55,6 +57,7 @@ def prepare_part(keyring: KeyRing, part: InboundPart) -> PreparedPart:
     single = part.concat_total is None or part.concat_total <= 1
     table = "inbound" if single else "inbound_parts"
     row_id = new_id("in" if single else "inp")
+    conversation_id = new_id("conv")
     return PreparedPart(
         part=part,
         row_id=row_id,
@@ -62,18 +65,31 @@ def prepare_part(keyring: KeyRing, part: InboundPart) -> PreparedPart:
         sender_hash=keyring.lookup_hash(part.sender),
         sender_enc=keyring.seal(part.sender.encode(), aad=aad(table, "sender", row_id)),
         text_enc=keyring.seal(part.text.encode(), aad=aad(table, "text", row_id)),
-        conversation_id=new_id("conv"),
+        conversation_id=conversation_id,
+        # Bound to the candidate id: kept only when the conversation is made by this text.
+        number_enc=keyring.seal(part.sender.encode(), aad=number_aad(conversation_id)),
     )
 
 
-def _conversation(
-    conn: sqlite3.Connection, sender_hash: bytes, modem: str, at: float, new_conversation_id: str
-) -> str:
+def _conversation(conn: sqlite3.Connection, prepared: PreparedPart) -> str:
+    """The sender's conversation, made if new; the modem it wrote to is kept for sticky
+    replies when this text is its newest (``inbound_at``), and ``last_at`` moves on."""
+    part, sender_hash = prepared.part, prepared.sender_hash
     conn.execute(
-        "INSERT INTO conversations (sender_hash, id, modem, last_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (sender_hash) DO UPDATE SET modem = excluded.modem, "
-        "last_at = excluded.last_at WHERE excluded.last_at >= conversations.last_at",
-        (sender_hash, new_conversation_id, modem, at),
+        "INSERT INTO conversations (sender_hash, id, modem, last_at, inbound_at, number_enc) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sender_hash) DO UPDATE SET "
+        "modem = CASE WHEN excluded.inbound_at >= coalesce(conversations.inbound_at, 0) "
+        "THEN excluded.modem ELSE conversations.modem END, "
+        "inbound_at = max(coalesce(conversations.inbound_at, 0), excluded.inbound_at), "
+        "last_at = max(conversations.last_at, excluded.last_at)",
+        (
+            sender_hash,
+            prepared.conversation_id,
+            part.modem,
+            part.received_at,
+            part.received_at,
+            prepared.number_enc,
+        ),
     )
     row = conn.execute(
         "SELECT id FROM conversations WHERE sender_hash = ?", (sender_hash,)
@@ -82,11 +98,13 @@ def _conversation(
 
 
 def _insert_inbound(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
+    """A whole text, counted unread in its conversation (``conversation_id`` is row[9])."""
     conn.execute(
         f"INSERT INTO inbound ({_INBOUND_COLUMNS}, sender_hash) "  # noqa: S608
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         row,
     )
+    conn.execute("UPDATE conversations SET unread = unread + 1 WHERE id = ?", (row[9],))
 
 
 def first_sight(conn: sqlite3.Connection, key_hash: bytes, at: float, window: float | None) -> bool:
@@ -157,9 +175,7 @@ def add_part(conn: sqlite3.Connection, keyring: KeyRing, prepared: PreparedPart)
     ).rowcount
     if not stored:  # the same part again under another dedupe key (resent by the SMSC)
         return InboundResult(inbound=None, duplicate=True)
-    conversation_id = _conversation(
-        conn, prepared.sender_hash, part.modem, part.received_at, prepared.conversation_id
-    )
+    conversation_id = _conversation(conn, prepared)
     have = conn.execute(
         "SELECT count(*) FROM inbound_parts "
         "WHERE modem = ? AND sender_hash = ? AND concat_ref = ? AND concat_total = ?",
@@ -174,9 +190,7 @@ def add_part(conn: sqlite3.Connection, keyring: KeyRing, prepared: PreparedPart)
 
 def _add_single(conn: sqlite3.Connection, prepared: PreparedPart) -> Inbound:
     part = prepared.part
-    conversation_id = _conversation(
-        conn, prepared.sender_hash, part.modem, part.received_at, prepared.conversation_id
-    )
+    conversation_id = _conversation(conn, prepared)
     _insert_inbound(
         conn,
         (
@@ -343,6 +357,33 @@ def select_inbound(
     return [decode_inbound(keyring, row) for row in rows]
 
 
+def select_thread(
+    conn: sqlite3.Connection,
+    keyring: KeyRing,
+    sender_hash: bytes,
+    *,
+    before: tuple[float, str] | None,
+    since: float | None,
+    limit: int,
+) -> list[Inbound]:
+    """A sender's texts (its conversation's), newest first, before (received_at, id) and
+    not before ``since``."""
+    where = ["sender_hash = ?"]
+    params: list[Any] = [sender_hash]
+    if before is not None:
+        where.append("(received_at, id) < (?, ?)")
+        params.extend(before)
+    if since is not None:
+        where.append("received_at >= ?")
+        params.append(since)
+    rows = conn.execute(
+        f"SELECT {_READ_COLUMNS} FROM inbound WHERE {' AND '.join(where)} "  # noqa: S608
+        "ORDER BY received_at DESC, id DESC LIMIT ?",
+        [*params, limit],
+    ).fetchall()
+    return [decode_inbound(keyring, row) for row in rows]
+
+
 class ConversationMap:
     """Sender hash → (modem, last time), mirrored in memory.
 
@@ -358,7 +399,7 @@ class ConversationMap:
         self._latest = {
             bytes(sender_hash): (modem, last_at)
             for sender_hash, modem, last_at in conn.execute(
-                "SELECT sender_hash, modem, last_at FROM conversations"
+                "SELECT sender_hash, modem, inbound_at FROM conversations WHERE modem IS NOT NULL"
             )
         }
 

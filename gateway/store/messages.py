@@ -10,13 +10,13 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 from gateway.crypto import KeyRing
 from gateway.errors import Conflict, IdempotencyConflict, NotCancellable, NotFound, StoreError
-from gateway.store import client_fields, expected_replies, quotas
+from gateway.store import client_fields, conversations, expected_replies, quotas
 from gateway.store.base import (
     AddResult,
     Message,
@@ -36,9 +36,9 @@ from gateway.store.sealing import aad, dump_json
 _INSERT_MESSAGES = """INSERT INTO messages (
     id, recipient_enc, recipient_hash, body_enc, metadata_enc, priority, state, created_at,
     updated_at, send_at, expires_at, encoding, segment_count, concat_ref, request_report, route,
-    tags_enc, tag_hashes, api_key_id, idempotency_hash, request_hash, category
+    tags_enc, tag_hashes, api_key_id, idempotency_hash, request_hash, category, conversation_id
 ) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL"""
-_MESSAGE_VALUES = "(?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_MESSAGE_VALUES = "(?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_SEGMENTS = """INSERT INTO segments (message_id, seq, state)
 SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL"""
 _SEGMENT_VALUES = "(?, ?, 'pending')"
@@ -51,7 +51,8 @@ _MIN_ROWS_PER_INSERT = 1
 MESSAGE_COLUMNS = (
     "id, recipient_enc, body_enc, metadata_enc, priority, state, created_at, updated_at, "
     "send_at, expires_at, encoding, concat_ref, request_report, route, tags_enc, modem, attempts, "
-    "last_error_code, last_error_text, sent_at, delivered_at, api_key_id, category"
+    "last_error_code, last_error_text, sent_at, delivered_at, api_key_id, category, "
+    "conversation_id"
 )
 _SEGMENT_COLUMNS = "message_id, seq, state, modem, reference, sent_at, report_status"
 TAG_KEY_CHARS = 16  # hex digits of a tag hash that ``message_tags`` keeps
@@ -204,12 +205,22 @@ def insert_messages(
     if earlier:
         rows = [row for row in rows if row[0] not in skipped]
         segments = [segment for segment in segments if segment[0] not in skipped]
+    threads: dict[bytes, str] = {}
     if rows:
         quotas.check_daily(
             conn,
             (m.api_key_id for m in batch.messages if m.id not in skipped),
             batch.messages[0].created_at,
         )
+        recipients = (
+            (to_hash, m.to)
+            for m, to_hash in zip(batch.messages, batch.to_hashes, strict=True)
+            if m.id not in skipped
+        )
+        threads = conversations.for_recipients(
+            conn, keyring, recipients, batch.messages[0].created_at
+        )
+        rows = [(*row, threads[row[2]]) for row in rows]
     try:
         _insert_rows(conn, _INSERT_MESSAGES, _MESSAGE_VALUES, rows)
         _insert_rows(conn, _INSERT_SEGMENTS, _SEGMENT_VALUES, segments)
@@ -221,7 +232,9 @@ def insert_messages(
     return [
         AddResult(earlier[index], created=False)
         if index in earlier
-        else AddResult(message, created=True, to_hash=to_hash)
+        else AddResult(
+            replace(message, conversation_id=threads[to_hash]), created=True, to_hash=to_hash
+        )
         for index, (message, to_hash) in enumerate(made)
     ]
 
@@ -294,6 +307,7 @@ def decode_message(keyring: KeyRing, row: Sequence[Any], segments: Iterable[Segm
         delivered_at,
         api_key_id,
         category,
+        conversation_id,
     ) = row
     open_ = keyring.open
     metadata = (
@@ -326,6 +340,7 @@ def decode_message(keyring: KeyRing, row: Sequence[Any], segments: Iterable[Segm
         segments=tuple(segments),
         api_key_id=api_key_id,
         category=category,
+        conversation_id=conversation_id,
     )
 
 

@@ -415,6 +415,36 @@ _READS_AT_SCALE: Final = (
     f"""CREATE TRIGGER message_counts_delete AFTER DELETE ON messages BEGIN
         {_UNCOUNT}
     END""",
+# Conversations (gateway.store.conversations): one per patient's number, for outbound
+# messages too, so the staff inbox lists threads. ``modem`` becomes nullable (a thread a
+# message started has no modem the patient wrote to yet), which takes a rebuild.
+# ``last_at`` is the newest message either way; ``inbound_at`` the newest text from the
+# patient, which the sticky-modem rule compares. The sealed number is filled at open
+# (gateway.store.conversations.seal_legacy_numbers), which needs the key ring. A thread
+# is read by the number's hash (messages_recipient, inbound_sender): no index is added
+# to what every message writes.
+_CONVERSATIONS: Final = (
+    """CREATE TABLE conversations_new (
+        sender_hash BLOB PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        modem TEXT,
+        last_at REAL NOT NULL,
+        inbound_at REAL,
+        number_enc BLOB,
+        unread INTEGER NOT NULL DEFAULT 0,
+        read_at REAL
+    ) WITHOUT ROWID""",
+    """INSERT INTO conversations_new (sender_hash, id, modem, last_at, inbound_at)
+        SELECT sender_hash, id, modem, last_at, last_at FROM conversations""",
+    "DROP TABLE conversations",
+    "ALTER TABLE conversations_new RENAME TO conversations",
+    "CREATE INDEX conversations_recent ON conversations (last_at, id)",
+    "ALTER TABLE messages ADD COLUMN conversation_id TEXT",
+    """UPDATE messages SET conversation_id =
+        (SELECT id FROM conversations WHERE sender_hash = messages.recipient_hash)""",
+    """UPDATE conversations SET last_at = max(last_at, coalesce(
+        (SELECT max(created_at) FROM messages WHERE recipient_hash = conversations.sender_hash),
+        0))""",
 )
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
@@ -432,6 +462,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("templates: named texts with variables, sealed", _statements(_TEMPLATES)),
     ("expected replies, and the message an inbound text answered", _statements(_EXPECTED_REPLIES)),
     ("reads at scale: list indexes by id, tags table, counts kept", _statements(_READS_AT_SCALE)),
+    ("conversations: outbound threads, sealed number, unread count", _statements(_CONVERSATIONS)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -52,6 +52,7 @@ from gateway.store import (
     auto_replies,
     client_fields,
     compat,
+    conversations,
     events,
     expected_replies,
     housekeeping,
@@ -63,6 +64,7 @@ from gateway.store import (
     subscriptions,
     suppressions,
     templates,
+    threads,
 )
 from gateway.store.base import (
     CONSENT_OPTED_IN,
@@ -72,6 +74,7 @@ from gateway.store.base import (
     Attempt,
     AuditEntry,
     ConsentRule,
+    Conversation,
     Delivery,
     DueDelivery,
     EventLogEntry,
@@ -95,6 +98,7 @@ from gateway.store.base import (
     SubscriptionRecord,
     Suppression,
     Template,
+    Thread,
     UndecodableInbound,
 )
 from gateway.store.connection import ConnectionThread
@@ -317,6 +321,7 @@ class SqliteStore:
             raise
         conn.execute("COMMIT")
         client_fields.convert_legacy_once(conn, self.keyring)  # only once the key is proven
+        conversations.seal_legacy_numbers(conn, self.keyring)
 
     def _quick_check(self, conn: sqlite3.Connection) -> None:
         """``PRAGMA quick_check`` now on a database of up to ``check_at_open_bytes``, in
@@ -739,6 +744,40 @@ class SqliteStore:
 
     def number_hash(self, number: str) -> bytes:
         return self.keyring.lookup_hash(number)
+
+    # -- conversations -------------------------------------------------------------------
+
+    async def list_conversations(
+        self, *, cursor: str | None, limit: int, owner: str | None = None
+    ) -> Page[Conversation]:
+        limit, keyring, now = _page_limit(limit), self.keyring, time.time()
+        items = await self._read(
+            lambda conn: threads.select_page(
+                conn, keyring, cursor=cursor, limit=limit + 1, owner=owner, now=now
+            )
+        )
+        if len(items) > limit:
+            items = items[:limit]
+            return Page(items, threads.time_cursor(items[-1].last_at, items[-1].id))
+        return Page(items, None)
+
+    async def conversation_thread(
+        self, conversation_id: str, *, cursor: str | None, limit: int, owner: str | None = None
+    ) -> Thread | None:
+        limit, keyring, now = _page_limit(limit), self.keyring, time.time()
+        return await self._read(
+            lambda conn: threads.select_thread(
+                conn, keyring, conversation_id, cursor=cursor, limit=limit, owner=owner, now=now
+            )
+        )
+
+    async def mark_conversation_read(
+        self, conversation_id: str, *, owner: str | None = None
+    ) -> Conversation:
+        keyring, now = self.keyring, time.time()
+        return await self._write(
+            lambda conn: threads.mark_read(conn, keyring, conversation_id, owner, now)
+        )
 
     # -- suppressions ------------------------------------------------------------------
 

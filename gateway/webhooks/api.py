@@ -438,6 +438,11 @@ def event_schemas() -> dict[str, Schema]:
         "state": STR,
         "modem": nullable_str,
         "segments": {"type": "integer"},
+        "conversation_id": {
+            **nullable_str,
+            "description": "the thread with the recipient (GET /v1/conversations/{id}); "
+            "null for a message accepted before conversations were kept",
+        },
         "tags": {"type": "array", "items": STR},
         "metadata": {"type": "object"},
         "created_at": TIME,

@@ -40,6 +40,7 @@ def message_event(kind: EventKind, message: Message, number_hash: bytes, at: flo
         "state": message.state.value,
         "modem": message.modem,
         "segments": len(message.segments),
+        "conversation_id": message.conversation_id,
         "tags": list(message.tags),
         "metadata": message.metadata,
         "created_at": rfc3339(message.created_at),

@@ -40,10 +40,10 @@ async def test_finish_rotation_reencrypts_in_batches_and_retires(
     )
 
     assert result.retired == (old_id,)
-    assert result.rewritten == 12
+    assert result.rewritten == 13  # 11 messages, the secret, the recipient's conversation
     assert len(progress) >= 3  # batches of at most 4
     assert all(n <= 4 for n, _ in progress)
-    assert progress[-1][1] == 12
+    assert progress[-1][1] == 13
     assert key_ids_in_use(db_path) == {new_id}
     assert KeyRing.load(key_path).key_ids == {new_id}
     got = await store.get_message(messages[9].id)
@@ -55,7 +55,7 @@ async def test_finish_rotation_reencrypts_in_batches_and_retires(
     assert keyring.open(blob, aad=aad("webhook_subscriptions", "secret", "sub_1")) == b"s3cret"
     [event] = (await store.list_events(cursor=None, limit=5)).items
     assert event.kind == ROTATED_EVENT
-    assert event.detail == {"current": new_id, "reencrypted": 12, "retired": [old_id]}
+    assert event.detail == {"current": new_id, "reencrypted": 13, "retired": [old_id]}
 
 
 async def test_old_keys_stay_while_an_unknown_column_still_uses_them(
