@@ -78,15 +78,23 @@ def _statement(statement: str, width: int, shape: int) -> str:
     return statement.format(", ".join([marks] * shape))
 
 
+_SEALED_FLAG: Final = "conversation_numbers_sealed"
+
+
 def seal_legacy_numbers(conn: sqlite3.Connection, keyring: KeyRing) -> int:
     """Conversations from before numbers were kept get theirs from a text of the patient
-    (every one of them came from a text). At open, once the key is proven."""
+    (every one of them came from a text). At open, once the key is proven, until it has
+    once found nothing left: every conversation made since is sealed when made, and the
+    search reads the whole table, which a large store should not pay at every start."""
+    if conn.execute("SELECT 1 FROM meta WHERE key = ?", (_SEALED_FLAG,)).fetchone():
+        return 0
     rows = conn.execute(
         "SELECT c.id, i.id, i.sender_enc FROM conversations c JOIN inbound i "
         "ON i.id = (SELECT id FROM inbound WHERE sender_hash = c.sender_hash LIMIT 1) "
         "WHERE c.number_enc IS NULL"
     ).fetchall()
     if not rows:
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (_SEALED_FLAG,))
         return 0
     conn.execute("BEGIN IMMEDIATE")
     try:

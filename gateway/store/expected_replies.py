@@ -33,7 +33,7 @@ from gateway.store.sealing import aad, dump_json
 _OPEN = """SELECT e.message_id, e.replies_enc, e.nudged_at
 FROM expected_replies e JOIN messages m ON m.id = e.message_id
 WHERE e.recipient_hash = ? AND e.inbound_id IS NULL
-  AND m.state IN ('sent', 'delivered', 'unknown')
+  AND +m.state IN ('sent', 'delivered', 'unknown')
   AND coalesce(m.sent_at, m.updated_at) <= ?
   AND coalesce(m.sent_at, m.updated_at) + e.reply_window >= ?
 ORDER BY coalesce(m.sent_at, m.updated_at) DESC, e.message_id DESC"""
@@ -118,7 +118,7 @@ def open_reply(
         "SELECT e.message_id, e.replies_enc, coalesce(m.sent_at, m.updated_at) + e.reply_window "  # noqa: S608
         "FROM expected_replies e JOIN messages m ON m.id = e.message_id "
         "WHERE e.recipient_hash = ? AND e.inbound_id IS NULL "
-        "AND m.state IN ('sent', 'delivered', 'unknown') "
+        "AND +m.state IN ('sent', 'delivered', 'unknown') "
         "AND coalesce(m.sent_at, m.updated_at) <= ? "
         f"AND coalesce(m.sent_at, m.updated_at) + e.reply_window >= ?{owned} "
         "ORDER BY coalesce(m.sent_at, m.updated_at) DESC, e.message_id DESC LIMIT 1",

@@ -415,6 +415,7 @@ _READS_AT_SCALE: Final = (
     f"""CREATE TRIGGER message_counts_delete AFTER DELETE ON messages BEGIN
         {_UNCOUNT}
     END""",
+)
 # Conversations (gateway.store.conversations): one per patient's number, for outbound
 # messages too, so the staff inbox lists threads. ``modem`` becomes nullable (a thread a
 # message started has no modem the patient wrote to yet), which takes a rebuild.

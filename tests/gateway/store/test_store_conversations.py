@@ -162,6 +162,20 @@ def test_the_open_reply_of_a_keys_view_starts_from_the_patient(keyring: KeyRing)
     conn.close()
 
 
+def test_the_reply_a_text_answers_is_found_from_the_patients_open_rows() -> None:
+    """The search ``add_inbound`` runs for every text: from the patient's open rows,
+    never from every message in a state (a million queued ones at scale)."""
+    conn = sqlite3.connect(":memory:")
+    migrate(conn)
+    plan = [
+        row[3]
+        for row in conn.execute(f"EXPLAIN QUERY PLAN {expected_replies._OPEN}", (b"h", 1.0, 1.0))
+    ]
+    assert plan[0].startswith("SEARCH e USING INDEX expected_replies_open"), plan
+    assert not any("messages_state" in step for step in plan), plan
+    conn.close()
+
+
 async def test_a_keys_thread_holds_its_messages_and_the_texts_after_its_first(
     store: SqliteStore,
 ) -> None:
