@@ -321,7 +321,7 @@ def decode_inbound(keyring: KeyRing, row: Sequence[Any]) -> Inbound:
 # (one keyed hash for every number), so the messages_recipient index answers this.
 _STARTED_BY = (
     "EXISTS (SELECT 1 FROM messages WHERE messages.recipient_hash = inbound.sender_hash "
-    "AND messages.api_key_id = ? AND messages.created_at <= inbound.received_at)"
+    "AND +messages.api_key_id = ? AND messages.created_at <= inbound.received_at)"
 )
 
 

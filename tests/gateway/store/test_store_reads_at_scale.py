@@ -131,3 +131,18 @@ async def test_oldest_due_is_the_earliest_send_time_already_due(store: SqliteSto
     )
     assert await store.oldest_due(now) == pytest.approx(now - 30)
     assert await store.oldest_due(now - 100) is None
+
+
+def test_a_keys_inbound_view_checks_the_patients_messages_not_all_the_keys() -> None:
+    """Whether a text answers a conversation the key started is asked of the sender's
+    few messages (messages_recipient), never of every message that key ever sent."""
+    from gateway.store import inbound
+    from gateway.store.migrations import migrate
+
+    conn = sqlite3.connect(":memory:")
+    migrate(conn)
+    sql = f"SELECT id FROM inbound WHERE {inbound._STARTED_BY} ORDER BY id DESC LIMIT 5"  # noqa: S608
+    plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("key_a",)))
+    conn.close()
+    assert "messages_recipient" in plan, plan
+    assert "messages_by_key" not in plan, plan
