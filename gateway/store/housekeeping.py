@@ -24,6 +24,8 @@ SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "suppressions": ("id", ("number", "reason")),
     "templates": ("name", ("body", "replies")),
     "expected_replies": ("message_id", ("replies", "value")),
+    "secure_messages": ("id", ("recipient", "text", "tags", "metadata")),
+    "secure_attachments": ("id", ("filename", "content")),
 }
 CANARY = b"smsgw key canary"
 CANARY_AAD = aad("meta", "value", "canary")

@@ -29,7 +29,7 @@ MISSING_PART = "[…]"
 
 _INBOUND_COLUMNS = (
     "id, modem, sender_enc, text_enc, encoding, received_at, sent_at, parts, complete, "
-    "conversation_id"
+    "conversation_id, channel"
 )
 _READ_COLUMNS = f"{_INBOUND_COLUMNS}, in_reply_to, reply_value_enc"
 
@@ -84,7 +84,7 @@ def _conversation(
 def _insert_inbound(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
     conn.execute(
         f"INSERT INTO inbound ({_INBOUND_COLUMNS}, sender_hash) "  # noqa: S608
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         row,
     )
 
@@ -190,6 +190,7 @@ def _add_single(conn: sqlite3.Connection, prepared: PreparedPart) -> Inbound:
             1,
             1,
             conversation_id,
+            part.channel,
             prepared.sender_hash,
         ),
     )
@@ -204,6 +205,7 @@ def _add_single(conn: sqlite3.Connection, prepared: PreparedPart) -> Inbound:
         parts=1,
         complete=True,
         conversation_id=conversation_id,
+        channel=part.channel,
     )
 
 
@@ -254,6 +256,7 @@ def _assemble(
             total,
             int(complete),
             conversation_id,
+            "sms",
             group[1],
         ),
     )
@@ -297,8 +300,9 @@ def decode_inbound(keyring: KeyRing, row: Sequence[Any]) -> Inbound:
         parts=row[7],
         complete=bool(row[8]),
         conversation_id=row[9],
-        in_reply_to=row[10],
-        reply_value=reply_value(keyring, inbound_id, row[11]),
+        channel=row[10],
+        in_reply_to=row[11],
+        reply_value=reply_value(keyring, inbound_id, row[12]),
     )
 
 

@@ -345,6 +345,49 @@ _EXPECTED_REPLIES: Final = (
     "ALTER TABLE inbound ADD COLUMN in_reply_to TEXT",
     "ALTER TABLE inbound ADD COLUMN reply_value_enc BLOB",
 )
+# Secure messages (gateway.store.secure_messages): content behind a link, sealed and erased
+# at expiry; the token, date of birth and one-time code only as keyed hashes. An inbound
+# text names the channel it came by (an answer typed on the secure page, or an SMS).
+_SECURE_MESSAGES: Final = (
+    """CREATE TABLE secure_messages (
+        id TEXT PRIMARY KEY,
+        token_hash BLOB NOT NULL UNIQUE,
+        recipient_enc BLOB NOT NULL,
+        recipient_hash BLOB NOT NULL,
+        message_id TEXT,
+        api_key_id TEXT,
+        method TEXT NOT NULL,
+        dob_hash BLOB,
+        code_hash BLOB,
+        code_expires_at REAL,
+        text_enc BLOB,
+        tags_enc BLOB NOT NULL,
+        metadata_enc BLOB NOT NULL,
+        category TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        opened_at REAL,
+        verified_at REAL,
+        read_at REAL,
+        answered_at REAL,
+        locked_at REAL,
+        revoked_at REAL,
+        erased_at REAL
+    )""",
+    "CREATE INDEX secure_messages_live ON secure_messages (expires_at) WHERE erased_at IS NULL",
+    """CREATE TABLE secure_attachments (
+        id TEXT PRIMARY KEY,
+        secure_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        filename_enc BLOB NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        content_enc BLOB NOT NULL,
+        UNIQUE (secure_id, seq)
+    )""",
+    "ALTER TABLE inbound ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms'",
+)
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
@@ -360,6 +403,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("tags and idempotency keys as keyed hashes, tags sealed", _statements(_CLIENT_FIELDS)),
     ("templates: named texts with variables, sealed", _statements(_TEMPLATES)),
     ("expected replies, and the message an inbound text answered", _statements(_EXPECTED_REPLIES)),
+    ("secure messages, and the channel of an inbound text", _statements(_SECURE_MESSAGES)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
