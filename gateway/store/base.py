@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 from gateway.store.secure_records import (
+    SMS,
     NewSecureMessage,
     SecureAttachment,
     SecureContent,
@@ -227,7 +228,7 @@ class InboundPart:
     # None: the key holds until ``release_inbound`` (a stored slot, freed on the modem);
     # seconds: how long it holds (a routed message has no slot, only its content).
     dedupe_window: float | None = None
-    channel: str = "sms"  # "secure_page": typed on a secure message's page
+    channel: str = SMS  # SECURE_PAGE: typed on a secure message's page
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +257,7 @@ class Inbound:
     conversation_id: str
     in_reply_to: str | None = None  # the message whose expected replies it matched
     reply_value: str | None = None  # the meaning it matched
-    channel: str = "sms"  # "secure_page": typed on a secure message's page
+    channel: str = SMS  # SECURE_PAGE: typed on a secure message's page
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from gateway.store.base import Inbound, InboundPart, InboundResult, UndecodableI
 from gateway.store.events import insert_event
 from gateway.store.expected_replies import reply_value
 from gateway.store.sealing import aad
+from gateway.store.secure_records import SMS
 
 MISSING_PART = "[…]"
 
@@ -256,7 +257,7 @@ def _assemble(
             total,
             int(complete),
             conversation_id,
-            "sms",
+            SMS,
             group[1],
         ),
     )

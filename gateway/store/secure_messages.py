@@ -128,7 +128,7 @@ def select(
     if owner is not None:
         where += " AND s.api_key_id = ?"
         params.append(owner)
-    row = conn.execute(f"SELECT {_COLUMNS} {_FROM} WHERE {where}", params).fetchone()  # noqa: S608
+    row = conn.execute(f"SELECT {_COLUMNS} {_FROM} WHERE {where}", params).fetchone()
     return None if row is None else _decode(keyring, row)
 
 
