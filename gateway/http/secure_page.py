@@ -262,6 +262,10 @@ class SecurePages:
     async def stylesheet(self, request: web.Request) -> web.Response:
         return web.Response(body=STYLESHEET, content_type="text/css", charset="utf-8")
 
+    async def no_icon(self, request: web.Request) -> web.Response:
+        """Browsers ask for one; an empty answer costs less than an icon or a 404."""
+        return web.Response(status=204)
+
 
 def make_public_app(desk: SecureDesk, clinic: Clinic, *, https: bool) -> web.Application:
     """The public listener's whole app: the pages, their stylesheet, and 404 for the rest."""
@@ -269,6 +273,7 @@ def make_public_app(desk: SecureDesk, clinic: Clinic, *, https: bool) -> web.App
     app = web.Application(middlewares=[_headers], client_max_size=MAX_FORM_BYTES)
     app[CLINIC] = clinic
     app.router.add_get(STYLESHEET_PATH, pages.stylesheet)
+    app.router.add_get("/favicon.ico", pages.no_icon)
     app.router.add_get(LINK_PATH + "{token}", pages.view)
     app.router.add_post(LINK_PATH + "{token}/verify", pages.verify)
     app.router.add_post(LINK_PATH + "{token}/code", pages.send_code)
