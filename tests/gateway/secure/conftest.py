@@ -46,6 +46,7 @@ PNG = base64.b64decode(
 )
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 SWEEP = 0.1  # seconds between looks for expired content
+ADDRESS_FAILURES = 8  # wrong answers from one address before it is refused
 
 
 @dataclass
@@ -128,7 +129,7 @@ async def secure_rig(tmp_path: Path) -> AsyncIterator[SecureRig]:
     clock = SteppedClock(time.time())
     settings = RuntimeSettings(
         supervision=replace(FAST_SUPERVISION, probe_initial=2.0),
-        secure=SecureSettings(sweep_interval=SWEEP),
+        secure=SecureSettings(sweep_interval=SWEEP, address_failures=ADDRESS_FAILURES),
         webhooks=FAST_WEBHOOKS,
     )
     daemon = Daemon(config, settings=settings, modem_factory=fast_modem, clock=clock)
