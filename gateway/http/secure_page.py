@@ -86,7 +86,7 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
         response = await handler(request)
     except web.HTTPException as exc:
         clinic: Clinic = request.app[CLINIC]
-        status = exc.status if exc.status in (404, 405, 413) else 404
+        status = exc.status if exc.status in (403, 404, 405, 413) else 404
         response = web.Response(status=status, body=not_found_page(clinic), content_type=HTML)
     response.headers.update(SECURITY_HEADERS)
     return response
@@ -163,6 +163,10 @@ class SecurePages:
         return self._html(body)
 
     async def _form(self, request: web.Request) -> dict[str, str]:
+        """A form posted from the page itself: a post another site's page makes the
+        browser send (``Sec-Fetch-Site: cross-site``) is refused."""
+        if request.headers.get("Sec-Fetch-Site", "same-origin") not in {"same-origin", "none"}:
+            raise web.HTTPForbidden()
         if request.content_type != "application/x-www-form-urlencoded":
             raise web.HTTPNotFound()
         data = await request.post()

@@ -114,3 +114,16 @@ async def test_opens_attempts_reads_and_revocations_are_audited_without_content(
     assert BODY not in text
     assert DOB not in text
     assert WRONG not in text
+
+
+async def test_a_post_from_another_site_is_refused(secure_rig: SecureRig) -> None:
+    created = await secure_rig.create()
+    link = secure_rig.public + await secure_rig.link(1)
+    cross = {"Sec-Fetch-Site": "cross-site"}
+    async with (
+        aiohttp.ClientSession(headers=cross) as session,
+        session.post(link + "/verify", data={"dob": WRONG}) as response,
+    ):
+        assert response.status == 403
+    _, record = await secure_rig.call("GET", f"/v1/secure-messages/{created['id']}")
+    assert record["failures"] == 0  # never reached a check
