@@ -145,6 +145,8 @@ class SecureDesk:
         secure_id = new_id("sec")
         store = self._store
         hasher = store.number_hash
+        # The SMS's category, as the send path would pick it (the key's default when absent).
+        category = request.category or (api_key.default_category if api_key else "care")
         dob = None
         if request.method == DOB:
             dob = dob_hash(hasher, secure_id, parse_dob(request.dob, "verify.dob"))
@@ -157,7 +159,7 @@ class SecureDesk:
             method=request.method,
             dob_hash=dob,
             expires_at=self._clock() + expires_in,
-            category=request.category or "care",
+            category=category,
             tags=request.tags,
             metadata=dict(request.metadata),
             api_key_id=None if api_key is None else api_key.id,
@@ -169,7 +171,7 @@ class SecureDesk:
             ttl=expires_in,
             tags=request.tags,
             metadata={**request.metadata, "secure_message_id": secure_id},
-            category=request.category,
+            category=category,
         )
         try:
             [result] = await self._service.submit([send], api_key, refuse_opted_out=True)

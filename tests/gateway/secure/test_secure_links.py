@@ -290,3 +290,19 @@ async def test_expired_content_is_gone_from_the_database_file(secure_rig: Secure
             assert BODY.encode() not in raw
     _, record = await secure_rig.call("GET", f"/v1/secure-messages/{created['id']}")
     assert record["state"] == "expired"
+
+
+async def test_an_opted_out_patient_gets_no_link_and_nothing_is_kept(
+    secure_rig: SecureRig,
+) -> None:
+    await secure_rig.daemon.store.add_suppression(PATIENT, None, source="api", reason=None)
+    status, error = await secure_rig.call(
+        "POST",
+        "/v1/secure-messages",
+        json={"to": PATIENT, "body": {"text": BODY}, "verify": {"method": "code"}},
+    )
+    assert status == 422
+    assert error["error"]["code"] == "opted_out"
+    with sqlite3.connect(secure_rig.data_dir / "smsgw.db") as conn:
+        assert conn.execute("SELECT count(*) FROM secure_messages").fetchone() == (0,)
+    assert secure_rig.sim.sent == []
