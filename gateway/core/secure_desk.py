@@ -28,7 +28,7 @@ from gateway.core.secure_tokens import (
     token_hash,
 )
 from gateway.core.service import GatewayService, SendRequest
-from gateway.errors import GatewayError, NotFound, Unavailable, ValidationError
+from gateway.errors import AuthThrottled, GatewayError, NotFound, Unavailable, ValidationError
 from gateway.ids import new_id
 from gateway.store.base import ApiKey, Inbound, InboundPart, Priority, Store
 from gateway.store.secure_records import (
@@ -57,6 +57,7 @@ REVOKE_ACTION: Final = "secure.revoke"
 CREATE_ACTION: Final = "secure.create"
 MIN_BODY_ECHO: Final = 8  # a body this long or more must not appear in the SMS
 MAX_ANSWER_CHARS: Final = 1000
+MAX_TRACKED: Final = 10_000  # messages whose code sends are remembered at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class SecureSettings:
     address_failures: int = 20  # wrong answers from one address within the window
     address_window: float = 900.0
     code_ttl: float = 600.0
+    codes_per_window: int = 3  # codes texted for one message within address_window
     default_expiry: float = 7 * 86400.0
     min_expiry: float = 60.0
     max_expiry: float = 90 * 86400.0
@@ -120,6 +122,8 @@ class SecureDesk:
         self.settings = settings or SecureSettings()
         self._clock = clock
         self._addresses = AuthFailures(self.settings.address_failures, self.settings.address_window)
+        # When codes were texted, per message: a page posted in a loop must not flood a phone.
+        self._codes_sent: dict[str, list[float]] = {}
 
     @property
     def _store(self) -> Store:
@@ -179,7 +183,7 @@ class SecureDesk:
             await store.drop_secure_message(secure_id)
             raise
         await store.link_secure_message(secure_id, result.message.id)
-        actor = PATIENT_ACTOR if api_key is None else api_key.id
+        actor = "daemon" if api_key is None else api_key.id
         await store.audit(
             actor, CREATE_ACTION, {"message_id": result.message.id}, subject=secure_id
         )
@@ -246,10 +250,12 @@ class SecureDesk:
         self._addresses.check(address)
 
     async def send_code(self, record: SecureMessage, address: str) -> None:
-        """A new one-time code by SMS to the message's number (the last one sent counts)."""
+        """A new one-time code by SMS to the message's number (the last one sent counts);
+        AuthThrottled past ``codes_per_window`` for the message."""
         if record.method != CODE:
             raise ValidationError("this message is verified by date of birth", field="method")
         self.check_address(address)
+        self._count_code(record.id)
         code = new_code()
         store = self._store
         expires_at = self._clock() + self.settings.code_ttl
@@ -268,6 +274,21 @@ class SecureDesk:
         )
         await self._service.submit([send], None)
         await store.audit(PATIENT_ACTOR, CODE_ACTION, {"address": address}, subject=record.id)
+
+    def _count_code(self, secure_id: str) -> None:
+        window, limit = self.settings.address_window, self.settings.codes_per_window
+        now = time.monotonic()
+        if len(self._codes_sent) > MAX_TRACKED:
+            self._codes_sent = {
+                k: v for k, v in self._codes_sent.items() if v and now - v[-1] < window
+            }
+        recent = [t for t in self._codes_sent.get(secure_id, []) if now - t < window]
+        if len(recent) >= limit:
+            raise AuthThrottled(
+                "too many codes for this message; try again later",
+                retry_after=recent[0] + window - now,
+            )
+        self._codes_sent[secure_id] = [*recent, now]
 
     async def verify(self, record: SecureMessage, answer: str, address: str) -> VerifyOutcome:
         """One attempt with a date of birth or a code; audited with its outcome."""

@@ -127,3 +127,18 @@ async def test_a_post_from_another_site_is_refused(secure_rig: SecureRig) -> Non
         assert response.status == 403
     _, record = await secure_rig.call("GET", f"/v1/secure-messages/{created['id']}")
     assert record["failures"] == 0  # never reached a check
+
+
+async def test_codes_for_one_message_are_limited(secure_rig: SecureRig) -> None:
+    await secure_rig.create(verify={"method": "code"})
+    link = secure_rig.public + await secure_rig.link(1)
+    limit = secure_rig.daemon.secure.settings.codes_per_window
+    async with aiohttp.ClientSession() as session:
+        for _ in range(limit):
+            status, text = await page(session, link + "/code", go="1")
+            assert status == 200
+            assert "We texted you a code." in text
+        status, text = await page(session, link + "/code", go="1")
+        assert status == 429
+    await secure_rig.next_sms(1 + limit)
+    assert len(secure_rig.sim.sent) == 1 + limit
