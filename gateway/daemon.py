@@ -285,7 +285,8 @@ class Daemon:
                 "reassembly",
             )
         )
-        await stack.enter_async_context(running(self.secure.sweep_loop(), "secure-sweep"))
+        sweep = self.secure.sweep_loop(self.clock_guard)
+        await stack.enter_async_context(running(sweep, "secure-sweep"))
         if cfg.store.retention_days > 0:
             purge = purge_loop(
                 store,

@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any, Final
 
 from gateway.core.auth_failures import AuthFailures
+from gateway.core.clock_guard import ClockGuard
 from gateway.core.numbers import normalize
 from gateway.core.secure_tokens import (
     code_hash,
@@ -371,9 +372,14 @@ class SecureDesk:
 
     # retention -----------------------------------------------------------------------
 
-    async def sweep_loop(self) -> None:
-        """Erase the content of expired messages as they expire (records stay)."""
+    async def sweep_loop(self, guard: ClockGuard | None = None) -> None:
+        """Erase the content of expired messages as they expire (records stay); like the
+        retention purge, not while the clock is in doubt (a step forward would erase
+        content that has time left)."""
         while True:
+            if guard is not None and guard.hold("secure message expiry"):
+                await asyncio.sleep(self.settings.sweep_interval)  # a modelled period
+                continue
             with contextlib.suppress(GatewayError):
                 erased = await self._store.erase_secure(self._clock())
                 if erased:

@@ -276,7 +276,19 @@ async def test_expired_content_is_gone_from_the_database_file(secure_rig: Secure
     assert len(sealed) > 40
     files = (db, db.with_name("smsgw.db-wal"))
     assert any(sealed in f.read_bytes() for f in files if f.exists())
+    # A step past the expiry that the clock guard cannot explain holds the erasure...
+    guard = secure_rig.daemon.clock_guard
+    held_before = guard.held
     secure_rig.clock.set(secure_rig.clock() + 601)
+
+    async def held() -> bool:
+        return guard.held > held_before + 2
+
+    await poll_until(held, "the erasure held", 15.0)
+    _, record = await secure_rig.call("GET", f"/v1/secure-messages/{created['id']}")
+    assert not record["content_erased"]
+    # ...until a person confirms the clock.
+    guard.confirm()
 
     async def erased() -> bool:
         _, record = await secure_rig.call("GET", f"/v1/secure-messages/{created['id']}")
