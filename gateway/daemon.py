@@ -415,7 +415,7 @@ class Daemon:
     async def _start_public(self) -> None:
         """The second listener: the patient's secure-message pages and nothing else."""
         from gateway.http.secure_html import Clinic
-        from gateway.http.secure_page import make_public_app
+        from gateway.http.secure_page import PublicAccessLog, make_public_app
         from gateway.http.server import ListenerLimits, serve_app
 
         server, public = self.config.server, self.config.server.public
@@ -428,7 +428,9 @@ class Daemon:
             body_timeout=server.body_timeout,
             max_connections=server.max_connections,
         )
-        self._public = await serve_app(app, public.host, public.port, None, limits=limits)
+        self._public = await serve_app(
+            app, public.host, public.port, None, limits=limits, access_log_class=PublicAccessLog
+        )
         host, port = self._public.addresses[0][:2]
         shown = f"[{host}]" if ":" in str(host) else str(host)
         self.public_url = f"http://{shown}:{port}"

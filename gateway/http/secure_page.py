@@ -18,7 +18,10 @@ from typing import Final
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
 
 from gateway.core.secure_desk import LINK_PATH, SecureDesk
 from gateway.core.secure_tokens import SessionSigner
@@ -78,6 +81,35 @@ def source_address(request: web.Request) -> str:
         except ValueError:
             return peer
     return peer
+
+
+class PublicAccessLog(AbstractAccessLogger):
+    """The public listener's access log: the route, never the path, since a path holds
+    a link's token (``/s/{token}/verify``); an unrouted request is logged as ``-``."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s" %d %d %.1fms',
+            request.remote,
+            request.method,
+            _route(request),
+            response.status,
+            response.body_length,
+            time * 1000,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+def _route(request: BaseRequest) -> str:
+    try:
+        match_info = getattr(request, "match_info", None)
+    except AssertionError:  # a request aiohttp could not parse: never routed
+        return "-"
+    resource = None if match_info is None else match_info.route.resource
+    return resource.canonical if resource is not None else "-"
 
 
 @web.middleware

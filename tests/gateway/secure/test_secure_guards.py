@@ -4,7 +4,10 @@ patient action with the address and never the content."""
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
+import pytest
 
 from gateway.store.base import Scope
 from tests.gateway.secure.conftest import ADDRESS_FAILURES, BODY, DOB, SecureRig
@@ -142,3 +145,24 @@ async def test_codes_for_one_message_are_limited(secure_rig: SecureRig) -> None:
         assert status == 429
     await secure_rig.next_sms(1 + limit)
     assert len(secure_rig.sim.sent) == 1 + limit
+
+
+async def test_no_token_reaches_the_logs(
+    secure_rig: SecureRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await secure_rig.create()
+    link = await secure_rig.link(1)
+    token = link.rsplit("/", 1)[1]
+    async with browser_like() as session:
+        await page(session, secure_rig.public + link)
+        await page(session, secure_rig.public + link + "/verify", dob=WRONG)
+        await page(session, secure_rig.public + link + "/verify", dob=DOB)
+        await page(session, secure_rig.public + link + "/files/9")
+    routes = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert any('"POST /s/{token}/verify" 400' in line for line in routes), routes
+    logged = caplog.text
+    assert token not in logged
+    assert token[:12] not in logged
+    assert BODY not in logged
+    assert DOB not in logged
