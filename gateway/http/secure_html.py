@@ -117,7 +117,7 @@ def code_page(
         "Confirm it is you",
         f"<div class=card><h1>{_e(clinic.name)} has a message for you</h1>"
         "<p>To read it, we text a 6-digit code to your phone.</p>"
-        f"{status}{problem}{enter if sent else ''}{ask}</div>",
+        f"{status}{problem}{enter + ask if sent else ask + enter}</div>",
     )
 
 
