@@ -435,6 +435,12 @@ class Daemon:
         shown = f"[{host}]" if ":" in str(host) else str(host)
         self.public_url = f"http://{shown}:{port}"
         log.info("secure-message pages listening on %s", self.public_url)
+        if not base:
+            log.warning(
+                "no public_url in [server.public] or [server]: secure links point at %s,"
+                " which patients cannot open from their phones",
+                self.public_url,
+            )
 
     async def _stop_public(self) -> None:
         if self._public is not None:
