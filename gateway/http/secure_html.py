@@ -77,6 +77,15 @@ def throttled_page(clinic: Clinic) -> bytes:
     )
 
 
+def unavailable_page(clinic: Clinic) -> bytes:
+    return _page(
+        clinic,
+        "Try again later",
+        "<div class=card><h1>Please try again later</h1>"
+        f"<p>The page cannot be shown just now. If it is urgent, {_call(clinic)}</p></div>",
+    )
+
+
 def not_found_page(clinic: Clinic) -> bytes:
     return _page(clinic, "Not found", "<div class=card><h1>Not found</h1></div>")
 

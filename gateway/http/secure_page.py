@@ -25,7 +25,7 @@ from aiohttp.web_response import StreamResponse
 
 from gateway.core.secure_desk import LINK_PATH, SecureDesk
 from gateway.core.secure_tokens import SessionSigner
-from gateway.errors import AuthThrottled, ValidationError
+from gateway.errors import AuthThrottled, GatewayError, ValidationError
 from gateway.http.secure_html import (
     STYLESHEET,
     STYLESHEET_PATH,
@@ -36,6 +36,7 @@ from gateway.http.secure_html import (
     not_found_page,
     read_page,
     throttled_page,
+    unavailable_page,
 )
 from gateway.store.secure_records import DOB, SecureMessage
 
@@ -117,9 +118,13 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        clinic: Clinic = request.app[CLINIC]
         status = exc.status if exc.status in (403, 404, 405, 413) else 404
-        response = web.Response(status=status, body=not_found_page(clinic), content_type=HTML)
+        page = not_found_page(request.app[CLINIC])
+        response = web.Response(status=status, body=page, content_type=HTML)
+    except GatewayError as exc:  # the store unavailable, a modem-less gateway: no detail
+        log.warning("secure page not served: %s", exc.code)
+        page = unavailable_page(request.app[CLINIC])
+        response = web.Response(status=503, body=page, content_type=HTML)
     response.headers.update(SECURITY_HEADERS)
     return response
 

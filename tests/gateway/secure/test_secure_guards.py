@@ -166,3 +166,18 @@ async def test_no_token_reaches_the_logs(
     assert token[:12] not in logged
     assert BODY not in logged
     assert DOB not in logged
+
+
+async def test_a_gateway_that_takes_no_work_answers_a_plain_503_page(
+    secure_rig: SecureRig,
+) -> None:
+    await secure_rig.create(verify={"method": "code"})
+    link = secure_rig.public + await secure_rig.link(1)
+    secure_rig.daemon.gateway.close()  # as at the start of a stop: no new sends
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(link + "/code", data={"go": "1"}) as response,
+    ):
+        assert response.status == 503
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "Please try again later" in await response.text()
