@@ -86,6 +86,9 @@ class EventKind(enum.StrEnum):
     CONSENT_OPTED_OUT = "consent.opted_out"
     CONSENT_OPTED_IN = "consent.opted_in"
     REPLY_MATCHED = "reply.matched"  # a patient's text answered a message's expected replies
+    SECURE_READ = "secure.read"  # a patient verified and read a secure message (first time)
+    SECURE_ANSWERED = "secure.answered"  # a patient answered on a secure message's page
+    SECURE_LOCKED = "secure.locked"  # wrong answers locked a secure message
 
 
 ALL_KINDS: Final = frozenset(EventKind)
@@ -100,6 +103,16 @@ class ApiSettings:
     max_segments: int = 10
     failed_auth_limit: int = 10  # failed authentications from one address per window
     failed_auth_window: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PublicListenerConfig:
+    """``[server.public]``: the second listener, for the patient's secure-message pages
+    only (reached from the internet through the clinic's reverse proxy)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8443  # 0 lets the OS pick (tests)
+    public_url: str | None = None  # the links' base; None: [server] public_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +139,7 @@ class ServerConfig:
     header_timeout: float = 10.0
     body_timeout: float = 30.0  # seconds to receive a request's whole body
     max_connections: int = 512  # open connections; more are answered 503 and closed
+    public: PublicListenerConfig | None = None  # None: no secure-message pages served
 
     @property
     def loopback(self) -> bool:
@@ -473,6 +487,7 @@ def _server(t: _Table) -> ServerConfig:
         "header_timeout",
         "body_timeout",
         "max_connections",
+        "public",
     )
     host = t.string("host", "127.0.0.1")
     if not host:
@@ -511,6 +526,30 @@ def _server(t: _Table) -> ServerConfig:
         header_timeout=_positive(t, "header_timeout", 10.0),
         body_timeout=_positive(t, "body_timeout", 30.0),
         max_connections=t.integer("max_connections", 512, minimum=1),
+        public=_public_listener(t, allow_plain_http),
+    )
+
+
+def _public_listener(server: _Table, allow_plain_http: bool) -> PublicListenerConfig | None:
+    if "public" not in server.data:
+        return None
+    t = server.table("public", allowed={"host", "port", "public_url"})
+    host = t.string("host", "127.0.0.1")
+    if not host:
+        raise t.error("host", "must not be empty")
+    if not allow_plain_http and not is_loopback_host(host):
+        raise t.error(
+            "host",
+            f"{host!r} is not loopback: serve the pages through a reverse proxy that ends TLS"
+            " (see the README), or set [server] allow_plain_http = true to accept that",
+        )
+    public_url = t.optional_string("public_url")
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise t.error("public_url", "must start with http:// or https://")
+    return PublicListenerConfig(
+        host=host,
+        port=t.integer("port", 8443, minimum=0, maximum=65535),
+        public_url=public_url.rstrip("/") if public_url else None,
     )
 
 
@@ -878,6 +917,7 @@ class ClinicConfig:
     """``[clinic]``: who the clinic is and when it is open, in its own time zone."""
 
     name: str = "Your clinic"  # named in default texts, which begin with it
+    phone: str | None = None  # shown to patients on closed secure-message pages
     timezone: str = "UTC"  # IANA name; required once anything depends on local time
     office_hours: tuple[tuple[DailyWindow, ...], ...] = ((),) * 7  # by date.weekday()
     holidays: frozenset[date] = frozenset()
@@ -905,7 +945,7 @@ def parse_categories(t: _Table) -> Mapping[str, CategoryConfig]:
 
 
 def parse_clinic(t: _Table, categories: Mapping[str, CategoryConfig]) -> ClinicConfig:
-    t.allow("name", "timezone", "office_hours", "holidays", "auto_reply")
+    t.allow("name", "phone", "timezone", "office_hours", "holidays", "auto_reply")
     name = t.string("name", "Your clinic").strip()
     if not name:
         raise t.error("name", "must not be empty")
@@ -931,8 +971,10 @@ def parse_clinic(t: _Table, categories: Mapping[str, CategoryConfig]) -> ClinicC
     if zone is None and (quiet or any(office_hours)):
         needs = f"categories.{quiet[0]}.quiet_hours" if quiet else "clinic.office_hours"
         raise t.error("timezone", f"is required by {needs} (local time needs a zone)")
+    phone = t.optional_string("phone")
     return ClinicConfig(
         name=name,
+        phone=phone.strip() or None if phone is not None else None,
         timezone=zone or "UTC",
         office_hours=office_hours,
         holidays=holidays,

@@ -44,6 +44,7 @@ from gateway.core.replies import ReplyMatcher
 from gateway.core.reply_desk import ReplyDesk
 from gateway.core.routing import Router
 from gateway.core.scheduler import Scheduler
+from gateway.core.secure_desk import SecureDesk, SecureSettings
 from gateway.core.submission import SubmissionRules
 from gateway.crypto import KeyRing
 from gateway.errors import StoreError, Unavailable
@@ -95,6 +96,7 @@ class RuntimeSettings:
     webhooks: WebhookSettings | None = None  # delivery timing; None: the defaults
     serve_http: bool = True
     queue_load_chunk: int = LOAD_CHUNK  # queued messages read per step at start
+    secure: SecureSettings = field(default_factory=SecureSettings)
 
 
 @contextlib.asynccontextmanager
@@ -174,6 +176,16 @@ class Daemon:
             self.gateway.send_reply,
             clinic=config.clinic.name,
         )
+        self.secure = SecureDesk(
+            self.gateway,
+            clinic=config.clinic.name,
+            default_country=config.server.default_country,
+            link_base=self._secure_link_base,
+            settings=self.settings.secure,
+            clock=clock,
+        )
+        self._public: ApiServer | None = None
+        self.public_url: str | None = None  # the patient pages' listener, as bound
         self.scheduler: Scheduler | None = None
         self.dispatcher: Dispatcher | None = None
         self.fleet: Fleet | None = None
@@ -183,6 +195,14 @@ class Daemon:
         self._keyring: KeyRing | None = None
         self.integrations: Integrations | None = None  # webhooks, Twilio and Kannel shapes
         self._running: contextlib.AsyncExitStack | None = None
+
+    def _secure_link_base(self) -> str | None:
+        """Where secure links point: the public listener's public_url, else the server's,
+        else the listener as bound (fine on one machine, wrong behind a proxy)."""
+        public = self.config.server.public
+        if public is None:
+            return None
+        return public.public_url or self.config.server.public_url or self.public_url
 
     def _is_consent_keyword(self, text: str) -> bool:
         return self.consent.keyword(text) is not None
@@ -271,6 +291,8 @@ class Daemon:
                 "reassembly",
             )
         )
+        sweep = self.secure.sweep_loop(self.clock_guard)
+        await stack.enter_async_context(running(sweep, "secure-sweep"))
         if cfg.store.retention_days > 0:
             purge = purge_loop(
                 store,
@@ -306,6 +328,9 @@ class Daemon:
         if self.settings.serve_http:
             stack.push_async_callback(self._stop_http)
             await self._start_http()
+            if cfg.server.public is not None:
+                stack.push_async_callback(self._stop_public)
+                await self._start_public()
         self.gateway.open(dispatcher, fleet)
         stack.callback(self.gateway.close)  # the first thing a stop does
 
@@ -364,7 +389,7 @@ class Daemon:
             self._data_lock = None
 
     async def _start_http(self) -> None:
-        from gateway.http import patient_text
+        from gateway.http import patient_text, secure_messages
         from gateway.http.app import make_app
         from gateway.http.features import daemon_features
         from gateway.http.server import ListenerLimits, body_timeout_feature, serve_app
@@ -377,6 +402,7 @@ class Daemon:
         # Texting in as a patient: only for simulated modems (gateway.http.patient_text).
         simulated = [m.name for m in self.config.modems if m.enabled and m.simulate is not None]
         features.append(patient_text.feature(self.config.store.data_dir, simulated))
+        features.append(secure_messages.feature(self.secure))
         app = make_app(self.gateway, features, default_country=server.default_country)
         ssl_context: ssl.SSLContext | None = None
         if server.tls_cert is not None and server.tls_key is not None:
@@ -399,6 +425,41 @@ class Daemon:
                 " API tokens cross the network unencrypted; set tls_cert and tls_key",
                 server.host,
             )
+
+    async def _start_public(self) -> None:
+        """The second listener: the patient's secure-message pages and nothing else."""
+        from gateway.http.secure_html import Clinic
+        from gateway.http.secure_page import PublicAccessLog, make_public_app
+        from gateway.http.server import ListenerLimits, serve_app
+
+        server, public = self.config.server, self.config.server.public
+        assert public is not None
+        base = public.public_url or server.public_url or ""
+        clinic = Clinic(self.config.clinic.name, self.config.clinic.phone)
+        app = make_public_app(self.secure, clinic, https=base.startswith("https://"))
+        limits = ListenerLimits(
+            header_timeout=server.header_timeout,
+            body_timeout=server.body_timeout,
+            max_connections=server.max_connections,
+        )
+        self._public = await serve_app(
+            app, public.host, public.port, None, limits=limits, access_log_class=PublicAccessLog
+        )
+        host, port = self._public.addresses[0][:2]
+        shown = f"[{host}]" if ":" in str(host) else str(host)
+        self.public_url = f"http://{shown}:{port}"
+        log.info("secure-message pages listening on %s", self.public_url)
+        if not base:
+            log.warning(
+                "no public_url in [server.public] or [server]: secure links point at %s,"
+                " which patients cannot open from their phones",
+                self.public_url,
+            )
+
+    async def _stop_public(self) -> None:
+        if self._public is not None:
+            await self._public.stop()
+            self._public = None
 
     async def _stop_http(self) -> None:
         """The pair of ``_start_http``."""

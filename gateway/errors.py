@@ -314,3 +314,15 @@ class NetworkNotAllowed(Forbidden):
     """The request came from an address outside the key's allowed networks."""
 
     code = "network_not_allowed"
+
+
+class AttachmentTooLarge(PayloadTooLarge):
+    """A secure message's attachment (or all of them together) above the size limit."""
+
+    code = "attachment_too_large"
+
+
+class AttachmentTypeRefused(ValidationError):
+    """An attachment whose content is not a PDF, JPEG or PNG (checked by its bytes)."""
+
+    code = "attachment_type_refused"

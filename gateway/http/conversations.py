@@ -43,6 +43,7 @@ from gateway.http.resources import (
 from gateway.http.validation import MAX_ID_CHARS, page_cursor, page_limit, query_params
 from gateway.redact import redact_number
 from gateway.store.base import ALL_CATEGORIES, Conversation, Inbound, Message, Scope
+from gateway.store.secure_records import SMS
 from gateway.timefmt import rfc3339
 
 LIST_PATH: Final = "/v1/conversations"
@@ -50,9 +51,6 @@ ITEM_PATH: Final = "/v1/conversations/{id}"
 READ_PATH: Final = "/v1/conversations/{id}/read"
 PAGE_PARAMS_ALLOWED: Final = frozenset({"limit", "cursor"})
 CONVERSATION_READ: Final = "conversation.read"
-# Every text so far comes by SMS; a channel of its own (a secure page's answer) is named
-# by the inbound row that carries it.
-SMS_CHANNEL: Final = "sms"
 
 Suppressed = Mapping[bytes, frozenset[str | None]]
 
@@ -87,14 +85,14 @@ def thread_item(item: Message | Inbound) -> JsonObject:
             "direction": "outbound",
             "id": item.id,
             "at": rfc3339(item.created_at),
-            "channel": SMS_CHANNEL,
+            "channel": SMS,
             "message": message_json(item, with_body=True),
         }
     return {
         "direction": "inbound",
         "id": item.id,
         "at": rfc3339(item.received_at),
-        "channel": SMS_CHANNEL,
+        "channel": item.channel,
         "inbound": inbound_json(item),
     }
 
@@ -213,7 +211,11 @@ def _item_schema(direction: str, key: str, schema: str) -> Schema:
             "direction": {"type": "string", "enum": [direction]},
             "id": STR,
             "at": TIME,
-            "channel": {"type": "string", "description": "how it came or went: sms"},
+            "channel": {
+                "type": "string",
+                "description": "how it came or went: sms, or secure_page for an answer "
+                "typed on a secure message's page",
+            },
             key: ref(schema),
         }
     )

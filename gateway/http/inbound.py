@@ -98,6 +98,11 @@ def _schemas() -> dict[str, Schema]:
                     **STR_OR_NULL,
                     "description": "the meaning it answered (a value of that message's replies)",
                 },
+                "channel": {
+                    "type": "string",
+                    "enum": ["sms", "secure_page"],
+                    "description": "secure_page: an answer typed on a secure message's page",
+                },
             }
         ),
         "InboundPage": page_schema("Inbound"),

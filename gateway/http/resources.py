@@ -139,6 +139,7 @@ def inbound_json(inbound: Inbound) -> JsonObject:
         "conversation_id": inbound.conversation_id,
         "in_reply_to": inbound.in_reply_to,
         "reply_value": inbound.reply_value,
+        "channel": inbound.channel,
     }
 
 

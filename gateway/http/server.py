@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
 from gateway.core.service import GatewayService
@@ -241,11 +242,12 @@ async def serve_app(
     *,
     limits: ListenerLimits = ListenerLimits(),
     shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+    access_log_class: type[AbstractAccessLogger] = AccessLog,
 ) -> ApiServer:
     """Listen on ``host:port`` with ``limits`` applied; the app gets the body timeout
     only if built with ``body_timeout_feature`` (``start_api`` does)."""
     handler_args: dict[str, Any] = {
-        "access_log_class": AccessLog,
+        "access_log_class": access_log_class,
         "keepalive_timeout": limits.header_timeout,  # armed at connect and after each answer
         # After an answer sent before the body was read (a 408), aiohttp reads and drops
         # the rest so the client sees the answer rather than a reset; 10 s by default,

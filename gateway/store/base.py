@@ -30,6 +30,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, Protocol, TypeVar
 
+from gateway.store.secure_records import (
+    SMS,
+    NewSecureMessage,
+    SecureAttachment,
+    SecureContent,
+    SecureMessage,
+    VerifyOutcome,
+)
+
 T = TypeVar("T")
 
 
@@ -220,6 +229,7 @@ class InboundPart:
     # None: the key holds until ``release_inbound`` (a stored slot, freed on the modem);
     # seconds: how long it holds (a routed message has no slot, only its content).
     dedupe_window: float | None = None
+    channel: str = SMS  # SECURE_PAGE: typed on a secure message's page
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +258,7 @@ class Inbound:
     conversation_id: str
     in_reply_to: str | None = None  # the message whose expected replies it matched
     reply_value: str | None = None  # the meaning it matched
+    channel: str = SMS  # SECURE_PAGE: typed on a secure message's page
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +435,7 @@ class Change:
     detail: Mapping[str, Any] | None = None  # a modem event's detail
     suppression: Suppression | None = None  # for ``consent.opted_out`` / ``consent.opted_in``
     reply: Reply | None = None  # for ``reply.matched`` (with its ``message``)
+    secure: SecureMessage | None = None  # for the ``secure.*`` kinds
 
 
 # A message reaching one of these states notifies with this kind: every outcome has
@@ -441,6 +453,9 @@ INBOUND_RECEIVED: Final = "inbound.received"
 CONSENT_OPTED_OUT: Final = "consent.opted_out"
 CONSENT_OPTED_IN: Final = "consent.opted_in"
 REPLY_MATCHED: Final = "reply.matched"
+SECURE_READ: Final = "secure.read"
+SECURE_ANSWERED: Final = "secure.answered"
+SECURE_LOCKED: Final = "secure.locked"
 MODEM_CHANGES: Final = frozenset({"modem.up", "modem.down"})
 
 
@@ -940,4 +955,63 @@ class Store(Protocol):
     async def purge(self, older_than: float) -> int:
         """Retention: delete final messages and inbound older than the cutoff (with
         their reports, events and parts); returns messages + inbound deleted."""
+        ...
+
+    # secure messages -------------------------------------------------------------
+    async def add_secure_message(self, new: NewSecureMessage) -> SecureMessage:
+        """Store it, content sealed; the SMS carrying its link is linked afterwards."""
+        ...
+
+    async def link_secure_message(self, secure_id: str, message_id: str) -> None:
+        """Name the SMS that carries the link."""
+        ...
+
+    async def drop_secure_message(self, secure_id: str) -> None:
+        """Delete one whose SMS was refused: nothing of it is kept."""
+        ...
+
+    async def find_secure_message(self, token_hash: bytes) -> SecureMessage | None:
+        """By the keyed hash of its link's token."""
+        ...
+
+    async def get_secure_message(
+        self, secure_id: str, *, owner: str | None = None
+    ) -> SecureMessage | None:
+        """``owner``: an API key id; another key's message is None, as a missing one is."""
+        ...
+
+    async def secure_opened(self, secure_id: str, at: float) -> None:
+        """The link was opened (the first time is kept)."""
+        ...
+
+    async def set_secure_code(self, secure_id: str, code_hash: bytes, expires_at: float) -> None:
+        """A new one-time code (its keyed hash) replaces any earlier one."""
+        ...
+
+    async def verify_secure(
+        self, secure_id: str, answer_hash: bytes, at: float, max_failures: int
+    ) -> VerifyOutcome:
+        """Compare the keyed hash of an answer (date of birth, or a code still valid, which
+        it consumes); a failure is counted and the one reaching ``max_failures`` locks the
+        message, notifying ``secure.locked`` in the same transaction."""
+        ...
+
+    async def read_secure(self, secure_id: str, at: float) -> SecureContent | None:
+        """The content (None once erased); the first read notifies ``secure.read``."""
+        ...
+
+    async def secure_attachment(self, secure_id: str, seq: int) -> SecureAttachment | None: ...
+
+    async def answer_secure(self, secure_id: str, part: InboundPart) -> InboundResult:
+        """The patient's answer stored as an inbound text (as :meth:`add_inbound`), the
+        message marked answered and ``secure.answered`` notified, in one transaction."""
+        ...
+
+    async def revoke_secure(self, secure_id: str, *, owner: str | None = None) -> SecureMessage:
+        """Revoked and its content erased; revoking twice keeps the first time. NotFound."""
+        ...
+
+    async def erase_secure(self, now: float, *, created_before: float | None = None) -> int:
+        """Erase the content of messages expired by ``now`` (and, with ``created_before``,
+        of those made before it); records stay. Returns how many were erased."""
         ...

@@ -25,6 +25,8 @@ SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "templates": ("name", ("body", "replies")),
     "expected_replies": ("message_id", ("replies", "value")),
     "conversations": ("id", ("number",)),
+    "secure_messages": ("id", ("recipient", "text", "tags", "metadata")),
+    "secure_attachments": ("id", ("filename", "content")),
 }
 CANARY = b"smsgw key canary"
 CANARY_AAD = aad("meta", "value", "canary")

@@ -25,12 +25,13 @@ from gateway.store.conversations import number_aad
 from gateway.store.events import insert_event
 from gateway.store.expected_replies import reply_value
 from gateway.store.sealing import aad
+from gateway.store.secure_records import SMS
 
 MISSING_PART = "[…]"
 
 _INBOUND_COLUMNS = (
     "id, modem, sender_enc, text_enc, encoding, received_at, sent_at, parts, complete, "
-    "conversation_id"
+    "conversation_id, channel"
 )
 _READ_COLUMNS = f"{_INBOUND_COLUMNS}, in_reply_to, reply_value_enc"
 
@@ -101,7 +102,7 @@ def _insert_inbound(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
     """A whole text, counted unread in its conversation (``conversation_id`` is row[9])."""
     conn.execute(
         f"INSERT INTO inbound ({_INBOUND_COLUMNS}, sender_hash) "  # noqa: S608
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         row,
     )
     conn.execute("UPDATE conversations SET unread = unread + 1 WHERE id = ?", (row[9],))
@@ -204,6 +205,7 @@ def _add_single(conn: sqlite3.Connection, prepared: PreparedPart) -> Inbound:
             1,
             1,
             conversation_id,
+            part.channel,
             prepared.sender_hash,
         ),
     )
@@ -218,6 +220,7 @@ def _add_single(conn: sqlite3.Connection, prepared: PreparedPart) -> Inbound:
         parts=1,
         complete=True,
         conversation_id=conversation_id,
+        channel=part.channel,
     )
 
 
@@ -268,6 +271,7 @@ def _assemble(
             total,
             int(complete),
             conversation_id,
+            SMS,
             group[1],
         ),
     )
@@ -311,8 +315,9 @@ def decode_inbound(keyring: KeyRing, row: Sequence[Any]) -> Inbound:
         parts=row[7],
         complete=bool(row[8]),
         conversation_id=row[9],
-        in_reply_to=row[10],
-        reply_value=reply_value(keyring, inbound_id, row[11]),
+        channel=row[10],
+        in_reply_to=row[11],
+        reply_value=reply_value(keyring, inbound_id, row[12]),
     )
 
 

@@ -447,6 +447,49 @@ _CONVERSATIONS: Final = (
         (SELECT max(created_at) FROM messages WHERE recipient_hash = conversations.sender_hash),
         0))""",
 )
+# Secure messages (gateway.store.secure_messages): content behind a link, sealed and erased
+# at expiry; the token, date of birth and one-time code only as keyed hashes. An inbound
+# text names the channel it came by (an answer typed on the secure page, or an SMS).
+_SECURE_MESSAGES: Final = (
+    """CREATE TABLE secure_messages (
+        id TEXT PRIMARY KEY,
+        token_hash BLOB NOT NULL UNIQUE,
+        recipient_enc BLOB NOT NULL,
+        recipient_hash BLOB NOT NULL,
+        message_id TEXT,
+        api_key_id TEXT,
+        method TEXT NOT NULL,
+        dob_hash BLOB,
+        code_hash BLOB,
+        code_expires_at REAL,
+        text_enc BLOB,
+        tags_enc BLOB NOT NULL,
+        metadata_enc BLOB NOT NULL,
+        category TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        opened_at REAL,
+        verified_at REAL,
+        read_at REAL,
+        answered_at REAL,
+        locked_at REAL,
+        revoked_at REAL,
+        erased_at REAL
+    )""",
+    "CREATE INDEX secure_messages_live ON secure_messages (expires_at) WHERE erased_at IS NULL",
+    """CREATE TABLE secure_attachments (
+        id TEXT PRIMARY KEY,
+        secure_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        filename_enc BLOB NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        content_enc BLOB NOT NULL,
+        UNIQUE (secure_id, seq)
+    )""",
+    "ALTER TABLE inbound ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms'",
+)
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
@@ -464,6 +507,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("expected replies, and the message an inbound text answered", _statements(_EXPECTED_REPLIES)),
     ("reads at scale: list indexes by id, tags table, counts kept", _statements(_READS_AT_SCALE)),
     ("conversations: outbound threads, sealed number, unread count", _statements(_CONVERSATIONS)),
+    ("secure messages, and the channel of an inbound text", _statements(_SECURE_MESSAGES)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

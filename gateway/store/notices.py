@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway.crypto import KeyRing
 from gateway.ids import new_id
-from gateway.store import compat, messages, outbox
+from gateway.store import compat, messages, outbox, secure_messages
 from gateway.store.base import (
     INBOUND_RECEIVED,
     MESSAGE_CHANGES,
@@ -79,6 +79,16 @@ class Notifier:
             return
         number_hash = self._keyring.lookup_hash(suppression.number)
         self._write(Change(kind, time.time(), number_hash=number_hash, suppression=suppression))
+
+    def secure(self, kind: str, secure_id: str, inbound: Inbound | None = None) -> None:
+        """``secure.read`` / ``secure.answered`` (with the answer) / ``secure.locked``."""
+        if self._fanout is None or not self._fanout.wants(kind, {}):
+            return
+        record = secure_messages.load(self._conn, self._keyring, secure_id)
+        number_hash = self._keyring.lookup_hash(record.to)
+        self._write(
+            Change(kind, time.time(), number_hash=number_hash, secure=record, inbound=inbound)
+        )
 
     def modem(self, kind: str, modem: str | None, detail: Mapping[str, Any]) -> None:
         if kind not in MODEM_CHANGES or modem is None or self._fanout is None:

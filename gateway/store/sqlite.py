@@ -39,6 +39,7 @@ from gateway.crypto import KeyRing
 from gateway.errors import (
     GatewayError,
     KeyFileError,
+    NotFound,
     StoreDamaged,
     StoreError,
     StoreUnavailable,
@@ -61,6 +62,7 @@ from gateway.store import (
     outbox,
     rate_windows,
     reports,
+    secure_messages,
     subscriptions,
     suppressions,
     templates,
@@ -69,6 +71,9 @@ from gateway.store import (
 from gateway.store.base import (
     CONSENT_OPTED_IN,
     CONSENT_OPTED_OUT,
+    SECURE_ANSWERED,
+    SECURE_LOCKED,
+    SECURE_READ,
     AddResult,
     ApiKey,
     Attempt,
@@ -112,6 +117,13 @@ from gateway.store.files import (
 from gateway.store.migrations import migrate
 from gateway.store.notices import Notifier
 from gateway.store.sealing import decode_cursor, dump_json, encode_cursor
+from gateway.store.secure_records import (
+    NewSecureMessage,
+    SecureAttachment,
+    SecureContent,
+    SecureMessage,
+    VerifyOutcome,
+)
 from gateway.store.writer import GroupWriter, sqlite_error_in
 
 T = TypeVar("T")
@@ -597,6 +609,11 @@ class SqliteStore:
     # -- inbound -------------------------------------------------------------------
 
     async def add_inbound(self, part: InboundPart) -> InboundResult:
+        return await self._add_inbound(part, None)
+
+    async def _add_inbound(self, part: InboundPart, secure_id: str | None) -> InboundResult:
+        """``secure_id``: the secure message this text answers on its page (marked
+        answered, ``secure.answered`` notified, in the same transaction)."""
         prepared = inbound.prepare_part(self.keyring, part)
         keyring, consent, rule = self.keyring, self._consent, self._replies
 
@@ -614,6 +631,9 @@ class SqliteStore:
             notify.inbound(text)
             if matched is not None:
                 notify.reply(matched[1], matched[2])
+            if secure_id is not None:
+                secure_messages.mark(conn, secure_id, "answered_at", text.received_at)
+                notify.secure(SECURE_ANSWERED, secure_id, text)
             change = consent(text.text) if consent is not None else None
             if change is None:
                 return result
@@ -1080,12 +1100,120 @@ class SqliteStore:
     async def purge(self, older_than: float) -> int:
         """Messages in a state nothing changes any more and inbound, both older than the
         cutoff, plus reports and events; returns messages + inbound deleted."""
-        deleted = await self._write(lambda conn: housekeeping.purge(conn, older_than))
+
+        def job(conn: sqlite3.Connection) -> int:
+            due = secure_messages.due_for_erasure(conn, older_than, older_than)
+            secure_messages.erase(conn, due, time.time())
+            return housekeeping.purge(conn, older_than)
+
+        deleted = await self._write(job)
         self._conversations.forget_before(older_than)
         if self._write_thread is not None:
             # Between two groups the writer holds no transaction, so this is safe.
             await self._write_thread.run(housekeeping.checkpoint)
         return deleted
+
+    # -- secure messages ------------------------------------------------------------------
+
+    async def add_secure_message(self, new: NewSecureMessage) -> SecureMessage:
+        keyring, at = self.keyring, time.time()
+
+        def job(conn: sqlite3.Connection) -> SecureMessage:
+            secure_messages.insert(conn, keyring, new, at)
+            return secure_messages.load(conn, keyring, new.id)
+
+        return await self._write(job)
+
+    async def link_secure_message(self, secure_id: str, message_id: str) -> None:
+        await self._write(lambda conn: secure_messages.link(conn, secure_id, message_id))
+
+    async def drop_secure_message(self, secure_id: str) -> None:
+        await self._write(lambda conn: secure_messages.drop(conn, secure_id))
+
+    async def find_secure_message(self, token_hash: bytes) -> SecureMessage | None:
+        keyring = self.keyring
+        return await self._read(
+            lambda conn: secure_messages.select(conn, keyring, token_hash=token_hash)
+        )
+
+    async def get_secure_message(
+        self, secure_id: str, *, owner: str | None = None
+    ) -> SecureMessage | None:
+        keyring = self.keyring
+        return await self._read(
+            lambda conn: secure_messages.select(conn, keyring, secure_id=secure_id, owner=owner)
+        )
+
+    async def secure_opened(self, secure_id: str, at: float) -> None:
+        await self._write(lambda conn: secure_messages.mark(conn, secure_id, "opened_at", at))
+
+    async def set_secure_code(self, secure_id: str, code_hash: bytes, expires_at: float) -> None:
+        await self._write(
+            lambda conn: secure_messages.set_code(conn, secure_id, code_hash, expires_at)
+        )
+
+    async def verify_secure(
+        self, secure_id: str, answer_hash: bytes, at: float, max_failures: int
+    ) -> VerifyOutcome:
+        keyring = self.keyring
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> VerifyOutcome:
+            outcome, locked = secure_messages.verify(
+                conn, keyring, secure_id, answer_hash, at, max_failures
+            )
+            if locked:
+                notify.secure(SECURE_LOCKED, secure_id)
+            return outcome
+
+        return await self._change(job)
+
+    async def read_secure(self, secure_id: str, at: float) -> SecureContent | None:
+        keyring = self.keyring
+
+        def job(conn: sqlite3.Connection, notify: Notifier) -> SecureContent | None:
+            found = secure_messages.content(conn, keyring, secure_id)
+            if found is not None and secure_messages.mark(conn, secure_id, "read_at", at):
+                notify.secure(SECURE_READ, secure_id)
+            return found
+
+        return await self._change(job)
+
+    async def secure_attachment(self, secure_id: str, seq: int) -> SecureAttachment | None:
+        keyring = self.keyring
+        return await self._read(
+            lambda conn: secure_messages.attachment(conn, keyring, secure_id, seq)
+        )
+
+    async def answer_secure(self, secure_id: str, part: InboundPart) -> InboundResult:
+        return await self._add_inbound(part, secure_id)
+
+    async def revoke_secure(self, secure_id: str, *, owner: str | None = None) -> SecureMessage:
+        keyring, at = self.keyring, time.time()
+
+        def job(conn: sqlite3.Connection) -> SecureMessage:
+            if secure_messages.select(conn, keyring, secure_id=secure_id, owner=owner) is None:
+                raise NotFound("no such secure message")
+            secure_messages.revoke(conn, secure_id, at)
+            return secure_messages.load(conn, keyring, secure_id)
+
+        revoked = await self._write(job)
+        await self._checkpoint()
+        return revoked
+
+    async def erase_secure(self, now: float, *, created_before: float | None = None) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            due = secure_messages.due_for_erasure(conn, now, created_before)
+            return secure_messages.erase(conn, due, time.time())
+
+        erased = await self._write(job)
+        if erased:
+            await self._checkpoint()
+        return erased
+
+    async def _checkpoint(self) -> None:
+        """Erased rows leave the write-ahead log too (see ``purge``)."""
+        if self._write_thread is not None:
+            await self._write_thread.run(housekeeping.checkpoint)
 
 
 @functools.cache

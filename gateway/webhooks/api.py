@@ -57,6 +57,9 @@ from gateway.store.base import (
     CONSENT_OPTED_OUT,
     DELIVERY_STATES,
     MESSAGE_CHANGES,
+    SECURE_ANSWERED,
+    SECURE_LOCKED,
+    SECURE_READ,
     Delivery,
     Scope,
     Store,
@@ -69,6 +72,7 @@ MAX_SECRET_CHARS: Final = 256
 MAX_ACCOUNT_SID_CHARS: Final = 64
 MESSAGE_KINDS: Final = tuple(MESSAGE_CHANGES.values())  # in the order a message lives them
 CONSENT_KINDS: Final = (CONSENT_OPTED_OUT, CONSENT_OPTED_IN)
+SECURE_KINDS: Final = (SECURE_READ, SECURE_ANSWERED, SECURE_LOCKED)
 _CREATE_FIELDS: Final = frozenset({"url", "events", "secret", "format", "account_sid"})
 _REDELIVER_FIELDS: Final = frozenset({"delivery_id", "since"})
 MAX_DELIVERY_ID_CHARS: Final = 64
@@ -466,6 +470,25 @@ def event_schemas() -> dict[str, Schema]:
         "sent_at": TIME_OR_NULL,
         "in_reply_to": {**nullable_str, "description": "the message whose replies it answered"},
         "reply_value": {**nullable_str, "description": "the meaning it answered"},
+        "channel": {
+            "type": "string",
+            "enum": ["sms", "secure_page"],
+            "description": "secure_page: typed on a secure message's page",
+        },
+    }
+    secure: dict[str, Schema] = {
+        "secure_message_id": STR,
+        "message_id": {**nullable_str, "description": "the SMS that carried the link"},
+        "to": {"type": "string", "description": "E.164"},
+        "state": STR,
+        "category": STR,
+        "tags": {"type": "array", "items": STR},
+        "metadata": {"type": "object"},
+        "read_at": TIME_OR_NULL,
+        "answered_at": TIME_OR_NULL,
+        "locked_at": TIME_OR_NULL,
+        "inbound_id": {**nullable_str, "description": "secure.answered: the answer's text"},
+        "conversation_id": nullable_str,
     }
     reply: dict[str, Schema] = {
         "message_id": {"type": "string", "description": "the message that declared replies"},
@@ -503,6 +526,7 @@ def event_schemas() -> dict[str, Schema]:
         "ModemEvent": envelope(["modem.down", "modem.up"], modem),
         "ConsentEvent": envelope(list(CONSENT_KINDS), consent),
         "ReplyEvent": envelope(["reply.matched"], reply),
+        "SecureEvent": envelope(list(SECURE_KINDS), secure),
     }
 
 
@@ -527,6 +551,7 @@ def _webhooks() -> dict[str, Any]:
         "modem.up": "ModemEvent",
         **{kind: "ConsentEvent" for kind in CONSENT_KINDS},
         "reply.matched": "ReplyEvent",
+        **{kind: "SecureEvent" for kind in SECURE_KINDS},
     }
     return {
         kind: {

@@ -28,6 +28,7 @@ from gateway.webhooks.events import (
     message_event,
     modem_event,
     reply_event,
+    secure_event,
 )
 from gateway.webhooks.subscriptions import Registry, Subscription
 
@@ -42,6 +43,8 @@ CallbackBuilder = Callable[[WebhookEvent, dict[str, Any]], list[tuple[str, bytes
 
 def to_event(change: Change) -> WebhookEvent | None:
     kind = EventKind(change.kind)
+    if change.secure is not None and change.number_hash is not None:
+        return secure_event(kind, change.secure, change.number_hash, change.at, change.inbound)
     if change.reply is not None and change.message is not None and change.number_hash is not None:
         return reply_event(change.message, change.reply, change.number_hash, change.at)
     if change.message is not None and change.number_hash is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.config import EventKind
 from gateway.store.base import Inbound, Message, Reply, Suppression
+from gateway.store.secure_records import SecureMessage
 from gateway.timefmt import rfc3339
 
 
@@ -65,6 +66,7 @@ def inbound_event(inbound: Inbound, number_hash: bytes, at: float) -> WebhookEve
         "sent_at": rfc3339(inbound.sent_at),
         "in_reply_to": inbound.in_reply_to,
         "reply_value": inbound.reply_value,
+        "channel": inbound.channel,
     }
     return WebhookEvent(
         EventKind.INBOUND_RECEIVED, number_key(number_hash), inbound.id, at, data, inbound=inbound
@@ -100,6 +102,31 @@ def consent_event(
         "created_at": rfc3339(suppression.created_at),
     }
     return WebhookEvent(kind, number_key(number_hash), suppression.id, at, data)
+
+
+def secure_event(
+    kind: EventKind,
+    record: SecureMessage,
+    number_hash: bytes,
+    at: float,
+    inbound: Inbound | None = None,
+) -> WebhookEvent:
+    """What happened to a secure message (never its content); an answer names its text."""
+    data = {
+        "secure_message_id": record.id,
+        "message_id": record.message_id,
+        "to": record.to,
+        "state": record.state(at).value,
+        "category": record.category,
+        "tags": list(record.tags),
+        "metadata": record.metadata,
+        "read_at": rfc3339(record.read_at),
+        "answered_at": rfc3339(record.answered_at),
+        "locked_at": rfc3339(record.locked_at),
+        "inbound_id": None if inbound is None else inbound.id,
+        "conversation_id": None if inbound is None else inbound.conversation_id,
+    }
+    return WebhookEvent(kind, number_key(number_hash), record.id, at, data)
 
 
 def modem_event(kind: EventKind, modem: str, reason: str | None, at: float) -> WebhookEvent:

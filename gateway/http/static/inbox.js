@@ -201,7 +201,7 @@
     li.dataset.id = i.id;
     const meta = el("p", null, "meta");
     meta.append(el("span", "Patient", "who"), timeNode(item.at));
-    if (item.channel && item.channel !== "sms") meta.append(el("span", `via ${item.channel}`));
+    if (item.channel && item.channel !== "sms") meta.append(el("span", `via ${item.channel.replace("_", " ")}`));
     li.append(meta, el("p", i.text, "text"));
     if (i.reply_value) {
       li.append(el("p", `Matched reply: ${i.reply_value}`, "reply matched"));

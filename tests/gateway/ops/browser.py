@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
@@ -26,7 +27,11 @@ class PageLog:
 
 
 @asynccontextmanager
-async def open_page(base_url: str, width: int = 1500) -> AsyncIterator[tuple[Page, PageLog]]:
+async def open_page(
+    base_url: str, width: int = 1500, height: int = 900, **context_options: Any
+) -> AsyncIterator[tuple[Page, PageLog]]:
+    """``context_options``: more of Playwright's ``new_context`` (``java_script_enabled``,
+    ``is_mobile``, ...)."""
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     log = PageLog()
     async with async_playwright() as playwright:
@@ -35,7 +40,7 @@ async def open_page(base_url: str, width: int = 1500) -> AsyncIterator[tuple[Pag
         )
         try:
             context = await browser.new_context(
-                base_url=base_url, viewport={"width": width, "height": 900}
+                base_url=base_url, viewport={"width": width, "height": height}, **context_options
             )
             page = await context.new_page()
             page.set_default_timeout(EXPECT_TIMEOUT_MS)
