@@ -197,6 +197,13 @@ async def test_the_right_date_of_birth_opens_the_content_and_an_answer_joins_the
     assert answer["from"] == PATIENT
     assert answer["conversation_id"] == sms_text["conversation_id"]
     assert sms_text["channel"] == "sms"
+    # The staff see it in the patient's thread, after the link's SMS, named by its channel.
+    _, thread = await secure_rig.call("GET", f"/v1/conversations/{answer['conversation_id']}")
+    channels = {item["id"]: item["channel"] for item in thread["items"]}
+    assert channels[answer["id"]] == SECURE_PAGE
+    assert channels[sms_text["id"]] == "sms"
+    outbound = [item for item in thread["items"] if item["direction"] == "outbound"]
+    assert outbound and "has a message for you" in outbound[0]["message"]["body"]
     _, record = await secure_rig.call("GET", f"/v1/secure-messages/{created['id']}")
     assert record["state"] == "answered"
     assert record["opened_at"]
