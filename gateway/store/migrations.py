@@ -345,6 +345,45 @@ _EXPECTED_REPLIES: Final = (
     "ALTER TABLE inbound ADD COLUMN in_reply_to TEXT",
     "ALTER TABLE inbound ADD COLUMN reply_value_enc BLOB",
 )
+# Broadcasts (gateway.store.broadcasts): one text to many patients. Each recipient row
+# keeps its input (number and variables, sealed) and, once expanded, the id of the message
+# made for it: written in the transaction that adds the message, so an expansion cut
+# short resumes at the first row without one and never makes a second.
+_BROADCASTS: Final = (
+    """CREATE TABLE broadcasts (
+        id TEXT PRIMARY KEY,
+        name_enc BLOB NOT NULL,
+        body_enc BLOB NOT NULL,
+        replies_enc BLOB,
+        reply_window REAL,
+        template TEXT,
+        columns TEXT NOT NULL,
+        category TEXT NOT NULL,
+        api_key_id TEXT,
+        state TEXT NOT NULL,
+        send_at REAL,
+        total INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    """CREATE TABLE broadcast_recipients (
+        id TEXT PRIMARY KEY,
+        broadcast_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        recipient_enc BLOB NOT NULL,
+        recipient_hash BLOB,
+        variables_enc BLOB,
+        state TEXT NOT NULL,
+        error_code TEXT,
+        message_id TEXT
+    ) WITHOUT ROWID""",
+    """CREATE INDEX broadcast_recipients_pending ON broadcast_recipients (broadcast_id, seq)
+        WHERE state = 'pending'""",
+    """CREATE INDEX broadcast_recipients_number
+        ON broadcast_recipients (broadcast_id, recipient_hash)""",
+    """CREATE INDEX broadcast_recipients_message ON broadcast_recipients (message_id)
+        WHERE message_id IS NOT NULL""",
+)
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
@@ -360,6 +399,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("tags and idempotency keys as keyed hashes, tags sealed", _statements(_CLIENT_FIELDS)),
     ("templates: named texts with variables, sealed", _statements(_TEMPLATES)),
     ("expected replies, and the message an inbound text answered", _statements(_EXPECTED_REPLIES)),
+    ("broadcasts and their recipients, sealed", _statements(_BROADCASTS)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

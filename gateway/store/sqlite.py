@@ -49,6 +49,7 @@ from gateway.store import (
     api_keys,
     audit,
     auto_replies,
+    broadcasts,
     client_fields,
     compat,
     events,
@@ -159,6 +160,9 @@ class SqliteStore:
         self._identity: FileIdentity = None  # the file opened, to notice it replaced
         self._gone: str | None = None  # why the file can no longer be trusted (sticky)
         self._reported: str | None = None  # the unhealthy reason last logged
+        self._broadcasts = broadcasts.SqliteBroadcasts(
+            keyring, self._write, self._change, self._read
+        )
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -378,6 +382,10 @@ class SqliteStore:
         if changed:
             log.info("key file reloaded: a stored value needed a key the ring did not hold")
         return changed
+
+    @property
+    def broadcasts(self) -> broadcasts.SqliteBroadcasts:
+        return self._broadcasts
 
     # -- messages ------------------------------------------------------------------
 
