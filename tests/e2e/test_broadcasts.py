@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import os
 import statistics
+import sys
 import time
 from collections import Counter
 from typing import Any
 
 import pytest
 
+from tests.e2e.cli_proc import CLI_DEADLINE
 from tests.e2e.conftest import Gateway
 from tests.support import poll_until
 
@@ -364,3 +368,59 @@ async def test_kill_9_mid_expansion_then_restart_makes_one_message_per_recipient
         cursor = page["next_cursor"]
     assert made == total  # no second message for any row
     assert sum(sent_to(gateway).values()) == 0
+
+
+async def smsgw(gw: Gateway, *args: str) -> tuple[int, str]:
+    """The command line beside the daemon, its key and address from the environment."""
+    env = {**os.environ, "SMSGW_URL": gw.url, "SMSGW_API_KEY": gw.token}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    async with asyncio.timeout(CLI_DEADLINE):
+        out, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(errors="replace")
+
+
+async def test_the_cli_sends_a_csv_and_follows_it_to_done(gateway: Gateway) -> None:
+    await make_template(gateway)
+    path = gateway.root / "clinic list.csv"
+    path.write_bytes(csv_body(good_rows(20)))
+    code, out = await smsgw(gateway, "broadcast", "send", str(path), "--template", "flu")
+    assert code == 0, out
+    assert "20/20" in out
+    assert "done" in out
+    got = sent_to(gateway)
+    assert len(got) == 20
+    bid = out.split(":")[0].strip()
+    code, out = await smsgw(gateway, "broadcast", "status", bid)
+    assert code == 0, out
+    assert f"{bid}\tdone\ttotal 20" in out
+
+
+async def test_the_cli_returns_at_once_with_no_wait_and_cancels(gateway: Gateway) -> None:
+    for sim in gateway.sims.values():
+        sim.radio_time = 0.05
+    await make_template(gateway)
+    path = gateway.root / "many.csv"
+    path.write_bytes(csv_body(good_rows(300)))
+    code, out = await smsgw(
+        gateway, "broadcast", "send", str(path), "--template", "flu", "--no-wait"
+    )
+    assert code == 0, out
+    bid = out.strip()
+    assert bid.startswith("bc_")
+    code, out = await smsgw(gateway, "broadcast", "cancel", bid)
+    assert code == 0, out
+    assert f"{bid}\tcancelled" in out
+    found = await broadcast(gateway, bid)
+    assert found["name"] == "many"
+    code, out = await smsgw(gateway, "broadcast", "pause", bid)
+    assert code == 1, out  # a cancelled broadcast cannot be paused
+    assert "cannot become paused" in out
