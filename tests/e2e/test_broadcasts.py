@@ -424,3 +424,44 @@ async def test_the_cli_returns_at_once_with_no_wait_and_cancels(gateway: Gateway
     code, out = await smsgw(gateway, "broadcast", "pause", bid)
     assert code == 1, out  # a cancelled broadcast cannot be paused
     assert "cannot become paused" in out
+
+
+async def test_a_reply_is_counted_and_exported_and_a_bom_and_quoted_lines_are_read(
+    gateway: Gateway,
+) -> None:
+    template = {**TEMPLATE, "replies": {"C": "confirmed", "R": "reschedule"}}
+    status, body = await gateway.request("POST", "/v1/templates", json=template)
+    assert status == 201, body
+    upload = (
+        "\ufeffto,name,place\r\n"
+        f'{number(1)},"Ana, Maria Lopez","Clinic\nsecond floor"\r\n'
+        f"{number(2)},Ben Okafor,Main St\r\n"
+    ).encode()
+    status, body = await gateway.request(
+        "POST",
+        "/v1/broadcasts",
+        params={"name": "with replies", "template": "flu"},
+        data=upload,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert status == 202, body
+    assert body["total"] == 2
+    bid = body["id"]
+    await until_state(gateway, bid, "done", 60)
+    gateway.sims["alpha"].deliver(number(2), "c ")
+
+    async def replied() -> dict[str, Any] | None:
+        found = await broadcast(gateway, bid)
+        return found if found["counts"]["replied"] == 1 else None
+
+    await poll_until(replied, "the reply counted", 30)
+    status, page = await gateway.request("GET", f"/v1/broadcasts/{bid}/recipients")
+    assert status == 200, page
+    first, second = page["items"]
+    assert first["variables"] == {"name": "Ana, Maria Lopez", "place": "Clinic\nsecond floor"}
+    assert first["reply"] is None
+    assert second["reply"] == "confirmed"
+    status, message = await gateway.request("GET", f"/v1/messages/{first['message_id']}")
+    assert status == 200, message
+    assert message["body"].startswith("Hello Ana,")
+    assert message["replies"] == {"C": "confirmed", "R": "reschedule"}
