@@ -246,6 +246,19 @@ async def test_pause_holds_queued_messages_and_resume_sends_the_rest(gateway: Ga
     assert held["counts"]["queued"] > 0
     assert held["counts"]["sent"] + held["counts"]["delivered"] == bulk_after
 
+    # A restart keeps holding them: the queue is rebuilt without a paused broadcast's.
+    await gateway.stop()
+    await gateway.start()
+    later = [f"+1555998{i:04d}" for i in range(6)]
+    for to in later:
+        status, _ = await gateway.request("POST", "/v1/messages", json={"to": to, "body": "hi"})
+        assert status == 202
+
+    async def later_sent() -> bool:
+        return all(to in sent_to(gateway) for to in later)
+
+    await poll_until(later_sent, "the normal messages after the restart", 30)
+    assert sum(sent_to(gateway).values()) - len(probes) - len(later) == bulk_after
     status, resumed = await gateway.request("POST", f"/v1/broadcasts/{bid}/resume")
     assert status == 200, resumed
     assert resumed["state"] == "running"
