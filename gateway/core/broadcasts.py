@@ -44,7 +44,7 @@ from gateway.store.base import (
 log = logging.getLogger(__name__)
 
 INTAKE_CHUNK: Final = 1000  # rows per write at intake
-EXPAND_CHUNK: Final = 200  # messages per expansion transaction: a few ms of the writer
+EXPAND_CHUNK: Final = 500  # messages per expansion transaction: some ms of the writer
 MAX_RECIPIENTS: Final = 100_000
 STRICT_ROWS_NAMED: Final = 20  # bad rows named in a strict refusal
 BROADCAST_KEY: Final = "broadcast_id"  # in each message's metadata, for webhooks
