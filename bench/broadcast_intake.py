@@ -9,8 +9,9 @@ that run's alone; this process writes the CSV to disk and streams it to
 
 Per run: the load average before it, seconds to the 202 (every row checked and stored),
 seconds until every row is a message (the background expansion), and the daemon's
-peak RSS before the upload and at the end. The median run is printed last; then one
-run of a tenth of the size, so the memory can be compared across sizes.
+peak RSS before the upload, at the 202 and at the end (by then the in-memory send queue
+holds an entry per queued message, as it does for any send). The median run is printed
+last; then one run of a tenth of the size, so the memory can be compared across sizes.
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ async def _serve(data_dir: Path) -> None:
         await daemon.store.add_template(Template("flu", "reminder", TEMPLATE, None, now, now))
         print(json.dumps({"url": daemon.api_url, "token": token, "rss_mb": _peak_mb()}))
         sys.stdout.flush()
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        loop = asyncio.get_running_loop()
+        while (await loop.run_in_executor(None, sys.stdin.readline)).strip() != "done":
+            print(json.dumps({"peak_rss_mb": _peak_mb()}))  # asked at the 202
+            sys.stdout.flush()
         print(json.dumps({"peak_rss_mb": _peak_mb()}))
     finally:
         await daemon.stop()
@@ -108,6 +112,9 @@ async def _one_run(csv_path: Path, count: int) -> dict[str, Any]:
                     if resp.status != 202:
                         raise RuntimeError(f"refused: {accepted}")
             intake = time.perf_counter() - began
+            proc.stdin.write(b"rss\n")
+            await proc.stdin.drain()
+            at_intake = json.loads(await proc.stdout.readline())["peak_rss_mb"]
             while True:
                 async with session.get(
                     f"{url}/v1/broadcasts/{accepted['id']}", headers=headers
@@ -129,6 +136,7 @@ async def _one_run(csv_path: Path, count: int) -> dict[str, Any]:
         "intake_s": intake,
         "expanded_s": expanded,
         "rss_before_mb": started["rss_mb"],
+        "rss_at_202_mb": at_intake,
         "peak_rss_mb": finished["peak_rss_mb"],
         "queued": counts["queued"],
     }
@@ -138,7 +146,8 @@ def _line(r: dict[str, Any]) -> str:
     return (
         f"{r['recipients']:6d} rows: 202 after {r['intake_s']:5.1f} s, "
         f"expanded after {r['expanded_s']:5.1f} s ({r['queued']} queued), "
-        f"peak RSS {r['peak_rss_mb']:.0f} MB (before upload {r['rss_before_mb']:.0f} MB), "
+        f"peak RSS: before {r['rss_before_mb']:.0f} MB, at the 202 {r['rss_at_202_mb']:.0f} MB, "
+        f"at the end {r['peak_rss_mb']:.0f} MB (the send queue holds every message), "
         f"load average {r['load']:.2f}"
     )
 
