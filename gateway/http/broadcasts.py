@@ -29,6 +29,7 @@ from gateway.errors import (
     GatewayError,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
     UnsupportedMediaType,
     ValidationError,
 )
@@ -353,12 +354,19 @@ async def _csv_rows(request: web.Request) -> AsyncIterator[RowInput]:
     content = request.content
     first = True
     while True:
-        async with asyncio.timeout(LINE_TIMEOUT):
-            raw = await content.readline()
+        try:
+            async with asyncio.timeout(LINE_TIMEOUT):
+                raw = await content.readline()
+        except TimeoutError:
+            raise RequestTimeout(f"no line of the CSV arrived within {LINE_TIMEOUT:g} s") from None
+        except ValueError:  # a line longer than the reader buffers
+            raise PayloadTooLarge(f"a CSV line holds at most {MAX_CSV_LINE} bytes") from None
         if not raw:
             break
         read += len(raw)
-        if read > MAX_CSV_BYTES or len(raw) > MAX_CSV_LINE:
+        if len(raw) > MAX_CSV_LINE:
+            raise PayloadTooLarge(f"a CSV line holds at most {MAX_CSV_LINE} bytes")
+        if read > MAX_CSV_BYTES:
             raise PayloadTooLarge(f"a CSV upload holds at most {MAX_CSV_BYTES} bytes")
         try:
             line = raw.decode("utf-8-sig" if first else "utf-8")

@@ -313,6 +313,15 @@ async def test_strict_refuses_the_whole_upload_naming_the_rows(gateway: Gateway)
     assert status == 400, body
     assert body["error"]["field"] == "recipients"
     assert "rows 7 (invalid_number), 21 (template_variable_missing)" in body["error"]["message"]
+    too_long = csv_body([(number(1), "x" * 100_000, "y")])
+    status, body = await gateway.request(
+        "POST",
+        "/v1/broadcasts",
+        params={"name": "long", "template": "flu"},
+        data=too_long,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert status == 413, body
     status, listing = await gateway.request("GET", "/v1/broadcasts")
     assert status == 200
     assert listing["items"] == []
