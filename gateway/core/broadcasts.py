@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 INTAKE_CHUNK: Final = 1000  # rows per write at intake
 EXPAND_CHUNK: Final = 500  # messages per expansion transaction: some ms of the writer
 MAX_RECIPIENTS: Final = 100_000
+YIELD_EVERY: Final = 100  # rows checked between two turns of the event loop
 STRICT_ROWS_NAMED: Final = 20  # bad rows named in a strict refusal
 BROADCAST_KEY: Final = "broadcast_id"  # in each message's metadata, for webhooks
 
@@ -208,6 +209,8 @@ class Broadcasts:
                 raise ValidationError(
                     f"a broadcast holds at most {MAX_RECIPIENTS} recipients", field="recipients"
                 )
+            if total % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a row is checked on the loop: let sends through
             checked = self._check_row(plan, parsed, row)
             if checked.error_code is not None:
                 refused += 1
@@ -283,7 +286,9 @@ class Broadcasts:
             plan = _plan_of(broadcast)
             parsed = self._check_plan(plan)
             rows: list[Expansion] = []
-            for row in pending:
+            for index, row in enumerate(pending, 1):
+                if index % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # as at intake
                 try:
                     new = self._message(plan, parsed, row.number, row.variables, broadcast_id)
                 except GatewayError as exc:  # a row that passed intake: only if rules changed
