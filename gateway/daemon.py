@@ -28,15 +28,16 @@ import random
 import signal
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from gateway.config import ApiSettings, Config
 from gateway.consent.desk import ConsentDesk
-from gateway.consent.gate import SendGate
+from gateway.consent.gate import OPTED_OUT, OPTED_OUT_TEXT, SendGate
 from gateway.core.auto_reply import AutoReply, KeywordTest
+from gateway.core.broadcasts import Broadcasts
 from gateway.core.clock_guard import ClockGuard
 from gateway.core.policy import RetryPolicy
 from gateway.core.quiet_hours import QuietHours
@@ -60,7 +61,7 @@ from gateway.gateway_service import Gateway
 from gateway.integrations import Integrations
 from gateway.metrics import Metrics
 from gateway.store.backend import create_store
-from gateway.store.base import Inbound, Store
+from gateway.store.base import Inbound, NewMessage, Store
 from gateway.store.data_lock import DataDirLock
 from gateway.store.rotation import KEY_WATCH_INTERVAL, ROTATE_BATCH, watch_key_file
 from gateway.webhooks.delivery import WebhookSettings
@@ -152,6 +153,16 @@ class Daemon:
             metrics=self.metrics,
             clock_guard=self.clock_guard,
         )
+        # Broadcasts' rows become messages in the background (started with the queue).
+        self.broadcasts = Broadcasts(
+            lambda: self.store.broadcasts,
+            prepare=self.gateway.prepare,
+            blocked=self._opted_out,
+            queue=lambda: self.dispatcher,
+            categories=frozenset(config.categories),
+            opted_out=(OPTED_OUT, OPTED_OUT_TEXT),
+            clock=clock,
+        )
         self.consent = ConsentDesk(
             config.consent,
             clinic=config.clinic.name,
@@ -203,6 +214,10 @@ class Daemon:
         if public is None:
             return None
         return public.public_url or self.config.server.public_url or self.public_url
+
+    async def _opted_out(self, new: Sequence[NewMessage]) -> list[bool]:
+        number_hash = self.store.number_hash
+        return await self.gate.blocked([number_hash(m.to) for m in new], [m.category for m in new])
 
     def _is_consent_keyword(self, text: str) -> bool:
         return self.consent.keyword(text) is not None
@@ -278,6 +293,7 @@ class Daemon:
         self.scheduler.begin_loading()
         load = load_queue(store, dispatcher, chunk=self.settings.queue_load_chunk)
         await stack.enter_async_context(running(load, "queue-load"))
+        await stack.enter_async_context(running(self.broadcasts.run(), "broadcasts"))
         await stack.enter_async_context(running(dispatcher.expire_loop(), "expire"))
         await stack.enter_async_context(
             running(
@@ -389,7 +405,7 @@ class Daemon:
             self._data_lock = None
 
     async def _start_http(self) -> None:
-        from gateway.http import patient_text, secure_messages
+        from gateway.http import broadcasts, patient_text, secure_messages
         from gateway.http.app import make_app
         from gateway.http.features import daemon_features
         from gateway.http.server import ListenerLimits, body_timeout_feature, serve_app
@@ -397,6 +413,7 @@ class Daemon:
         server = self.config.server
         features = [body_timeout_feature(server.body_timeout)]
         features += daemon_features(self.gateway, self.metrics, self.config.categories)
+        features.append(broadcasts.feature(self.broadcasts, self.config.categories))
         if self.integrations is not None:
             features += self.integrations.features()
         # Texting in as a patient: only for simulated modems (gateway.http.patient_text).

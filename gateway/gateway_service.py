@@ -131,6 +131,13 @@ class Gateway:
         """The cost preview of ``text`` to ``to``: the send path's own plan, not sent."""
         return estimate(text, to, self._rules)
 
+    def prepare(self, request: SendRequest) -> NewMessage:
+        """One request checked and filled by the submission rules, not stored: a
+        broadcast's rows are checked at intake and become messages later."""
+        return prepare_message(
+            request, self._rules, now=self._clock(), api_key=None, references=self._references
+        )
+
     async def submit(
         self,
         requests: Sequence[SendRequest],

@@ -31,19 +31,27 @@ async def load_queue(store: Store, dispatcher: Dispatcher, *, chunk: int = LOAD_
     scheduler = dispatcher.scheduler
     began = time.monotonic()
     after = ""
-    loaded = 0
+    loaded = held_back = 0
     try:
+        held = await store.broadcasts.held()  # a paused broadcast's wait for its resume
         while True:
             items = await store.queued_page(after, chunk)
             if not items:
                 break
             after = items[-1].id
             scheduler.loaded_through(after)
-            await dispatcher.enqueue_many(items)
-            loaded += len(items)
+            free = [item for item in items if item.id not in held]
+            held_back += len(items) - len(free)
+            await dispatcher.enqueue_many(free)
+            loaded += len(free)
     except GatewayError as exc:
         # Readiness keeps saying the queue is loading: nothing is sent from a half queue.
         log.error("loading the queue stopped after %d message(s): %s", loaded, exc.code)
         return
     scheduler.end_loading()
-    log.info("queue rebuilt: %d message(s) in %.1f s", loaded, time.monotonic() - began)
+    log.info(
+        "queue rebuilt: %d message(s), %d held, in %.1f s",
+        loaded,
+        held_back,
+        time.monotonic() - began,
+    )

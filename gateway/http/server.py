@@ -156,14 +156,18 @@ class _Guard:
         )
 
 
+# Bodies their handlers read as they arrive (a broadcast's CSV), each with its own limits.
+STREAMED_TYPES: Final = ("multipart/", "text/csv")
+
+
 def body_timeout_feature(timeout: float) -> Feature:
     """A feature of one middleware: the body is read within ``timeout`` before any
     handler runs (handlers then read it from memory), else 408 and the connection closed.
-    Multipart bodies are left to their handler, which streams them."""
+    Multipart and CSV bodies are left to their handler, which streams them."""
 
     @web.middleware
     async def read_body_in_time(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.body_exists or request.content_type.startswith("multipart/"):
+        if not request.body_exists or request.content_type.startswith(STREAMED_TYPES):
             return await handler(request)
         try:
             async with asyncio.timeout(timeout):

@@ -1015,3 +1015,179 @@ class Store(Protocol):
         """Erase the content of messages expired by ``now`` (and, with ``created_before``,
         of those made before it); records stay. Returns how many were erased."""
         ...
+
+    @property
+    def broadcasts(self) -> BroadcastStore:
+        """Broadcasts and their recipients (see :class:`BroadcastStore`)."""
+        ...
+
+
+# Broadcasts ----------------------------------------------------------------------------
+
+
+class BroadcastState(enum.StrEnum):
+    """As stored; ``done`` and ``scheduled`` are read from a running one's counts and time."""
+
+    INTAKE = "intake"  # recipients still arriving: answered by nobody, dropped at restart
+    RUNNING = "running"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+
+class RecipientState(enum.StrEnum):
+    PENDING = "pending"  # not expanded yet
+    MESSAGE = "message"  # expanded: its message's state is the recipient's
+    INVALID = "invalid"  # a bad row (error_code says why)
+    DUPLICATE = "duplicate"  # the number of an earlier row
+    CANCELLED = "cancelled"  # the broadcast was cancelled before its expansion
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """One text to many patients; name, body and replies are sealed at rest."""
+
+    id: str
+    name: str
+    body: str  # the template's body as it was at creation, or the plain text
+    template: str | None
+    columns: tuple[str, ...]  # the variables each row gives, in the export's order
+    category: str
+    replies: ExpectedReplies | None
+    send_at: float | None
+    api_key_id: str | None
+    state: BroadcastState
+    total: int
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecipient:
+    seq: int  # 1-based row of the upload
+    to: str  # as given (sealed at rest); shown in the export
+    number: str | None  # E.164; None when the row is invalid
+    variables: Mapping[str, str]
+    error_code: str | None = None  # set: the row is invalid
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRecipient:
+    seq: int
+    number: str  # E.164
+    variables: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """What one pending row became: a message, or an invalid row (``error_code``)."""
+
+    seq: int
+    message: NewMessage | None
+    error_code: str | None = None
+    # The number opted out of the category: (error code, text); kept, final at once.
+    suppressed: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastCounts:
+    """Rows by where they stand, from aggregates over the rows and their messages."""
+
+    total: int
+    pending: int  # not expanded yet
+    queued: int  # messages queued or being sent
+    sent: int
+    delivered: int
+    failed: int  # failed, expired or unknown
+    suppressed: int
+    invalid: int
+    duplicate: int
+    cancelled: int
+    replied: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientRow:
+    seq: int
+    to: str
+    variables: Mapping[str, str]
+    state: str  # a RecipientState, or its message's state once expanded
+    message_id: str | None
+    error_code: str | None
+    reply: str | None  # the meaning the patient's answer matched
+
+
+class BroadcastStore(Protocol):
+    async def create(self, broadcast: Broadcast) -> None:
+        """Stored in state ``intake``, invisible until ``open``."""
+        ...
+
+    async def add_recipients(self, broadcast_id: str, rows: Sequence[NewRecipient]) -> int:
+        """One transaction; a row whose number an earlier row has is kept ``duplicate``.
+        Returns rows stored invalid or duplicate."""
+        ...
+
+    async def open(self, broadcast_id: str, *, total: int, actor: str, action: str) -> None:
+        """Intake finished: ``running``, audited in the same transaction."""
+        ...
+
+    async def drop(self, broadcast_id: str) -> None:
+        """A refused intake, with its rows."""
+        ...
+
+    async def drop_unopened(self) -> int:
+        """Intakes a crash cut short (never answered); returns how many."""
+        ...
+
+    async def get(self, broadcast_id: str, *, owner: str | None = None) -> Broadcast | None: ...
+
+    async def page(self, *, owner: str | None, cursor: str | None, limit: int) -> Page[Broadcast]:
+        """Newest first."""
+        ...
+
+    async def counts(self, broadcast_id: str) -> BroadcastCounts: ...
+
+    async def expandable(self) -> list[str]:
+        """Running broadcasts with rows not expanded yet, oldest first."""
+        ...
+
+    async def pending(self, broadcast_id: str, limit: int) -> list[PendingRecipient]:
+        """The first rows not expanded yet, in order."""
+        ...
+
+    async def expand(
+        self, broadcast_id: str, rows: Sequence[Expansion], *, actor: str, action: str
+    ) -> list[AddResult] | None:
+        """The messages added and each row marked with its own, in one transaction (and
+        audited in it); None, with nothing written, when the broadcast is no longer
+        running."""
+        ...
+
+    async def set_state(
+        self,
+        broadcast_id: str,
+        state: BroadcastState,
+        *,
+        owner: str | None,
+        actor: str,
+        action: str,
+    ) -> Broadcast:
+        """Pause, resume or cancel (audited with it); a cancel marks the rows not expanded
+        yet cancelled. NotFound for another owner's; Conflict when the change is not allowed."""
+        ...
+
+    async def queued_messages(self, broadcast_id: str) -> list[QueueItem]:
+        """Its queued messages, as the scheduler takes them."""
+        ...
+
+    async def cancel_queued(self, broadcast_id: str, limit: int) -> list[str]:
+        """Up to ``limit`` of its queued messages cancelled, by the one cancel path of
+        messages (notified); returns their ids (empty: none left)."""
+        ...
+
+    async def held(self) -> frozenset[str]:
+        """Queued messages of paused broadcasts: not for the scheduler until resumed."""
+        ...
+
+    async def recipients(self, broadcast_id: str, *, after: int, limit: int) -> list[RecipientRow]:
+        """Rows in order from ``after`` (a row number, exclusive)."""
+        ...

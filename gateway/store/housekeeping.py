@@ -27,6 +27,8 @@ SEALED: dict[str, tuple[str, tuple[str, ...]]] = {
     "conversations": ("id", ("number",)),
     "secure_messages": ("id", ("recipient", "text", "tags", "metadata")),
     "secure_attachments": ("id", ("filename", "content")),
+    "broadcasts": ("id", ("name", "body", "replies")),
+    "broadcast_recipients": ("id", ("recipient", "variables")),
 }
 CANARY = b"smsgw key canary"
 CANARY_AAD = aad("meta", "value", "canary")
@@ -91,7 +93,24 @@ def purge(conn: sqlite3.Connection, older_than: float) -> int:
     conn.execute("DELETE FROM inbound_parts WHERE received_at < ?", (older_than,))
     conn.execute("DELETE FROM conversations WHERE last_at < ?", (older_than,))
     conn.execute("DELETE FROM auto_replies WHERE at < ?", (older_than,))
+    _purge_broadcasts(conn, older_than)
     return deleted
+
+
+def _purge_broadcasts(conn: sqlite3.Connection, older_than: float) -> None:
+    """Broadcasts whose messages are all purged and that will expand no more (their
+    recipients' numbers go with them)."""
+    doomed = (
+        "SELECT id FROM broadcasts b WHERE updated_at < ? AND NOT EXISTS ("
+        "SELECT 1 FROM broadcast_recipients r LEFT JOIN messages m ON m.id = r.message_id "
+        "WHERE r.broadcast_id = b.id AND (m.id IS NOT NULL OR "
+        "(r.state = 'pending' AND b.state != 'cancelled')))"
+    )
+    conn.execute(
+        f"DELETE FROM broadcast_recipients WHERE broadcast_id IN ({doomed})",  # noqa: S608
+        (older_than,),
+    )
+    conn.execute(f"DELETE FROM broadcasts WHERE id IN ({doomed})", (older_than,))  # noqa: S608
 
 
 def checkpoint(conn: sqlite3.Connection) -> None:

@@ -490,6 +490,45 @@ _SECURE_MESSAGES: Final = (
     )""",
     "ALTER TABLE inbound ADD COLUMN channel TEXT NOT NULL DEFAULT 'sms'",
 )
+# Broadcasts (gateway.store.broadcasts): one text to many patients. Each recipient row
+# keeps its input (number and variables, sealed) and, once expanded, the id of the message
+# made for it: written in the transaction that adds the message, so an expansion cut
+# short resumes at the first row without one and never makes a second.
+_BROADCASTS: Final = (
+    """CREATE TABLE broadcasts (
+        id TEXT PRIMARY KEY,
+        name_enc BLOB NOT NULL,
+        body_enc BLOB NOT NULL,
+        replies_enc BLOB,
+        reply_window REAL,
+        template TEXT,
+        columns TEXT NOT NULL,
+        category TEXT NOT NULL,
+        api_key_id TEXT,
+        state TEXT NOT NULL,
+        send_at REAL,
+        total INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    """CREATE TABLE broadcast_recipients (
+        id TEXT PRIMARY KEY,
+        broadcast_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        recipient_enc BLOB NOT NULL,
+        recipient_hash BLOB,
+        variables_enc BLOB,
+        state TEXT NOT NULL,
+        error_code TEXT,
+        message_id TEXT
+    ) WITHOUT ROWID""",
+    """CREATE INDEX broadcast_recipients_pending ON broadcast_recipients (broadcast_id, seq)
+        WHERE state = 'pending'""",
+    """CREATE INDEX broadcast_recipients_number
+        ON broadcast_recipients (broadcast_id, recipient_hash)""",
+    """CREATE INDEX broadcast_recipients_message ON broadcast_recipients (message_id)
+        WHERE message_id IS NOT NULL""",
+)
 MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("initial schema", _statements(_V1)),
     ("webhooks: outbox states and order, attempts, subscriptions, compatibility", _webhooks),
@@ -508,6 +547,7 @@ MIGRATIONS: Final[tuple[tuple[str, Step], ...]] = (
     ("reads at scale: list indexes by id, tags table, counts kept", _statements(_READS_AT_SCALE)),
     ("conversations: outbound threads, sealed number, unread count", _statements(_CONVERSATIONS)),
     ("secure messages, and the channel of an inbound text", _statements(_SECURE_MESSAGES)),
+    ("broadcasts and their recipients, sealed", _statements(_BROADCASTS)),
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

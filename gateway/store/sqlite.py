@@ -51,6 +51,7 @@ from gateway.store import (
     api_keys,
     audit,
     auto_replies,
+    broadcasts,
     client_fields,
     compat,
     conversations,
@@ -186,6 +187,9 @@ class SqliteStore:
         self._checker: sqlite3.Connection | None = None  # the background check's
         self._closing = False
         self._reported: str | None = None  # the unhealthy reason last logged
+        self._broadcasts = broadcasts.SqliteBroadcasts(
+            keyring, self._write, self._change, self._read
+        )
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -450,6 +454,10 @@ class SqliteStore:
         if changed:
             log.info("key file reloaded: a stored value needed a key the ring did not hold")
         return changed
+
+    @property
+    def broadcasts(self) -> broadcasts.SqliteBroadcasts:
+        return self._broadcasts
 
     # -- messages ------------------------------------------------------------------
 

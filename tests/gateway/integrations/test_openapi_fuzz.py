@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from gateway.config import EventKind
@@ -170,3 +171,55 @@ async def _output_within(proc: asyncio.subprocess.Process, deadline: float) -> b
         await proc.communicate()
         raise
     return out
+
+
+@pytest.mark.timeout(RUN_DEADLINE + 60)
+async def test_schemathesis_finds_no_server_error_or_mismatch_in_broadcasts(
+    make_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    """The daemon's own document (broadcasts are the daemon's feature, not the client
+    API's), run on its broadcast operations: JSON and CSV bodies, actions, the export."""
+    gw = await make_gateway()
+    _id, token = await gw.key(Scope.ADMIN)
+    await gw.daemon.store.add_template(
+        Template("fuzz", "care", "Your results are ready", None, time.time(), time.time())
+    )
+    schema = tmp_path / "openapi.json"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(gw.url + "/v1/openapi.json") as served,
+    ):
+        assert served.status == 200
+        schema.write_bytes(await served.read())
+    cli = Path(sys.executable).with_name("schemathesis")
+    proc = await asyncio.create_subprocess_exec(
+        str(cli),
+        "run",
+        str(schema),
+        "--url",
+        gw.url,
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--include-path-regex",
+        "^/v1/broadcasts",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--checks",
+        "not_a_server_error,status_code_conformance,content_type_conformance,"
+        "response_schema_conformance,response_headers_conformance",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--workers",
+        "1",
+        "--no-color",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+        cwd=tmp_path,
+    )
+    out = await _output_within(proc, RUN_DEADLINE)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text[-12000:]
+    assert "Tested: 7" in text, text[-4000:]  # every broadcast operation ran

@@ -203,7 +203,8 @@ async def test_the_right_date_of_birth_opens_the_content_and_an_answer_joins_the
     assert channels[answer["id"]] == SECURE_PAGE
     assert channels[sms_text["id"]] == "sms"
     outbound = [item for item in thread["items"] if item["direction"] == "outbound"]
-    assert outbound and "has a message for you" in outbound[0]["message"]["body"]
+    assert outbound
+    assert "has a message for you" in outbound[0]["message"]["body"]
     _, record = await secure_rig.call("GET", f"/v1/secure-messages/{created['id']}")
     assert record["state"] == "answered"
     assert record["opened_at"]
