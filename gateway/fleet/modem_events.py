@@ -102,6 +102,9 @@ class ModemEvents:
         self._metrics = metrics
         self._clock = clock
         self.handled = 0  # events handled, successfully or not
+        # texts among them: a report or state change handled meanwhile is no sign that a
+        # text was, so whoever waits for a text waits on this
+        self.texts_handled = 0
 
     async def run(self) -> None:
         events = self.handle.modem.events
@@ -117,6 +120,8 @@ class ModemEvents:
                 )
             finally:
                 self.handled += 1
+                if isinstance(event, InboundMessage):
+                    self.texts_handled += 1
 
     async def handle_event(self, event: ModemEvent) -> None:
         if isinstance(event, InboundMessage):

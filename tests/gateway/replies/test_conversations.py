@@ -12,7 +12,7 @@ from tests.gateway.api.schema_check import errors as schema_errors
 from tests.gateway.consent.test_opt_out import Api, api_for, wait_event
 from tests.gateway.integrations.conftest import Gateway, GatewayFactory, Subscriber, hook
 from tests.gateway.replies.test_expected_replies import PATIENT, REPLIES, reminder, text_in
-from tests.gateway.runtime.conftest import poll_until
+from tests.gateway.runtime.conftest import text_handled
 
 OTHER = "+14155550177"
 
@@ -40,15 +40,7 @@ async def thread(api: Api, conversation_id: str, **params: Any) -> dict[str, Any
 
 async def text_from(gw: Gateway, number: str, text: str) -> None:
     """A text from ``number``, once the daemon has handled it."""
-    supervisor = gw.daemon.fleet.supervisors["alpha"] if gw.daemon.fleet else None
-    assert supervisor is not None
-    before = supervisor.events.handled
-    gw.sims["alpha"].deliver(number, text)
-
-    async def handled() -> bool:
-        return supervisor.events.handled > before
-
-    await poll_until(handled, f"the text {text!r} handled")
+    await text_handled(gw.daemon, gw.sims["alpha"], "alpha", number, text)
 
 
 async def test_a_thread_holds_outbound_and_inbound_in_order_with_replies_linked(

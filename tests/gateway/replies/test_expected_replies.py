@@ -17,7 +17,7 @@ from tests.gateway.consent.test_opt_out import (
     wait_texts,
 )
 from tests.gateway.integrations.conftest import Gateway, GatewayFactory, Subscriber, hook
-from tests.gateway.runtime.conftest import poll_until
+from tests.gateway.runtime.conftest import text_handled
 from tests.support import SteppedClock
 
 PATIENT = "+14155550123"
@@ -36,15 +36,7 @@ async def reminder(api: Api, body: str, **fields: Any) -> dict[str, Any]:
 
 async def text_in(gw: Gateway, text: str) -> dict[str, Any]:
     """The patient's text, once the daemon has committed it and answered (or not)."""
-    supervisor = gw.daemon.fleet.supervisors["alpha"] if gw.daemon.fleet else None
-    assert supervisor is not None
-    before = supervisor.events.handled
-    gw.sims["alpha"].deliver(PATIENT, text)
-
-    async def handled() -> bool:
-        return supervisor.events.handled > before
-
-    await poll_until(handled, f"the text {text!r} handled")
+    await text_handled(gw.daemon, gw.sims["alpha"], "alpha", PATIENT, text)
     inbound = await gw.daemon.store.list_inbound(sender=PATIENT, modem=None, cursor=None, limit=1)
     [latest] = inbound.items
     return {"id": latest.id}

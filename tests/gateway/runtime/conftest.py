@@ -68,6 +68,23 @@ def fast_modem(modem_config: ModemConfig, port: str) -> ModemPort:
     return Modem(settings, name=modem_config.name)
 
 
+async def text_handled(
+    daemon: Daemon, sim: SimulatedModem, modem: str, sender: str, text: str
+) -> None:
+    """A one-part text from ``sender`` to ``modem``, once the daemon's consumer is done
+    with it (committed, answered or not). It waits on texts handled, not on any event:
+    a delivery report of an earlier send may be handled first."""
+    supervisor = daemon.fleet.supervisors[modem] if daemon.fleet else None
+    assert supervisor is not None
+    before = supervisor.events.texts_handled
+    sim.deliver(sender, text)
+
+    async def handled() -> bool:
+        return supervisor.events.texts_handled > before
+
+    await poll_until(handled, f"the text {text!r} handled")
+
+
 @dataclass
 class Rig:
     daemon: Daemon

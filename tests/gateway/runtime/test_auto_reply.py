@@ -9,7 +9,7 @@ from typing import Any
 from drivers.pdu import encode_deliver
 from gateway.config import AutoReplyConfig, ClinicConfig, DailyWindow
 from tests.gateway.runtime.clinic import PATIENT, ZONE_NAME, call, local, token
-from tests.gateway.runtime.conftest import Rig, RigFactory, poll_until
+from tests.gateway.runtime.conftest import Rig, RigFactory, poll_until, text_handled
 from tests.support import SteppedClock
 
 REPLY = "Maple Street Clinic is closed. We open at 8:00; for an emergency call 911."
@@ -25,15 +25,7 @@ OTHER = "+15551230088"
 
 async def text_in(rig: Rig, sender: str, text: str) -> None:
     """The patient's text arrives and the modem's consumer is done with it (reply or not)."""
-    supervisor = rig.daemon.fleet.supervisors["alpha"] if rig.daemon.fleet else None
-    assert supervisor is not None
-    before = supervisor.events.handled
-    rig.sims["alpha"].deliver(sender, text)
-
-    async def handled() -> bool:
-        return supervisor.events.handled > before
-
-    await poll_until(handled, f"the text {text!r} handled")
+    await text_handled(rig.daemon, rig.sims["alpha"], "alpha", sender, text)
 
 
 async def auto_replies(rig: Rig, secret: str) -> list[dict[str, Any]]:
