@@ -14,10 +14,13 @@ measures, from the first POST:
   answer written and the next ``AT+CMGS`` read, p50 and p99 over the run.
 
 Each figure is the median of ``--runs`` runs; the load average is printed with
-it, since the machine may be shared. ``--profile DIR`` runs the daemon under
-cProfile and leaves one ``.prof`` file per run there.
+it, since the machine may be shared. ``--radio-time`` gives each segment that long in
+the air, as the issue's dead-time figure does (the rate targets are for zero-latency
+modems and are not judged then). ``--profile DIR`` runs the daemon under cProfile and
+leaves one ``.prof`` file per run there.
 
-    .venv/bin/python bench/dispatch.py [--runs 3] [--messages 3000] [--modems 1 4]
+    .venv/bin/python -m bench.dispatch [--runs 3] [--messages 2000] [--modems 1 4]
+                                       [--radio-time 0.05] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -84,10 +87,10 @@ async def reports_applied(session: aiohttp.ClientSession, url: str) -> float:
     )
 
 
-async def one_run(modems: int, messages: int, profile: Path | None) -> Run:
+async def one_run(modems: int, messages: int, profile: Path | None, radio_time: float) -> Run:
     with tempfile.TemporaryDirectory(prefix="smsgw-dispatch-") as tmp:
         smsgw = Smsgw(profile=profile)
-        async with running(smsgw, Path(tmp), modems) as bench:
+        async with running(smsgw, Path(tmp), modems, radio_time=radio_time) as bench:
             stamps = [sim.time_sends() for sim in bench.sims]
             url, token = smsgw.url, smsgw.token
             async with aiohttp.ClientSession(
@@ -126,8 +129,8 @@ def verdict(ok: bool) -> str:
 
 async def main_async(args: argparse.Namespace) -> int:
     print(
-        f"{args.runs} runs x {args.messages} texts, median; load average "
-        + " ".join(f"{x:.2f}" for x in os.getloadavg())
+        f"{args.runs} runs x {args.messages} texts, radio time {args.radio_time:g} s, median; "
+        "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
     )
     all_met = True
     for modems in args.modems:
@@ -137,14 +140,14 @@ async def main_async(args: argparse.Namespace) -> int:
             if args.profile is not None:
                 args.profile.mkdir(parents=True, exist_ok=True)
                 profile = args.profile / f"dispatch-{modems}m-{n}.prof"
-            runs.append(await one_run(modems, args.messages, profile))
+            runs.append(await one_run(modems, args.messages, profile, args.radio_time))
         rate = statistics.median(r.rate for r in runs)
         cpu = statistics.median(r.cpu_ms for r in runs)
         own = statistics.median(r.bench_cpu_ms for r in runs)
         p50 = statistics.median(r.dead_p50_ms for r in runs)
         p99 = statistics.median(r.dead_p99_ms for r in runs)
         target = TARGET_RATE.get(modems)
-        rate_ok = target is None or rate >= target
+        rate_ok = target is None or args.radio_time > 0 or rate >= target
         cpu_ok = cpu <= TARGET_CPU_MS
         dead_ok = p50 <= TARGET_DEAD_P50_MS and p99 <= TARGET_DEAD_P99_MS
         all_met = all_met and rate_ok and cpu_ok and dead_ok
@@ -162,9 +165,12 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--modems", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument(
+        "--radio-time", type=float, default=0.0, help="seconds each modem takes per segment"
+    )
     return asyncio.run(main_async(parser.parse_args()))
 
 
