@@ -212,6 +212,10 @@ class Dispatcher:
         try:
             while not handle.stopping:
                 ready = self._ahead.pop(name, None)
+                if ready is not None and not ready.claimed and not handle.usable(self._clock()):
+                    # taken ahead, then the modem left rotation: the queue decides again
+                    self.scheduler.add(ready.item, self._eligibility(ready.item.id))
+                    ready = None
                 if ready is None:
                     await self._wait_window(handle)
                     item = await self.scheduler.next_for(name)
