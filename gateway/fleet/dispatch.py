@@ -426,15 +426,16 @@ class Dispatcher:
             error = exc
         else:
             now = self._clock()
+            # Counted first: the modem took it, and whoever sees `sent` sees it counted.
+            handle.sent_total += 1
+            handle.seen(now)
+            if self.metrics is not None:
+                self.metrics.segment_sent(handle.name, time.monotonic() - started, at=now)
             ready = await self._settle_ahead(ahead, handle) if ahead is not None else None
             if ready is not None and self._may_claim(handle):
                 await self._sent_and_claim(message.id, seq, handle, reference, now, ready)
             else:
                 await self.store.segment_sent(message.id, seq, handle.name, reference, now)
-            handle.sent_total += 1
-            handle.seen(now)
-            if self.metrics is not None:
-                self.metrics.segment_sent(handle.name, time.monotonic() - started, at=now)
             return True
         if ahead is not None:
             await self._settle_ahead(ahead, handle)
