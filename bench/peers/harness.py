@@ -53,9 +53,10 @@ class Bench:
 
 @asynccontextmanager
 async def running(
-    contender: Contender, root: Path, modems: int, *, reports: bool = True
+    contender: Contender, root: Path, modems: int, *, reports: bool = True, radio_time: float = 0.0
 ) -> AsyncIterator[Bench]:
-    """Zero-latency simulated modems (with immediate delivery reports), and the contender.
+    """Simulated modems (zero-latency unless ``radio_time`` says otherwise, with immediate
+    delivery reports), and the contender.
 
     The modems keep received texts in 30 slots, as a SIM does; the network holds back
     what does not fit until a slot is free.
@@ -63,7 +64,7 @@ async def running(
     sims = [
         SimulatedModem(
             root / "dev" / f"sim{i}",
-            radio_time=0.0,
+            radio_time=radio_time,
             report_delay=0.0 if reports else None,
             seed=i,
         )

@@ -48,7 +48,9 @@ def write_config(root: Path, port: int, ports: Sequence[str]) -> Path:
 class Smsgw:
     name = "smsgw"
 
-    def __init__(self) -> None:
+    def __init__(self, *, profile: Path | None = None) -> None:
+        """``profile``: run the daemon under cProfile, its statistics written there at stop."""
+        self._profile = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
         self._proc: asyncio.subprocess.Process | None = None
         self._session: aiohttp.ClientSession | None = None
         self._url = ""
@@ -70,8 +72,17 @@ class Smsgw:
         self._modems = len(ports)
         self._session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {self._token}"})
         self._proc = await spawn(
-            root / "smsgw.log", sys.executable, "-m", "gateway.cli", "run", "--config", str(config)
-        )
+            root / "smsgw.log", sys.executable, *self._profile,
+            "-m", "gateway.cli", "run", "--config", str(config),
+        )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def token(self) -> str:
+        return self._token
 
     async def wait_ready(self) -> None:
         async with asyncio.timeout(STARTUP_TIMEOUT):

@@ -603,6 +603,7 @@ class SimulatedModem:
     def _complete_submit(self, mr: int, submit: Submit, answered: bool) -> None:
         if answered:
             self.respond((f"+CMGS: {mr}",), "OK")
+            self._records.answer_written()
         if submit.request_report and self.report_delay is not None:
             status = self._report_overrides.get(submit.recipient, self.report_status)
             self._network_timer(self.report_delay, self._report_due, mr, submit.recipient, status)
@@ -626,6 +627,13 @@ class SimulatedModem:
     def _report_due(self, mr: int, recipient: str, status: int) -> None:
         pdu = codec.status_report_pdu(mr, recipient, status, smsc=self.smsc)
         self._reception.arrive(Arrival("report", pdu))
+
+    def time_sends(self) -> list[tuple[float, str]]:
+        """From now on, stamp each AT+CMGS read and +CMGS answer written (monotonic
+        seconds, ``"command"`` or ``"answer"``): the gaps a gateway leaves between sends."""
+        if self._records.send_times is None:
+            self._records.send_times = []
+        return self._records.send_times
 
     async def wait_sent(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from drivers.pdu import Submit
@@ -27,6 +28,9 @@ class Records:
         self.commands: list[str] = []
         self._sent_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._command_waiters: list[tuple[str, asyncio.Future[str]]] = []
+        # (monotonic time, "command" | "answer") of each AT+CMGS read and +CMGS answer
+        # written, kept only once a benchmark asks (a long test would grow it forever)
+        self.send_times: list[tuple[float, str]] | None = None
 
     def add_sent(self, message: SentMessage) -> None:
         self.sent.append(message)
@@ -37,11 +41,17 @@ class Records:
 
     def add_command(self, line: str) -> None:
         self.commands.append(line)
+        if self.send_times is not None and line[:7].upper() == "AT+CMGS":
+            self.send_times.append((time.monotonic(), "command"))
         if self._command_waiters:
             upper = line.upper()
             for prefix, fut in self._command_waiters:
                 if upper.startswith(prefix) and not fut.done():
                     fut.set_result(line)
+
+    def answer_written(self) -> None:
+        if self.send_times is not None:
+            self.send_times.append((time.monotonic(), "answer"))
 
     async def wait_sent(self, count: int, deadline: float) -> list[SentMessage]:
         if len(self.sent) < count:

@@ -63,6 +63,16 @@ class DispatchSettings:
     send_deadline: float = SEND_DEADLINE
 
 
+@dataclass(slots=True)
+class _Ready:
+    """A message taken from the queue, loaded and encoded: what its sends need."""
+
+    item: QueueItem
+    message: Message
+    pdus: list[SubmitPdu]
+    claimed: bool = False  # its first unsent segment's `sending` is committed
+
+
 @dataclass(frozen=True, slots=True)
 class _Track:
     """What the dispatcher remembers about a queued message between attempts.
@@ -101,6 +111,7 @@ class Dispatcher:
         self._track: dict[str, _Track] = {}
         self._fresh: dict[Eligibility, _Track] = {}  # the shared first-attempt tracks
         self._on_fault: dict[str, FaultHandler] = {}
+        self._ahead: dict[str, _Ready] = {}  # per modem: the next message, taken ahead
         if metrics is not None:
             metrics.watch_waiting(scheduler.waiting_counts())
 
@@ -198,19 +209,40 @@ class Dispatcher:
     async def worker(self, handle: ModemHandle) -> None:
         """The worker task of one modem; runs until cancelled or ``handle.stopping``."""
         name = handle.name
-        while not handle.stopping:
-            await self._wait_window(handle)
-            item = await self.scheduler.next_for(name)
-            handle.busy = True
-            try:
-                await self._process(item, handle, nested=False)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("unexpected error sending message %s on modem %s", item.id, name)
-                await self._requeue_after_bug(item, name)
-            finally:
-                handle.busy = False
+        try:
+            while not handle.stopping:
+                ready = self._ahead.pop(name, None)
+                if ready is not None and not ready.claimed and not handle.usable(self._clock()):
+                    # taken ahead, then the modem left rotation: the queue decides again
+                    self.scheduler.add(ready.item, self._eligibility(ready.item.id))
+                    ready = None
+                if ready is None:
+                    await self._wait_window(handle)
+                    item = await self.scheduler.next_for(name)
+                else:
+                    item = ready.item
+                handle.busy = True
+                try:
+                    if ready is None:
+                        ready = await self._prepare(item)
+                    if ready is not None:
+                        await self._send_message(ready, handle, nested=False)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("unexpected error sending message %s on modem %s", item.id, name)
+                    await self._requeue_after_bug(item, name)
+                finally:
+                    handle.busy = False
+        finally:
+            self._give_back(name)
+
+    def _give_back(self, modem: str) -> None:
+        """A message taken ahead and not yet claimed goes back to the queue (a claimed one
+        is `sending` with nothing written: the next start requeues it, as any such)."""
+        ready = self._ahead.pop(modem, None)
+        if ready is not None and not ready.claimed:
+            self.scheduler.add(ready.item, self._eligibility(ready.item.id))
 
     async def _requeue_after_bug(self, item: QueueItem, modem: str) -> None:
         """After an unexpected error: requeue, unless a segment may have left (then unknown)."""
@@ -241,26 +273,33 @@ class Dispatcher:
         )
 
     async def _process(self, item: QueueItem, handle: ModemHandle, *, nested: bool) -> None:
+        ready = await self._prepare(item)
+        if ready is not None:
+            await self._send_message(ready, handle, nested=nested)
+
+    async def _prepare(self, item: QueueItem) -> _Ready | None:
+        """Load, check and encode a message taken from the queue; None when it is not to
+        be sent now (gone, expired, held, suppressed, not encodable: dealt with here)."""
         message = await self.store.get_message(item.id)
         if message is None or message.state is not MessageState.QUEUED:
             self._track.pop(item.id, None)  # cancelled or finished meanwhile
-            return
+            return None
         now = self._clock()
         if message.expires_at is not None and message.expires_at <= now:
             self._track.pop(item.id, None)
             await self.store.finish(
                 item.id, MessageState.EXPIRED, error_code="expired", error_text="expired"
             )
-            return
+            return None
         if self.scheduler.held_until(item) is not None and all(
             s.state is SegmentState.PENDING for s in message.segments
         ):
             track = self._track.get(item.id)  # back to wait for the end of its quiet hours
             self.scheduler.add(item, track.eligibility if track else Eligibility())
-            return
+            return None
         # Checked at the message's own time, after its quiet hours: a START may come first.
         if await self._suppressed(item, message):
-            return
+            return None
         try:
             pdus = pdu_codec.encode(
                 message.to,
@@ -271,23 +310,52 @@ class Dispatcher:
             )
         except DriverError as exc:
             await self._finish_failed(item.id, exc.code, "message cannot be encoded")
-            return
+            return None
         if len(pdus) != len(message.segments):
             await self._finish_failed(item.id, "segment_mismatch", "segment count changed")
-            return
-        first = True
-        for segment_pdu, segment in zip(pdus, message.segments, strict=True):
-            if segment.state in (SegmentState.SENT, SegmentState.DELIVERED):
-                continue
-            if not first:
+            return None
+        return _Ready(item, message, pdus)
+
+    async def _send_message(self, ready: _Ready, handle: ModemHandle, *, nested: bool) -> None:
+        item, message = ready.item, ready.message
+        todo = [
+            (segment_pdu, segment.seq)
+            for segment_pdu, segment in zip(ready.pdus, message.segments, strict=True)
+            if segment.state not in (SegmentState.SENT, SegmentState.DELIVERED)
+        ]
+        for n, (segment_pdu, seq) in enumerate(todo):
+            if n > 0:
                 if not nested:
                     await self._let_higher_priority_through(handle, message.priority)
                 if handle.stopping:
                     return  # left in `sending`; recovery at the next start requeues it
-            first = False
-            if not await self._send_segment(item, message, segment.seq, segment_pdu, handle):
+            last = n == len(todo) - 1 and not nested
+            claimed = ready.claimed and n == 0
+            if not await self._send_segment(
+                item, message, seq, segment_pdu, handle, claimed=claimed, last=last
+            ):
                 return
         self._track.pop(item.id, None)
+
+    async def _take_ahead(self, handle: ModemHandle) -> _Ready | None:
+        """While a message's last segment is in the air: the next one, loaded and encoded,
+        so only the commit is left between the answer and the next AT+CMGS."""
+        item = self.scheduler.take(handle.name)
+        if item is None:
+            return None
+        try:
+            return await self._prepare(item)
+        except asyncio.CancelledError:
+            self.scheduler.add(item, self._eligibility(item.id))
+            raise
+        except Exception:
+            log.exception("unexpected error preparing message %s", item.id)
+            await self._requeue_after_bug(item, handle.name)
+            return None
+
+    def _eligibility(self, message_id: str) -> Eligibility:
+        track = self._track.get(message_id)
+        return track.eligibility if track else Eligibility()
 
     async def _suppressed(self, item: QueueItem, message: Message) -> bool:
         """The number opted out while the message waited: it ends `suppressed`, with
@@ -317,16 +385,32 @@ class Dispatcher:
                 await self._requeue_after_bug(urgent, handle.name)
 
     async def _send_segment(
-        self, item: QueueItem, message: Message, seq: int, submit: SubmitPdu, handle: ModemHandle
+        self,
+        item: QueueItem,
+        message: Message,
+        seq: int,
+        submit: SubmitPdu,
+        handle: ModemHandle,
+        *,
+        claimed: bool = False,
+        last: bool = False,
     ) -> bool:
-        """Send one segment; False when the message must not continue now."""
-        await self._wait_window(handle)
-        counted = handle.limiter.record()
-        try:
-            await self.store.segment_sending(message.id, seq, handle.name, rate=counted)
-        except (Conflict, NotFound):
-            self._track.pop(message.id, None)  # cancelled or gone since we loaded it
-            return False
+        """Send one segment; False when the message must not continue now.
+
+        ``claimed``: its `sending` is committed already (with the previous message's
+        `sent`). ``last``: the message's last segment, outside the urgent ones' turn:
+        the next message is taken and prepared while it is in the air, and its first
+        `sending` committed in the same transaction as this `sent`.
+        """
+        if not claimed:
+            await self._wait_window(handle)
+            counted = handle.limiter.record()
+            try:
+                await self.store.segment_sending(message.id, seq, handle.name, rate=counted)
+            except (Conflict, NotFound):
+                self._track.pop(message.id, None)  # cancelled or gone since we loaded it
+                return False
+        ahead = asyncio.create_task(self._take_ahead(handle)) if last else None
         started = time.monotonic()
         error: BaseException
         try:
@@ -335,19 +419,85 @@ class Dispatcher:
         except TimeoutError:
             error = SendUnknown(f"no answer within {self.settings.send_deadline:g} s")
         except asyncio.CancelledError:
+            if ahead is not None:
+                self._drop_ahead(ahead)
             raise
         except Exception as exc:
             error = exc
         else:
             now = self._clock()
-            await self.store.segment_sent(message.id, seq, handle.name, reference, now)
+            # Counted first: the modem took it, and whoever sees `sent` sees it counted.
             handle.sent_total += 1
             handle.seen(now)
             if self.metrics is not None:
                 self.metrics.segment_sent(handle.name, time.monotonic() - started, at=now)
+            ready = await self._settle_ahead(ahead, handle) if ahead is not None else None
+            if ready is not None and self._may_claim(handle):
+                await self._sent_and_claim(message.id, seq, handle, reference, now, ready)
+            else:
+                await self.store.segment_sent(message.id, seq, handle.name, reference, now)
             return True
+        if ahead is not None:
+            await self._settle_ahead(ahead, handle)
+            self._give_back(handle.name)  # the modem may be sick: the queue decides again
         await self._failed(item, message, seq, error, handle, time.monotonic() - started)
         return False
+
+    async def _settle_ahead(
+        self, ahead: asyncio.Task[_Ready | None], handle: ModemHandle
+    ) -> _Ready | None:
+        """The message taken ahead, kept for the worker's next turn (or None)."""
+        ready = await ahead
+        if ready is not None:
+            self._ahead[handle.name] = ready
+        return ready
+
+    def _drop_ahead(self, ahead: asyncio.Task[_Ready | None]) -> None:
+        """The worker is cancelled mid-send: what was taken ahead goes back to the queue."""
+        if not ahead.done():
+            ahead.cancel()  # _take_ahead puts its item back
+        elif not ahead.cancelled() and ahead.exception() is None:
+            ready = ahead.result()
+            if ready is not None:
+                self.scheduler.add(ready.item, self._eligibility(ready.item.id))
+
+    def _may_claim(self, handle: ModemHandle) -> bool:
+        return not handle.stopping and handle.usable(self._clock()) and handle.limiter.delay() <= 0
+
+    async def _sent_and_claim(
+        self,
+        message_id: str,
+        seq: int,
+        handle: ModemHandle,
+        reference: int,
+        at: float,
+        ready: _Ready,
+    ) -> None:
+        """This segment's `sent` and the next message's first `sending`, submitted together
+        so the store's writer commits them in one transaction (one fsync). The next one's
+        refusal (cancelled meanwhile) is its own: this `sent` commits regardless."""
+        nxt = ready.message
+        first = next(
+            s.seq
+            for s in nxt.segments
+            if s.state not in (SegmentState.SENT, SegmentState.DELIVERED)
+        )
+        counted = handle.limiter.record()
+        sent, claim = await asyncio.gather(
+            self.store.segment_sent(message_id, seq, handle.name, reference, at),
+            self.store.segment_sending(nxt.id, first, handle.name, rate=counted),
+            return_exceptions=True,
+        )
+        if isinstance(claim, (Conflict, NotFound)):
+            self._ahead.pop(handle.name, None)
+            self._track.pop(nxt.id, None)  # cancelled or gone since we loaded it
+        elif isinstance(claim, BaseException):
+            self._give_back(handle.name)
+            log.warning("could not claim message %s on modem %s: %s", nxt.id, handle.name, claim)
+        else:
+            ready.claimed = True
+        if isinstance(sent, BaseException):
+            raise sent
 
     async def _failed(
         self,

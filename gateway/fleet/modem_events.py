@@ -74,6 +74,23 @@ def dedupe_key(modem: str, pdu_hex: str, location: StoredLocation | None) -> str
     return hashlib.sha256(f"{modem}:{slot}:{pdu_hex.upper()}".encode()).hexdigest()
 
 
+def _runs_of_reports(
+    events: list[ModemEvent],
+) -> list[ModemEvent | list[StatusReportReceived]]:
+    """The events in order, consecutive status reports gathered into one list."""
+    runs: list[ModemEvent | list[StatusReportReceived]] = []
+    for event in events:
+        if isinstance(event, StatusReportReceived):
+            last = runs[-1] if runs else None
+            if isinstance(last, list):
+                last.append(event)
+            else:
+                runs.append([event])
+        else:
+            runs.append(event)
+    return runs
+
+
 def dedupe_window(location: StoredLocation | None) -> float | None:
     return ROUTED_DEDUPE_WINDOW if location is None else None
 
@@ -109,19 +126,24 @@ class ModemEvents:
     async def run(self) -> None:
         events = self.handle.modem.events
         while True:
-            event = await events.get()
-            try:
-                await self.handle_event(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception(
-                    "error handling %s from modem %s", type(event).__name__, self.handle.name
-                )
-            finally:
-                self.handled += 1
-                if isinstance(event, InboundMessage):
-                    self.texts_handled += 1
+            batch = [await events.get()]
+            while not events.empty():
+                batch.append(events.get_nowait())  # what queued meanwhile, taken at once
+            for group in _runs_of_reports(batch):
+                try:
+                    if isinstance(group, list):
+                        await self._reports(group)
+                    else:
+                        await self.handle_event(group)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    kind = "status reports" if isinstance(group, list) else type(group).__name__
+                    log.exception("error handling %s from modem %s", kind, self.handle.name)
+                finally:
+                    self.handled += len(group) if isinstance(group, list) else 1
+                    if isinstance(group, InboundMessage):
+                        self.texts_handled += 1
 
     async def handle_event(self, event: ModemEvent) -> None:
         if isinstance(event, InboundMessage):
@@ -158,7 +180,7 @@ class ModemEvents:
         # Committed before the delete below, with any opt-out change the text makes.
         result = await self.store.add_inbound(part)
         if result.inbound is not None:
-            log.info("inbound %s on modem %s", result.inbound.id, handle.name)
+            log.debug("inbound %s on modem %s", result.inbound.id, handle.name)
             if self._metrics is not None:
                 self._metrics.inbound_received(handle.name)
         await self._settle(event.location, event.ack, part.dedupe_key)
@@ -186,24 +208,43 @@ class ModemEvents:
         await self._settle(location, event.ack, raw.dedupe_key)
 
     async def _report(self, event: StatusReportReceived) -> None:
+        await self._reports([event])
+
+    async def _reports(self, events: list[StatusReportReceived]) -> None:
+        """Reports that arrived together: submitted at once, so the store's writer applies
+        them in one transaction; then each is freed from the modem, in order."""
         handle = self.handle
-        report = event.report
         now = self._clock()
         handle.seen(now)
-        result = await self.store.apply_report(
-            handle.name, report.reference, report.recipient, report.status, now
+        store = self.store
+        results = await asyncio.gather(
+            *(
+                store.apply_report(
+                    handle.name, e.report.reference, e.report.recipient, e.report.status, now
+                )
+                for e in events
+            ),
+            return_exceptions=True,
         )
-        outcome = report.outcome if result.message_id is not None else "unmatched"
-        if self._metrics is not None:
-            self._metrics.delivery_report(handle.name, outcome)
-        log.info(
-            "status report on modem %s: mr=%d st=%d -> %s",
-            handle.name,
-            report.reference,
-            report.status,
-            result.message_id or "unmatched",
-        )
-        await self._settle(event.location, event.ack, None)
+        failed: BaseException | None = None
+        for event, result in zip(events, results, strict=True):
+            report = event.report
+            if isinstance(result, BaseException):
+                failed = failed or result  # left on the modem: its sweep reads it again
+                continue
+            outcome = report.outcome if result.message_id is not None else "unmatched"
+            if self._metrics is not None:
+                self._metrics.delivery_report(handle.name, outcome)
+            log.debug(
+                "status report on modem %s: mr=%d st=%d -> %s",
+                handle.name,
+                report.reference,
+                report.status,
+                result.message_id or "unmatched",
+            )
+            await self._settle(event.location, event.ack, None)
+        if failed is not None:
+            raise failed
 
     async def _state(self, event: StateChanged) -> None:
         handle = self.handle

@@ -101,8 +101,7 @@ class GroupWriter:
     async def submit(self, job: Callable[[sqlite3.Connection], T]) -> T:
         if self._closing or self._task is None or self._task.done():
             raise StoreError("the store is not open")
-        if self.refuse is not None:
-            self.refuse()
+        # ``refuse`` (an os.stat of the file) runs once per group in _commit, not per caller.
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((job, future))
         self._wake.set()

@@ -166,3 +166,20 @@ async def test_missing_cnma_stops_routing(make_sim: MakeSim, open_client: OpenCl
     sim.deliver("+15550001111", "second")  # stored silently now: mt=0
     await client.assert_silent()
     assert sim.memories["ME"].used == 1
+
+
+async def test_send_times_stamp_each_command_and_answer(
+    make_sim: MakeSim, open_client: OpenClient
+) -> None:
+    """What bench/dispatch.py reads the dead time between sends from."""
+    sim = make_sim(report_delay=None)
+    client = await booted(sim, open_client)
+    assert await client.command("AT") == b"\r\nOK\r\n"  # before time_sends(): not stamped
+    stamps = sim.time_sends()
+    (segment,) = encode(NUMBER, "stamped")
+    for _ in range(2):
+        await send(client, segment.hex, segment.tpdu_length)
+    assert await client.command("AT") == b"\r\nOK\r\n"  # not a send: not stamped
+    assert [kind for _, kind in stamps] == ["command", "answer", "command", "answer"]
+    times = [at for at, _ in stamps]
+    assert times == sorted(times)
