@@ -17,13 +17,16 @@ from drivers.types import ModemState, Registration
 from gateway.config import RetryConfig, RouteConfig
 from gateway.fleet.supervisor import SupervisorSettings, probe_delay
 from gateway.store.base import MessageState, SegmentState
-from tests.gateway.runtime.conftest import PROMPT_TIMEOUT, Rig, RigFactory, poll_until
+from tests.gateway.runtime.conftest import PROMPT_TIMEOUT, SETTLE, Rig, RigFactory, poll_until
 
 ALPHA_FIRST = RouteConfig(name="first", modems=("alpha",), fallback=True)
 PAIR = (("alpha", "quectel"), ("bravo", "generic"))
 # The prompt's deadline, plus the driver's wait for the answer to the ESC it then writes.
 ONE_DEADLINE = PROMPT_TIMEOUT + ESCAPE_GRACE + 0.5
-QUICK = 3.0  # seconds: the bound on anything that must happen "at once"
+# The bound on anything that must happen "at once": a URC or an answer acted on, not the
+# next health poll, which these rigs hold 60 s away. Wide enough for a loaded machine;
+# how fast it really is is printed (`pytest -s`), not asserted.
+QUICK = SETTLE
 
 
 async def out_of_rotation(rig: Rig, name: str, within: float = QUICK) -> None:
