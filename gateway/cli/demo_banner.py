@@ -56,6 +56,7 @@ Text in as a patient (the reply shows in GET /v1/inbound and its webhook):
 smsgw demo
   API:         {url}
   status page: {url}/
+  staff inbox: {url}/inbox (the API key below; answer the patients who text in)
   API key:     {token}
   key id:      {key_id}
   AccountSid:  {account_sid(key_id) if parsed else "?"} (Twilio clients; AuthToken: the API key)

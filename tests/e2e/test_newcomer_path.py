@@ -80,6 +80,17 @@ async def test_demo_then_text_in_then_see_it(tmp_path: Path, subscriber: Subscri
             return any(i["from"] == PATIENT and i["text"] == "C" for i in items)
 
         await poll_until(inbound_seen, "the patient's text in GET /v1/inbound", 30.0)
+        # The inbox the banner names opens, and the demo's key sees the patient's thread.
+        inbox = demo.field("staff inbox:")
+        headers = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession() as http:
+            async with http.get(inbox) as r:
+                assert r.status == 200
+                assert "inbox" in (await r.text()).lower()
+            async with http.get(f"{demo.url}/v1/conversations", headers=headers) as r:
+                assert r.status == 200
+                threads = (await r.json())["items"]
+        assert threads
         [event] = await subscriber.wait_ok(1, within=30.0)
         assert b'"inbound.received"' in event.body
         assert b'"C"' in event.body
