@@ -194,6 +194,7 @@ class Daemon:
             link_base=self._secure_link_base,
             settings=self.settings.secure,
             clock=clock,
+            on_inbound=self._on_inbound,  # an answer on the page is answered as a text is
         )
         self._public: ApiServer | None = None
         self.public_url: str | None = None  # the patient pages' listener, as bound
