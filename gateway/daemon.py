@@ -287,8 +287,10 @@ class Daemon:
             gate=self.gate,
             clock=self._clock,
             clock_guard=self.clock_guard,
+            held=self.broadcasts.holds,  # a paused broadcast's message, whatever requeued it
         )
         stack.callback(dispatcher.close)
+        await self.broadcasts.load_paused()
         # The queue loads in the background: the API listens and takes sends meanwhile,
         # and nothing is sent until it is in (gateway.fleet.queue_load).
         self.scheduler.begin_loading()
