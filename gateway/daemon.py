@@ -194,6 +194,7 @@ class Daemon:
             link_base=self._secure_link_base,
             settings=self.settings.secure,
             clock=clock,
+            on_inbound=self._on_inbound,  # an answer on the page is answered as a text is
         )
         self._public: ApiServer | None = None
         self.public_url: str | None = None  # the patient pages' listener, as bound
@@ -286,8 +287,10 @@ class Daemon:
             gate=self.gate,
             clock=self._clock,
             clock_guard=self.clock_guard,
+            held=self.broadcasts.holds,  # a paused broadcast's message, whatever requeued it
         )
         stack.callback(dispatcher.close)
+        await self.broadcasts.load_paused()
         # The queue loads in the background: the API listens and takes sends meanwhile,
         # and nothing is sent until it is in (gateway.fleet.queue_load).
         self.scheduler.begin_loading()

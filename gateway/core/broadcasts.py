@@ -9,7 +9,11 @@ hands them to the queue. Messages then go the way of any other: the opt-out gate
 quiet hours, priority order.
 
 Pause, resume and cancel take the same lock as a chunk, so a chunk is never queued
-after its broadcast was paused.
+after its broadcast was paused. A paused broadcast's message that comes back to the
+queue anyway (retried after a failed send, taken just before the pause, handed back by
+a modem leaving rotation) is stopped by the dispatcher before its first segment: it asks
+:meth:`Broadcasts.holds`, which knows the paused broadcasts in memory, and the message
+waits aside until the resume (or the cancel) hands it back.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from gateway.store.base import (
     BroadcastStore,
     Expansion,
     ExpectedReplies,
+    Message,
     NewMessage,
     NewRecipient,
     Priority,
@@ -128,6 +133,8 @@ class Broadcasts:
         self._chunk = expand_chunk
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        # Paused broadcasts, each with its messages the dispatcher held back meanwhile.
+        self._paused: dict[str, dict[str, QueueItem]] = {}
 
     # intake ------------------------------------------------------------------
 
@@ -257,6 +264,24 @@ class Broadcasts:
         )
         return self._prepare(request)
 
+    # holding -----------------------------------------------------------------
+
+    async def load_paused(self) -> None:
+        """At start, before the queue is served: which broadcasts are paused."""
+        for broadcast_id in await self._store().paused():
+            self._paused.setdefault(broadcast_id, {})
+
+    def holds(self, item: QueueItem, message: Message) -> bool:
+        """Whether a message taken from the queue belongs to a paused broadcast (asked by
+        the dispatcher before a first segment, with no store read); if so it waits aside
+        here until the resume or the cancel hands it back."""
+        broadcast_id = message.metadata.get(BROADCAST_KEY)
+        aside = self._paused.get(broadcast_id) if isinstance(broadcast_id, str) else None
+        if aside is None:
+            return False
+        aside[item.id] = item
+        return True
+
     # expansion ---------------------------------------------------------------
 
     async def run(self) -> None:
@@ -317,6 +342,7 @@ class Broadcasts:
                     actor=INTERNAL_ACTOR,
                     action=PAUSE_ACTION,
                 )
+                self._paused.setdefault(broadcast_id, {})
                 return False
             if results is None:
                 return False
@@ -346,12 +372,14 @@ class Broadcasts:
 
     async def pause(self, broadcast_id: str, *, owner: str | None, actor: str) -> None:
         """Expansion stops and its queued messages leave the queue (kept queued in the
-        store, where a restart leaves them too while the broadcast is paused)."""
+        store, where a restart leaves them too while the broadcast is paused); one that
+        comes back to the queue meanwhile is held by :meth:`holds`."""
         async with self._lock:
             store = self._store()
             await store.set_state(
                 broadcast_id, BroadcastState.PAUSED, owner=owner, actor=actor, action=PAUSE_ACTION
             )
+            self._paused.setdefault(broadcast_id, {})  # from now on, before the reads below
             queue = self._queue()
             if queue is not None:
                 for item in await store.queued_messages(broadcast_id):
@@ -363,9 +391,15 @@ class Broadcasts:
             await store.set_state(
                 broadcast_id, BroadcastState.RUNNING, owner=owner, actor=actor, action=RESUME_ACTION
             )
+            aside = self._paused.pop(broadcast_id, {})
             queue = self._queue()
             if queue is not None:
-                await queue.enqueue_many(await store.queued_messages(broadcast_id))
+                queued = await store.queued_messages(broadcast_id)
+                known = {item.id for item in queued}
+                # Held aside and not among them: a message naming the broadcast in its own
+                # metadata, which must not wait for ever.
+                queued += [item for item in aside.values() if item.id not in known]
+                await queue.enqueue_many(queued)
         self._wake.set()
 
     async def cancel(self, broadcast_id: str, *, owner: str | None, actor: str) -> None:
@@ -380,14 +414,18 @@ class Broadcasts:
                 actor=actor,
                 action=CANCEL_ACTION,
             )
+            aside = self._paused.pop(broadcast_id, {})
             queue = self._queue()
             while True:
                 cancelled = await store.cancel_queued(broadcast_id, self._chunk)
                 if not cancelled:
                     break
-                if queue is not None:
-                    for message_id in cancelled:
+                for message_id in cancelled:
+                    aside.pop(message_id, None)
+                    if queue is not None:
                         queue.cancel(message_id)
+            if queue is not None and aside:
+                await queue.enqueue_many(list(aside.values()))  # not the broadcast's after all
 
 
 def _plan_of(broadcast: Broadcast) -> BroadcastPlan:

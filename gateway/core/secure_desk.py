@@ -2,9 +2,11 @@
 the link, and goes out through the normal send path (consent, quiet hours, routing).
 
 The desk holds the rules both listeners share: the staff API creates and revokes, the
-patient's pages open, verify, read and answer. Every patient action is audited with the
-source address and never the content; wrong answers are counted per message (the
-store locks it at ``max_failures``) and per address (refused for a while).
+patient's pages open, verify, read and answer. An answer, once committed, goes through the
+hook a text does (``on_inbound``: an expected reply's follow-up or nudge, the after-hours
+auto-reply). Every patient action is audited with the source address and never the
+content; wrong answers are counted per message (the store locks it at ``max_failures``)
+and per address (refused for a while).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
@@ -59,6 +61,9 @@ CREATE_ACTION: Final = "secure.create"
 MIN_BODY_ECHO: Final = 8  # a body this long or more must not appear in the SMS
 MAX_ANSWER_CHARS: Final = 1000
 MAX_TRACKED: Final = 10_000  # messages whose code sends are remembered at once
+
+# After an answer's commit, what follows any patient's text (follow-ups, auto-reply).
+InboundHook = Callable[[Inbound], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +120,10 @@ class SecureDesk:
         link_base: Callable[[], str | None],
         settings: SecureSettings | None = None,
         clock: Callable[[], float] = time.time,
+        on_inbound: InboundHook | None = None,
     ) -> None:
         self._service = service
+        self._on_inbound = on_inbound
         self._clinic = clinic
         self._country = default_country
         self._link_base = link_base
@@ -359,7 +366,18 @@ class SecureDesk:
         await store.audit(PATIENT_ACTOR, ANSWER_ACTION, {"address": address}, subject=record.id)
         assert result.inbound is not None
         inbound: Inbound = result.inbound
+        if self._on_inbound is not None:
+            await self._answered(inbound)
         return inbound
+
+    async def _answered(self, inbound: Inbound) -> None:
+        """The answer is committed and the page says so whatever follows: a fault in what
+        the gateway texts back is logged, not shown to the patient."""
+        assert self._on_inbound is not None
+        try:
+            await self._on_inbound(inbound)
+        except Exception:
+            log.exception("after secure answer %s: its follow-up failed", inbound.id)
 
     async def _modem_for(self, record: SecureMessage) -> str:
         """The modem the link went out on, so the conversation keeps its sticky modem."""

@@ -56,6 +56,9 @@ MAX_SHARED_TRACKS: Final = 1024  # distinct eligibilities whose first-attempt tr
 
 
 FaultHandler = Callable[[Classified], None]
+# Whether a message taken from the queue must wait for another's say (a paused broadcast,
+# gateway.core.broadcasts): it is then out of the queue, and the holder hands it back.
+Held = Callable[[QueueItem, Message], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +101,11 @@ class Dispatcher:
         gate: SendGate | None = None,
         clock: Callable[[], float] = time.time,
         clock_guard: ClockGuard | None = None,
+        held: Held | None = None,
     ) -> None:
         self.store = store
         self.gate = gate  # opt-outs, checked again right before a first segment
+        self._held = held  # asked right before a first segment too
         self._clock_guard = clock_guard
         self.scheduler = scheduler
         self.router = router
@@ -212,7 +217,13 @@ class Dispatcher:
         try:
             while not handle.stopping:
                 ready = self._ahead.pop(name, None)
-                if ready is not None and not ready.claimed and not handle.usable(self._clock()):
+                if (
+                    ready is not None
+                    and not ready.claimed
+                    and self._holds(ready.item, ready.message)
+                ):
+                    ready = None  # taken ahead, then its broadcast was paused
+                elif ready is not None and not ready.claimed and not handle.usable(self._clock()):
                     # taken ahead, then the modem left rotation: the queue decides again
                     self.scheduler.add(ready.item, self._eligibility(ready.item.id))
                     ready = None
@@ -291,6 +302,8 @@ class Dispatcher:
                 item.id, MessageState.EXPIRED, error_code="expired", error_text="expired"
             )
             return None
+        if self._holds(item, message):
+            return None
         if self.scheduler.held_until(item) is not None and all(
             s.state is SegmentState.PENDING for s in message.segments
         ):
@@ -315,6 +328,17 @@ class Dispatcher:
             await self._finish_failed(item.id, "segment_mismatch", "segment count changed")
             return None
         return _Ready(item, message, pdus)
+
+    def _holds(self, item: QueueItem, message: Message) -> bool:
+        """Whatever path brought the message back to the queue (a retry, a requeue of
+        `unknown`, a modem handing back what it took ahead), a paused broadcast's waits
+        here, before its first segment (once one has gone, the rest follow)."""
+        if self._held is None or any(s.state is not SegmentState.PENDING for s in message.segments):
+            return False
+        if not self._held(item, message):
+            return False
+        self._track.pop(message.id, None)  # its holder queues it again
+        return True
 
     async def _send_message(self, ready: _Ready, handle: ModemHandle, *, nested: bool) -> None:
         item, message = ready.item, ready.message
@@ -432,7 +456,11 @@ class Dispatcher:
             if self.metrics is not None:
                 self.metrics.segment_sent(handle.name, time.monotonic() - started, at=now)
             ready = await self._settle_ahead(ahead, handle) if ahead is not None else None
-            if ready is not None and self._may_claim(handle):
+            if (
+                ready is not None
+                and self._may_claim(handle)
+                and not self._holds(ready.item, ready.message)
+            ):
                 await self._sent_and_claim(message.id, seq, handle, reference, now, ready)
             else:
                 await self.store.segment_sent(message.id, seq, handle.name, reference, now)

@@ -1188,6 +1188,10 @@ class BroadcastStore(Protocol):
         """Queued messages of paused broadcasts: not for the scheduler until resumed."""
         ...
 
+    async def paused(self) -> frozenset[str]:
+        """The ids of paused broadcasts (few: the dispatcher holds their messages back)."""
+        ...
+
     async def recipients(self, broadcast_id: str, *, after: int, limit: int) -> list[RecipientRow]:
         """Rows in order from ``after`` (a row number, exclusive)."""
         ...

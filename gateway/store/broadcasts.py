@@ -458,6 +458,12 @@ class SqliteBroadcasts:
         )
         return frozenset(str(row[0]) for row in rows)
 
+    async def paused(self) -> frozenset[str]:
+        rows = await self._read(
+            lambda conn: conn.execute("SELECT id FROM broadcasts WHERE state = 'paused'").fetchall()
+        )
+        return frozenset(str(row[0]) for row in rows)
+
     async def recipients(self, broadcast_id: str, *, after: int, limit: int) -> list[RecipientRow]:
         keyring = self._keyring
 

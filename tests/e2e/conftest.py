@@ -141,9 +141,15 @@ def write_config(root: Path, port: int, sims: dict[str, SimulatedModem], extra: 
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+def modems() -> tuple[tuple[str, str], ...]:
+    """The simulated modems (name, profile); a test may parametrize ``modems`` for fewer."""
+    return MODEMS
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, modems: tuple[tuple[str, str], ...]) -> AsyncIterator[Gateway]:
     sims: dict[str, SimulatedModem] = {}
-    for name, profile in MODEMS:
+    for name, profile in modems:
         sim = SimulatedModem(tmp_path / "dev" / name, profile=profile, report_delay=0.05)
         sims[name] = sim
     (tmp_path / "dev").mkdir()

@@ -10,6 +10,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -271,6 +272,70 @@ async def test_pause_holds_queued_messages_and_resume_sends_the_rest(gateway: Ga
     assert done["counts"]["sent"] + done["counts"]["delivered"] == 400
     got = sent_to(gateway)
     assert all(got[number(i)] == 1 for i in range(400))
+
+
+ONE_MODEM = (("alpha", "quectel"),)  # one modem: what is due first is sent first
+PROMPT_LATE = 2.0  # seconds the modem holds AT+CMGS before its prompt (the driver waits 5)
+
+
+def seconds(rfc3339: str) -> float:
+    return datetime.fromisoformat(rfc3339).timestamp()
+
+
+@pytest.mark.parametrize("modems", [ONE_MODEM])
+async def test_a_paused_broadcasts_message_whose_send_fails_waits_for_the_resume(
+    gateway: Gateway,
+) -> None:
+    sim = gateway.sims["alpha"]
+    await make_template(gateway)
+    # The one message is on the modem when the pause comes, and its send fails after it.
+    start = len(sim.commands)
+    sim.answer_late("AT+CMGS", PROMPT_LATE)
+    sim.fail_sends(42)  # congestion: retried after the backoff
+    status, body = await post_csv(gateway, good_rows(1))
+    assert status == 202, body
+    bid = body["id"]
+    await sim.wait_command("AT+CMGS", timeout=60, start=start)
+    status, paused = await gateway.request("POST", f"/v1/broadcasts/{bid}/pause")
+    assert status == 200, paused
+    status, page = await gateway.request("GET", f"/v1/broadcasts/{bid}/recipients")
+    assert status == 200, page
+    message_id = page["items"][0]["message_id"]
+
+    async def failed() -> dict[str, Any] | None:
+        status, found = await gateway.request("GET", f"/v1/messages/{message_id}")
+        assert status == 200, found
+        return found if found["error"] is not None else None
+
+    message = await poll_until(failed, "the first send's failure", 30)
+    assert message["error"]["code"] == "cms_42"
+    # A bulk message due after the retry: had the retry gone back to the queue, the one
+    # modem would have sent it first.
+    probe = "+15559997777"
+    due = time.gmtime(seconds(message["send_at"]) + 1.5)
+    request = {
+        "to": probe,
+        "body": "hi",
+        "priority": "bulk",
+        "send_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", due),
+    }
+    status, _ = await gateway.request("POST", "/v1/messages", json=request)
+    assert status == 202
+
+    async def probe_sent() -> bool:
+        return probe in sent_to(gateway)
+
+    await poll_until(probe_sent, "the later bulk message", 30)
+    assert number(0) not in sent_to(gateway)
+    held = await broadcast(gateway, bid)
+    assert held["state"] == "paused"
+    assert held["counts"]["queued"] == 1
+
+    status, resumed = await gateway.request("POST", f"/v1/broadcasts/{bid}/resume")
+    assert status == 200, resumed
+    done = await until_state(gateway, bid, "done", 60)
+    assert done["counts"]["sent"] + done["counts"]["delivered"] == 1
+    assert sent_to(gateway)[number(0)] == 1
 
 
 async def test_cancel_cancels_the_queued_messages(gateway: Gateway) -> None:

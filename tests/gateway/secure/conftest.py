@@ -5,6 +5,7 @@ a link can be expired without waiting for it."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from gateway.config import (
     ModemConfig,
     PublicListenerConfig,
     RateConfig,
+    RepliesConfig,
     RetryConfig,
     ServerConfig,
     StoreConfig,
@@ -99,6 +101,19 @@ class SecureRig:
 
 @pytest.fixture
 async def secure_rig(tmp_path: Path) -> AsyncIterator[SecureRig]:
+    async with running_secure_rig(tmp_path) as rig:
+        yield rig
+
+
+@contextlib.asynccontextmanager
+async def running_secure_rig(
+    tmp_path: Path,
+    *,
+    clinic: ClinicConfig = CLINIC,
+    replies: RepliesConfig | None = None,
+    clock: SteppedClock | None = None,
+) -> AsyncIterator[SecureRig]:
+    """The daemon of ``secure_rig``, with another clinic, reply rules or wall clock."""
     data = tmp_path / "data"
     data.mkdir()
     key_file = data / "smsgw.key"
@@ -123,10 +138,11 @@ async def secure_rig(tmp_path: Path) -> AsyncIterator[SecureRig]:
             ),
         ),
         retry=RetryConfig(backoff_initial=0.05, backoff_max=0.2),
-        clinic=CLINIC,
+        clinic=clinic,
+        replies=replies or RepliesConfig(),
         webhooks=(WebhookConfig("hooks", hooks.url, events, secret="s" * 32),),
     )
-    clock = SteppedClock(time.time())
+    clock = clock or SteppedClock(time.time())
     settings = RuntimeSettings(
         supervision=replace(FAST_SUPERVISION, probe_initial=2.0),
         secure=SecureSettings(sweep_interval=SWEEP, address_failures=ADDRESS_FAILURES),

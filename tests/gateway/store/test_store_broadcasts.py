@@ -107,6 +107,7 @@ async def test_a_paused_broadcast_expands_nothing_and_its_messages_are_held(
     )
     assert paused.state is BroadcastState.PAUSED
     assert await store.broadcasts.held() == frozenset({first.id})
+    assert await store.broadcasts.paused() == frozenset({bid})
     second = new_message(priority=Priority.BULK)
     assert (
         await store.broadcasts.expand(bid, [Expansion(2, second)], actor="key_a", action="x")
@@ -125,6 +126,7 @@ async def test_a_paused_broadcast_expands_nothing_and_its_messages_are_held(
     assert message.state is MessageState.CANCELLED
     counts = await store.broadcasts.counts(bid)
     assert (counts.cancelled, counts.pending, counts.queued) == (2, 0, 0)
+    assert await store.broadcasts.paused() == frozenset()
 
 
 async def test_another_keys_broadcast_is_not_found(store: SqliteStore) -> None:
