@@ -348,7 +348,9 @@ class Dispatcher:
             if segment.state not in (SegmentState.SENT, SegmentState.DELIVERED)
         ]
         for n, (segment_pdu, seq) in enumerate(todo):
-            if n > 0:
+            # Between segments, and before the first of a message taken ahead (an urgent
+            # one that came while it waited must not wait for it too).
+            if n > 0 or ready.claimed:
                 if not nested:
                     await self._let_higher_priority_through(handle, message.priority)
                 if handle.stopping:

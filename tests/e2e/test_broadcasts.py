@@ -6,7 +6,6 @@ import asyncio
 import csv
 import io
 import os
-import statistics
 import sys
 import time
 from collections import Counter
@@ -16,10 +15,11 @@ from typing import Any
 import pytest
 
 from tests.e2e.cli_proc import CLI_DEADLINE
-from tests.e2e.conftest import Gateway
+from tests.e2e.conftest import MODEMS, Gateway
 from tests.support import poll_until
 
 SETTLE = 300.0  # seconds: thousands of texts over three simulated modems, on a shared machine
+ONE_MODEM = (("alpha", "quectel"),)  # one modem: what is due first is sent first
 TEMPLATE = {
     "name": "flu",
     "body": "Hello {name|first}, flu shots are in at {place}. Reply STOP to opt out.",
@@ -175,6 +175,7 @@ async def test_a_csv_of_5000_ends_with_exact_counts_and_the_export_matches(
     assert message["body"].startswith("Hello Patient0, flu shots")
 
 
+@pytest.mark.parametrize("modems", [MODEMS, ONE_MODEM], ids=["three modems", "one modem"])
 async def test_an_urgent_message_goes_out_within_one_segment_time_of_a_broadcast(
     gateway: Gateway,
 ) -> None:
@@ -205,17 +206,21 @@ async def test_an_urgent_message_goes_out_within_one_segment_time_of_a_broadcast
                     return s.at
         return None
 
-    accepted_at = await poll_until(urgent_sent, "the urgent message on the air", 30)
-    # A segment's time as the network saw it: the gap between one modem's bulk sends.
-    gaps = [
-        later.at - earlier.at
+    accepted = time.time()  # the 202 is in: the urgent message is in the queue
+    sent_at = await poll_until(urgent_sent, "the urgent message on the air", 30)
+    # Counted, not timed: on the modem that sent it, the urgent message waited at most for
+    # the bulk segment in the air when it came, never for another one after it (such as
+    # the next bulk message, taken ahead while that segment was in the air).
+    [carrier] = [
+        sim
         for sim in gateway.sims.values()
-        for earlier, later in zip(sim.sent, sim.sent[1:], strict=False)
-        if later.submit.recipient != urgent_to and earlier.submit.recipient != urgent_to
+        if any(s.submit.recipient == urgent_to for s in sim.sent)
     ]
-    segment = statistics.median(gaps)
-    delay = accepted_at - posted - segment  # beyond its own segment's time
-    assert delay <= segment, (delay, segment)
+    before_it = [
+        s for s in carrier.sent if s.submit.recipient != urgent_to and accepted < s.at < sent_at
+    ]
+    assert len(before_it) <= 1, [s.at - accepted for s in before_it]
+    print(f"urgent on the air {sent_at - posted:.3f} s after its POST")  # noqa: T201
 
 
 async def test_pause_holds_queued_messages_and_resume_sends_the_rest(gateway: Gateway) -> None:
@@ -274,7 +279,6 @@ async def test_pause_holds_queued_messages_and_resume_sends_the_rest(gateway: Ga
     assert all(got[number(i)] == 1 for i in range(400))
 
 
-ONE_MODEM = (("alpha", "quectel"),)  # one modem: what is due first is sent first
 PROMPT_LATE = 2.0  # seconds the modem holds AT+CMGS before its prompt (the driver waits 5)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.core.service import SendRequest
-from gateway.store.base import MessageState
+from gateway.store.base import MessageState, Priority
 from gateway.store.sqlite import SqliteStore
 from tests.gateway.runtime.conftest import RigFactory, poll_until
 
@@ -68,3 +68,24 @@ async def test_a_full_queue_is_sent_in_order_once_each(make_rig: RigFactory) -> 
     assert [s.submit.recipient for s in sim.sent] == NUMBERS
     for result in results:
         assert (await rig.message(result.message.id)).state is MessageState.SENT
+
+
+async def test_an_urgent_message_goes_before_one_taken_ahead(make_rig: RigFactory) -> None:
+    """A message taken ahead while one is in the air does not make a newer urgent one
+    wait a second segment: the urgent one goes next."""
+    rig = await make_rig(radio_time=0.6)  # within the driver's 0.8 s wait for +CMGS
+    sim = rig.sims["alpha"]
+    dispatcher = rig.daemon.dispatcher
+    assert dispatcher is not None
+    first = await rig.send(NUMBERS[0], "in the air", priority=Priority.BULK)
+    second = await rig.send(NUMBERS[1], "taken ahead", priority=Priority.BULK)
+
+    async def in_the_air_and_taken_ahead() -> bool:
+        # the simulator records a PDU as it takes it, and answers after its radio time
+        return len(sim.sent) == 1 and second.id not in dispatcher.scheduler
+
+    await poll_until(in_the_air_and_taken_ahead, "the first in the air, the second taken ahead")
+    urgent = await rig.send(NUMBERS[2], "urgent", priority=Priority.URGENT)
+    for message in (first, second, urgent):
+        await rig.wait_state(message.id, *GONE)
+    assert [s.submit.recipient for s in sim.sent] == [NUMBERS[0], NUMBERS[2], NUMBERS[1]]
