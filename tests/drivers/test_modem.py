@@ -563,7 +563,8 @@ async def test_send_hangs_climb_to_one_hard_reset(sim_path: Path) -> None:
     async with running(
         sim_path,
         sim_options={"reset_time": 0.05},
-        cmgs_timeout=0.2,
+        # each hang costs this much; 0.2 s also failed the healthy last send under load
+        cmgs_timeout=1.0,
         max_consecutive_timeouts=1,
         unresponsive_window=60.0,
     ) as (sim, modem):
